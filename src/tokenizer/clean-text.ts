@@ -1,4 +1,5 @@
 // Text cleaning before pre-tokenisation, as OpenAI's simple_tokenizer does it:
+//   (strip = Python str.strip; whitespace runs = the regex module's \s; see below)
 //   fixText (ftfy stand-in, below) -> html.unescape twice -> strip -> collapse whitespace -> lowercase.
 //
 // fixText is a precise subset of ftfy.fix_text's defaults, exactly these two steps:
@@ -60,19 +61,27 @@ export function htmlUnescape(text: string): string {
   return text.includes('&') ? decodeHtml(text, { level: 'html5', scope: 'body' }) : text;
 }
 
-// Python str.split()/re \s whitespace (str.isspace): JS \s differs (it includes U+FEFF, lacks U+001C-1F, U+0085).
-const PY_WHITESPACE = '\\t\\n\\u000b\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const WHITESPACE_RUN = new RegExp(`[${PY_WHITESPACE}]+`, 'g');
-const EDGE_WHITESPACE = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'g');
+// OpenAI's cleaning uses two whitespace notions: str.strip() (str.isspace: includes U+001C-001F) at the ends,
+// and the `regex` module's \s (Unicode White_Space: excludes U+001C-001F) for collapsing runs. JS \s is neither
+// (it includes U+FEFF), so both classes are spelled out.
+const WHITE_SPACE = '\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_ISSPACE = WHITE_SPACE + '\\u001c-\\u001f';
+const WHITESPACE_RUN = new RegExp(`[${WHITE_SPACE}]+`, 'g');
+const EDGE_ISSPACE = new RegExp(`^[${PY_ISSPACE}]+|[${PY_ISSPACE}]+$`, 'g');
 
-/** Collapse Python-whitespace runs to one space and strip the ends. */
+/** Python's str.strip(). */
+export function pyStrip(text: string): string {
+  return text.replace(EDGE_ISSPACE, '');
+}
+
+/** OpenAI's whitespace_clean: White_Space runs -> one space, then str.strip(). */
 export function collapseWhitespace(text: string): string {
-  return text.replace(WHITESPACE_RUN, ' ').replace(EDGE_WHITESPACE, '');
+  return pyStrip(text.replace(WHITESPACE_RUN, ' '));
 }
 
 /** The full cleaning OpenAI's encoder applies before pre-tokenisation (result is lowercase). */
 export function cleanText(text: string): string {
   const fixed = fixText(text);
-  const unescaped = htmlUnescape(htmlUnescape(fixed));
-  return collapseWhitespace(unescaped).toLowerCase();
+  const basic = pyStrip(htmlUnescape(htmlUnescape(fixed)));
+  return collapseWhitespace(basic).toLowerCase();
 }
