@@ -1,0 +1,42 @@
+// The parts of the model and supervision contracts (interfaces.md) the training step relies on, written
+// structurally so src/train depends only on behaviour: any ClipModel / Supervision that fits works here.
+import type * as tf from '@tensorflow/tfjs';
+import type { ParamStore } from '../nn/params.ts';
+
+export interface TrainBatch {
+  /** One NHWC float32 tensor per declared image view, all with the same first (sample) axis. */
+  images: tf.Tensor4D[];
+  texts: { raw?: tf.Tensor2D; eda?: tf.Tensor2D; mlm?: tf.Tensor2D; mlmLabels?: tf.Tensor2D };
+}
+
+export interface TrainableModel {
+  store: ParamStore;
+}
+
+export interface LossOutput {
+  total: tf.Scalar;
+  parts: Record<string, tf.Scalar>;
+}
+
+export interface SupervisionLike<M extends TrainableModel = TrainableModel> {
+  name: string;
+  /** Rows on the first axis are samples, so features of micro-batches concatenate into the batch's. */
+  features(model: M, batch: TrainBatch, opts: { training: boolean }): Record<string, tf.Tensor>;
+  loss(features: Record<string, tf.Tensor>, model: M): LossOutput;
+  beforeStep(model: M): void;
+  afterStep(model: M, features: Record<string, tf.Tensor>): void;
+  getState(): Record<string, unknown>;
+  setState(state: Record<string, unknown>): void;
+}
+
+/** Number of samples in a batch (first axis of the first tensor). */
+export function batchSize(batch: TrainBatch): number {
+  const first = batch.images[0] ?? Object.values(batch.texts).find((t) => t !== undefined);
+  if (!first) throw new Error('TrainBatch has no tensors');
+  return first.shape[0];
+}
+
+/** Every tensor of a batch (for disposal). */
+export function batchTensors(batch: TrainBatch): tf.Tensor[] {
+  return [...batch.images, ...Object.values(batch.texts).filter((t): t is tf.Tensor2D => t !== undefined)];
+}
