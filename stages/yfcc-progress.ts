@@ -1,0 +1,37 @@
+// Pass-through progress reporter: rows and rows/s. On a TTY a cli-progress bar (total optional),
+// otherwise a plain line to stderr every `intervalMs` (for logs of batch jobs). Silent when `quiet`.
+import cliProgress from 'cli-progress';
+import type { Stage } from './stage.ts';
+
+export interface ProgressOptions { label: string; total?: number; intervalMs?: number; quiet?: boolean; tty?: boolean; write?: (line: string) => void }
+
+export function progress<A>(options: ProgressOptions): Stage<A, A> {
+  return async function* progressStage(source) {
+    if (options.quiet) { yield* source; return; }
+    const write = options.write ?? ((l: string) => process.stderr.write(l + '\n'));
+    const tty = options.tty ?? (process.stderr.isTTY === true);
+    const interval = options.intervalMs ?? 10_000;
+    const t0 = performance.now();
+    let n = 0, lastPrint = t0;
+    const bar = tty ? new cliProgress.SingleBar({
+      format: `${options.label} [{bar}] {value}${options.total ? '/{total}' : ''} rows | {rate} rows/s | {duration_formatted}`,
+      stream: process.stderr,
+    }, cliProgress.Presets.shades_classic) : undefined;
+    bar?.start(options.total ?? 0, 0, { rate: '0' });
+    const rate = () => Math.round(n / Math.max(1e-3, (performance.now() - t0) / 1000));
+    try {
+      for await (const item of source) {
+        n++;
+        if ((n & 1023) === 0) {
+          const now = performance.now();
+          if (bar) bar.update(n, { rate: String(rate()) });
+          else if (now - lastPrint >= interval) { lastPrint = now; write(`${options.label}: ${n} rows, ${rate()} rows/s`); }
+        }
+        yield item;
+      }
+    } finally {
+      if (bar) { bar.update(n, { rate: String(rate()) }); bar.stop(); }
+      else write(`${options.label}: done, ${n} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rate()} rows/s`);
+    }
+  };
+}
