@@ -9,6 +9,7 @@
 // like OpenAI's (so "<|endoftext|>" in a caption yields EOT).
 import { BYTE_ORDER, BYTE_TO_ID, BYTE_TO_UNICODE, UNICODE_TO_BYTE } from './bytes-to-unicode.ts';
 import { cleanText } from './clean-text.ts';
+import { preTokenPattern } from './pre-tokenize.ts';
 import { OPENAI_HEADER_PREFIX, OPENAI_MERGES, readMergesFile, type MergesFile } from './vocab-file.ts';
 
 export type TokenizerVariant = 'openai' | 'declip';
@@ -97,8 +98,7 @@ export class ClipTokenizer {
       this.mergedId[rank] = im;
     });
 
-    const escaped = specialNames.map((s) => s.replace(/[|]/g, '\\|'));
-    this.pattern = new RegExp(`${escaped.join('|')}|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^ \\p{L}\\p{N}]+`, 'giu');
+    this.pattern = preTokenPattern(specialNames);
   }
 
   /** Cleaned text as the encoder sees it (see clean-text.ts). */
