@@ -1,0 +1,171 @@
+// BatchMatMul (and _FusedMatMul) for the wasm backend that keeps every product on XNNPACK's fast path.
+//
+// Stock tfjs-backend-wasm 4.22 only calls XNNPACK when transposeA = transposeB = false and both batch sizes are 1;
+// everything else (every matMul gradient, [B,T,K]x[K,N], attention) runs a naive blocked loop 20-45x slower.
+// Here: transposes are materialised with the wasm Transpose kernel, a shared right-hand side folds the left batch
+// into rows, and batched x batched products make one XNNPACK call per batch item on zero-copy heap views.
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { asWasm, makeView, releaseView, runKernel, tensorId, withShape } from './wasm-heap.ts';
+import type { WasmBackend } from './wasm-heap.ts';
+
+type WasmBatchMatMul = (
+  aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
+  transposeA: boolean, transposeB: boolean, outId: number,
+) => void;
+
+let xnnBatchMatMul: WasmBatchMatMul | null = null;
+
+function shapeBytes(shape: number[]): Uint8Array {
+  return new Uint8Array(new Int32Array(shape).buffer);
+}
+
+/** out[M,N] = a[M,K] x b[K,N], all three given as rank-3 TensorInfos with batch 1 (the XNNPACK path). */
+function xnnMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, out: TensorInfo): void {
+  xnnBatchMatMul!(
+    tensorId(backend, a), shapeBytes(a.shape), 3, tensorId(backend, b), shapeBytes(b.shape), 3, false, false,
+    tensorId(backend, out),
+  );
+}
+
+interface Operands {
+  a: TensorInfo; // [batchA, M, K], row-major, not transposed
+  b: TensorInfo; // [batchB, K, N]
+  temporaries: TensorInfo[];
+  outShape: number[];
+  batchShapeA: number[];
+  batchShapeB: number[];
+  batchShapeOut: number[];
+}
+
+function transposeLast2(backend: WasmBackend, t: TensorInfo): TensorInfo {
+  return runKernel('Transpose', 'wasm', { x: t }, { perm: [0, 2, 1] }, backend);
+}
+
+/** Bring a and b to untransposed rank-3 form; temporaries must be disposed by the caller. */
+function normalise(backend: WasmBackend, aIn: TensorInfo, bIn: TensorInfo, transposeA: boolean, transposeB: boolean): Operands {
+  const ra = aIn.shape.length, rb = bIn.shape.length;
+  if (ra < 2 || rb < 2) throw new Error(`BatchMatMul: inputs must have rank >= 2, got ${aIn.shape} and ${bIn.shape}`);
+  const [a0, a1] = [aIn.shape[ra - 2]!, aIn.shape[ra - 1]!];
+  const [b0, b1] = [bIn.shape[rb - 2]!, bIn.shape[rb - 1]!];
+  const M = transposeA ? a1 : a0, Ka = transposeA ? a0 : a1;
+  const Kb = transposeB ? b1 : b0, N = transposeB ? b0 : b1;
+  if (Ka !== Kb) {
+    throw new Error(`matMul: inner dimensions ${Ka} and ${Kb} of shapes [${aIn.shape}] and [${bIn.shape}] ` +
+      `(transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  }
+  const batchShapeA = aIn.shape.slice(0, -2), batchShapeB = bIn.shape.slice(0, -2);
+  const batchShapeOut = tf.broadcast_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
+  const batchA = batchShapeA.reduce((p, x) => p * x, 1), batchB = batchShapeB.reduce((p, x) => p * x, 1);
+  const temporaries: TensorInfo[] = [];
+  let a = withShape(aIn, [batchA, a0, a1]);
+  let b = withShape(bIn, [batchB, b0, b1]);
+  if (transposeA) { a = transposeLast2(backend, a); temporaries.push(a); }
+  if (transposeB) { b = transposeLast2(backend, b); temporaries.push(b); }
+  return { a, b, temporaries, outShape: [...batchShapeOut, M, N], batchShapeA, batchShapeB, batchShapeOut };
+}
+
+/** For each flat index of the broadcast batch shape, the flat index into an operand's batch shape. */
+function broadcastIndex(outBatch: number[], operandBatch: number[]): (i: number) => number {
+  const rank = outBatch.length, shape = [...new Array(rank - operandBatch.length).fill(1), ...operandBatch];
+  if (shape.every((d, k) => d === outBatch[k])) return (i) => i;
+  return (i) => {
+    let rest = i, idx = 0, stride = 1;
+    const coords = new Array<number>(rank);
+    for (let k = rank - 1; k >= 0; k--) { coords[k] = rest % outBatch[k]!; rest = Math.floor(rest / outBatch[k]!); }
+    for (let k = rank - 1; k >= 0; k--) { idx += (shape[k] === 1 ? 0 : coords[k]!) * stride; stride *= shape[k]!; }
+    return idx;
+  };
+}
+
+function fastBatchMatMul(backend: WasmBackend, o: Operands): TensorInfo {
+  const [batchA, M, K] = o.a.shape as [number, number, number];
+  const [batchB, , N] = o.b.shape as [number, number, number];
+  if (batchB === 1) {
+    // shared right-hand side: fold the left batch into rows, one XNNPACK call
+    const out = backend.makeOutput([1, batchA * M, N], 'float32');
+    xnnMatMul(backend, withShape(o.a, [1, batchA * M, K]), o.b, out);
+    return withShape(out, o.outShape);
+  }
+  const batchOut = o.batchShapeOut.reduce((p, x) => p * x, 1);
+  const out = backend.makeOutput([batchOut, M, N], 'float32');
+  const ia = broadcastIndex(o.batchShapeOut, o.batchShapeA), ib = broadcastIndex(o.batchShapeOut, o.batchShapeB);
+  for (let i = 0; i < batchOut; i++) {
+    const av = makeView(backend, o.a, ia(i) * M * K, [1, M, K]);
+    const bv = makeView(backend, o.b, ib(i) * K * N, [1, K, N]);
+    const ov = makeView(backend, out, i * M * N, [1, M, N]);
+    try {
+      xnnMatMul(backend, av, bv, ov);
+    } finally {
+      releaseView(backend, av); releaseView(backend, bv); releaseView(backend, ov);
+    }
+  }
+  return withShape(out, o.outShape);
+}
+
+const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
+  const backend = asWasm(b);
+  const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  if (a.dtype !== 'float32' || bIn.dtype !== 'float32') {
+    throw new Error(`BatchMatMul: only float32 is supported on wasm, got ${a.dtype} x ${bIn.dtype}`);
+  }
+  const o = normalise(backend, a, bIn, transposeA, transposeB);
+  try {
+    return fastBatchMatMul(backend, o);
+  } finally {
+    for (const t of o.temporaries) backend.disposeData(t.dataId);
+  }
+};
+
+/**
+ * _FusedMatMul (matMul + bias + activation, used by tf.fused.matMul and tf.layers.dense): with a shared right-hand
+ * side the stock fused kernel is called on the normalised, row-folded operands (its XNNPACK path applies bias and
+ * activation); batched x batched without bias/activation is the plain fast product; anything else stays stock.
+ */
+function makeFusedMatMul(stock: KernelFunc): KernelFunc {
+  return ({ inputs, backend: b, attrs }) => {
+    const backend = asWasm(b);
+    const { a, b: bIn, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    const o = normalise(backend, a!, bIn!, transposeA, transposeB);
+    try {
+      const [batchA, M, K] = o.a.shape as [number, number, number];
+      if (o.b.shape[0] === 1) {
+        const fusedInputs: Record<string, TensorInfo> = { a: withShape(o.a, [1, batchA * M, K]), b: o.b };
+        if (bias) fusedInputs.bias = bias;
+        if (preluActivationWeights) fusedInputs.preluActivationWeights = preluActivationWeights;
+        const out = stock({ inputs: fusedInputs, backend: b, attrs: { ...attrs, transposeA: false, transposeB: false } as NamedAttrMap });
+        return withShape(out as TensorInfo, o.outShape);
+      }
+      if (!bias && !preluActivationWeights && (attrs as { activation?: string }).activation === 'linear') {
+        return fastBatchMatMul(backend, o);
+      }
+      // rare (batched x batched with bias or activation): the stock kernel on the original inputs
+      return stock({ inputs, backend: b, attrs });
+    } finally {
+      for (const t of o.temporaries) backend.disposeData(t.dataId);
+    }
+  };
+}
+
+export function batchMatMulKernels(): KernelConfig[] {
+  const stockBmm = tf.getKernel('BatchMatMul', 'wasm');
+  const stockFused = tf.getKernel('_FusedMatMul', 'wasm');
+  if (!stockBmm || !stockFused) throw new Error('wasm BatchMatMul/_FusedMatMul kernels not found: is @tensorflow/tfjs-backend-wasm imported?');
+  const stockFusedFunc = stockFused.kernelFunc;
+  return [
+    {
+      kernelName: 'BatchMatMul',
+      backendName: 'wasm',
+      setupFunc: (backend) => {
+        stockBmm.setupFunc?.(backend);
+        xnnBatchMatMul = asWasm(backend).wasm.cwrap('BatchMatMul', null, [
+          'number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number',
+        ]) as WasmBatchMatMul;
+      },
+      kernelFunc: batchMatMul,
+    },
+    { kernelName: '_FusedMatMul', backendName: 'wasm', setupFunc: stockFused.setupFunc, kernelFunc: makeFusedMatMul(stockFusedFunc) },
+  ];
+}

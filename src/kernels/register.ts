@@ -1,0 +1,42 @@
+// Registers the project's kernels for the wasm and cpu backends (node-engineering.md §2). Called by initBackend
+// before a backend is set; idempotent. The stock kernels are captured on the first call (replacements delegate to
+// them, and benchmarks compare against them).
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import type { KernelConfig } from '@tensorflow/tfjs';
+import { batchMatMulKernels } from './batch-mat-mul.ts';
+
+let configs: KernelConfig[] | null = null;
+const stock = new Map<string, KernelConfig | undefined>();
+
+/** The project's kernel configs (built once). */
+export function projectKernels(): KernelConfig[] {
+  if (configs) return configs;
+  const built = [
+    ...batchMatMulKernels(),
+  ];
+  for (const c of built) stock.set(`${c.kernelName}/${c.backendName}`, tf.getKernel(c.kernelName, c.backendName));
+  configs = built;
+  return configs;
+}
+
+/** The kernel tfjs shipped for (name, backend) before the project replaced it; undefined if it had none. */
+export function stockKernel(kernelName: string, backendName: string): KernelConfig | undefined {
+  projectKernels();
+  return stock.get(`${kernelName}/${backendName}`);
+}
+
+let registered = false;
+
+export function registerProjectKernels(): void {
+  if (registered) return;
+  const registry = tf.engine().registry as Record<string, unknown>;
+  for (const config of projectKernels()) {
+    if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+    // a backend that is already initialised ran the setup functions of the kernels it had then
+    const live = registry[config.backendName];
+    if (live && config.setupFunc) config.setupFunc(live as never);
+  }
+  registered = true;
+}
