@@ -42,12 +42,17 @@ export async function openShard(url: string, options: OpenShardOptions = {}): Pr
 }
 
 function openPipe(command: string, signal?: AbortSignal): Readable {
-  const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group, so stopping the reader stops the whole command (e.g. `curl ... | zcat`).
+  const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stop = () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { child.kill(); }
+  };
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
   child.stdout.pipe(out, { end: false });
-  const onAbort = () => child.kill();
+  const onAbort = stop;
   signal?.addEventListener('abort', onAbort, { once: true });
   child.on('error', (err) => out.destroy(new Error(`pipe:${command}: ${err.message}`)));
   child.on('close', (code, sig) => {
@@ -56,7 +61,7 @@ function openPipe(command: string, signal?: AbortSignal): Readable {
     else if (!out.destroyed) out.destroy(new Error(`pipe:${command} exited with ${code ?? sig}${stderr.trim() ? ': ' + stderr.trim().split('\n').pop() : ''}`));
   });
   // The reader stopped early: stop the command too.
-  out.on('close', () => { if (child.exitCode === null && child.signalCode === null) child.kill(); });
+  out.on('close', stop);
   return out;
 }
 
