@@ -1,0 +1,50 @@
+// Decode any image sharp reads (JPEG, PNG, WebP, GIF, TIFF, AVIF...) into 8-bit sRGB HWC: EXIF orientation
+// applied, grayscale / CMYK / 16-bit converted, alpha flattened onto white. Images over `maxPixels`
+// (decompression bombs, absurd headers), empty, corrupt or truncated inputs raise ImageDecodeError with a
+// short reason the stages count (images_skipped_<reason>).
+import sharp from 'sharp';
+import type { RgbImage } from './pixel-ops.ts';
+
+/** Default pixel limit: Pillow's decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS). */
+export const defaultMaxPixels = 2 * 89_478_485;
+
+export type DecodeFailure = 'empty' | 'too-large' | 'unsupported' | 'corrupt';
+
+export class ImageDecodeError extends Error {
+  readonly reason: DecodeFailure;
+  constructor(reason: DecodeFailure, message: string) {
+    super(message);
+    this.name = 'ImageDecodeError';
+    this.reason = reason;
+  }
+}
+
+function classify(err: unknown): ImageDecodeError {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  if (/pixel limit/i.test(message)) return new ImageDecodeError('too-large', message);
+  if (/unsupported image format|empty/i.test(message)) return new ImageDecodeError('unsupported', message);
+  return new ImageDecodeError('corrupt', message);
+}
+
+export interface DecodeOptions { maxPixels?: number }
+
+/** Decode `bytes` to 8-bit RGB; throws ImageDecodeError for anything that is not a sound image. */
+export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
+  if (bytes.length === 0) throw new ImageDecodeError('empty', 'zero-size image');
+  const maxPixels = options.maxPixels ?? defaultMaxPixels;
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning', autoOrient: true })
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageDecodeError('unsupported', `decoded to ${info.channels} channels, expected 3`);
+    if (info.width * info.height > maxPixels) throw new ImageDecodeError('too-large', `image ${info.width}x${info.height} exceeds the pixel limit ${maxPixels}`);
+    // own the pixels: sharp's Buffer may be a view into a larger pooled allocation
+    const own = new Uint8Array(data.length);
+    own.set(data);
+    return { data: own, width: info.width, height: info.height };
+  } catch (err) {
+    throw err instanceof ImageDecodeError ? err : classify(err);
+  }
+}

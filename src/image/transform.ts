@@ -1,0 +1,79 @@
+// Apply a view spec to an image: plan the random parameters (sample-params.ts), run the geometry
+// (resample.ts) and the colour/blur/flip ops (pixel-ops.ts) on bytes, end in float32 HWC. decodeAndApply is the
+// main-thread entry point (evaluation); the worker (stages/image-worker.ts) uses decodeImage + applyViews so
+// one decode serves every view of a sample.
+import type { Rng } from '../rng.ts';
+import { deriveRng } from '../rng.ts';
+import type { ImageView, ViewSpec } from './view-spec.ts';
+import { planView, type PlanStep, type UniformSource } from './sample-params.ts';
+import {
+  adjustBrightness, adjustContrast, adjustHue, adjustSaturation, crop, flipHorizontal, gaussianBlur, grayscale,
+  normalizeTables, toFloat, type RgbImage,
+} from './pixel-ops.ts';
+import { resizedCrop } from './resample.ts';
+import { decodeImage, type DecodeOptions } from './decode.ts';
+import type { Triple } from './view-spec.ts';
+
+/** Run the planned steps on 8-bit pixels; returns the final bytes and the normalisation to apply. */
+export function executePlan(img: RgbImage, steps: PlanStep[]): { image: RgbImage; normalize?: { mean: Triple; std: Triple } } {
+  let cur = img;
+  let normalize: { mean: Triple; std: Triple } | undefined;
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'resizedCrop': cur = resizedCrop(cur, step.box, step.outWidth, step.outHeight); break;
+      case 'crop': cur = crop(cur, step.box); break;
+      case 'flip': cur = flipHorizontal(cur); break;
+      case 'brightness': cur = adjustBrightness(cur, step.factor); break;
+      case 'contrast': cur = adjustContrast(cur, step.factor); break;
+      case 'saturation': cur = adjustSaturation(cur, step.factor); break;
+      case 'hue': cur = adjustHue(cur, step.factor); break;
+      case 'grayscale': cur = grayscale(cur); break;
+      case 'blur': cur = gaussianBlur(cur, step.sigma); break;
+      case 'normalize': normalize = { mean: step.mean, std: step.std }; break;
+    }
+  }
+  return { image: cur, normalize };
+}
+
+const tableCache = new Map<string, Float32Array>();
+/** ToTensor (+ Normalize) tables, cached per (mean, std). */
+export function tablesFor(normalize?: { mean: Triple; std: Triple }): Float32Array {
+  const key = normalize ? `${normalize.mean.join(',')}|${normalize.std.join(',')}` : 'none';
+  let t = tableCache.get(key);
+  if (!t) { t = normalizeTables(normalize?.mean, normalize?.std); tableCache.set(key, t); }
+  return t;
+}
+
+/** The 8-bit result of one view plus what is left to do to make it float (so that step can run elsewhere). */
+export interface ByteView { data: Uint8Array; height: number; width: number; normalize?: { mean: Triple; std: Triple } }
+
+/** Apply `spec` to a decoded image with the draws of `rng`, stopping before the float conversion. */
+export function applyViewBytes(img: RgbImage, spec: ViewSpec, rng: UniformSource): ByteView {
+  const steps = planView(spec, img.width, img.height, rng);
+  const { image, normalize } = executePlan(img, steps);
+  return { data: image.data, height: image.height, width: image.width, normalize };
+}
+
+/** ToTensor + Normalize of a byte view into float32 HWC. */
+export function byteViewToFloat(view: ByteView): ImageView {
+  return { data: toFloat(view.data, tablesFor(view.normalize)), height: view.height, width: view.width };
+}
+
+/** The generator of view `viewIndex` of sample `key` in `epoch` of a run seeded `seed`. */
+export const viewRng = (seed: number, epoch: number, key: string, viewIndex: number): Rng => deriveRng(seed, epoch, key, viewIndex);
+
+/** Decode once and apply every spec, view i drawing from viewRng(seed, epoch, key, i). */
+export async function decodeAndApplyViews(
+  bytes: Uint8Array, specs: ViewSpec[], seeds: { seed: number; epoch: number; key: string }, options: DecodeOptions = {},
+): Promise<ByteView[]> {
+  const img = await decodeImage(bytes, options);
+  const out: ByteView[] = [];
+  for (let i = 0; i < specs.length; i++) out.push(applyViewBytes(img, specs[i], viewRng(seeds.seed, seeds.epoch, seeds.key, i)));
+  return out;
+}
+
+/** Main-thread, non-stream: decode `bytes` and apply `spec` with `rng`'s draws (evaluation code). */
+export async function decodeAndApply(bytes: Uint8Array, spec: ViewSpec, rng: UniformSource, options: DecodeOptions = {}): Promise<ImageView> {
+  const img = await decodeImage(bytes, options);
+  return byteViewToFloat(applyViewBytes(img, spec, rng));
+}
