@@ -12,7 +12,8 @@ Writes fixtures/parity/supervision/<case>.json. Each case holds
            plus NN indices / queue state after the step (DeCLIP, DeFILIP) and FILIP's selected token indices.
 All inputs are float32 values; the reference computes in float64, so it is the exact answer for those inputs.
 The seed's quirks are reproduced: the forward clamp exp(theta) <= 100 is applied to `.data` of the exp output, so the
-gradient w.r.t. theta is dL/ds * min(exp(theta), 100) (straight-through), not zero above the cap.
+logits use 100 but exp's backward still multiplies by the unclamped exp(theta) (checked on torch 1.13: theta 4.8 ->
+s 100, ds/dtheta 121.5); the gradient is never zeroed above the cap.
 """
 import json
 import math
@@ -58,7 +59,7 @@ def norm_text(x):
 def logit_scale(theta, cap=100.0):
     s = theta.exp()
     if cap is not None:
-        s.data = torch.clamp(s.data, max=cap)  # the seed's clamp on .data: value capped, exp's backward uses it
+        s.data = torch.clamp(s.data, max=cap)  # the seed's clamp on .data: value capped, gradient still exp(theta)
     return s
 
 

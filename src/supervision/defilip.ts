@@ -1,0 +1,74 @@
+// DeFILIP (spec §2.6): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
+// (image view 1 dense tokens, MLM-corrupted caption word features) with top-16 selection and the separate
+// clamped dense temperature: L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN + 0.2·L_FILIP.
+// The seed's unused dense logits for the other view/text pairs (dense_aug=False) are not computed.
+// Zero-shot evaluation uses the global embeddings (the seed's dense eval branch is disabled), so no `dense` scorer.
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../rng.ts';
+import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
+import { createDeclipHeads, declipDefaults, declipEncode, declipNullable, declipParts, declipWeights, queueState, restoreQueue } from './declip.ts';
+import type { DeclipHeads } from './declip.ts';
+import { createFilipHeads, filipDenseFeatures, filipPart, validateFilipOptions } from './filip.ts';
+import type { FilipHeads } from './filip.ts';
+import { NnQueue } from './nn-queue.ts';
+import { clampLogitScaleParam, parseScaleRange } from './logit-scale.ts';
+import { feature, HeadsSlot, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+
+export const defilipDefaults = {
+  ...declipDefaults,
+  filipWeight: 0.2,
+  topK: 16,
+  denseDim: 256,
+  textPadding: 'include' as 'include' | 'exclude',
+  denseScaleRange: [3, 6] as [number, number] | null,
+};
+
+export function createDefilipSupervision(given: Record<string, unknown> = {}): Supervision {
+  const name = 'defilip';
+  const o = resolveOptions(name, defilipDefaults, given, [...declipNullable, 'denseScaleRange']);
+  validateFilipOptions(name, o);
+  positiveInt(name, 'queueSize', o.queueSize);
+  const range = parseScaleRange(o.logitScaleRange, 'logitScaleRange');
+  const denseRange = parseScaleRange(o.denseScaleRange, 'denseScaleRange');
+  const slot = new HeadsSlot<{ declip: DeclipHeads; filip: FilipHeads }>(name);
+  let queue: NnQueue | null = null;
+  const sup: Supervision = {
+    name,
+    imageViews: ['mocov2', 'mocov2'],
+    textViews: ['mlm', 'eda'],
+    options: o,
+    addHeads(model: SupervisedModel, rng: Rng) {
+      slot.bind(model.store, { declip: createDeclipHeads(model, rng, o, name), filip: createFilipHeads(model, rng, o.denseDim) });
+      queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
+    },
+    features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
+      const heads = slot.get(model.store);
+      return tf.tidy(() => {
+        const enc = declipEncode(sup, heads.declip, queue!, model, batch, opts);
+        const dense = filipDenseFeatures(heads.filip, enc.image1Tokens, enc.mlmWordFeatures, textView(sup, batch, 'mlm'), o.textPadding);
+        return { ...enc.features, ...dense };
+      });
+    },
+    loss(features: Features, model: SupervisedModel): LossOutput {
+      const heads = slot.get(model.store);
+      return tf.tidy(() => {
+        const parts = { ...declipParts(name, features, model, o), filip: filipPart(name, features, heads.filip, o.topK) };
+        return { total: weightedTotal(parts, { ...declipWeights(o), filip: o.filipWeight }), parts };
+      });
+    },
+    beforeStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+      clampLogitScaleParam(slot.get(model.store).filip.logitScaleDense, denseRange);
+    },
+    afterStep(model, features) {
+      clampLogitScaleParam(model.logitScale, range);
+      clampLogitScaleParam(slot.get(model.store).filip.logitScaleDense, denseRange);
+      queue!.enqueue(feature(name, features, 'textEda'));
+      queue!.enqueue(feature(name, features, 'textMlm'));
+    },
+    getState: () => queueState(queue),
+    setState: (state) => restoreQueue(name, queue, state),
+    dispose() { queue?.dispose(); },
+  };
+  return sup;
+}
