@@ -23,8 +23,12 @@ import { publishDirAtomic, writeAndSync } from './atomic-write.ts';
 const packr = new Packr({ moreTypes: true });
 
 export interface DataCursor {
+  /** The reader's cursor after the last sample of the last trained batch (stages/read-shards.ts ReaderCursor). */
   epoch: number;
   samplesConsumed: number;
+  pass?: number;
+  shard?: number;
+  samplesInShard?: number;
   /** The expanded shard list, in the declared order (the reader derives its per-epoch order from the seed). */
   shards: string[];
   seed: number;

@@ -21,7 +21,7 @@ export interface LossOutput {
 export interface SupervisionLike<M extends TrainableModel = TrainableModel> {
   name: string;
   /** Rows on the first axis are samples, so features of micro-batches concatenate into the batch's. */
-  features(model: M, batch: TrainBatch, opts: { training: boolean }): Record<string, tf.Tensor>;
+  features(model: M, batch: TrainBatch, opts: { training: boolean; updateStats?: boolean }): Record<string, tf.Tensor>;
   loss(features: Record<string, tf.Tensor>, model: M): LossOutput;
   beforeStep(model: M): void;
   afterStep(model: M, features: Record<string, tf.Tensor>): void;

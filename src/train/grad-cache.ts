@@ -123,7 +123,7 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
   for (let j = 0; j < chunks; j++) {
     const start = j * micro;
     const { value, grads } = tf.variableGrads(() => {
-      const f = supervision.features(model, sliceBatch(batch, start, micro), { training: true });
+      const f = supervision.features(model, sliceBatch(batch, start, micro), { training: true, updateStats: false });
       const full: Record<string, tf.Tensor> = {};
       for (const [k, all] of Object.entries(cached)) {
         const mine = f[k];

@@ -1,6 +1,6 @@
-// One training step, end to end on the chosen backend: logit-scale clamp (supervision.beforeStep), forward + loss +
-// gradients (gradient cache when micro-batching), the non-finite guard, AdamW with the scheduled learning rate, and
-// supervision.afterStep (clamp again, NN-queue enqueue). Every tensor created here is disposed before returning.
+// One training step, end to end on the chosen backend: forward + loss + gradients (gradient cache when
+// micro-batching), the non-finite guard, logit-scale clamp (supervision.beforeStep), AdamW with the scheduled learning
+// rate, and supervision.afterStep (clamp again, NN-queue enqueue). Every tensor created here is disposed before returning.
 import { AdamW, type AdamWConfig } from './adamw.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
 import { computeGradients, gradientNorm } from './grad-cache.ts';
@@ -65,7 +65,6 @@ export class Trainer<M extends TrainableModel> {
     const t = this.step + 1;
     const started = performance.now();
     const lr = this.learningRate(t);
-    this.supervision.beforeStep(this.model);
     const r = computeGradients(this.model, this.supervision, batch, this.options.microBatchSize);
     let gradNorm = NaN;
     let verdict: GuardVerdict;
@@ -73,6 +72,9 @@ export class Trainer<M extends TrainableModel> {
       gradNorm = gradientNorm(r.grads);
       verdict = this.guard.check(t, r.loss, gradNorm);
       if (verdict.action === 'ok') {
+        // The seed clamps the logit-scale parameters after backward, before optimizer.step(), and again after it
+        // (so the very first forward uses the initial 1/0.07).
+        this.supervision.beforeStep(this.model);
         this.optimizer.apply(r.grads, lr);
         this.supervision.afterStep(this.model, r.features);
         this.step = t;

@@ -1,0 +1,301 @@
+// The runner: turns a validated pipeline declaration into a training run.
+//   shards -(readShards, per epoch, cursor tracked per sample)-> samples -(decodeViews: the supervision's image views)
+//   -> views -(tokenizeViews: the supervision's text views)-> tokens -(batch)-> -(assembleBatch)-> TrainBatch tensors
+//   -(trainStep)-> -(data cursor)-> -(checkpoint)-> -(evaluate)-> -(metrics)-> done
+// Resume (`checkpoint.resume`: latest | DIR) restores weights, AdamW moments, step, lr scale, RNG, supervision state
+// (NN queue), guard history and the data cursor, so the resumed run computes the same steps as an uninterrupted one.
+// A non-finite/diverging loss stops the run naming the step, or (policy 'rollback', DeCLIP's solver) reloads the
+// last checkpoint with lr x 0.997 and continues. SIGINT/SIGTERM finish the current step, save, and return.
+import { mkdirSync, existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { initBackend } from '../backend.ts';
+import { loadTokenizer, type ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import { createSupervision } from '../supervision/index.ts';
+import type { Supervision } from '../supervision/types.ts';
+import { clipConfigFromPresets } from '../models/presets.ts';
+import { createClip, type ClipModel } from '../models/clip.ts';
+import { ParamStore } from '../nn/params.ts';
+import { deriveRng } from '../rng.ts';
+import { expandShardSpec } from '../webdataset/shard-spec.ts';
+import { viewPresets, imagenetStats, openaiClipStats } from '../image/presets.ts';
+import { Trainer } from '../train/trainer.ts';
+import { sampleId, type HostSample, type TextKey } from '../train/assemble.ts';
+import { saveCheckpoint, loadCheckpoint, latestCheckpoint, removeCheckpointsAfter, type DataCursor, type LoadedCheckpoint } from '../train/checkpoint-format.ts';
+import type { SupervisionLike } from '../train/contracts.ts';
+import { modelPreset } from './model-presets.ts';
+import type { PipelineDeclaration } from './declaration.ts';
+import { runStages, createContext, type Stage, type StageContext } from '../../stages/stage.ts';
+import { readShards, type ReaderCursor } from '../../stages/read-shards.ts';
+import { decodeViews } from '../../stages/decode-views.ts';
+import { tokenizeViews } from '../../stages/tokenize.ts';
+import { batch } from '../../stages/batch.ts';
+import { assembleBatch } from '../../stages/assemble-batch.ts';
+import { trainStepStage, RollbackRequest, TrainingHalt, type StepRecord } from '../../stages/train-step.ts';
+import { checkpointStage } from '../../stages/checkpoint.ts';
+import { evaluateStage, type EvalResults } from '../../stages/evaluate.ts';
+import { metricsStage } from '../../stages/metrics.ts';
+
+export class MissingDataError extends Error {
+  constructor(message: string) { super(message); this.name = 'MissingDataError'; }
+}
+
+export interface RunOptions {
+  /** Save-and-stop on SIGINT/SIGTERM (the CLI entry point sets this). */
+  installSignalHandlers?: boolean;
+  /** Programmatic stop (tests): finishes the current step, saves, returns. */
+  stop?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface RunSummary {
+  outDir: string;
+  backend: string;
+  firstStep: number;
+  lastStep: number;
+  stoppedBy: 'steps' | 'data' | 'signal';
+  samples: number;
+  wallMs: number;
+  samplesPerSec: number;
+  lastLoss: number;
+  lastParts: Record<string, number>;
+  evals: Array<{ step: number; results: EvalResults }>;
+  checkpoint?: string;
+  rollbacks: number;
+  counters: Record<string, number>;
+}
+
+/** Everything a run builds before the data flows (exposed so custom pipelines and the demo can reuse it). */
+export interface RunParts {
+  tokenizer: ClipTokenizer;
+  supervision: Supervision;
+  model: ClipModel;
+  trainer: Trainer<ClipModel>;
+  dispose(): void;
+}
+
+export async function buildRunParts(d: PipelineDeclaration): Promise<RunParts> {
+  const tokenizer = await loadTokenizer({ variant: d.text.variant, vocabPath: d.text.vocabPath || undefined, contextLength: d.text.contextLength });
+  const supervision = createSupervision(d.supervision.name, d.supervision.options);
+  const preset = modelPreset(d.model.preset);
+  const config = clipConfigFromPresets({ vision: preset.vision, text: preset.text, vocabSize: tokenizer.vocabSize, contextLength: d.text.contextLength });
+  const store = new ParamStore();
+  const model = createClip(config, store, deriveRng(d.seed, 'model'));
+  supervision.addHeads(model, deriveRng(d.seed, 'heads'));
+  const o = d.optim;
+  const trainer = new Trainer<ClipModel>(model, supervision as unknown as SupervisionLike<ClipModel>, {
+    schedule: { baseLr: o.baseLr, peakLr: o.peakLr, warmupSteps: o.warmupSteps, totalSteps: o.totalSteps, minLr: o.minLr },
+    adamw: { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay },
+    microBatchSize: o.microBatchSize,
+    nanPolicy: o.nanPolicy,
+  });
+  return { tokenizer, supervision, model, trainer, dispose: () => { trainer.dispose(); supervision.dispose(); model.dispose(); } };
+}
+
+/** Resolve `checkpoint.resume` to a checkpoint directory (undefined = start fresh). */
+export async function resolveResume(d: PipelineDeclaration): Promise<string | undefined> {
+  const r = d.checkpoint.resume;
+  if (!r) return undefined;
+  if (r === 'latest') return latestCheckpoint(join(d.logging.out, 'checkpoints'));
+  if (!existsSync(r)) throw new Error(`checkpoint.resume: ${r} does not exist`);
+  return resolve(r);
+}
+
+/** Keep only metrics records of steps <= step (a resumed or rolled-back run rewrites what follows). */
+function truncateMetrics(file: string, step: number): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try { const r = JSON.parse(line) as { step?: number }; return r.step === undefined || r.step <= step; } catch { return false; }
+  });
+  writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}
+
+export async function runPipeline(d: PipelineDeclaration, options: RunOptions = {}): Promise<RunSummary> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const spec = d.data.shards || (d.data.env ? process.env[d.data.env] ?? '' : '');
+  if (!spec) throw new MissingDataError(d.data.missingHint);
+  const shardList = expandShardSpec(spec);
+  if (shardList.length === 0) throw new MissingDataError(`data.shards: ${JSON.stringify(spec)} names no shards`);
+
+  const backend = await initBackend({ backend: d.backend.name, threads: d.backend.threads || undefined, quiet: true });
+  const parts = await buildRunParts(d);
+  const { tokenizer, supervision, model, trainer } = parts;
+  const out = d.logging.out;
+  const ckptRoot = join(out, 'checkpoints');
+  const metricsFile = join(out, 'metrics.jsonl');
+  mkdirSync(out, { recursive: true });
+  const runRng = deriveRng(d.seed, 'run');
+  const counters = createContext().counters;
+  let cursor: DataCursor | undefined;
+  let samplesSeen = 0;
+  let elapsedBefore = 0;
+  let rollbacks = 0;
+
+  const restore = (ck: LoadedCheckpoint) => {
+    const s = ck.state;
+    if (s.model.preset !== d.model.preset || s.model.supervision !== d.supervision.name) {
+      throw new Error(`checkpoint.resume: ${ck.dir} is a ${s.model.supervision} / ${s.model.preset} checkpoint, this pipeline is ${d.supervision.name} / ${d.model.preset}`);
+    }
+    if (s.data.shards.length !== shardList.length || s.data.shards.some((u, i) => u !== shardList[i])) {
+      throw new Error(`checkpoint.resume: ${ck.dir} was trained on a different shard list (${s.data.shards.length} shards vs ${shardList.length})`);
+    }
+    model.store.load(ck.weights);
+    trainer.optimizer.loadState(ck.moments);
+    trainer.step = s.step;
+    trainer.lrScale = s.lrScale;
+    trainer.guard.setState(s.guard);
+    supervision.setState(s.supervision);
+    runRng.setState(s.rng);
+    cursor = s.data;
+    samplesSeen = s.samplesSeen;
+    elapsedBefore = s.elapsedMs;
+    rollbacks = s.rollbacks;
+  };
+
+  const resumeDir = await resolveResume(d);
+  if (resumeDir) {
+    restore(await loadCheckpoint(resumeDir));
+    truncateMetrics(metricsFile, trainer.step);
+    log(`[${d.name}] resumed from ${resumeDir} at step ${trainer.step}`);
+  } else {
+    if (d.checkpoint.resume === 'latest') log(`[${d.name}] no checkpoint under ${ckptRoot}: starting fresh`);
+    writeFileSync(metricsFile, '');
+  }
+  const firstStep = trainer.step;
+  appendFileSync(metricsFile, JSON.stringify({
+    type: 'run', time: new Date().toISOString(), name: d.name, startStep: firstStep, backend: backend.name, threads: backend.threads,
+    model: d.model.preset, supervision: d.supervision.name, batchSize: d.optim.batchSize, microBatchSize: d.optim.microBatchSize,
+    lastStep: d.optim.steps, parameters: model.store.countValues(true), shards: shardList.length,
+  }) + '\n');
+  log(`[${d.name}] ${d.supervision.name} / ${d.model.preset} (${(model.store.countValues(true) / 1e6).toFixed(2)}M trainable) on ${backend.name} x${backend.threads}, ` +
+    `batch ${d.optim.batchSize}${d.optim.microBatchSize && d.optim.microBatchSize < d.optim.batchSize ? ` (micro ${d.optim.microBatchSize})` : ''}, steps ${firstStep + 1}..${d.optim.steps}, out ${out}`);
+
+  // ---- stop requests (SIGINT/SIGTERM or programmatic) ----
+  let stopRequested = false;
+  const requestStop = (why: string) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    log(`[${d.name}] ${why}: finishing the current step, saving a checkpoint, then stopping`);
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopRequested) { log(`[${d.name}] second ${sig}: exiting without saving`); process.exit(130); }
+    requestStop(sig);
+  };
+  if (options.installSignalHandlers && d.checkpoint.onSignal) { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal); }
+  options.stop?.addEventListener('abort', () => requestStop('stop requested'), { once: true });
+
+  // ---- the data path ----
+  const imageSize = model.config.vision.imageSize;
+  const stats = d.model.normalisation === 'openai' ? openaiClipStats : imagenetStats;
+  const viewSpecs = supervision.imageViews.map((v) => viewPresets[v](imageSize, stats));
+  const textKeys: TextKey[] = supervision.textViews.flatMap((v) => (v === 'mlm' ? ['mlm', 'mlmLabels'] as TextKey[] : [v]));
+  const positions = new Map<string, Required<ReaderCursor>>();
+
+  const samples = (ctx: StageContext, from: DataCursor | undefined) => (async function* trainingSamples(): AsyncGenerator<HostSample> {
+    const lastEpoch = d.data.epochs === 'endless' ? Infinity : d.data.epochs;
+    let emptyEpochs = 0;
+    for (let epoch = from?.epoch ?? 0; epoch < lastEpoch; epoch++) {
+      const reader = readShards({ shards: shardList, seed: d.seed, epoch, epochs: epoch + 1, resume: from && from.epoch === epoch ? from : undefined, ctx });
+      async function* tracked() {
+        for await (const s of reader) { positions.set(sampleId(s), reader.cursor()); yield s; }
+      }
+      const decoded = decodeViews({ views: viewSpecs, seed: d.seed, epoch, maxInFlight: d.data.decodeConcurrency })(tracked(), ctx);
+      const tokenized = tokenizeViews({ tokenizer, views: [...supervision.textViews], seed: d.seed, epoch, captionExtension: d.data.captionExtension })(decoded, ctx);
+      let n = 0;
+      for await (const s of tokenized) { n++; yield s as unknown as HostSample; }
+      emptyEpochs = n === 0 ? emptyEpochs + 1 : 0;
+      if (emptyEpochs >= 2) throw new Error(`data: two consecutive epochs produced no usable samples from ${shardList.length} shard(s)`);
+    }
+  })();
+
+  const withCursor: Stage<StepRecord, StepRecord & { cursor: Required<ReaderCursor> }> = async function* dataCursor(source) {
+    for await (const r of source) {
+      const c = positions.get(r.lastSampleId);
+      if (!c) throw new Error(`internal: no reader position for sample ${r.lastSampleId}`);
+      for (const key of positions.keys()) { positions.delete(key); if (key === r.lastSampleId) break; }
+      yield { ...r, cursor: c };
+    }
+  };
+
+  const started = performance.now();
+  let sessionSamples = 0;
+  let last: (StepRecord & { eval?: EvalResults }) | undefined;
+  const evals: RunSummary['evals'] = [];
+  let lastCheckpoint: string | undefined;
+  const evaluate = d.eval.evaluate
+    ? async (step: number) => d.eval.evaluate!({ step, model, supervision, tokenizer, declaration: d, signal: options.stop ?? new AbortController().signal })
+    : null;
+
+  const save = async (r: StepRecord & { cursor?: Required<ReaderCursor> }) => {
+    const c = r.cursor ?? cursor;
+    return saveCheckpoint(ckptRoot, {
+      store: model.store,
+      moments: trainer.optimizer.state(),
+      state: {
+        pipeline: d.name, step: trainer.step, lrScale: trainer.lrScale, rollbacks,
+        optimizer: { step: trainer.optimizer.step, config: trainer.optimizer.config }, schedule: trainer.options.schedule,
+        rng: runRng.getState(), supervision: supervision.getState(), guard: trainer.guard.getState(),
+        data: { ...(c ?? { epoch: 0, samplesConsumed: 0 }), shards: shardList, seed: d.seed },
+        samplesSeen, elapsedMs: elapsedBefore + (performance.now() - started),
+        model: { preset: d.model.preset, supervision: d.supervision.name },
+      },
+    }, d.checkpoint.keep);
+  };
+
+  try {
+    while (true) {
+      const ctx = createContext({ counters });
+      try {
+        await runStages(ctx, samples(ctx, cursor), [
+          batch(d.optim.batchSize, { dropLast: true }),
+          assembleBatch({ imageViews: viewSpecs.length, textKeys }),
+          trainStepStage({ trainer, lastStep: d.optim.steps, stopRequested: () => stopRequested }),
+          withCursor,
+          async function* count(source: AsyncIterable<StepRecord & { cursor: Required<ReaderCursor> }>) {
+            for await (const r of source) { samplesSeen += r.samples; sessionSamples += r.samples; cursor = { ...r.cursor, shards: shardList, seed: d.seed }; yield r; }
+          },
+          checkpointStage({ every: d.checkpoint.every, save, onSaved: (dir) => { lastCheckpoint = dir; } }),
+          evaluateStage({ every: d.eval.every, evaluate }),
+          metricsStage({ file: metricsFile, firstStep, lastStep: d.optim.steps, progress: d.logging.progress, every: d.logging.every, write: log }),
+        ], async (source: AsyncIterable<StepRecord & { eval?: EvalResults }>) => {
+          for await (const r of source) { last = r; if (r.eval) evals.push({ step: r.step, results: r.eval }); }
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof RollbackRequest)) throw err;
+        rollbacks++;
+        if (rollbacks > d.optim.maxRollbacks) throw new TrainingHalt(err.step, `${err.message.replace(/^rollback requested: /, '')} (after ${d.optim.maxRollbacks} rollbacks)`);
+        const dir = await latestCheckpoint(ckptRoot);
+        if (!dir) throw new TrainingHalt(err.step, `${err.message.replace(/^rollback requested: /, '')}, and there is no checkpoint to roll back to`);
+        const keepRollbacks = rollbacks;
+        const ck = await loadCheckpoint(dir);
+        restore(ck);
+        rollbacks = keepRollbacks;
+        trainer.lrScale *= d.optim.rollbackLrFactor;
+        positions.clear();
+        await removeCheckpointsAfter(ckptRoot, trainer.step);
+        truncateMetrics(metricsFile, trainer.step);
+        appendFileSync(metricsFile, JSON.stringify({ type: 'rollback', time: new Date().toISOString(), atStep: err.step, toStep: trainer.step, lrScale: trainer.lrScale, reason: err.message }) + '\n');
+        log(`[${d.name}] ${err.message}; rolled back to step ${trainer.step} (${dir}), lr x ${trainer.lrScale.toFixed(6)}`);
+      }
+    }
+    if (evaluate && d.eval.atEnd && trainer.step > 0 && !evals.some((e) => e.step === trainer.step)) {
+      const results = await evaluate(trainer.step);
+      evals.push({ step: trainer.step, results });
+      appendFileSync(metricsFile, JSON.stringify({ type: 'eval', step: trainer.step, time: new Date().toISOString(), results }) + '\n');
+      log(`eval @ step ${trainer.step}: ` + Object.entries(results).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' '));
+    }
+  } finally {
+    if (options.installSignalHandlers && d.checkpoint.onSignal) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
+    parts.dispose();
+  }
+  const wallMs = performance.now() - started;
+  const stoppedBy = trainer.step >= d.optim.steps ? 'steps' : stopRequested ? 'signal' : 'data';
+  const summary: RunSummary = {
+    outDir: out, backend: `${backend.name} x${backend.threads}`, firstStep, lastStep: trainer.step, stoppedBy,
+    samples: sessionSamples, wallMs, samplesPerSec: wallMs > 0 ? (sessionSamples * 1000) / wallMs : 0,
+    lastLoss: last?.loss ?? NaN, lastParts: last?.parts ?? {}, evals, checkpoint: lastCheckpoint, rollbacks, counters: counters.toJSON(),
+  };
+  appendFileSync(metricsFile, JSON.stringify({ type: 'end', time: new Date().toISOString(), ...summary }) + '\n');
+  return summary;
+}
