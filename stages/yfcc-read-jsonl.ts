@@ -1,11 +1,12 @@
 // Source: JSON lines (the clean table, DeCLIP's V2 list `{filename, caption, url}`, or any JSONL
 // with named fields), optionally .gz/.bz2, constant memory. Lines that are not JSON objects are
-// counted as 'yfcc.<stage>.drop.bad-json', never fatal. Each row gets `pos` (line index) unless it has one.
+// counted as 'yfcc.<stage>.drop.bad-json', never fatal. Each row gets `pos` (input position) unless it has one,
+// or, with `indexField`, the position in that field always.
 import type { StageContext } from './stage.ts';
 import { readLines } from './yfcc-read-lines.ts';
 import type { Part } from '../src/yfcc/part.ts';
 
-export async function* readJsonl(options: { path: string; part?: Part; blockLines?: number; stage?: string }, ctx: StageContext): AsyncGenerator<Record<string, unknown>> {
+export async function* readJsonl(options: { path: string; part?: Part; blockLines?: number; split?: 'auto' | 'lines'; stage?: string; indexField?: string }, ctx: StageContext): AsyncGenerator<Record<string, unknown>> {
   const stage = options.stage ?? 'read-jsonl';
   for await (const { pos, line } of readLines({ ...options, stage: null }, ctx)) {
     if (line.trim() === '') continue;
@@ -17,7 +18,8 @@ export async function* readJsonl(options: { path: string; part?: Part; blockLine
       continue;
     }
     const r = row as Record<string, unknown>;
-    if (typeof r.pos !== 'number') r.pos = pos;
+    if (options.indexField) r[options.indexField] = pos;
+    else if (typeof r.pos !== 'number') r.pos = pos;
     ctx.counters.inc(`yfcc.${stage}.out`);
     yield r;
   }

@@ -9,7 +9,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import unbzip2 from 'unbzip2-stream';
 import type { StageContext } from './stage.ts';
 import { byteRange, lineInPart, type Part } from '../src/yfcc/part.ts';
@@ -19,6 +19,8 @@ export interface ReadLinesOptions {
   part?: Part;
   /** Lines per round-robin block for non-seekable input (default 100,000). */
   blockLines?: number;
+  /** 'lines' forces round-robin line blocks (pos = line index) even for a plain file. */
+  split?: 'auto' | 'lines';
   decompressor?: 'system' | 'js';
   /** Counter stage name (default 'read'); null counts nothing. */
   stage?: string | null;
@@ -26,7 +28,7 @@ export interface ReadLinesOptions {
 
 export interface Line { pos: number; line: string }
 
-function openInput(path: string, decompressor: 'system' | 'js', start?: number): { stream: Readable; seekable: boolean; close: () => void } {
+function openInput(path: string, decompressor: 'system' | 'js', start: number, forceLines: boolean): { stream: Readable; seekable: boolean; close: () => void } {
   if (path.startsWith('pipe:')) {
     const child = spawn('sh', ['-c', path.slice(5)], { stdio: ['ignore', 'pipe', 'inherit'] });
     return { stream: child.stdout, seekable: false, close: () => { if (child.exitCode === null) child.kill(); } };
@@ -36,22 +38,29 @@ function openInput(path: string, decompressor: 'system' | 'js', start?: number):
       const child = spawn('bzip2', ['-dc', path], { stdio: ['ignore', 'pipe', 'inherit'] });
       return { stream: child.stdout, seekable: false, close: () => { if (child.exitCode === null) child.kill(); } };
     }
+    // unbzip2-stream is an old-style `through` stream: bridge it into a PassThrough (async iterable),
+    // forwarding errors from the file and the decoder.
     const file = createReadStream(path);
-    return { stream: file.pipe(unbzip2()), seekable: false, close: () => file.destroy() };
+    const decoder = unbzip2();
+    const out = new PassThrough();
+    file.on('error', (e) => out.destroy(e));
+    decoder.on('error', (e: Error) => out.destroy(new Error(`${path}: bzip2 decoding failed: ${e.message}`)));
+    file.pipe(decoder).pipe(out);
+    return { stream: out, seekable: false, close: () => { file.destroy(); out.destroy(); } };
   }
   if (path.endsWith('.gz')) {
     const file = createReadStream(path);
     return { stream: file.pipe(createGunzip()), seekable: false, close: () => file.destroy() };
   }
-  const file = createReadStream(path, { start: start ?? 0, highWaterMark: 1 << 20 });
-  return { stream: file, seekable: true, close: () => file.destroy() };
+  const file = createReadStream(path, { start, highWaterMark: 1 << 20 });
+  return { stream: file, seekable: !forceLines, close: () => file.destroy() };
 }
 
 export async function* readLines(options: ReadLinesOptions, ctx: StageContext): AsyncGenerator<Line> {
   const part = options.part ?? { index: 0, count: 1 };
   const blockLines = options.blockLines ?? 100_000;
   const stage = options.stage === undefined ? 'read' : options.stage;
-  const seekable = !options.path.startsWith('pipe:') && !/\.(bz2|gz)$/.test(options.path);
+  const seekable = options.split !== 'lines' && !options.path.startsWith('pipe:') && !/\.(bz2|gz)$/.test(options.path);
   let start = 0, end = Infinity;
   if (seekable) {
     const size = statSync(options.path).size;
@@ -61,7 +70,7 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
   // A part that does not start at 0 begins one byte early and skips to the first newline, so a line
   // starting exactly at `start` belongs to this part and a line straddling it to the previous one.
   const readFrom = seekable && start > 0 ? start - 1 : 0;
-  const input = openInput(options.path, options.decompressor ?? 'system', readFrom);
+  const input = openInput(options.path, options.decompressor ?? 'system', readFrom, options.split === 'lines');
   let offset = readFrom;          // byte offset of `carry[0]`
   let lineIndex = 0;
   let skipFirst = seekable && start > 0;
