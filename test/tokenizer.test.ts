@@ -9,6 +9,9 @@ import { gzipSync } from 'node:zlib';
 import { loadTokenizer, ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { parseMergesFile, readMergesFile } from '../src/tokenizer/vocab-file.ts';
 import { BYTE_ORDER, BYTE_TO_UNICODE } from '../src/tokenizer/bytes-to-unicode.ts';
+import { preTokenPattern, preTokenize } from '../src/tokenizer/pre-tokenize.ts';
+import { cleanText } from '../src/tokenizer/clean-text.ts';
+import { deriveRng } from '../src/rng.ts';
 import { readCaptionLines } from '../src/text/caption-file.ts';
 import { sharedData } from './helpers/shared-data.ts';
 
@@ -124,4 +127,20 @@ test('vocab sha256 check and CLIP_BENCH_VOCAB override', async (t) => {
   const badFile = join(dir, 'bad.txt.gz');
   writeFileSync(badFile, gzipSync('#version\nab\n'));
   await t.throwsAsync(loadTokenizer({ vocabPath: badFile }), { message: /bad merge on line 2 .* \(expected "a b"\)/ });
+});
+
+test('ASCII fast paths (scanner pre-tokenizer, plain-ASCII cleaning) agree with the general regex path (fuzz)', (t) => {
+  const specials = ['<|mask|>', '<|startoftext|>', '<|endoftext|>'];
+  const pattern = preTokenPattern(specials);
+  const pieces = ["'s", "'S", "'re", "'ll", "'d", "'x", "'", '<|mask|>', '<|ENDOFTEXT|>', '<|start', '<', '|', 'a', 'Zq', '7', '42', ' ', '  ', '!', '.,', '-', '&amp;', '\t', 'don', "n't"];
+  const rng = deriveRng('fuzz');
+  for (let k = 0; k < 3000; k++) {
+    let s = '';
+    for (let j = 0, len = rng.int(12); j < len; j++) s += pieces[rng.int(pieces.length)];
+    t.deepEqual(preTokenize(s, pattern, specials), s.match(pattern) ?? [], JSON.stringify(s));
+    const lowered = s.toLowerCase();
+    t.deepEqual(preTokenize(lowered, pattern, specials), lowered.match(pattern) ?? [], JSON.stringify(lowered));
+    // the plain-ASCII cleaning shortcut equals the full path (forced by a non-ASCII char that cleaning keeps apart)
+    t.is(cleanText(s + ' \u00e9').slice(0, -2), cleanText(s), JSON.stringify(s));
+  }
 });

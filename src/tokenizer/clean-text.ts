@@ -79,8 +79,15 @@ export function collapseWhitespace(text: string): string {
   return pyStrip(text.replace(WHITESPACE_RUN, ' '));
 }
 
+// Printable ASCII without '&': NFC and mojibake repair are identities and html.unescape has nothing to do.
+const PLAIN_ASCII = /^[\x20-\x25\x27-\x7e]*$/;
+
 /** The full cleaning OpenAI's encoder applies before pre-tokenisation (result is lowercase). */
 export function cleanText(text: string): string {
+  if (PLAIN_ASCII.test(text)) {
+    const spaced = text.includes('  ') || text.startsWith(' ') || text.endsWith(' ');
+    return (spaced ? text.replace(/ +/g, ' ').trim() : text).toLowerCase();
+  }
   const fixed = fixText(text);
   const basic = pyStrip(htmlUnescape(htmlUnescape(fixed)));
   return collapseWhitespace(basic).toLowerCase();

@@ -9,7 +9,7 @@
 // like OpenAI's (so "<|endoftext|>" in a caption yields EOT).
 import { BYTE_ORDER, BYTE_TO_ID, BYTE_TO_UNICODE, UNICODE_TO_BYTE } from './bytes-to-unicode.ts';
 import { cleanText } from './clean-text.ts';
-import { preTokenPattern } from './pre-tokenize.ts';
+import { preTokenPattern, preTokenize } from './pre-tokenize.ts';
 import { OPENAI_HEADER_PREFIX, OPENAI_MERGES, readMergesFile, type MergesFile } from './vocab-file.ts';
 
 export type TokenizerVariant = 'openai' | 'declip';
@@ -27,7 +27,6 @@ export interface TokenizerOptions {
   sha256?: string;
 }
 
-const PAIR_BASE = 1 << 21; // pair key = a * PAIR_BASE + b (exact in a double for vocabularies < 2^21)
 
 export class ClipTokenizer {
   readonly variant: TokenizerVariant;
@@ -43,10 +42,14 @@ export class ClipTokenizer {
   /** id -> token string (byte symbols, `</w>` suffix, or a special token). */
   readonly vocab: readonly string[];
   private readonly encoder: Map<string, number>;
-  /** pair key -> rank; pairMerged[rank] = id of the merged symbol. */
-  private readonly ranks: Map<number, number>;
+  /** Open-addressing hash table (a, b) -> rank, linear probing; mergedId[rank] = id of the merged symbol. */
+  private readonly pairA: Int32Array;
+  private readonly pairB: Int32Array;
+  private readonly pairRank: Int32Array;
+  private readonly pairShift: number;
   private readonly mergedId: Int32Array;
   private readonly specials: Map<string, number>;
+  private readonly specialNames: readonly string[];
   private readonly pattern: RegExp;
   private readonly cache = new Map<string, number[]>();
   private readonly utf8 = new TextEncoder();
@@ -76,15 +79,20 @@ export class ClipTokenizer {
     vocab.push(...specialNames);
     this.vocab = vocab;
     this.vocabSize = vocab.length;
-    if (this.vocabSize >= PAIR_BASE) throw new Error(`vocabulary too large (${this.vocabSize})`);
     // Python builds dict(zip(vocab, range)): a string appearing twice maps to its LAST id.
     this.encoder = new Map(vocab.map((s, i) => [s, i]));
     this.specials = new Map(specialNames.map((s, i) => [s, firstSpecial + i]));
+    this.specialNames = specialNames;
     this.sot = this.specials.get('<|startoftext|>')!;
     this.eot = this.specials.get('<|endoftext|>')!;
     this.mask = this.specials.get('<|mask|>');
 
-    this.ranks = new Map();
+    let bits = 4;
+    while ((1 << bits) < merges.length * 2.5) bits++;
+    this.pairShift = 32 - bits;
+    this.pairA = new Int32Array(1 << bits).fill(-1);
+    this.pairB = new Int32Array(1 << bits);
+    this.pairRank = new Int32Array(1 << bits);
     this.mergedId = new Int32Array(merges.length);
     merges.forEach(([a, b], rank) => {
       const ia = this.encoder.get(a);
@@ -93,8 +101,8 @@ export class ClipTokenizer {
       if (ia === undefined || ib === undefined || im === undefined) {
         throw new Error(`${file.source}: merge ${rank + 1} "${a} ${b}" uses a symbol that no earlier merge made`);
       }
-      const key = ia * PAIR_BASE + ib;
-      if (!this.ranks.has(key)) this.ranks.set(key, rank); // bpe_ranks = dict(zip(merges, range)) keeps the last; duplicates do not occur in practice
+      // bpe_ranks = dict(zip(merges, range)) would keep the last of duplicate merges; OpenAI's file has none.
+      if (this.rankOf(ia, ib) < 0) this.insertPair(ia, ib, rank);
       this.mergedId[rank] = im;
     });
 
@@ -108,7 +116,7 @@ export class ClipTokenizer {
 
   /** The pre-tokens of already-cleaned text. */
   preTokenize(cleaned: string): string[] {
-    return cleaned.match(this.pattern) ?? [];
+    return preTokenize(cleaned, this.pattern, this.specialNames);
   }
 
   /** BPE ids of `text` (no SOT/EOT, no padding). */
@@ -121,6 +129,28 @@ export class ClipTokenizer {
     return out;
   }
 
+  private slot(a: number, b: number): number {
+    return Math.imul(Math.imul(a, 0x27d4eb2d) ^ b, 0x9e3779b1) >>> this.pairShift;
+  }
+
+  private insertPair(a: number, b: number, rank: number): void {
+    const mask = this.pairA.length - 1;
+    let i = this.slot(a, b);
+    while (this.pairA[i] !== -1) i = (i + 1) & mask;
+    this.pairA[i] = a; this.pairB[i] = b; this.pairRank[i] = rank;
+  }
+
+  /** Merge rank of the pair (a, b), or -1. */
+  rankOf(a: number, b: number): number {
+    const mask = this.pairA.length - 1;
+    const pa = this.pairA, pb = this.pairB;
+    for (let i = this.slot(a, b); ; i = (i + 1) & mask) {
+      const x = pa[i];
+      if (x === -1) return -1;
+      if (x === a && pb[i] === b) return this.pairRank[i];
+    }
+  }
+
   /** BPE of one pre-token (cached). */
   bpe(token: string): number[] {
     const cached = this.cache.get(token);
@@ -128,29 +158,28 @@ export class ClipTokenizer {
     const special = this.specials.get(token);
     if (special !== undefined) { const r = [special]; this.cache.set(token, r); return r; }
     const bytes = this.utf8.encode(token);
-    let word: number[] = new Array(bytes.length);
+    const word: number[] = new Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) word[i] = BYTE_TO_ID[bytes[i]];
     word[bytes.length - 1] += 256; // `</w>` form of the last byte
-    const ranks = this.ranks;
-    while (word.length > 1) {
-      let bestRank = Infinity;
-      let bestKey = -1;
-      for (let i = 0; i < word.length - 1; i++) {
-        const key = word[i] * PAIR_BASE + word[i + 1];
-        const r = ranks.get(key);
-        if (r !== undefined && r < bestRank) { bestRank = r; bestKey = key; }
+    let n = word.length;
+    while (n > 1) {
+      let bestRank = 0x7fffffff;
+      let first = -1, second = -1;
+      for (let i = 0; i < n - 1; i++) {
+        const r = this.rankOf(word[i], word[i + 1]);
+        if (r >= 0 && r < bestRank) { bestRank = r; first = word[i]; second = word[i + 1]; }
       }
-      if (bestKey < 0) break;
-      const first = Math.floor(bestKey / PAIR_BASE);
-      const second = bestKey - first * PAIR_BASE;
+      if (first < 0) break;
+      // Merge every occurrence of (first, second), left to right, in place.
       const merged = this.mergedId[bestRank];
-      const next: number[] = [];
-      for (let i = 0; i < word.length; i++) {
-        if (i < word.length - 1 && word[i] === first && word[i + 1] === second) { next.push(merged); i++; }
-        else next.push(word[i]);
+      let w = 0;
+      for (let i = 0; i < n; i++) {
+        if (i < n - 1 && word[i] === first && word[i + 1] === second) { word[w++] = merged; i++; }
+        else word[w++] = word[i];
       }
-      word = next;
+      n = w;
     }
+    word.length = n;
     this.cache.set(token, word);
     return word;
   }
