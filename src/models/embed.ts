@@ -1,0 +1,19 @@
+// L2-normalised CLIP embeddings for batches of prepared inputs (no gradient, eval mode).
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from './clip.ts';
+
+function normalizedRows(x: tf.Tensor2D): Float32Array {
+  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 2, -1, true), 1e-12)).dataSync() as Float32Array);
+}
+
+/** pixels: n NHWC images at the model's resolution, normalised; returns n x embedDim row-major, unit rows. */
+export function imageEmbeddings(model: ClipModel, pixels: Float32Array, n: number): Float32Array {
+  const s = model.config.vision.imageSize;
+  return tf.tidy(() => normalizedRows(model.encodeImage(tf.tensor4d(pixels, [n, s, s, 3]), { training: false }).embedding));
+}
+
+/** ids: n x contextLength int32 row-major; returns n x embedDim row-major, unit rows. */
+export function textEmbeddings(model: ClipModel, ids: Int32Array, n: number): Float32Array {
+  const ctx = model.config.text.contextLength;
+  return tf.tidy(() => normalizedRows(model.encodeText(tf.tensor2d(ids, [n, ctx], 'int32'), { training: false }).embedding));
+}
