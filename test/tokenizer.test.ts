@@ -144,3 +144,37 @@ test('ASCII fast paths (scanner pre-tokenizer, plain-ASCII cleaning) agree with 
     t.is(cleanText(s + ' \u00e9').slice(0, -2), cleanText(s), JSON.stringify(s));
   }
 });
+
+test.serial('vocab from an http URL: downloaded once into the cache dir, sha256 checked, one-line error when unreachable', async (t) => {
+  const { createServer } = await import('node:http');
+  const bytes = readFileSync(vocabPath);
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    if (req.url === '/clip/bpe_simple_vocab_16e6.txt.gz') { res.writeHead(200); res.end(bytes); }
+    else if (req.url === '/bad/bpe_simple_vocab_16e6.txt.gz') { res.writeHead(200); res.end(bytes.subarray(0, 1000)); }
+    else { res.writeHead(404); res.end(); }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const saved = process.env.CLIP_BENCH_CACHE;
+  process.env.CLIP_BENCH_CACHE = mkdtempSync(join(tmpdir(), 'vocab-cache-'));
+  try {
+    const url = `http://127.0.0.1:${port}/clip/bpe_simple_vocab_16e6.txt.gz`;
+    const tok = await loadTokenizer({ vocabPath: url });
+    t.deepEqual(tok.encode('a photo of a cat'), [320, 1125, 539, 320, 2368]);
+    await loadTokenizer({ vocabPath: url });
+    t.is(requests, 1); // second load served from the cache
+    t.is(createHash('sha256').update(readFileSync(join(process.env.CLIP_BENCH_CACHE, 'bpe_simple_vocab_16e6.txt.gz'))).digest('hex'),
+      '924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a');
+    process.env.CLIP_BENCH_CACHE = mkdtempSync(join(tmpdir(), 'vocab-cache-'));
+    const bad = await t.throwsAsync(loadTokenizer({ vocabPath: `http://127.0.0.1:${port}/bad/bpe_simple_vocab_16e6.txt.gz` }));
+    t.regex(bad!.message, /has sha256 [0-9a-f]{64}, expected 924691ac/);
+    const missing = await t.throwsAsync(loadTokenizer({ vocabPath: `http://127.0.0.1:${port}/nope/vocab.txt.gz` }));
+    t.regex(missing!.message, /^cannot download vocab .* \(HTTP 404\); get bpe_simple_vocab_16e6\.txt\.gz/);
+    t.false(missing!.message.includes('\n'));
+  } finally {
+    if (saved === undefined) delete process.env.CLIP_BENCH_CACHE; else process.env.CLIP_BENCH_CACHE = saved;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
