@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import tar from 'tar-stream';
+import tar, { type Header } from 'tar-stream';
 import { writeShards } from '../stages/write-shards.ts';
 import { readShards } from '../stages/read-shards.ts';
 import { createContext, runStages } from '../stages/stage.ts';
@@ -31,7 +31,7 @@ const write = (samples: WdsSample[], pattern: string, opts: { maxCount?: number;
 
 async function tarHeaders(path: string) {
   const extract = tar.extract();
-  const out: tar.Headers[] = [];
+  const out: Header[] = [];
   const done = (async () => { for await (const entry of extract) { out.push(entry.header); entry.resume(); } })();
   extract.end(readFileSync(path));
   await done;
