@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 export const OPENAI_VOCAB_NAME = 'bpe_simple_vocab_16e6.txt.gz';
 export const OPENAI_VOCAB_URL = 'https://github.com/openai/CLIP/raw/main/clip/bpe_simple_vocab_16e6.txt.gz';
@@ -76,22 +76,45 @@ export async function fetchToCache(url: string, expectedSha256?: string): Promis
   return target;
 }
 
-/** Parse merges-file bytes (gzipped or plain). */
-export function parseMergesFile(bytes: Uint8Array, source: string): MergesFile {
-  const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  const text = new TextDecoder().decode(plain);
-  const lines = text.split('\n');
-  const header = lines[0];
-  const merges: Array<[string, string]> = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === '') continue;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      throw new Error(`bad merge on line ${i + 1} of ${source}: ${JSON.stringify(line.slice(0, 60))} (expected "a b")`);
-    }
-    merges.push([parts[0], parts[1]]);
+/**
+ * Parse merges-file bytes (gzipped or plain). OpenAI's file (recognised by its header) is parsed only up to the
+ * OPENAI_MERGES merges the tokenizer uses, unless `all` is set; other files are parsed whole.
+ */
+export function parseMergesFile(bytes: Uint8Array, source: string, options: { all?: boolean } = {}): MergesFile {
+  const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
+  if (gzipped && !options.all && bytes.length > PREFIX_BYTES * 2) {
+    // OpenAI's file: the merges in use sit in the first ~20% of the data; inflate only a prefix of the stream.
+    const prefix = gunzipSync(bytes.subarray(0, PREFIX_BYTES), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const parsed = parseMergesText(new TextDecoder().decode(prefix), source, options, true);
+    if (parsed) return parsed;
   }
+  return parseMergesText(new TextDecoder().decode(gzipped ? gunzipSync(bytes) : bytes), source, options, false)!;
+}
+
+const PREFIX_BYTES = 512 * 1024;
+
+/** Parse merges text; with `partial`, returns undefined unless the limit was reached on complete lines. */
+function parseMergesText(text: string, source: string, options: { all?: boolean }, partial: boolean): MergesFile | undefined {
+  let end = text.indexOf('\n');
+  if (end < 0) end = text.length;
+  const header = text.slice(0, end);
+  const limit = header.startsWith(OPENAI_HEADER_PREFIX) && !options.all ? OPENAI_MERGES : Infinity;
+  const merges: Array<[string, string]> = [];
+  let lineNo = 1;
+  while (end < text.length && merges.length < limit) {
+    const start = end + 1;
+    end = text.indexOf('\n', start);
+    if (end < 0) { if (partial) return undefined; end = text.length; }
+    lineNo++;
+    if (end === start) continue;
+    const space = text.indexOf(' ', start);
+    if (space < 0 || space >= end - 1 || space === start || text.indexOf(' ', space + 1) < end && text.indexOf(' ', space + 1) >= 0) {
+      const line = text.slice(start, end);
+      throw new Error(`bad merge on line ${lineNo} of ${source}: ${JSON.stringify(line.slice(0, 60))} (expected "a b")`);
+    }
+    merges.push([text.slice(start, space), text.slice(space + 1, end)]);
+  }
+  if (partial && merges.length < limit) return undefined;
   return { header, merges, source };
 }
 
