@@ -209,7 +209,7 @@ def filip_loss(tokens, word_features, p, s_dense, top_k, text_mask):
 
 # ------------------------------------------------------------------------------------------------------------ inputs
 
-B, E, FEAT, W, CTX, V, PATCH, VW, DENSE = 6, 8, 10, 12, 10, 30, 9, 10, 6
+B, E, FEAT, W, CTX, V, PATCH, VW, DENSE = 8, 8, 10, 12, 10, 30, 9, 10, 6
 
 
 def linear_params(p, name, fan_in, fan_out):
@@ -322,7 +322,7 @@ def declip_terms(t, queue, opts):
 
 
 def case_declip(name, n_steps, with_filip):
-    opts = {'mvWeight': 0.4, 'simsiamWeight': 0.2, 'mlmWeight': 0.2, 'nnWeight': 0.2, 'ghostSize': 3,
+    opts = {'mvWeight': 0.4, 'simsiamWeight': 0.2, 'mlmWeight': 0.2, 'nnWeight': 0.2, 'ghostSize': 4,
             'projectorHidden': 16, 'predictorHidden': 8, 'queueSize': 20}
     if with_filip:
         opts.update({'filipWeight': 0.2, 'topK': 4, 'denseDim': DENSE})
@@ -384,7 +384,7 @@ def case_slip():
 
 def case_filip(text_padding):
     opts = {'clipWeight': 0.0, 'filipWeight': 1.0, 'topK': 4, 'denseDim': DENSE, 'textPadding': text_padding}
-    ids = token_ids([1, 2, 3, 5, 6, 7])  # short captions: fewer real tokens than top-k for the first rows
+    ids = token_ids([1, 2, 3, 5, 6, 7, 8, 4])  # short captions: fewer real tokens than top-k for the first rows
     inputs = {**encoder_outputs(1, ['mlm'], with_tokens=True), 'ids.mlm': ids, **filip_head_params(),
               'logit_scale': np.float32(3.4).reshape(()), 'logit_scale_dense': np.float32(3.2 if text_padding == 'exclude' else 4.0).reshape(())}
 

@@ -178,8 +178,9 @@ export function filipSelectTokens(x: tf.Tensor3D, y: tf.Tensor3D, options: Filip
       const txt = tf.topk(textScores, kText).indices.dataSync() as Int32Array;
       return [tf.tensor2d(Int32Array.from(img), [b, kImage], 'int32'), tf.tensor2d(Int32Array.from(txt), [b, kText], 'int32')];
     });
-    const flatImage = tf.add(imageIds, tf.mul(tf.range(0, b, 1, 'int32').reshape([b, 1]), p)).reshape([-1]);
-    const flatText = tf.add(textIds, tf.mul(tf.range(0, b, 1, 'int32').reshape([b, 1]), t)).reshape([-1]);
+    const rowStart = (n: number) => tf.mul(tf.range(0, b, 1, 'int32').reshape([b, 1]), tf.scalar(n, 'int32'));
+    const flatImage = tf.add(imageIds, rowStart(p)).reshape([-1]);
+    const flatText = tf.add(textIds, rowStart(t)).reshape([-1]);
     const imageSelected = tf.gather(x.reshape([b * p, d]), flatImage).reshape([b, kImage, d]) as tf.Tensor3D;
     const textSelected = tf.gather(y.reshape([b * t, d]), flatText).reshape([b, kText, d]) as tf.Tensor3D;
     const textSelectedMask = options.textMask

@@ -41,8 +41,9 @@ export class NnQueue {
 
   private snapshot(): { entries: tf.Tensor2D; inverseNorms: tf.Tensor2D } {
     if (!this.cache) {
-      const entries = tf.tensor2d(this.bank, [this.size, this.dim]);
-      const inverseNorms = tf.tidy(() => tf.div(1, tf.maximum(tf.norm(entries, 'euclidean', 1), 1e-12)).reshape([1, this.size])) as tf.Tensor2D;
+      // tf.keep: the cache outlives whatever tidy scope (e.g. the runner's gradient-cache pass) first asks for it.
+      const entries = tf.keep(tf.tensor2d(this.bank, [this.size, this.dim]));
+      const inverseNorms = tf.keep(tf.tidy(() => tf.div(1, tf.maximum(tf.norm(entries, 'euclidean', 1), 1e-12)).reshape([1, this.size])) as tf.Tensor2D);
       this.cache = { entries, inverseNorms };
     }
     return this.cache;
