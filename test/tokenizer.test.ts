@@ -10,7 +10,7 @@ import { loadTokenizer, ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts
 import { parseMergesFile, readMergesFile } from '../src/tokenizer/vocab-file.ts';
 import { BYTE_ORDER, BYTE_TO_UNICODE } from '../src/tokenizer/bytes-to-unicode.ts';
 import { preTokenPattern, preTokenize } from '../src/tokenizer/pre-tokenize.ts';
-import { cleanText } from '../src/tokenizer/clean-text.ts';
+import { cleanText, fixText } from '../src/tokenizer/clean-text.ts';
 import { deriveRng } from '../src/rng.ts';
 import { readCaptionLines } from '../src/text/caption-file.ts';
 import { sharedData } from './helpers/shared-data.ts';
@@ -98,6 +98,8 @@ test('cleaning: mojibake repair, html unescape twice, whitespace, NFC', (t) => {
   t.deepEqual(openai.encode('cafÃ© Ã¼ber'), openai.encode('café über'));
   t.deepEqual(openai.encode('donâ€™t'), openai.encode('don\u2019t'));
   t.deepEqual(openai.encode('ðŸ˜€'), openai.encode('😀'));
+  t.is(fixText('â€œhiâ€\u009d SÃ£o Paulo Â£5'), '“hi” São Paulo £5');
+  t.is(fixText('ação é naïve Müller año ðŸ‘'), 'ação é naïve Müller año ðŸ‘'); // real accents and incomplete runs stay
   t.is(openai.clean('  Tom &amp;amp; Jerry\u00a0\u00a0&lt;3  '), 'tom & jerry <3');
   t.is(openai.clean('cafe\u0301'), 'café');
 });
