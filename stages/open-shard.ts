@@ -94,7 +94,9 @@ function requestOnce(url: string, options: OpenShardOptions, redirects: number):
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const client = url.startsWith('https:') ? https : http;
+    let response: http.IncomingMessage | undefined;
     const req = client.get(url, { signal: options.signal, timeout: timeoutMs }, (res) => {
+      response = res;
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
@@ -106,7 +108,11 @@ function requestOnce(url: string, options: OpenShardOptions, redirects: number):
       // Body idle timeout: the socket timeout keeps applying while the body streams.
       resolve(res);
     });
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms for ${url}`)));
-    req.on('error', (err) => reject(new Error(`${err.message} for ${url}`)));
+    req.on('timeout', () => {
+      const error = new Error(`timeout after ${timeoutMs} ms ${response ? 'waiting for body bytes' : 'waiting for a response'} from ${url}`);
+      if (response) response.destroy(error); // the body stalled: fail the stream the reader is consuming
+      req.destroy(error);
+    });
+    req.on('error', (err) => reject(err.message.includes(url) ? err : new Error(`${err.message} for ${url}`)));
   });
 }

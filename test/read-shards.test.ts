@@ -274,9 +274,16 @@ test('http: an unreachable URL and a server that never answers fail after retrie
   let hits = 0;
   await withServer(() => { hits++; /* never respond */ }, async (base) => {
     const started = Date.now();
-    await t.throwsAsync(readAll({ shards: `${base}/slow.tar`, strict: true, http: { timeoutMs: 150, retries: 1, backoffMs: 5 } }), { message: /timeout after 150 ms.*after 2 attempts/ });
+    await t.throwsAsync(readAll({ shards: `${base}/slow.tar`, strict: true, http: { timeoutMs: 150, retries: 1, backoffMs: 5 } }), { message: /timeout after 150 ms waiting for a response.*after 2 attempts/ });
     t.is(hits, 2);
     t.true(Date.now() - started < 2000);
+  });
+
+  // Headers and some bytes arrive, then the body stalls: the idle timeout fails the shard.
+  const body = readFileSync(join(dir, 'g-010.tar'));
+  await withServer((_req, res) => { res.writeHead(200, { 'content-length': body.length }); res.write(body.subarray(0, 3000)); }, async (base) => {
+    await t.throwsAsync(readAll({ shards: `${base}/stall.tar`, strict: true, http: { timeoutMs: 150 } }),
+      { message: new RegExp(`^shard ${base}/stall.tar: timeout after 150 ms waiting for body bytes .* at byte 3072$`) });
   });
 });
 
