@@ -2,6 +2,7 @@
 //   - shard order is permuted per epoch (and per pass) with the seed, identically on every rank, then
 //     split across ranks and workers (disjoint, covering; an error when a rank/worker would get none);
 //   - `epochs` counts epochs from 0 (the reader stops after epoch `epochs - 1`); 'endless' never stops;
+//   - `resampled` draws shards with replacement per rank/worker instead (webdataset ResampledShards);
 //   - `samplesPerEpoch` makes virtual epochs: epoch e reads passes (e,0), (e,1), ... until it has
 //     yielded that many samples (so an epoch can be shorter or longer than one pass over the shards);
 //   - `reader.cursor()` snapshots the position after the last yielded sample; passing it back as
@@ -19,7 +20,7 @@ import { tarMembers } from './tar-members.ts';
 import { groupSamples } from './group-samples.ts';
 import type { WdsSample } from '../src/webdataset/sample.ts';
 import { expandShardSpec } from '../src/webdataset/shard-spec.ts';
-import { passShardOrder, splitShards, type SplitOptions } from '../src/webdataset/shard-order.ts';
+import { passShardOrder, resampledShards, splitShards, type SplitOptions } from '../src/webdataset/shard-order.ts';
 import { ShardReadError } from '../src/webdataset/shard-error.ts';
 import type { TarMember } from '../src/webdataset/group-samples.ts';
 
@@ -55,6 +56,14 @@ export interface ReadShardsOptions extends SplitOptions {
   epochs?: number | 'endless';
   /** Virtual epoch size, in samples yielded by this reader. */
   samplesPerEpoch?: number;
+  /**
+   * Draw shards with replacement instead of permuting them (webdataset ResampledShards): each pass of
+   * each rank/worker draws as many shards as its split would hold. Needs `seed`; usually with
+   * samplesPerEpoch and epochs: 'endless'.
+   */
+  resampled?: boolean;
+  /** Largest tar member read into memory (default 1 GiB); a larger one fails the shard. */
+  maxMemberBytes?: number;
   /** Throw on the first bad shard or member instead of warning and continuing. */
   strict?: boolean;
   /** Continue from a cursor() snapshot. */
@@ -79,11 +88,14 @@ export function readShards(options: ReadShardsOptions): ShardReader {
   const urls = expandShardSpec(options.shards);
   if (urls.length === 0) throw new Error(`readShards: the shard spec ${JSON.stringify(options.shards)} names no shards`);
   const split: SplitOptions = { rank: options.rank, worldSize: options.worldSize, workerId: options.workerId, numWorkers: options.numWorkers };
-  splitShards(urls, split); // fail now, not at the first next(), when a rank/worker would get no shard
+  // (splitShards below fails now, not at the first next(), when a rank/worker would get no shard.)
   const samplesPerEpoch = options.samplesPerEpoch;
   if (samplesPerEpoch !== undefined && !(Number.isInteger(samplesPerEpoch) && samplesPerEpoch >= 1)) {
     throw new RangeError(`readShards: samplesPerEpoch must be an integer >= 1, got ${samplesPerEpoch}`);
   }
+  if (options.resampled && options.seed === undefined) throw new Error('readShards: resampled shards need a seed');
+  const readers = (split.worldSize ?? 1) * (split.numWorkers ?? 1);
+  const splitSize = options.resampled ? Math.max(1, Math.ceil(urls.length / readers)) : splitShards(urls, split).length;
   const firstEpoch = options.resume?.epoch ?? options.epoch ?? 0;
   const endEpoch = options.epochs === 'endless' ? Infinity : options.epochs ?? firstEpoch + 1;
   const position: Required<ReaderCursor> = { epoch: firstEpoch, samplesConsumed: 0, pass: 0, shard: 0, samplesInShard: 0 };
@@ -104,7 +116,9 @@ export function readShards(options: ReadShardsOptions): ShardReader {
       }
       const epochFull = () => samplesPerEpoch !== undefined && position.samplesConsumed >= samplesPerEpoch;
       for (let pass = position.pass; !epochFull(); pass++) {
-        const list = splitShards(passShardOrder(urls, options.seed, epoch, pass), split);
+        const list = options.resampled
+          ? resampledShards(urls, splitSize, options.seed!, epoch, pass, split)
+          : splitShards(passShardOrder(urls, options.seed, epoch, pass), split);
         let readInPass = 0;
         for (let shard = pass === position.pass ? position.shard : 0; shard < list.length && !epochFull(); shard++) {
           throwIfAborted(ctx.signal);
@@ -146,7 +160,7 @@ async function* readOneShard(url: string, ctx: StageContext, options: ReadShards
   };
   try {
     const raw = await openShard(url, { ...options.http, signal: ctx.signal });
-    const samples = groupSamples({ url, onMemberError })(tarMembers(raw, url, stats), ctx);
+    const samples = groupSamples({ url, onMemberError })(tarMembers(raw, url, stats, { maxMemberBytes: options.maxMemberBytes }), ctx);
     for await (const sample of samples) {
       report.samples++;
       ctx.counters.inc('samples_read');

@@ -4,7 +4,7 @@
 // source) throws a ShardReadError with the tar byte offset; a member that cannot be decoded is yielded
 // with `error` set so the caller can drop its sample and keep reading the shard.
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { PassThrough, pipeline } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import bz2 from 'unbzip2-stream';
@@ -41,7 +41,12 @@ async function decompressed(raw: Readable, url: string, stats: TarMemberStats): 
   switch (detectCompression(head)) {
     case 'none': return chunks;
     case 'gzip': return pipeline(chunks, createGunzip(), () => {});
-    case 'bzip2': return pipeline(chunks, bz2(), () => {});
+    case 'bzip2': {
+      // unbzip2-stream is a classic through stream (not async-iterable): pipe it into a PassThrough.
+      const out = new PassThrough();
+      pipeline(chunks, bz2(), out, () => {});
+      return out;
+    }
     case 'xz': throw new ShardReadError(url, 'xz-compressed shards are not supported (use gzip or uncompressed tar)', 0);
   }
 }
@@ -50,7 +55,8 @@ async function decompressed(raw: Readable, url: string, stats: TarMemberStats): 
  * Yield the regular-file members of the tar in `raw`. Closing the generator early destroys `raw`.
  * Memory is bounded by one member (plus stream buffers).
  */
-export async function* tarMembers(raw: Readable, url: string, stats: TarMemberStats = { bytes: 0 }): AsyncGenerator<TarMember> {
+export async function* tarMembers(raw: Readable, url: string, stats: TarMemberStats = { bytes: 0 }, options: { maxMemberBytes?: number } = {}): AsyncGenerator<TarMember> {
+  const maxMemberBytes = options.maxMemberBytes ?? 2 ** 30;
   const extract = tar.extract();
   let nextHeader = 0;            // where the next header starts in the tar stream
   let current: number | undefined; // header offset of the member being read
@@ -83,6 +89,9 @@ export async function* tarMembers(raw: Readable, url: string, stats: TarMemberSt
       const header = entry.header;
       current = nextHeader;
       const dataStart = (header as { byteOffset?: number }).byteOffset ?? nextHeader + 512;
+      if ((header.size ?? 0) > maxMemberBytes) {
+        throw new ShardReadError(url, `member ${header.name} is ${header.size} bytes, more than maxMemberBytes (${maxMemberBytes})`, current);
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk);
       nextHeader = dataStart + paddedSize(header.size ?? 0);

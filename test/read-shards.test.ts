@@ -131,6 +131,41 @@ test('resume from a cursor continues exactly where the reader stopped (also acro
   }
 });
 
+test('resampled shards: drawn with replacement per rank, deterministic, resumable', async (t) => {
+  const options = { shards: spec12, seed: 4, resampled: true, samplesPerEpoch: 40, epochs: 3 } as const;
+  const a = keys(await readAll(options));
+  t.is(a.length, 120);
+  t.deepEqual(keys(await readAll(options)), a);
+  t.notDeepEqual(keys(await readAll({ ...options, rank: 1, worldSize: 2 })), keys(await readAll({ ...options, rank: 0, worldSize: 2 })));
+  // With replacement: over many passes some shard repeats within a pass of 12 draws.
+  const shardsOf = (ks: string[]) => ks.filter((_, i) => i % 5 === 0).map((k) => k.split('_')[0]);
+  const many = shardsOf(keys(await readAll({ ...options, samplesPerEpoch: 600, epochs: 1 })));
+  t.true(many.some((_, p) => new Set(many.slice(p * 12, p * 12 + 12)).size < 12));
+  const reader = readShards(options);
+  const head: string[] = [];
+  for await (const s of reader) { head.push(s.__key__); if (head.length === 57) break; }
+  t.deepEqual([...head, ...keys(await readAll({ ...options, resume: reader.cursor() }))], a);
+  // More readers than shards is fine when resampling.
+  t.is(keys(await readAll({ ...options, epochs: 1, rank: 20, worldSize: 30 })).length, 40);
+  t.throws(() => readShards({ shards: spec12, resampled: true }), { message: /need a seed/ });
+});
+
+test('whole-shard bzip2 is detected; xz and oversized members fail with a clear message', async (t) => {
+  const path = join(dir, 'g-011.tar');
+  const local = keys(await readAll({ shards: path }));
+  const { execFileSync } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  if (existsSync('/usr/bin/bzip2')) {
+    writeFileSync(join(dir, 'g-011.tar.bz2'), execFileSync('/usr/bin/bzip2', ['-c', path]));
+    t.deepEqual(keys(await readAll({ shards: join(dir, 'g-011.tar.bz2') })), local);
+  }
+  if (existsSync('/usr/bin/xz')) {
+    writeFileSync(join(dir, 'g-011.tar.xz'), execFileSync('/usr/bin/xz', ['-c', path]));
+    await t.throwsAsync(readAll({ shards: join(dir, 'g-011.tar.xz'), strict: true }), { message: /xz-compressed shards are not supported/ });
+  }
+  await t.throwsAsync(readAll({ shards: path, strict: true, maxMemberBytes: 302 }), { message: /member s11_3\.bin is 303 bytes, more than maxMemberBytes \(302\) at byte 6144$/ });
+});
+
 // --- bad input -------------------------------------------------------------------------------
 
 test('truncated tar: samples before the cut, then warn once and count; strict names shard and offset', async (t) => {

@@ -1,7 +1,8 @@
 // Which shards a reader visits, in which order: the full shard list is permuted per epoch (and per
 // pass, for virtual epochs that need more than one pass) with deriveRng(seed, 'shards', epoch, pass),
 // identically on every rank, then split like webdataset: rank r of W takes shards[r::W], worker w of N
-// of that rank takes [w::N]. Splits are disjoint and together cover every shard.
+// of that rank takes [w::N]. Splits are disjoint and together cover every shard. Resampled mode instead
+// draws shards with replacement per rank/worker (for multi-node training without exact epochs).
 import { deriveRng } from '../rng.ts';
 
 export interface SplitOptions { rank?: number; worldSize?: number; workerId?: number; numWorkers?: number }
@@ -27,4 +28,13 @@ export function splitShards<T>(shards: readonly T[], options: SplitOptions = {})
   }
   const ofRank = shards.filter((_, i) => i % worldSize === rank);
   return ofRank.filter((_, i) => i % numWorkers === workerId);
+}
+
+/**
+ * Resampled shards (webdataset ResampledShards / open_clip --dataset-resampled): each rank/worker draws
+ * `count` shards with replacement, independently, from deriveRng(seed, 'resampled', epoch, pass, rank, worker).
+ */
+export function resampledShards(shards: readonly string[], count: number, seed: number, epoch: number, pass: number, split: SplitOptions = {}): string[] {
+  const rng = deriveRng(seed, 'resampled', epoch, pass, split.rank ?? 0, split.workerId ?? 0);
+  return Array.from({ length: count }, () => shards[rng.int(shards.length)]);
 }
