@@ -28,6 +28,8 @@ export interface TokenizerOptions {
 }
 
 
+const MAX_CACHED_WORDS = 500_000;
+
 export class ClipTokenizer {
   readonly variant: TokenizerVariant;
   readonly contextLength: number;
@@ -180,6 +182,8 @@ export class ClipTokenizer {
       n = w;
     }
     word.length = n;
+    // Unbounded in OpenAI's code; capped here so a long run over millions of distinct words stays bounded.
+    if (this.cache.size >= MAX_CACHED_WORDS) this.cache.clear();
     this.cache.set(token, word);
     return word;
   }
