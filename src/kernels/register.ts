@@ -5,6 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { batchMatMulKernels } from './batch-mat-mul.ts';
+import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
+import { oneHotKernels } from './one-hot.ts';
+import { unsortedSegmentSumKernels } from './unsorted-segment-sum.ts';
 
 let configs: KernelConfig[] | null = null;
 const stock = new Map<string, KernelConfig | undefined>();
@@ -14,6 +17,9 @@ export function projectKernels(): KernelConfig[] {
   if (configs) return configs;
   const built = [
     ...batchMatMulKernels(),
+    ...conv2dBackpropFilterKernels(),
+    ...unsortedSegmentSumKernels(),
+    ...oneHotKernels(),
   ];
   for (const c of built) stock.set(`${c.kernelName}/${c.backendName}`, tf.getKernel(c.kernelName, c.backendName));
   configs = built;

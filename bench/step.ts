@@ -1,0 +1,149 @@
+// Benchmark: (1) one CLIP training step (forward + backward of the symmetric contrastive loss, all trainable
+// parameters) of the tiny CLIP preset (tiny-vit + tiny-text, batch 64), (2) a ViT-B/32 image-tower forward at batch 32,
+// next to the same models in PyTorch (reference/step_bench.py: Debian python3-torch, OpenBLAS, 2 threads) on this
+// machine. Prints median ms of each and the ratio tfjs / PyTorch.
+//
+// Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch]
+//                           [--torch-json FILE]   (reuse a saved `python3 reference/step_bench.py --json` result)
+// The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both.
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
+import type { BackendChoice } from '../src/backend.ts';
+import { Rng } from '../src/rng.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { createClip } from '../src/models/clip.ts';
+import type { ClipModel } from '../src/models/clip.ts';
+import { clipConfigFromPresets, visionPresets } from '../src/models/presets.ts';
+import { createVit } from '../src/models/vit.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1]! : def; };
+const reps = Number(opt('--reps', '7'));
+const vitReps = Number(opt('--vit-reps', '3'));
+const TINY_BATCH = 64, VIT_BATCH = 32, EOT = 49407;
+const TINY_CONFIG = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+function timeIt(n: number, f: () => void): { median: number; all: number[] } {
+  f(); // warm-up (XNNPACK operator creation, shader-free but first-call allocations)
+  const all: number[] = [];
+  for (let i = 0; i < n; i++) { const t0 = performance.now(); f(); all.push(performance.now() - t0); }
+  return { median: median(all), all };
+}
+
+/** Random token rows shaped like tokenizer output: SOT, words, EOT (the largest id), zero padding. */
+function randomIds(rng: Rng, batch: number, context: number): tf.Tensor2D {
+  const ids = new Int32Array(batch * context);
+  for (let b = 0; b < batch; b++) {
+    const len = 5 + rng.int(15);
+    ids[b * context] = EOT - 1;
+    for (let t = 1; t < len; t++) ids[b * context + t] = 1 + rng.int(EOT - 3);
+    ids[b * context + len] = EOT;
+  }
+  return tf.tensor2d(ids, [batch, context], 'int32');
+}
+
+function randomImages(rng: Rng, batch: number, size: number): tf.Tensor4D {
+  const data = new Float32Array(batch * size * size * 3);
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return tf.tensor4d(data, [batch, size, size, 3]);
+}
+
+/** OpenAI CLIP loss: symmetric cross-entropy of scaled cosine similarities, targets on the diagonal. */
+function clipLoss(model: ClipModel, images: tf.Tensor4D, ids: tf.Tensor2D): tf.Scalar {
+  const img = model.encodeImage(images, { training: true });
+  const txt = model.encodeText(ids, { training: true });
+  const a = tf.div(img.embedding, tf.norm(img.embedding, 'euclidean', -1, true));
+  const b = tf.div(txt.embedding, tf.norm(txt.embedding, 'euclidean', -1, true));
+  const logits = tf.mul(tf.exp(model.logitScale), tf.matMul(a, b, false, true));
+  const n = logits.shape[0]!;
+  const eye = tf.eye(n);
+  const ceRows = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits, 1), eye), 1)));
+  const ceCols = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(tf.transpose(logits), 1), eye), 1)));
+  return tf.div(tf.add(ceRows, ceCols), 2) as tf.Scalar;
+}
+
+interface Result { tinyStepMs: number; vitB32ForwardMs?: number; tinyParams: number; loss: number }
+
+function benchTinyStep(): Result {
+  const rng = new Rng(20261122);
+  const store = new ParamStore();
+  const model = createClip(TINY_CONFIG, store, rng.fork());
+  const vars = store.trainableVariables();
+  const images = randomImages(rng, TINY_BATCH, model.config.vision.imageSize);
+  const ids = randomIds(rng, TINY_BATCH, model.config.text.contextLength);
+  let loss = NaN;
+  const t = timeIt(reps, () => {
+    const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+    loss = value.dataSync()[0]!;
+    for (const g of Object.values(grads)) g.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  const tinyParams = store.countValues(true);
+  tf.dispose([images, ids]);
+  model.dispose();
+  return { tinyStepMs: t.median, tinyParams, loss };
+}
+
+function benchVitB32Forward(): number {
+  const rng = new Rng(32);
+  const store = new ParamStore();
+  const vit = createVit(visionPresets['vit-b32'] as Parameters<typeof createVit>[0], 512, store, rng.fork());
+  const images = randomImages(rng, VIT_BATCH, 224);
+  const t = timeIt(vitReps, () => {
+    const out = vit.encode(images, { training: false });
+    out.embedding.dataSync();
+    tf.dispose([out.embedding, out.feature, out.tokens]);
+  });
+  images.dispose();
+  store.dispose();
+  return t.median;
+}
+
+const info = await initBackend({ backend: opt('--backend', 'auto') as BackendChoice });
+const tiny = benchTinyStep();
+const vitMs = flag('--no-vit') ? undefined : benchVitB32Forward();
+const memMiB = process.memoryUsage().rss / 2 ** 20;
+shutdownBackend();
+
+let torch: { tiny_step_ms: number; vit_b32_forward_ms?: number; threads: number; torch: string; tiny_params: number } | null = null;
+let torchNote = '';
+const torchJson = opt('--torch-json', '');
+if (torchJson) {
+  torch = JSON.parse(readFileSync(torchJson, 'utf8'));
+} else if (!flag('--no-torch')) {
+  const script = new URL('../reference/step_bench.py', import.meta.url).pathname;
+  if (!existsSync('/usr/bin/python3')) torchNote = '/usr/bin/python3 not found';
+  else {
+    try {
+      const config = { tiny: TINY_CONFIG, vit: visionPresets['vit-b32'], vitEmbedDim: 512, tinyBatch: TINY_BATCH, vitBatch: VIT_BATCH };
+      const out = execFileSync('/usr/bin/python3', [script, '--json', '--reps', String(reps), '--vit-reps', String(vitReps),
+        '--config', JSON.stringify(config), ...(vitMs === undefined ? ['--no-vit'] : [])],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      torch = JSON.parse(out.trim().split('\n').pop()!);
+    } catch (e) {
+      torchNote = `PyTorch reference failed: ${String((e as Error).message).split('\n')[0]}`;
+    }
+  }
+}
+
+const load = os.loadavg()[0]!.toFixed(2);
+console.log(`tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)); PyTorch ${torch?.torch ?? '-'} ` +
+  `(${torch?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`);
+const row = (name: string, ours: number | undefined, ref: number | undefined) => console.log(
+  name.padEnd(44) + (ours === undefined ? '-' : ours.toFixed(1)).padStart(10) + (ref === undefined ? '-' : ref.toFixed(1)).padStart(10) +
+  (ours !== undefined && ref !== undefined ? `${(ours / ref).toFixed(2)}x`.padStart(8) : '-'.padStart(8)));
+console.log('benchmark (median ms)'.padEnd(44) + 'tfjs'.padStart(10) + 'PyTorch'.padStart(10) + 'ratio'.padStart(8));
+row(`tiny CLIP train step, batch ${TINY_BATCH} (${(tiny.tinyParams / 1e6).toFixed(2)}M params)`, tiny.tinyStepMs, torch?.tiny_step_ms);
+row(`ViT-B/32 forward, batch ${VIT_BATCH}`, vitMs, torch?.vit_b32_forward_ms);
+if (torchNote) console.log(torchNote);
+if (torch && torch.tiny_params !== tiny.tinyParams) {
+  console.log(`warning: trainable parameter counts differ (tfjs ${tiny.tinyParams}, PyTorch ${torch.tiny_params})`);
+}
