@@ -4,7 +4,7 @@
 // and a made-up word appended, so the variants are not BPE-cache hits). Both sides start COLD: a fresh process,
 // a freshly built tokenizer with an empty BPE cache, one pass, framing (SOT..EOT, truncation) included; vocab
 // load time is reported separately. Also checks that both produce identical ids (sha256 over all id lists).
-// Usage: node bench/tokenizer.ts [--vocab PATH] [--captions FILE]
+// Usage: node bench/tokenizer.ts [--vocab PATH] [--captions FILE] [--count 10000] [--rounds 3]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,11 @@ const { values } = parseArgs({ options: {
   vocab: { type: 'string' },
   captions: { type: 'string', default: fileURLToPath(new URL('../../shared/data/flickr8k-1k/captions.txt', import.meta.url)) },
   count: { type: 'string', default: '10000' },
+  rounds: { type: 'string', default: '3' },
+  side: { type: 'string' },
+  file: { type: 'string' },
 } });
+const rounds = Number(values.rounds);
 const vocabPath = values.vocab ?? defaultVocabLocation();
 const count = Number(values.count);
 
@@ -38,39 +42,53 @@ function makeCorpus(base: string[], n: number): string[] {
   return out;
 }
 
+// --side ts FILE: one cold TypeScript run in this (fresh) process, printed as JSON (the parent spawns it).
+if (values.side === 'ts') {
+  const lines = readCaptionLines(values.file!);
+  const t0 = performance.now();
+  const tokenizer = await loadTokenizer({ vocabPath });
+  const loadS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  let ids = 0;
+  for (const c of lines) ids += tokenizer.frame(tokenizer.encode(c)).length;
+  const encodeS = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
+  for (const c of lines) tokenizer.frame(tokenizer.encode(c));
+  const warmS = (performance.now() - t2) / 1000;
+  const hash = createHash('sha256');
+  for (const c of lines) hash.update(JSON.stringify(tokenizer.frame(tokenizer.encode(c))) + '\n');
+  console.log(JSON.stringify({ captions: lines.length, ids, load_s: loadS, encode_s: encodeS, captions_per_s: lines.length / encodeS,
+    warm_captions_per_s: lines.length / warmS, sha256: hash.digest('hex') }));
+  process.exit(0);
+}
+
 const captions = makeCorpus(readCaptionLines(values.captions!), count);
 const dir = mkdtempSync(join(tmpdir(), 'bench-tokenizer-'));
 const file = join(dir, 'captions.txt');
 writeFileSync(file, captions.join('\n') + '\n');
 
-// TypeScript, cold.
-const t0 = performance.now();
-const tokenizer = await loadTokenizer({ vocabPath });
-const loadS = (performance.now() - t0) / 1000;
-const t1 = performance.now();
-const hash = createHash('sha256');
-let ids = 0;
-const lists: number[][] = [];
-for (const c of captions) { const framed = tokenizer.frame(tokenizer.encode(c)); ids += framed.length; lists.push(framed); }
-const encodeS = (performance.now() - t1) / 1000;
-for (const l of lists) hash.update(JSON.stringify(l) + '\n');
-const tsDigest = hash.digest('hex');
-// Warm pass (same tokenizer, cache filled) for information.
-const t2 = performance.now();
-for (const c of captions) tokenizer.frame(tokenizer.encode(c));
-const warmS = (performance.now() - t2) / 1000;
-
-// Python reference, cold (fresh process).
 const reference = fileURLToPath(new URL('../reference/clip_tokenizer_reference.py', import.meta.url));
-const py = spawnSync('/usr/bin/python3', [reference, '--vocab', vocabPath, 'bench', file], { encoding: 'utf8' });
-if (py.status !== 0) throw new Error(`python reference failed: ${py.stderr.trim().split('\n').pop()}`);
-const pyResult = JSON.parse(py.stdout.trim().split('\n').pop()!);
-const pyDigest = spawnSync('/usr/bin/python3', [reference, '--vocab', vocabPath, 'digest', file], { encoding: 'utf8' });
-const same = pyDigest.status === 0 && JSON.parse(pyDigest.stdout.trim()).sha256 === tsDigest;
+const self = fileURLToPath(import.meta.url);
+function runJson(cmd: string, args: string[]): any {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ts: any[] = [], py: any[] = [];
+for (let r = 0; r < rounds; r++) { // alternate, each run a fresh process with a cold BPE cache
+  ts.push(runJson(process.execPath, [self, '--side', 'ts', '--file', file, '--vocab', vocabPath]));
+  py.push(runJson('/usr/bin/python3', [reference, '--vocab', vocabPath, 'bench', file]));
+}
+const pyDigest = runJson('/usr/bin/python3', [reference, '--vocab', vocabPath, 'digest', file]);
+const same = pyDigest.sha256 === ts[0].sha256;
 
-const tsRate = captions.length / encodeS;
-console.log(`captions: ${captions.length} (${values.captions} + variants), ids: ${ids}, vocab: ${vocabPath}`);
-console.log(`                      load s   encode s   captions/s (cold cache)`);
-console.log(`typescript (node ${process.versions.node})  ${loadS.toFixed(3).padStart(6)}   ${encodeS.toFixed(3).padStart(8)}   ${tsRate.toFixed(0).padStart(10)}   (warm pass: ${(captions.length / warmS).toFixed(0)}/s)`);
-console.log(`python reference       ${pyResult.load_s.toFixed(3).padStart(6)}   ${pyResult.encode_s.toFixed(3).padStart(8)}   ${pyResult.captions_per_s.toFixed(0).padStart(10)}   (ftfy: ${pyResult.ftfy})`);
-console.log(`ratio typescript/python (encode, cold): ${(tsRate / pyResult.captions_per_s).toFixed(2)}x; identical ids: ${same ? 'yes' : 'NO'}`);
+const tsRate = median(ts.map((x) => x.captions_per_s));
+const pyRate = median(py.map((x) => x.captions_per_s));
+const f = (x: number, w: number, d = 3) => x.toFixed(d).padStart(w);
+console.log(`captions: ${captions.length} (${values.captions} + shuffled variants with a made-up word), ids/run: ${ts[0].ids}`);
+console.log(`vocab: ${vocabPath}; ${rounds} alternating runs per side, each a fresh process with a cold BPE cache; medians`);
+console.log(`                           load s   encode s   captions/s`);
+console.log(`typescript (node ${process.versions.node})   ${f(median(ts.map((x) => x.load_s)), 6)}   ${f(median(ts.map((x) => x.encode_s)), 8)}   ${f(tsRate, 10, 0)}   (warm 2nd pass: ${median(ts.map((x) => x.warm_captions_per_s)).toFixed(0)}/s)`);
+console.log(`python reference (no ftfy)  ${f(median(py.map((x) => x.load_s)), 6)}   ${f(median(py.map((x) => x.encode_s)), 8)}   ${f(pyRate, 10, 0)}   (python ${spawnSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim()}, ftfy: ${py[0].ftfy})`);
+console.log(`ratio typescript/python (encode captions/s, cold): ${(tsRate / pyRate).toFixed(2)}x; identical ids: ${same ? 'yes' : 'NO'}`);
