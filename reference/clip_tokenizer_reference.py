@@ -23,7 +23,10 @@ import time
 import unicodedata
 from functools import lru_cache
 
-import regex as re
+try:
+    import regex as re
+except ImportError:
+    sys.exit("error: the reference needs the `regex` module: apt-get install python3-regex (run with /usr/bin/python3)")
 
 try:
     import ftfy  # type: ignore
