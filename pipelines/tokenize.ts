@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     variant: values.variant as TokenizerVariant, vocabPath: values.vocab, contextLength, truncation: values.truncation as TruncationPolicy,
   });
   const input = values.input ? createReadStream(values.input) : process.stdin;
-  input.on('error', (err) => { process.stderr.write(`error: cannot read ${values.input}: ${err.message}\n`); process.exit(1); });
+  input.on('error', (err: Error) => { process.stderr.write(`error: cannot read ${values.input}: ${err.message}\n`); process.exit(1); });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   for await (const line of lines) {
