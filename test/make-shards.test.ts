@@ -102,3 +102,25 @@ test('caption tables: TSV, quoting, custom columns, missing images and non-adjac
     { message: /cannot read image .*missing\.jpg/ });
   await t.throwsAsync(makeCaptionShards({ table: join(root, 'table.tsv'), imageColumn: 'nope', pattern: join(root, 'x-%d.tar') }), { message: /has no image column "nope"/ });
 });
+
+test('CLIs: inspect-shards prints one JSON object (with --keys) and counters on stderr; make-shards checks its arguments', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const spec = `${sharedData('data/webdataset-testdata')}/{sample.tgz,compressed.tar,missing.tar}`;
+  const run = spawnSync(process.execPath, ['pipelines/inspect-shards.ts', spec, '--keys', '2'], { encoding: 'utf8' });
+  t.is(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n');
+  t.is(lines.length, 1);
+  const summary = JSON.parse(lines[0]);
+  t.like(summary, { shards: 3, samples: 93, extensions: { cls: 90, png: 90, txt: 3 }, keys: ['10', '11'] });
+  t.is(summary.bytes, 22988 + 10240);
+  t.is(summary.errors.length, 1);
+  t.regex(summary.errors[0].message, /missing\.tar: ENOENT/);
+  t.regex(run.stderr, /counters: .*samples_read=93 .*shards_failed=1/);
+
+  const usage = spawnSync(process.execPath, ['pipelines/make-shards.ts'], { encoding: 'utf8' });
+  t.is(usage.status, 2);
+  t.regex(usage.stdout, /make-shards\.ts folder DIR OUT_PATTERN/);
+  const bad = spawnSync(process.execPath, ['pipelines/make-shards.ts', 'folder', join(dir, 'nope'), join(dir, 'x-%d.tar')], { encoding: 'utf8' });
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /^error: .*nope/m);
+});
