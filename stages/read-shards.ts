@@ -172,7 +172,7 @@ async function* readOneShard(url: string, ctx: StageContext, options: ReadShards
       ctx.counters.warnOnce(`shard:${url}`, `shard ${url}: no samples (empty shard)`);
     }
   } catch (error) {
-    if (ctx.signal.aborted) throw error;
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? error; // cancellation is not a bad shard
     const failure = error instanceof ShardReadError ? error
       : new ShardReadError(url, error instanceof Error ? error.message : String(error), 0, { cause: error });
     if (options.strict) throw failure;

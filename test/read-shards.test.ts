@@ -322,6 +322,19 @@ test('http: an unreachable URL and a server that never answers fail after retrie
   });
 });
 
+test('aborting the context cancels a stalled http read promptly (not counted as a bad shard)', async (t) => {
+  const body = readFileSync(join(dir, 'g-010.tar'));
+  await withServer((_req, res) => { res.writeHead(200, { 'content-length': body.length }); res.write(body.subarray(0, 3000)); }, async (base) => {
+    const controller = new AbortController();
+    const ctx = createContext({ signal: controller.signal, counters: new Counters(() => {}) });
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 100);
+    await t.throwsAsync(readAll({ shards: `${base}/stall.tar`, ctx, http: { timeoutMs: 10_000 } }), { name: 'AbortError' });
+    t.true(Date.now() - started < 1000);
+    t.is(ctx.counters.get('shards_failed'), 0);
+  });
+});
+
 test('pipe: reads a command\'s stdout; a failing command is a shard error', async (t) => {
   const path = join(dir, 'g-008.tar');
   t.deepEqual(keys(await readAll({ shards: `pipe:cat '${path}'` })), keys(await readAll({ shards: path })));
