@@ -9,6 +9,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../src/rng.ts';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import type { ClipConfig } from '../src/models/presets.ts';
 import { createSupervision } from '../src/supervision/index.ts';
@@ -35,7 +36,9 @@ const fixture = (name: string): Case =>
 const DIMS = { embed: 8, visionWidth: 10, textWidth: 12, context: 10, vocab: 30 };
 const TOL = 1e-5;
 
-test.before(async () => { await tf.setBackend('cpu'); await tf.ready(); });
+// PARITY_BACKEND=wasm runs the same checks on the wasm backend (the default cpu backend is the documented one).
+test.before(async () => { await initBackend({ backend: (process.env.PARITY_BACKEND as 'cpu' | 'wasm' | undefined) ?? 'cpu', threads: 1, quiet: true }); });
+test.after.always(() => { shutdownBackend(); });
 
 function mockConfig(): ClipConfig {
   return {
@@ -116,6 +119,7 @@ function compareStep(t: any, label: string, step: Step, parts: Record<string, nu
   }
   t.true(Math.abs(total - step.total) <= TOL * Math.max(Math.abs(step.total), 1), `${label}: total ours ${total} ref ${step.total}`);
   let compared = 0;
+  let worst = 0;
   const stepScale = Math.max(...Object.values(step.grads).map((a) => Math.max(0, ...a.data.map(Math.abs))));
   for (const [name, ref] of Object.entries(step.grads)) {
     const key = nameOf.get(name) ?? name;
@@ -128,11 +132,13 @@ function compareStep(t: any, label: string, step: Step, parts: Record<string, nu
       t.true(oursMax <= TOL * stepScale, `${label}: gradient of ${name} should vanish: max ${oursMax.toExponential(2)}`);
     } else {
       const e = relErr(ours, ref.data);
+      worst = Math.max(worst, e);
       t.true(e <= TOL, `${label}: gradient of ${name}: relative error ${e.toExponential(2)}`);
     }
     compared++;
   }
   t.true(compared >= 3, `${label}: compared ${compared} gradients`);
+  t.log(`${label}: ${compared} gradients, worst relative error ${worst.toExponential(2)}`);
 }
 
 /** Runs features + loss + gradients for one step; returns values plus the kept features. */
