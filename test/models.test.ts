@@ -4,7 +4,7 @@ import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import { clipConfigFromPresets } from '../src/models/presets.ts';
-import { exportStateDict } from '../src/weights/openai-names.ts';
+import { torchShapes } from '../src/weights/openai-names.ts';
 import { inferClipConfig } from '../src/weights/infer-config.ts';
 
 test.before(async () => { await tf.setBackend('cpu'); });
@@ -20,7 +20,7 @@ test.serial('full-size presets have exactly OpenAI CLIP parameter counts and inf
     const store = new ParamStore();
     createClip(clipConfigFromPresets({ vision, text: 'text-12x512' }), store, new Rng(1));
     t.is(paramCount(store), expected, vision);
-    const inferred = inferClipConfig(exportStateDict(store));
+    const inferred = inferClipConfig(torchShapes(store));
     t.deepEqual(inferred.vision, visionCfg);
     t.like(inferred.text, { width: 512, layers: 12, heads: 8, contextLength: 77, vocabSize: 49408 });
     store.dispose();

@@ -7,6 +7,7 @@ import { createLinear } from '../src/nn/linear.ts';
 import { createLayerNorm } from '../src/nn/layer-norm.ts';
 import { createMultiHeadAttention, causalMask } from '../src/nn/attention.ts';
 import { quickGelu } from '../src/nn/activations.ts';
+import { normalInit } from '../src/nn/init.ts';
 
 test.before(async () => { await tf.setBackend('cpu'); });
 
@@ -147,4 +148,15 @@ test.serial('multiHeadAttention matches a per-head reference computation, causal
 test.serial('quickGelu is x * sigmoid(1.702 x)', (t) => {
   const x = tf.tensor1d([-2, -0.5, 0, 0.5, 3]);
   close(t, quickGelu(x).dataSync(), [-2, -0.5, 0, 0.5, 3].map((v) => v / (1 + Math.exp(-1.702 * v))), 1e-5, 'quickGelu');
+});
+
+test.serial('normalInit draws N(mean, std) deterministically from the Rng', (t) => {
+  const a = normalInit(new Rng(11), [20001], 0.5, 1).dataSync();
+  const b = normalInit(new Rng(11), [20001], 0.5, 1).dataSync();
+  t.deepEqual(Array.from(a.slice(0, 50)), Array.from(b.slice(0, 50)));
+  const mean = a.reduce((s, v) => s + v, 0) / a.length;
+  const sd = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+  t.true(Math.abs(mean - 1) < 0.02, `mean ${mean}`);
+  t.true(Math.abs(sd - 0.5) < 0.02, `std ${sd}`);
+  t.true(Number.isFinite(a[20000]));
 });
