@@ -151,7 +151,7 @@ test.serial('quickGelu is x * sigmoid(1.702 x)', (t) => {
 });
 
 test.serial('normalInit draws N(mean, std) deterministically from the Rng', (t) => {
-  const a = normalInit(new Rng(11), [20001], 0.5, 1).dataSync();
+  const a = normalInit(new Rng(11), [20001], 0.5, 1).dataSync() as Float32Array;
   const b = normalInit(new Rng(11), [20001], 0.5, 1).dataSync();
   t.deepEqual(Array.from(a.slice(0, 50)), Array.from(b.slice(0, 50)));
   const mean = a.reduce((s, v) => s + v, 0) / a.length;

@@ -148,7 +148,7 @@ export function exportStateDict(store: ParamStore, filter: (name: string) => boo
 export function torchShapes(store: ParamStore): Map<string, { shape: number[] }> {
   const out = new Map<string, { shape: number[] }>();
   for (const e of store.entries()) {
-    const s = e.variable.shape;
+    const s = e.variable.shape as number[];
     out.set(e.name, { shape: e.meta.torchLayout === 'linear' ? [s[1], s[0]] : e.meta.torchLayout === 'conv' ? [s[3], s[2], s[0], s[1]] : s.slice() });
   }
   return out;
