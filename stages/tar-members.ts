@@ -60,11 +60,12 @@ export async function* tarMembers(raw: Readable, url: string, stats: TarMemberSt
   const extract = tar.extract();
   let nextHeader = 0;            // where the next header starts in the tar stream
   let current: number | undefined; // header offset of the member being read
+  let currentName: string | undefined;
   let feedError: unknown;
   const wrap = (error: unknown): ShardReadError => {
     if (error instanceof ShardReadError) return error;
     const reason = error instanceof Error ? error.message : String(error);
-    return new ShardReadError(url, reason, current ?? nextHeader, { cause: error });
+    return new ShardReadError(url, reason, current ?? nextHeader, { cause: error, member: current === undefined ? undefined : currentName });
   };
   const feeder = (async () => {
     try {
@@ -88,6 +89,7 @@ export async function* tarMembers(raw: Readable, url: string, stats: TarMemberSt
     for await (const entry of extract) {
       const header = entry.header;
       current = nextHeader;
+      currentName = header.name;
       const dataStart = (header as { byteOffset?: number }).byteOffset ?? nextHeader + 512;
       if ((header.size ?? 0) > maxMemberBytes) {
         throw new ShardReadError(url, `member ${header.name} is ${header.size} bytes, more than maxMemberBytes (${maxMemberBytes})`, current);

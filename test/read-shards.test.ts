@@ -175,14 +175,22 @@ test('truncated tar: samples before the cut, then warn once and count; strict na
   writeFileSync(path, good.subarray(0, 3 * 2048 + 512 + 100));
   const { ctx, warnings } = quietContext();
   const samples = await readAll({ shards: [path, join(dir, 'g-001.tar')], ctx });
-  // s0_2 was still open when the shard failed: an open sample may be incomplete, so it is dropped.
-  t.deepEqual(keys(samples), ['s0_0', 's0_1', 's1_0', 's1_1', 's1_2', 's1_3', 's1_4']);
+  // The cut is inside s0_3's first member, so s0_2 (still open) is known to be complete and is kept.
+  t.deepEqual(keys(samples), ['s0_0', 's0_1', 's0_2', 's1_0', 's1_1', 's1_2', 's1_3', 's1_4']);
   t.is(ctx.counters.get('shards_failed'), 1);
-  t.is(ctx.counters.get('samples_dropped'), 1);
+  t.is(ctx.counters.get('samples_dropped'), 0);
   t.is(warnings.length, 1);
   t.true(warnings[0].includes(path));
   const error = await t.throwsAsync(readAll({ shards: path, strict: true }), { instanceOf: ShardReadError });
   t.is(error!.message, `shard ${path}: Unexpected end of data at byte ${3 * 2048}`);
+
+  // A cut inside s0_3's second member (txt): s0_3 is open and incomplete, so it is dropped.
+  const path2 = join(dir, 'truncated2.tar');
+  writeFileSync(path2, good.subarray(0, 3 * 2048 + 1024 + 512 + 5));
+  const second = quietContext();
+  t.deepEqual(keys(await readAll({ shards: path2, ctx: second.ctx })), ['s0_0', 's0_1', 's0_2']);
+  t.is(second.ctx.counters.get('samples_dropped'), 1);
+  await t.throwsAsync(readAll({ shards: path2, strict: true }), { message: new RegExp(`Unexpected end of data at byte ${3 * 2048 + 1024}$`) });
 });
 
 test('random bytes: the shard fails, the run continues; strict throws', async (t) => {
@@ -286,8 +294,8 @@ test('http: a server that drops the connection mid-shard is counted; strict name
   }, async (base) => {
     const { ctx, warnings } = quietContext();
     const samples = await readAll({ shards: [`${base}/drop.tar`, join(dir, 'g-007.tar')], ctx, http: fastHttp });
-    t.deepEqual(keys(samples).slice(0, 2), ['s6_0', 's7_0']);
-    t.is(samples.length, 6);
+    t.deepEqual(keys(samples).slice(0, 3), ['s6_0', 's6_1', 's7_0']);
+    t.is(samples.length, 7);
     t.is(ctx.counters.get('shards_failed'), 1);
     t.is(warnings.length, 1);
     await t.throwsAsync(readAll({ shards: `${base}/drop.tar`, strict: true, http: fastHttp }),

@@ -2,7 +2,8 @@
 // open_clip's nothrow behaviour): members with the same key that are adjacent form one sample; a
 // new key starts a new sample; a repeated extension within one key also starts a new sample (and is
 // counted, since it usually means two samples share a key prefix). A sample with a member that failed
-// to read is dropped (and counted) instead of being emitted incomplete.
+// to read is dropped (and counted) instead of being emitted incomplete; so is the open sample when the
+// shard fails, unless the failing member is known to belong to the next key.
 import type { WdsSample } from './sample.ts';
 
 export interface TarMember {
@@ -46,6 +47,9 @@ export class SampleGrouper {
 
   /** The last, still open sample (call at the end of the shard). */
   flush(): WdsSample | undefined { return this.take(); }
+
+  /** Key of the open sample, if any. */
+  get openKey(): string | undefined { return this.current?.__key__; }
 
   /** Drop the open sample (after a read error it may be missing members). Returns whether one was dropped. */
   discard(): boolean {
