@@ -103,8 +103,7 @@ export class ClipTokenizer {
       if (ia === undefined || ib === undefined || im === undefined) {
         throw new Error(`${file.source}: merge ${rank + 1} "${a} ${b}" uses a symbol that no earlier merge made`);
       }
-      // bpe_ranks = dict(zip(merges, range)) would keep the last of duplicate merges; OpenAI's file has none.
-      if (this.rankOf(ia, ib) < 0) this.insertPair(ia, ib, rank);
+      this.setPair(ia, ib, rank); // like dict(zip(merges, range)): a repeated merge keeps its last rank
       this.mergedId[rank] = im;
     });
 
@@ -135,10 +134,10 @@ export class ClipTokenizer {
     return Math.imul(Math.imul(a, 0x27d4eb2d) ^ b, 0x9e3779b1) >>> this.pairShift;
   }
 
-  private insertPair(a: number, b: number, rank: number): void {
+  private setPair(a: number, b: number, rank: number): void {
     const mask = this.pairA.length - 1;
     let i = this.slot(a, b);
-    while (this.pairA[i] !== -1) i = (i + 1) & mask;
+    while (this.pairA[i] !== -1 && !(this.pairA[i] === a && this.pairB[i] === b)) i = (i + 1) & mask;
     this.pairA[i] = a; this.pairB[i] = b; this.pairRank[i] = rank;
   }
 
