@@ -6,7 +6,7 @@
 // into rows, and batched x batched products make one XNNPACK call per batch item on zero-copy heap views.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { asWasm, makeView, releaseView, runKernel, tensorId, withShape } from './wasm-heap.ts';
+import { asWasm, kernelFromOps, makeView, releaseView, runKernel, tensorId, withShape } from './wasm-heap.ts';
 import type { WasmBackend } from './wasm-heap.ts';
 
 type WasmBatchMatMul = (
@@ -121,7 +121,7 @@ const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
 /**
  * _FusedMatMul (matMul + bias + activation, used by tf.fused.matMul and tf.layers.dense): with a shared right-hand
  * side the stock fused kernel is called on the normalised, row-folded operands (its XNNPACK path applies bias and
- * activation); batched x batched without bias/activation is the plain fast product; anything else stays stock.
+ * activation); batched x batched products are computed here, then bias and activation with tf ops.
  */
 function makeFusedMatMul(stock: KernelFunc): KernelFunc {
   return ({ inputs, backend: b, attrs }) => {
@@ -138,15 +138,37 @@ function makeFusedMatMul(stock: KernelFunc): KernelFunc {
         const out = stock({ inputs: fusedInputs, backend: b, attrs: { ...attrs, transposeA: false, transposeB: false } as NamedAttrMap });
         return withShape(out as TensorInfo, o.outShape);
       }
-      if (!bias && !preluActivationWeights && (attrs as { activation?: string }).activation === 'linear') {
-        return fastBatchMatMul(backend, o);
+      const product = fastBatchMatMul(backend, o);
+      const { activation, leakyreluAlpha } = attrs as { activation: string; leakyreluAlpha?: number };
+      if (!bias && activation === 'linear') return product;
+      // batched x batched with bias/activation (the stock slow path indexes the bias wrongly): finish with ops
+      const extra = [bias, preluActivationWeights].filter((t): t is TensorInfo => t !== undefined);
+      try {
+        return kernelFromOps(backend, [product, ...extra], (y, ...rest) => {
+          const z = bias ? tf.add(y, rest[0]!) : y;
+          const prelu = preluActivationWeights ? rest[rest.length - 1]! : undefined;
+          return applyActivation(z, activation, leakyreluAlpha ?? 0.2, prelu);
+        });
+      } finally {
+        backend.disposeData(product.dataId);
       }
-      // rare (batched x batched with bias or activation): the stock kernel on the original inputs
-      return stock({ inputs, backend: b, attrs });
     } finally {
       for (const t of o.temporaries) backend.disposeData(t.dataId);
     }
   };
+}
+
+function applyActivation(x: tf.Tensor, activation: string, alpha: number, prelu?: tf.Tensor): tf.Tensor {
+  switch (activation) {
+    case 'linear': return x;
+    case 'relu': return tf.relu(x);
+    case 'relu6': return tf.relu6(x);
+    case 'elu': return tf.elu(x);
+    case 'sigmoid': return tf.sigmoid(x);
+    case 'leakyrelu': return tf.leakyRelu(x, alpha);
+    case 'prelu': return tf.prelu(x, prelu!);
+    default: throw new Error(`_FusedMatMul: unsupported activation '${activation}'`);
+  }
 }
 
 export function batchMatMulKernels(): KernelConfig[] {

@@ -3,8 +3,9 @@
 // them, and benchmarks compare against them).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import type { KernelConfig } from '@tensorflow/tfjs';
+import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';
 import { batchMatMulKernels } from './batch-mat-mul.ts';
+import { batchMatMulGradient } from './batch-mat-mul-grad.ts';
 import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
 import { oneHotKernels } from './one-hot.ts';
 import { unsortedSegmentSumKernels } from './unsorted-segment-sum.ts';
@@ -32,6 +33,11 @@ export function stockKernel(kernelName: string, backendName: string): KernelConf
   return stock.get(`${kernelName}/${backendName}`);
 }
 
+/** Gradients the project replaces (for every backend). */
+export function projectGradients(): GradConfig[] {
+  return [batchMatMulGradient()];
+}
+
 let registered = false;
 
 export function registerProjectKernels(): void {
@@ -44,5 +50,6 @@ export function registerProjectKernels(): void {
     const live = registry[config.backendName];
     if (live && config.setupFunc) config.setupFunc(live as never);
   }
+  for (const grad of projectGradients()) tf.registerGradient(grad);
   registered = true;
 }
