@@ -61,10 +61,13 @@ export class HeadsSlot<H> {
   private heads: H | null = null;
   private readonly supervision: string;
   constructor(supervision: string) { this.supervision = supervision; }
-  bind(store: ParamStore, heads: H): void {
+  /** Creates the heads (once per supervision instance) and binds them to the model's store. */
+  bind(store: ParamStore, make: () => H): H {
     if (this.store) throw new Error(`supervision ${this.supervision}: addHeads was already called (one supervision instance per model)`);
+    const heads = make();
     this.store = store;
     this.heads = heads;
+    return heads;
   }
   get(store: ParamStore): H {
     if (!this.store || !this.heads) throw new Error(`supervision ${this.supervision}: call addHeads(model, rng) before features()/loss()`);

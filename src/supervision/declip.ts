@@ -150,7 +150,7 @@ export function createDeclipSupervision(given: Record<string, unknown> = {}): Su
     textViews: ['mlm', 'eda'],
     options: o,
     addHeads(model, rng) {
-      slot.bind(model.store, createDeclipHeads(model, rng, o, name));
+      slot.bind(model.store, () => createDeclipHeads(model, rng, o, name));
       queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
     },
     features(model, batch, opts) {

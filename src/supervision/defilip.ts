@@ -38,7 +38,7 @@ export function createDefilipSupervision(given: Record<string, unknown> = {}): S
     textViews: ['mlm', 'eda'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, { declip: createDeclipHeads(model, rng, o, name), filip: createFilipHeads(model, rng, o.denseDim) });
+      slot.bind(model.store, () => ({ declip: createDeclipHeads(model, rng, o, name), filip: createFilipHeads(model, rng, o.denseDim) }));
       queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {

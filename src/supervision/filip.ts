@@ -118,7 +118,7 @@ export function createFilipSupervision(given: Record<string, unknown> = {}): Sup
     imageViews: ['mocov2'],
     textViews: ['mlm'],
     options: o,
-    addHeads(model: SupervisedModel, rng: Rng) { slot.bind(model.store, createFilipHeads(model, rng, o.denseDim)); },
+    addHeads(model: SupervisedModel, rng: Rng) { slot.bind(model.store, () => createFilipHeads(model, rng, o.denseDim)); },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const heads = slot.get(model.store);
       return tf.tidy(() => {

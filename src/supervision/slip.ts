@@ -39,7 +39,7 @@ export function createSlipSupervision(given: Record<string, unknown> = {}): Supe
     textViews: ['raw'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, createSimClrMlp(model.store, rng.fork(), {
+      slot.bind(model.store, () => createSimClrMlp(model.store, rng.fork(), {
         inDim: visionFeatureDim(model.config), hiddenDim: positiveInt(name, 'mlpHidden', o.mlpHidden),
         outDim: positiveInt(name, 'mlpOut', o.mlpOut), ghostSize: ghostSize(name, o.headGhostSize),
       }));
