@@ -87,6 +87,18 @@ def main():
     op_cases.append([{'kind': 'resizedCrop', 'box': {'top': 0, 'left': 3, 'height': 48, 'width': 60}, 'outWidth': 24, 'outHeight': 24}])  # downscale
     fixture['ops'] = [{'steps': st, 'output': run_steps(base, st)} for st in op_cases]
 
+    # every colour op on uniformly random colours too (64x64 = 4096 colours, incl. grays and saturated extremes)
+    rs = np.random.RandomState(0)
+    noise = rs.randint(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    noise[0, :, :] = np.arange(64, dtype=np.uint8)[:, None] * 4  # a gray ramp
+    noise[1, :, :] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]] * 16
+    noise_img = Image.fromarray(noise, 'RGB')
+    noise_cases = [[{'kind': 'hue', 'factor': f}] for f in [-0.5, -0.31, -0.1, -0.0021, 0.0, 0.017, 0.1, 0.25, 0.5]]
+    noise_cases += [[{'kind': 'saturation', 'factor': f}] for f in [0.37, 1.9]]
+    noise_cases += [[{'kind': 'contrast', 'factor': f}] for f in [0.45, 1.6]]
+    noise_cases += [[{'kind': 'brightness', 'factor': 1.17}], [{'kind': 'grayscale'}], [{'kind': 'blur', 'sigma': 0.83}]]
+    fixture['noise'] = {'input': u8(noise_img), 'ops': [{'steps': st, 'output': run_steps(noise_img, st)} for st in noise_cases]}
+
     # deterministic spec ops: Resize(40) + CenterCrop(32), CenterCrop larger than the image (zero padding)
     fixture['specs'] = [
         {'spec': {'size': 32, 'ops': [{'op': 'resizeShorter', 'size': 40}, {'op': 'centerCrop', 'size': 32}]},

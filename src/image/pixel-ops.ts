@@ -74,57 +74,62 @@ export function adjustSaturation(img: RgbImage, factor: number): RgbImage {
   return { data: out, width: img.width, height: img.height };
 }
 
-/** Pillow's rgb2hsv for one pixel, written into hsv[0..2]. */
-function rgbToHsv(r: number, g: number, b: number, hsv: Uint8Array): void {
-  const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
-  hsv[2] = maxc;
-  if (maxc === minc) { hsv[0] = 0; hsv[1] = 0; return; }
-  const cr = maxc - minc; // exact as float
-  const s = f32(cr / maxc);
-  const rc = f32((maxc - r) / cr), gc = f32((maxc - g) / cr), bc = f32((maxc - b) / cr);
-  let h: number;
-  if (r === maxc) h = f32(bc - gc);
-  else if (g === maxc) h = f32(2.0 + rc - bc);
-  else h = f32(4.0 + gc - rc);
-  h = f32((h / 6.0 + 1.0) % 1.0);
-  hsv[0] = clip8(Math.trunc(h * 255.0));
-  hsv[1] = clip8(Math.trunc(s * 255.0));
-}
-
-const clip8 = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : v);
-/** C round(): half away from zero (all arguments here are >= 0). */
-const cRound = Math.round;
-
-/** Pillow's hsv2rgb for one pixel, written into out at offset o. */
-function hsvToRgb(h: number, s: number, v: number, out: Uint8Array, o: number): void {
-  if (s === 0) { out[o] = v; out[o + 1] = v; out[o + 2] = v; return; }
-  const i = Math.floor((h * 6.0) / 255.0);
-  const f = f32((h * 6.0) / 255.0 - i);
-  const fs = f32(f * s);
-  const p = clip8(cRound((v * (255.0 - s)) / 255.0));
-  const q = clip8(cRound((v * (255.0 - fs)) / 255.0));
-  const t = clip8(cRound((v * (255.0 - s + fs)) / 255.0));
-  switch (i % 6) {
-    case 0: out[o] = v; out[o + 1] = t; out[o + 2] = p; break;
-    case 1: out[o] = q; out[o + 1] = v; out[o + 2] = p; break;
-    case 2: out[o] = p; out[o + 1] = v; out[o + 2] = t; break;
-    case 3: out[o] = p; out[o + 1] = q; out[o + 2] = v; break;
-    case 4: out[o] = t; out[o + 1] = p; out[o + 2] = v; break;
-    case 5: out[o] = v; out[o + 1] = p; out[o + 2] = q; break;
-  }
-}
-
-/** F.adjust_hue (PIL path): RGB -> HSV, H += uint8(factor * 255) with wrap-around, HSV -> RGB. */
+/**
+ * F.adjust_hue (PIL path): RGB -> HSV, H += uint8(factor * 255) with wrap-around, HSV -> RGB, one pixel at a time
+ * with Pillow's rgb2hsv_row / hsv2rgb arithmetic (float32 where Pillow uses float, double where it uses double).
+ */
 export function adjustHue(img: RgbImage, factor: number): RgbImage {
   if (!(factor >= -0.5 && factor <= 0.5)) throw new RangeError(`hue factor ${factor} is not in [-0.5, 0.5]`);
   const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256; // np.uint8(hue_factor * 255)
+  const div = quotientTable();
   const src = img.data, out = new Uint8Array(src.length);
-  const hsv = new Uint8Array(3);
   for (let i = 0; i < src.length; i += 3) {
-    rgbToHsv(src[i], src[i + 1], src[i + 2], hsv);
-    hsvToRgb((hsv[0] + shift) & 255, hsv[1], hsv[2], out, i);
+    const r = src[i], g = src[i + 1], b = src[i + 2];
+    const maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    const minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    const v = maxc;
+    if (maxc === minc) { out[i] = v; out[i + 1] = v; out[i + 2] = v; continue; } // s = 0: gray stays gray
+    // rgb2hsv
+    const cr = maxc - minc, row = cr << 8;
+    const sf = div[(maxc << 8) + cr]; // float32(cr / maxc)
+    const rc = div[row + maxc - r], gc = div[row + maxc - g], bc = div[row + maxc - b];
+    let hf: number;
+    if (r === maxc) hf = f32(bc - gc);
+    else if (g === maxc) hf = f32(2.0 + rc - bc);
+    else hf = f32(4.0 + gc - rc);
+    const x = hf / 6.0 + 1.0;
+    hf = f32(x >= 1.0 ? x - 1.0 : x); // fmod(x, 1.0) for x in (0, 2)
+    let uh = Math.trunc(hf * 255.0); uh = uh <= 0 ? 0 : uh >= 255 ? 255 : uh;
+    let s = Math.trunc(sf * 255.0); s = s <= 0 ? 0 : s >= 255 ? 255 : s;
+    const h = (uh + shift) & 255;
+    // hsv2rgb
+    if (s === 0) { out[i] = v; out[i + 1] = v; out[i + 2] = v; continue; }
+    const hh = (h * 6.0) / 255.0;
+    const k = Math.floor(hh);
+    const fs = f32(f32(hh - k) * s);
+    let p = Math.round((v * (255.0 - s)) / 255.0); p = p >= 255 ? 255 : p;
+    let q = Math.round((v * (255.0 - fs)) / 255.0); q = q <= 0 ? 0 : q >= 255 ? 255 : q;
+    let t = Math.round((v * (255.0 - s + fs)) / 255.0); t = t <= 0 ? 0 : t >= 255 ? 255 : t;
+    switch (k) {
+      case 0: case 6: out[i] = v; out[i + 1] = t; out[i + 2] = p; break;
+      case 1: out[i] = q; out[i + 1] = v; out[i + 2] = p; break;
+      case 2: out[i] = p; out[i + 1] = v; out[i + 2] = t; break;
+      case 3: out[i] = p; out[i + 1] = q; out[i + 2] = v; break;
+      case 4: out[i] = t; out[i + 1] = p; out[i + 2] = v; break;
+      default: out[i] = v; out[i + 1] = p; out[i + 2] = q; break;
+    }
   }
   return { data: out, width: img.width, height: img.height };
+}
+
+let quotients: Float32Array | undefined;
+/** float32(n / d) for d, n in [0, 255] at [d * 256 + n] (the divisions of Pillow's rgb2hsv). */
+function quotientTable(): Float32Array {
+  if (!quotients) {
+    quotients = new Float32Array(256 * 256);
+    for (let d = 1; d < 256; d++) for (let n = 0; n < 256; n++) quotients[d * 256 + n] = n / d;
+  }
+  return quotients;
 }
 
 /** F.rgb_to_grayscale(img, 3): Pillow's L conversion replicated to three channels. */
@@ -176,38 +181,65 @@ export function pilBoxRadius(sigma: number, passes = 3): number {
 }
 
 /**
- * One pass of Pillow's ImagingLineBoxBlur over `n` values at src[offset + k*stride] (clamped edges):
- * out[x] = (ww * sum(in[x-r..x+r]) + fw * (in[x-r-1] + in[x+r+1]) + 2^23) >> 24.
+ * Pillow's ImagingLineBoxBlur over every row of an interleaved RGB image, `passes` times per row:
+ * out[x] = (ww * sum(in[x-r..x+r]) + fw * (in[x-r-1] + in[x+r+1]) + 2^23) >> 24, edges clamped.
+ * `ext` is a scratch line of (width + 2r + 2) * 3 values holding the row with replicated edges.
  */
-function boxBlurLine(data: Uint8Array, offset: number, stride: number, n: number, r: number, ww: number, fw: number, line: Uint8Array, tmp: Uint8Array): void {
-  for (let k = 0; k < n; k++) line[k] = data[offset + k * stride];
-  const last = n - 1;
-  const at = (k: number) => line[k < 0 ? 0 : k > last ? last : k];
-  let acc = 0;
-  for (let k = -r; k <= r; k++) acc += at(k);
-  for (let x = 0; x < n; x++) {
-    const bulk = acc * ww + (at(x - r - 1) + at(x + r + 1)) * fw;
-    tmp[x] = Math.floor((bulk + 8388608) / 16777216);
-    acc += at(x + r + 1) - at(x - r);
+const TWO_POW_M24 = 1 / 16777216;
+
+function boxBlurRows(data: Uint8Array, width: number, height: number, r: number, ww: number, fw: number, passes: number): void {
+  const pad = r + 1;
+  const ext = new Int32Array((width + 2 * pad) * 3);
+  for (let y = 0; y < height; y++) {
+    const row = y * width * 3;
+    for (let pass = 0; pass < passes; pass++) {
+      const r0 = data[row], g0 = data[row + 1], b0 = data[row + 2];
+      const last = row + (width - 1) * 3;
+      const rl = data[last], gl = data[last + 1], bl = data[last + 2];
+      for (let k = 0; k < pad; k++) {
+        ext[k * 3] = r0; ext[k * 3 + 1] = g0; ext[k * 3 + 2] = b0;
+        const e = (pad + width + k) * 3;
+        ext[e] = rl; ext[e + 1] = gl; ext[e + 2] = bl;
+      }
+      for (let k = 0; k < width * 3; k++) ext[pad * 3 + k] = data[row + k];
+      // window for x = 0 covers ext positions 1 .. 2r+1
+      let a0 = 0, a1 = 0, a2 = 0;
+      for (let k = 1; k <= 2 * r + 1; k++) { a0 += ext[k * 3]; a1 += ext[k * 3 + 1]; a2 += ext[k * 3 + 2]; }
+      const far = (2 * r + 2) * 3;
+      for (let x = 0, e = 0, o = row; x < width; x++, e += 3, o += 3) {
+        data[o] = (a0 * ww + (ext[e] + ext[e + far]) * fw + 8388608) * TWO_POW_M24;
+        data[o + 1] = (a1 * ww + (ext[e + 1] + ext[e + far + 1]) * fw + 8388608) * TWO_POW_M24;
+        data[o + 2] = (a2 * ww + (ext[e + 2] + ext[e + far + 2]) * fw + 8388608) * TWO_POW_M24;
+        a0 += ext[e + far] - ext[e + 3]; a1 += ext[e + far + 1] - ext[e + 4]; a2 += ext[e + far + 2] - ext[e + 5];
+      }
+    }
   }
-  for (let k = 0; k < n; k++) data[offset + k * stride] = tmp[k];
+}
+
+function transposeRgb(src: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, s = y * width * 3; x < width; x++, s += 3) {
+      const d = (x * height + y) * 3;
+      out[d] = src[s]; out[d + 1] = src[s + 1]; out[d + 2] = src[s + 2];
+    }
+  }
+  return out;
 }
 
 /** MoCo v2's GaussianBlur: PIL ImageFilter.GaussianBlur(radius=sigma), i.e. Pillow's 3-pass extended box blur. */
 export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
   const { width, height } = img;
-  const out = new Uint8Array(img.data);
   const floatRadius = pilBoxRadius(sigma);
   const r = Math.trunc(floatRadius);
   const ww = Math.trunc(f32(16777216 / f32(f32(floatRadius * 2) + 1)));
   const fw = Math.trunc((16777216 - (r * 2 + 1) * ww) / 2);
-  const maxN = Math.max(width, height);
-  const line = new Uint8Array(maxN), tmp = new Uint8Array(maxN);
-  for (let pass = 0; pass < 3; pass++)
-    for (let y = 0; y < height; y++) for (let c = 0; c < 3; c++) boxBlurLine(out, y * width * 3 + c, 3, width, r, ww, fw, line, tmp);
-  for (let pass = 0; pass < 3; pass++)
-    for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) boxBlurLine(out, x * 3 + c, width * 3, height, r, ww, fw, line, tmp);
-  return { data: out, width, height };
+  // like ImagingBoxBlur: 3 horizontal passes, transpose, 3 horizontal passes, transpose back
+  const horizontal = new Uint8Array(img.data);
+  boxBlurRows(horizontal, width, height, r, ww, fw, 3);
+  const transposed = transposeRgb(horizontal, width, height);
+  boxBlurRows(transposed, height, width, r, ww, fw, 3);
+  return { data: transposeRgb(transposed, height, width), width, height };
 }
 
 /** Per-channel table of ToTensor (+ Normalize) results in float32: (float32(v / 255) - mean) / std. */
