@@ -20,15 +20,15 @@ export const declaration: DeepPartial<PipelineDeclaration> = {
     missingHint: 'the demo fixtures are missing: run npm run fixtures (node fixtures/make-demo.ts)',
   },
   model: { preset: 'tiny', normalisation: 'imagenet' },
-  text: { variant: 'declip', vocabPath: fixture('vocab.txt.gz'), contextLength: 32 },
+  text: { variant: 'declip', vocabPath: fixture('vocab.txt.gz'), contextLength: 24 },
   supervision: {
     name: 'defilip',
     // the seed's loss weights; heads and queue scaled to the tiny model (64-d embeddings)
-    options: { projectorHidden: 256, projectorOut: 256, predictorHidden: 64, queueSize: 4096, headGhostSize: 32 },
+    options: { projectorHidden: 256, projectorOut: 256, predictorHidden: 64, queueSize: 4096, headGhostSize: 32, denseDim: 64, topK: 8 },
   },
   optim: {
-    batchSize: 64, microBatchSize: 32, steps: 400,
-    baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 40, totalSteps: 400, minLr: 0,
+    batchSize: 64, microBatchSize: 0, steps: 300,
+    baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 30, totalSteps: 300, minLr: 0,
     beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1,
     nanPolicy: 'rollback', rollbackLrFactor: 0.997, maxRollbacks: 10,
   },
