@@ -2,7 +2,10 @@
 //
 //   node pipelines/yfcc15m-filter.ts --metadata yfcc100m_dataset.bz2 [--subset yfcc100m_subset_data.tsv.bz2] \
 //        --out out/yfcc15m [--caption both] [--parts 8 --parallel 2]
+//   node pipelines/yfcc15m-filter.ts --metadata train-00000.parquet --metadata-fields dalle-mini --out out/dm
 //
+// --metadata: the 25-column TSV (plain, .bz2, .gz, or pipe:CMD; --columns for another column order),
+// or rows with named fields (.parquet, .jsonl[.gz|.bz2]; --metadata-fields preset or col=field,...).
 // Stages (each a small file in stages/yfcc-*.ts): read lines -> parse (25-column TSV, broken lines
 // counted) -> subset join (optional) -> photos only -> clean text (yfcc-clean-v1) -> camera titles ->
 // EXIF descriptions -> caption policy -> min length -> English (franc-min) -> [merge] exact dedup.
@@ -51,6 +54,8 @@ import { exactDedup } from '../stages/yfcc-dedup.ts';
 import { progress } from '../stages/yfcc-progress.ts';
 import { writeJsonl } from '../stages/yfcc-write-jsonl.ts';
 import { readJsonl } from '../stages/yfcc-read-jsonl.ts';
+import { readParquet } from '../stages/yfcc-read-parquet.ts';
+import { namedRows, NAMED_FIELD_PRESETS, parseNamedFields } from '../stages/yfcc-named-rows.ts';
 import { parseColumnMap } from '../src/yfcc/columns.ts';
 import { parseCaptionPolicy, type CaptionPolicy } from '../src/yfcc/caption.ts';
 import { parsePart, partName, type Part } from '../src/yfcc/part.ts';
@@ -65,6 +70,8 @@ export interface FilterOptions {
   metadata?: string;
   subset?: string;
   columns?: string[];
+  /** For .parquet / .jsonl metadata: yfccColumn -> input field (stages/yfcc-named-rows.ts). */
+  metadataFields?: Record<string, string>;
   out: string;
   caption?: CaptionPolicy;
   minWords?: number;
@@ -86,10 +93,13 @@ export function partPaths(out: string, part: Part) {
   return { rows: base + '.jsonl', counters: base + '.counters.json' };
 }
 
+/** Metadata given as rows with named fields rather than the 25-column TSV. */
+export function isNamedInput(path: string): boolean { return /\.(parquet|jsonl|ndjson)(\.gz|\.bz2)?$/.test(path); }
+
 /** The filter stages between parsing and the table (everything but dedup). */
 export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array<Stage<any, any>> {
   return [
-    parseMetadata(options.columns),
+    isNamedInput(options.metadata ?? '') ? namedRows(options.metadataFields ?? NAMED_FIELD_PRESETS['dalle-mini']) : parseMetadata(options.columns),
     ...(subset ? [subsetJoin(subset)] : []),
     photosOnly(),
     cleanTextFields(),
@@ -112,7 +122,13 @@ export async function runFilterPart(options: FilterOptions, part: Part, ctx: Sta
   if (loaded && part.index === 0) for (const [k, v] of Object.entries(loaded.counters.toJSON())) ctx.counters.inc(k, v);
   const subset = loaded?.keys;
   const t0 = performance.now();
-  await runStages(ctx, readLines({ path: options.metadata, part, blockLines: options.blockLines, decompressor: options.decompressor }, ctx), [
+  const path = options.metadata;
+  const source = path.endsWith('.parquet')
+    ? readParquet({ path, part, blockRows: options.blockLines, indexField: '_pos', stage: 'read' }, ctx)
+    : isNamedInput(path)
+      ? readJsonl({ path, part, blockLines: options.blockLines, indexField: '_pos', stage: 'read' }, ctx)
+      : readLines({ path, part, blockLines: options.blockLines, decompressor: options.decompressor }, ctx);
+  await runStages(ctx, source, [
     progress({ label: `yfcc filter ${partName(part)}`, quiet: options.quiet }),
     ...filterStages(options, subset),
   ], writeJsonl<TableRow>(paths.rows));
@@ -183,7 +199,7 @@ export async function runPartsInWorkers(argv: string[], parts: number, parallel:
 }
 
 const CLI_OPTIONS = {
-  metadata: { type: 'string' }, subset: { type: 'string' }, columns: { type: 'string' }, out: { type: 'string' },
+  metadata: { type: 'string' }, subset: { type: 'string' }, columns: { type: 'string' }, 'metadata-fields': { type: 'string' }, out: { type: 'string' },
   caption: { type: 'string' }, 'min-words': { type: 'string' }, 'min-chars': { type: 'string' },
   'no-language': { type: 'boolean' }, 'lang-threshold': { type: 'string' }, 'lang-min-chars': { type: 'string' }, 'short-text': { type: 'string' },
   'block-lines': { type: 'string' }, decompressor: { type: 'string' },
@@ -207,6 +223,7 @@ async function main(argv: string[]): Promise<void> {
   const options: FilterOptions = {
     metadata: v.metadata, subset: v.subset, out: v.out,
     columns: v.columns ? parseColumnMap(v.columns) : undefined,
+    metadataFields: v['metadata-fields'] ? parseNamedFields(v['metadata-fields']) : undefined,
     caption: v.caption ? parseCaptionPolicy(v.caption) : undefined,
     minWords: num(v['min-words'], 'min-words'), minChars: num(v['min-chars'], 'min-chars'),
     language: !v['no-language'], langThreshold: num(v['lang-threshold'], 'lang-threshold'), langMinChars: num(v['lang-min-chars'], 'lang-min-chars'),

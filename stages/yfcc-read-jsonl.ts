@@ -13,6 +13,7 @@ export async function* readJsonl(options: { path: string; part?: Part; blockLine
     let row: unknown;
     try { row = JSON.parse(line); } catch { row = undefined; }
     if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      ctx.counters.inc(`yfcc.${stage}.in`);
       ctx.counters.inc(`yfcc.${stage}.drop.bad-json`);
       ctx.counters.warnOnce(`yfcc.${stage}.bad-json`, `${options.path}: skipping a line that is not a JSON object at input position ${pos} (further ones are only counted)`);
       continue;
@@ -20,6 +21,7 @@ export async function* readJsonl(options: { path: string; part?: Part; blockLine
     const r = row as Record<string, unknown>;
     if (options.indexField) r[options.indexField] = pos;
     else if (typeof r.pos !== 'number') r.pos = pos;
+    ctx.counters.inc(`yfcc.${stage}.in`);
     ctx.counters.inc(`yfcc.${stage}.out`);
     yield r;
   }

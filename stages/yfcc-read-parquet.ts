@@ -14,7 +14,7 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-export async function* readParquet(options: { path: string; part?: Part; blockRows?: number; columns?: string[]; indexField?: string }, ctx: StageContext): AsyncGenerator<Record<string, unknown>> {
+export async function* readParquet(options: { path: string; part?: Part; blockRows?: number; columns?: string[]; indexField?: string; stage?: string }, ctx: StageContext): AsyncGenerator<Record<string, unknown>> {
   const part = options.part ?? { index: 0, count: 1 };
   const blockRows = options.blockRows ?? 10_000;
   const file = await asyncBufferFromFile(options.path);
@@ -30,7 +30,8 @@ export async function* readParquet(options: { path: string; part?: Part; blockRo
       const row: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(objects[i])) row[k] = plain(v);
       row[options.indexField ?? 'pos'] = rowStart + i;
-      ctx.counters.inc('yfcc.read-parquet.out');
+      ctx.counters.inc(`yfcc.${options.stage ?? 'read-parquet'}.in`);
+      ctx.counters.inc(`yfcc.${options.stage ?? 'read-parquet'}.out`);
       yield row;
     }
   }

@@ -13,6 +13,7 @@ import { NearDuplicateIndex, dHash, hamming } from '../src/yfcc/dhash.ts';
 import { sampleKey } from '../src/yfcc/shard-key.ts';
 import { expandImagePath, MULTIMEDIA_COMMONS_TEMPLATE } from '../src/yfcc/image-path.ts';
 import { buildReport, formatReport } from '../src/yfcc/report.ts';
+import { RateLimiter } from '../src/yfcc/rate-limiter.ts';
 
 test('parseYfccLine: 25 columns parse, wrong counts and bad ids are reasons not exceptions', (t) => {
   const cols = YFCC100M_COLUMNS.map((c, i) => (c === 'photoId' ? '42' : c === 'marker' ? '0' : `v${i}`));
@@ -119,4 +120,11 @@ test('keys, image paths, report table', (t) => {
   const r = buildReport({ 'yfcc.parse.in': 10, 'yfcc.parse.out': 8, 'yfcc.parse.drop.wrong-column-count': 2, 'yfcc.read.out': 10, 'yfcc.read.in': 10 }, ['read', 'parse']);
   t.deepEqual(r.stages.map((s) => [s.stage, s.in, s.out, s.dropped]), [['read', 10, 10, 0], ['parse', 10, 8, 2]]);
   t.regex(formatReport(r), /parse\s+10\s+8\s+2\s+wrong-column-count=2/);
+});
+
+test('RateLimiter: 6 acquisitions at 50/s with burst 1 take >= 100 ms', async (t) => {
+  const limiter = new RateLimiter(50, 1);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 6 }, () => limiter.acquire()));
+  t.true(performance.now() - t0 >= 95, `${performance.now() - t0} ms`);
 });

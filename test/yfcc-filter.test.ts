@@ -79,11 +79,29 @@ test('caption policy title: descriptions are not used', async (t) => {
 test('bz2 (system and JS decoders) and gzip inputs give the same rows as the plain TSV', async (t) => {
   const strip = (rows: Array<Record<string, unknown>>) => rows.map(({ pos: _pos, ...rest }) => rest);
   const plain = await runAll({ metadata: fixture('metadata.tsv') });
-  for (const [name, decompressor] of [['metadata.tsv.bz2', 'system'], ['metadata.tsv.bz2', 'js'], ['metadata.tsv.gz', 'system']] as const) {
-    const r = await runAll({ metadata: fixture(name), decompressor, blockLines: 4 }, 3);
+  for (const [name, decompressor] of [['metadata.tsv.bz2', 'system'], ['metadata.tsv.bz2', 'js'], ['metadata.tsv.gz', 'system'], [`pipe:bzip2 -dc '${fixture('metadata.tsv.bz2')}'`, 'system']] as const) {
+    const r = await runAll({ metadata: name.startsWith('pipe:') ? name : fixture(name), decompressor, blockLines: 4 }, 3);
     t.deepEqual(strip(r.rows), strip(plain.rows), `${name} ${decompressor}`);
     t.deepEqual(table(r.report), EXPECTED, `${name} ${decompressor}`);
   }
+});
+
+test('plain TSV split into 2..7 byte-range parts gives exactly the rows and counts of one run', async (t) => {
+  const one = await runAll({ metadata: fixture('metadata.tsv') });
+  for (const parts of [2, 3, 5, 7]) {
+    const r = await runAll({ metadata: fixture('metadata.tsv') }, parts);
+    t.deepEqual(r.rows, one.rows, `${parts} parts`);
+    t.deepEqual(table(r.report), EXPECTED, `${parts} parts`);
+  }
+});
+
+test('named-field metadata (dalle-mini parquet): same stages, camera title and French title handled', async (t) => {
+  const { report, rows } = await runAll({ metadata: fixture('dalle-mini.parquet'), blockLines: 1 }, 2);
+  const tbl = table(report);
+  t.deepEqual(tbl.read.slice(0, 2), [3, 3]);
+  t.deepEqual(tbl['camera-title'][3], { 'title-rejected': 1 });
+  t.deepEqual(tbl.language.slice(0, 3), [3, 2, { 'not-english': 1 }]);
+  t.deepEqual(rows.map((r) => [r.photoId, r.caption]), [['10001', 'Sailing boats in the harbour'], ['10002', 'Walking through the autumn leaves in the park']]);
 });
 
 test('subset join: listed ids kept, hash mismatch and missing keys reported', async (t) => {

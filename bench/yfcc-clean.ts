@@ -1,0 +1,137 @@
+// Benchmark: rows/s of parse + clean + filter on synthetic YFCC100M-format rows, and the projected
+// wall time for the 100M-row metadata on this machine.
+//   node bench/yfcc-clean.ts [--rows 200000] [--python /usr/bin/python3]
+// Measures (1) each pure step on in-memory lines, (2) the full filter part (stages, file in, JSONL out)
+// single-process, (3) bzip2 decoding speed: system `bzip2 -dc` vs unbzip2-stream, and (4) the same
+// parse+clean+camera+min-length work in Python (reference/yfcc_clean_bench.py) for the ratio.
+import { writeFileSync, statSync, mkdtempSync, rmSync, createReadStream } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import unbzip2 from 'unbzip2-stream';
+import { Rng, deriveRng } from '../src/rng.ts';
+import { YFCC100M_COLUMNS, parseYfccLine } from '../src/yfcc/columns.ts';
+import { cleanText } from '../src/yfcc/clean-text.ts';
+import { isCameraTitle, isExifDescription } from '../src/yfcc/camera-patterns.ts';
+import { captionCandidates, passesMinLength } from '../src/yfcc/caption.ts';
+import { identifyLanguage } from '../src/yfcc/language.ts';
+import { runFilterPart, mergeParts } from '../pipelines/yfcc15m-filter.ts';
+import { createContext } from '../stages/stage.ts';
+
+const { values } = parseArgs({ options: { rows: { type: 'string' }, python: { type: 'string' } } });
+const N = Number(values.rows ?? 200_000);
+const PY = values.python ?? '/usr/bin/python3';
+
+// ---- synthetic rows (deterministic) ----
+const EN = 'the old harbour at sunset with my family on a quiet morning walk along river bridge mountain lake city street market children playing beach snow trees garden church castle festival friends dog cat train station'.split(' ');
+const DE = 'der alte Hafen bei Sonnenuntergang mit meiner Familie am ruhigen Morgen Spaziergang entlang des Flusses'.split(' ');
+const FR = 'le vieux port au coucher du soleil avec ma famille un matin calme promenade le long de la rivière'.split(' ');
+const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+function phrase(rng: Rng, words: string[], n: number): string { return Array.from({ length: n }, () => words[rng.int(words.length)]).join(' '); }
+function syntheticRow(i: number, rng: Rng): string {
+  const r = rng.random();
+  let title = '', desc = '';
+  if (r < 0.25) title = ['IMG_', 'DSC0', 'P10', 'DSCN'][rng.int(4)] + String(rng.int(99999)).padStart(5, '0');
+  else if (r < 0.35) title = `2016${String(rng.int(12) + 1).padStart(2, '0')}15_${String(rng.int(999999)).padStart(6, '0')}`;
+  else if (r < 0.5) title = '';
+  else if (r < 0.6) title = phrase(rng, rng.bernoulli(0.5) ? DE : FR, 4 + rng.int(6));
+  else title = phrase(rng, EN, 2 + rng.int(7));
+  const d = rng.random();
+  if (d < 0.4) desc = '';
+  else if (d < 0.5) desc = `Canon EOS 5D f/${(1.4 + rng.int(10)).toFixed(1)} 1/${rng.int(1000) + 1}s ISO ${100 * (1 + rng.int(16))} ${rng.int(200) + 10}mm`;
+  else if (d < 0.65) desc = `<a href="http://www.flickr.com/photos/x/${i}">${phrase(rng, EN, 3)}</a> &amp; ${phrase(rng, EN, 6)}`;
+  else desc = phrase(rng, EN, 5 + rng.int(20)) + (rng.bernoulli(0.2) ? ' see http://example.com/' + i : '');
+  const cols = YFCC100M_COLUMNS.map((c) => {
+    switch (c) {
+      case 'lineNumber': return String(i);
+      case 'photoId': return String(1_000_000 + i);
+      case 'photoHash': return (i * 2654435761 % 2 ** 32).toString(16).padStart(8, '0') + 'deadbeefdeadbeefdeadbeef';
+      case 'title': return enc(title);
+      case 'description': return enc(desc);
+      case 'userTags': return 'sea,holiday,' + EN[rng.int(EN.length)];
+      case 'captureDevice': return enc('Canon EOS 5D');
+      case 'downloadUrl': return `http://farm${rng.int(9)}.staticflickr.com/${rng.int(9999)}/${1_000_000 + i}_abcdef.jpg`;
+      case 'marker': return rng.bernoulli(0.05) ? '1' : '0';
+      default: return c === 'pageUrl' ? `http://www.flickr.com/photos/u/${i}/` : 'x';
+    }
+  });
+  return cols.join('\t');
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'yfcc-bench-'));
+try {
+  const rng = deriveRng(2026, 'yfcc-bench');
+  const lines = Array.from({ length: N }, (_, i) => syntheticRow(i, rng));
+  const tsv = join(dir, 'synthetic.tsv');
+  writeFileSync(tsv, lines.join('\n') + '\n');
+  const bytes = statSync(tsv).size;
+  console.log(`synthetic YFCC100M rows: ${N}, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / N).toFixed(0)} B/row); machine: ${cpus().length} cores, Node ${process.version}`);
+
+  // ---- (1) pure steps ----
+  const time = (fn: () => number) => { const t0 = performance.now(); const n = fn(); return { n, s: (performance.now() - t0) / 1000 }; };
+  const parsed = lines.map((l, i) => parseYfccLine(l, i)).flatMap((r) => (r.ok ? [r.row] : []));
+  const tParse = time(() => { let k = 0; for (let i = 0; i < lines.length; i++) if (parseYfccLine(lines[i], i).ok) k++; return k; });
+  const cleaned: Array<[string, string]> = [];
+  const tClean = time(() => { for (const r of parsed) cleaned.push([cleanText(r.fields.title), cleanText(r.fields.description)]); return cleaned.length; });
+  const survivors: string[] = [];
+  const tScreen = time(() => {
+    for (const [ti, de] of cleaned) {
+      const c = captionCandidates('both', ti && !isCameraTitle(ti) ? ti : '', de && !isExifDescription(de) ? de : '');
+      for (const x of c) if (passesMinLength(x.text, 3, 6)) survivors.push(x.text);
+    }
+    return survivors.length;
+  });
+  const tLang = time(() => { let k = 0; for (const s of survivors) if (identifyLanguage(s).lang === 'eng') k++; return k; });
+  const per = (t: { n: number; s: number }, base = N) => `${Math.round(base / t.s).toLocaleString('en')} rows/s`;
+  console.log('\nstep (pure functions, in memory)          time     throughput');
+  console.log(`parse 25-column TSV                    ${tParse.s.toFixed(2).padStart(7)} s  ${per(tParse)}`);
+  console.log(`clean title+description (v1)           ${tClean.s.toFixed(2).padStart(7)} s  ${per(tClean)}`);
+  console.log(`camera/EXIF/caption/min-length         ${tScreen.s.toFixed(2).padStart(7)} s  ${per(tScreen)}`);
+  console.log(`franc-min on ${survivors.length} candidates       ${tLang.s.toFixed(2).padStart(7)} s  ${Math.round(survivors.length / tLang.s).toLocaleString('en')} candidates/s`);
+
+  // ---- (2) full filter part: file -> stages -> JSONL ----
+  const out = join(dir, 'out');
+  const ctx = createContext();
+  const t0 = performance.now();
+  await runFilterPart({ metadata: tsv, out, quiet: true }, { index: 0, count: 1 }, ctx);
+  const tPart = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const report = await mergeParts({ out, quiet: true, dedupCapacity: 20_000_000 }, 1);
+  const tMerge = (performance.now() - t1) / 1000;
+  const kept = report.stages.find((s) => s.stage === 'dedup')!.out;
+  const rate = N / tPart;
+  console.log(`\nfull filter part (read+parse+clean+filter+language+JSONL write): ${tPart.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s; kept ${kept} (${(100 * kept / N).toFixed(1)}%)`);
+  console.log(`merge + exact dedup (Bloom 2 x ${(20e6 * 28.76 / 8 / 2 ** 20).toFixed(0)} MiB): ${tMerge.toFixed(2)} s for ${report.stages.find((s) => s.stage === 'dedup')!.in} rows`);
+
+  // ---- (3) bzip2 decoding ----
+  execFileSync('bzip2', ['-k', '-1', tsv]);
+  const bz = tsv + '.bz2';
+  const drainMs = (stream: NodeJS.ReadableStream) => new Promise<number>((resolve, reject) => { const t = performance.now(); stream.on('data', () => {}); stream.on('end', () => resolve(performance.now() - t)); stream.on('error', reject); });
+  const sysMs = await drainMs(spawn('bzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout);
+  const jsMs = await drainMs(createReadStream(bz).pipe(unbzip2()));
+  const mbps = (ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(1);
+  console.log(`\nbzip2 decode of ${(bytes / 1e6).toFixed(1)} MB: system bzip2 -dc ${mbps(sysMs)} MB/s, unbzip2-stream ${mbps(jsMs)} MB/s (x${(jsMs / sysMs).toFixed(1)} slower)`);
+
+  // ---- (4) Python reference of parse+clean+camera+min-length ----
+  const script = fileURLToPath(new URL('../reference/yfcc_clean_bench.py', import.meta.url));
+  let pyRate = NaN;
+  try {
+    const res = JSON.parse(execFileSync(PY, [script, tsv], { encoding: 'utf8' }));
+    pyRate = res.rows / res.seconds;
+    const tsRate = N / (tParse.s + tClean.s + tScreen.s);
+    console.log(`\nparse+clean+camera/EXIF+min-length: TypeScript ${Math.round(tsRate).toLocaleString('en')} rows/s | Python 3 (${PY}) ${Math.round(pyRate).toLocaleString('en')} rows/s | ratio TS/Py ${(tsRate / pyRate).toFixed(2)}`);
+    if (res.survivors !== survivors.length) console.log(`note: Python kept ${res.survivors} candidates vs TypeScript ${survivors.length} (regex dialect differences)`);
+  } catch (err) { console.log(`\nPython reference not run: ${(err as Error).message.split('\n')[0]}`); }
+
+  // ---- projection ----
+  const hours = (r: number) => (100e6 / r / 3600).toFixed(2);
+  const decodeHours = (1e8 * bytes / N) / (bytes / (sysMs / 1000)) / 3600;
+  console.log(`\nprojected wall time for 100M rows on this machine (${cpus().length} cores):`);
+  console.log(`  one process:                 ${hours(rate)} h (filter) + bzip2 decode ${decodeHours.toFixed(2)} h overlapped in a child process`);
+  console.log(`  --parts ${cpus().length} --parallel ${cpus().length}:     ~${hours(rate * cpus().length)} h if the filter is CPU-bound per core (each part still decodes the whole .bz2)`);
+  console.log(`  merge + dedup of the kept rows: ~${((100e6 * kept / N) / ((report.stages.find((s) => s.stage === 'dedup')!.in) / tMerge) / 3600).toFixed(2)} h`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
