@@ -60,15 +60,12 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
         while (!pending.done && pending.value.slice === slice) {
           const item = pending.value;
           stats.count++;
-          stats.status_dict[item.status] = (stats.status_dict[item.status] ?? 0) + 1;
           if (item.status === 'failed_to_download') stats.failed_to_download++;
           else if (item.status === 'failed_to_validate') stats.failed_to_validate++;
           else if (item.status === 'near_duplicate') stats.near_duplicates++;
-          if (item.error) {
-            // Group error messages by shape (numbers elided) so the dict stays small.
-            const kind = `${item.status}: ${item.error.replace(/\d+(?:\.\d+)?/g, 'N')}`;
-            stats.status_dict[kind] = (stats.status_dict[kind] ?? 0) + 1;
-          }
+          // status_dict: 'success', or the status with its error message grouped by shape (numbers elided).
+          const kind = item.error ? `${item.status}: ${item.error.replace(/\d+(?:\.\d+)?/g, 'N')}` : item.status;
+          stats.status_dict[kind] = (stats.status_dict[kind] ?? 0) + 1;
           if (item.status === 'success') { stats.successes++; yield toSample(item); }
           pending = await iterator.next();
         }

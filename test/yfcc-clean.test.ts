@@ -128,3 +128,14 @@ test('RateLimiter: 6 acquisitions at 50/s with burst 1 take >= 100 ms', async (t
   await Promise.all(Array.from({ length: 6 }, () => limiter.acquire()));
   t.true(performance.now() - t0 >= 95, `${performance.now() - t0} ms`);
 });
+
+test('progress stage: plain lines with rows/s when not a TTY, items pass through', async (t) => {
+  const { progress } = await import('../stages/yfcc-progress.ts');
+  const { runStages, createContext, collect } = await import('../stages/stage.ts');
+  const lines: string[] = [];
+  const items = Array.from({ length: 3000 }, (_, i) => i);
+  const out = await runStages(createContext(), items, [progress({ label: 'rows', tty: false, intervalMs: 0, write: (l) => lines.push(l) })], collect<number>());
+  t.deepEqual(out, items);
+  t.regex(lines[0], /^rows: \d+ rows, \d+ rows\/s$/);
+  t.regex(lines.at(-1)!, /^rows: done, 3000 rows in [\d.]+ s, \d+ rows\/s$/);
+});
