@@ -7,6 +7,8 @@ and writes, per model, into fixtures/parity/models/:
                           num_batches_tracked as I64). clip-bench must import it with no architecture flags.
   <name>-io.safetensors   inputs (NHWC images, int32 ids) and expected outputs:
                           eval mode: image_embedding, image_feature, image_tokens, text_embedding, word_features
+                          declip.text_embedding: the text embedding with DeCLIP's nn.Linear projection
+                            (weight = text_projection^T, bias = declip.text_projection.bias)
                           train mode: loss and grad.<param> (PyTorch layout) of
                             loss = CLIP loss(exp(logit_scale)) + mean(image_tokens * R) + mean(word_features * R)
                             with R[i] = sin(0.1 i) over the flattened tensor,
@@ -271,6 +273,11 @@ def build(name, seed, image_resolution, vision_layers, vision_width, vision_patc
         temb, words = model.encode_text(ids)
     io['image_embedding'], io['image_feature'], io['image_tokens'] = emb.numpy(), feat.numpy(), tok.numpy()
     io['text_embedding'], io['word_features'] = temb.numpy(), words.numpy()
+    # DeCLIP's text projection is nn.Linear(width, embed) with bias: same matrix (transposed) plus a bias
+    declip_bias = (0.1 * torch.randn(temb.shape[1], generator=g)).half().float()
+    pooled = words[torch.arange(batch), ids.argmax(dim=-1)]
+    io['declip.text_projection.bias'] = declip_bias.numpy().astype(np.float16)
+    io['declip.text_embedding'] = F.linear(pooled, model.text_projection.detach().t(), declip_bias).numpy()
 
     model.train()
     emb, _, tok = model.visual(images)

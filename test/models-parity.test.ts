@@ -8,7 +8,13 @@ import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { loadClipWeights } from '../src/weights/clip-weights.ts';
 import { readSafetensors, toFloat32, toInt32 } from '../src/weights/safetensors.ts';
 import type { SafetensorsFile } from '../src/weights/safetensors.ts';
-import { transpose2d, oihwToHwio } from '../src/weights/openai-names.ts';
+import { transpose2d, oihwToHwio, importStateDict } from '../src/weights/openai-names.ts';
+import { parseSafetensors, serializeSafetensors } from '../src/weights/safetensors.ts';
+import type { TensorToWrite } from '../src/weights/safetensors.ts';
+import { inferClipConfig } from '../src/weights/infer-config.ts';
+import { createClip } from '../src/models/clip.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { Rng } from '../src/rng.ts';
 import type { ClipModel } from '../src/models/clip.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/parity/models/${name}`, import.meta.url));
@@ -118,3 +124,33 @@ for (const backend of ['wasm', 'cpu'] as const) {
     test.serial(`${arch} on ${backend}: PyTorch-written safetensors imports with no flags; embeddings, tokens, gradients match`, (t) => checkParity(t, backend, arch));
   }
 }
+
+test.serial('DeCLIP-named state dict (module./encode_text. prefixes, nn.Linear text_projection with bias) matches PyTorch nn.Linear', async (t) => {
+  await initBackend({ backend: 'cpu', quiet: true });
+  const weights = await readSafetensors(fixture('vit.safetensors'));
+  const io = await readSafetensors(fixture('vit-io.safetensors'));
+  const declip = new Map<string, TensorToWrite>();
+  for (const [name, st] of weights.tensors) {
+    const data = toFloat32(st);
+    if (name === 'text_projection') {
+      // DeCLIP: nn.Linear(width, embed).weight is [embed, width]
+      declip.set('module.encode_text.text_projection.weight', { shape: [st.shape[1], st.shape[0]], data: transpose2d(data, st.shape[0], st.shape[1]) });
+      const bias = io.tensors.get('declip.text_projection.bias')!;
+      declip.set('module.encode_text.text_projection.bias', { shape: bias.shape, data: toFloat32(bias) });
+    } else if (name === 'logit_scale') {
+      declip.set('module.logit_scale', { shape: [1], data });
+    } else {
+      declip.set(`module.${name.startsWith('visual.') ? '' : 'encode_text.'}${name}`, { shape: st.shape, data });
+    }
+  }
+  const file = parseSafetensors(serializeSafetensors(declip));
+  const config = inferClipConfig(file.tensors);
+  t.true(config.text.projectionBias);
+  const model = createClip(config, new ParamStore(), new Rng(0));
+  t.deepEqual(importStateDict(model.store, file.tensors).unused, []);
+  const idsT = io.tensors.get('ids')!;
+  const emb = model.encodeText(tf.tensor2d(toInt32(idsT), idsT.shape as [number, number], 'int32'), { training: false }).embedding;
+  const e = relErr(emb.dataSync(), toFloat32(io.tensors.get('declip.text_embedding')!));
+  t.true(e < TOL, `relative error ${e}`);
+  model.dispose();
+});
