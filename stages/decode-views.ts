@@ -24,7 +24,7 @@ export interface ImagePoolOptions {
 }
 
 export interface ImagePool {
-  run(task: ImageTask, signal?: AbortSignal): Promise<ImageTaskResult>;
+  run(task: ImageTask): Promise<ImageTaskResult>;
   /** Destroy the workers; pending tasks reject. Idempotent. */
   close(): Promise<void>;
   readonly size: number;
@@ -42,11 +42,15 @@ export function createImagePool(options: ImagePoolOptions = {}): ImagePool {
     concurrentTasksPerWorker: options.tasksPerWorker ?? 2,
     idleTimeout: Infinity,
   });
+  // Tasks are not given the run's AbortSignal: piscina answers an abort by terminating the worker, and with
+  // several tasks per worker the terminated worker's late replies surface as an 'error' event on the pool.
+  // An aborted stage instead waits for its (at most maxInFlight, milliseconds each) tasks and destroys the pool.
+  piscina.on('error', (err: Error) => process.stderr.write(`warning: image pool: ${err.message.split('\n')[0]}\n`));
   let closed: Promise<void> | undefined;
   return {
     size,
     piscina,
-    run: (task, signal) => piscina.run(task, { transferList: [task.bytes.buffer as ArrayBuffer], signal }) as Promise<ImageTaskResult>,
+    run: (task) => piscina.run(task, { transferList: [task.bytes.buffer as ArrayBuffer] }) as Promise<ImageTaskResult>,
     close: () => (closed ??= piscina.destroy()),
   };
 }
@@ -67,6 +71,8 @@ export interface DecodeViewsOptions {
   floatIn?: 'worker' | 'main';
   /** A long-lived pool to use; the stage then leaves it open. */
   pool?: ImagePool;
+  /** Called with the pool the stage creates for itself (to observe it: tests, metrics). */
+  onPool?: (pool: ImagePool) => void;
 }
 
 export type WithViews<S> = S & { views: ImageView[] };
@@ -94,9 +100,9 @@ export function decodeViews<S extends WdsSample>(options: DecodeViewsOptions): S
       let bytes: Uint8Array | undefined;
       for (const ext of extensions) if ((bytes = member(sample, ext)) !== undefined) break;
       if (bytes === undefined) return skip(sample, 'missing', `no image member (${extensions.join('/')})`);
-      pool ??= createImagePool({ size: poolSize });
+      if (pool === undefined) { pool = createImagePool({ size: poolSize }); options.onPool?.(pool); }
       const task: ImageTask = { bytes: bytes.slice(), key: sample.__key__, seed: options.seed, epoch, views, maxPixels: options.maxPixels, floatIn };
-      const result = await pool.run(task, ctx.signal);
+      const result = await pool.run(task);
       if (!result.ok) return skip(sample, result.reason, result.message);
       ctx.counters.inc('images_decoded');
       const out = floatIn === 'main' ? result.views.map((v) => byteViewToFloat(v as ByteView)) : (result.views as ImageView[]);
