@@ -6,7 +6,7 @@
 // parse+clean+camera+min-length work in Python (reference/yfcc_clean_bench.py) for the ratio.
 import { writeFileSync, statSync, mkdtempSync, rmSync, createReadStream } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { isCameraTitle, isExifDescription } from '../src/yfcc/camera-patterns.ts
 import { captionCandidates, passesMinLength } from '../src/yfcc/caption.ts';
 import { identifyLanguage } from '../src/yfcc/language.ts';
 import { runFilterPart, mergeParts } from '../pipelines/yfcc15m-filter.ts';
+import { systemBzip2 } from '../stages/yfcc-read-lines.ts';
 import { createContext } from '../stages/stage.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string' }, python: { type: 'string' } } });
@@ -67,6 +68,7 @@ try {
   const tsv = join(dir, 'synthetic.tsv');
   writeFileSync(tsv, lines.join('\n') + '\n');
   const bytes = statSync(tsv).size;
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other jobs on this machine slow every number below)`);
   console.log(`synthetic YFCC100M rows: ${N}, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / N).toFixed(0)} B/row); machine: ${cpus().length} cores, Node ${process.version}`);
 
   // ---- (1) pure steps ----
@@ -110,9 +112,10 @@ try {
   const bz = tsv + '.bz2';
   const drainMs = (stream: NodeJS.ReadableStream) => new Promise<number>((resolve, reject) => { const t = performance.now(); stream.on('data', () => {}); stream.on('end', () => resolve(performance.now() - t)); stream.on('error', reject); });
   const sysMs = await drainMs(spawn('bzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout);
+  const lbzMs = systemBzip2() === 'lbzip2' ? await drainMs(spawn('lbzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) : NaN;
   const jsMs = await drainMs(createReadStream(bz).pipe(unbzip2()));
   const mbps = (ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(1);
-  console.log(`\nbzip2 decode of ${(bytes / 1e6).toFixed(1)} MB: system bzip2 -dc ${mbps(sysMs)} MB/s, unbzip2-stream ${mbps(jsMs)} MB/s (x${(jsMs / sysMs).toFixed(1)} slower)`);
+  console.log(`\nbzip2 decode of ${(bytes / 1e6).toFixed(1)} MB (output): bzip2 -dc ${mbps(sysMs)} MB/s, lbzip2 -dc ${Number.isNaN(lbzMs) ? 'not installed' : mbps(lbzMs) + ' MB/s'}, unbzip2-stream (JS) ${mbps(jsMs)} MB/s`);
 
   // ---- (4) Python reference of parse+clean+camera+min-length ----
   const script = fileURLToPath(new URL('../reference/yfcc_clean_bench.py', import.meta.url));
@@ -127,7 +130,7 @@ try {
 
   // ---- projection ----
   const hours = (r: number) => (100e6 / r / 3600).toFixed(2);
-  const decodeHours = (1e8 * bytes / N) / (bytes / (sysMs / 1000)) / 3600;
+  const decodeHours = (1e8 * bytes / N) / (bytes / (Math.min(sysMs, lbzMs || Infinity) / 1000)) / 3600;
   console.log(`\nprojected wall time for 100M rows on this machine (${cpus().length} cores):`);
   console.log(`  one process:                 ${hours(rate)} h (filter) + bzip2 decode ${decodeHours.toFixed(2)} h overlapped in a child process`);
   console.log(`  --parts ${cpus().length} --parallel ${cpus().length}:     ~${hours(rate * cpus().length)} h if the filter is CPU-bound per core (each part still decodes the whole .bz2)`);
