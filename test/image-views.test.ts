@@ -171,7 +171,7 @@ test('bad images are rejected with a reason: empty, garbage, truncated, corrupt,
   ];
   for (const [name, bytes, reason, maxPixels] of cases) {
     const err = await t.throwsAsync(decodeImage(bytes, { maxPixels }), { instanceOf: ImageDecodeError }, name);
-    t.is<string>((err as ImageDecodeError).reason, reason, name);
+    t.is((err as ImageDecodeError).reason as string, reason, name);
     t.false(err!.message.includes('\n'));
   }
   const ok = await decodeImage(bomb, { maxPixels: 10_000_000 });
