@@ -21,9 +21,12 @@ export class NnQueue {
   readonly size: number;
   readonly dim: number;
   private bank: Float32Array;
+  /** The entries normalised like F.normalize (x / max(||x||, 1e-12)), transposed [dim, size], kept in step with
+   *  `bank` row by row, so a look-up is one plain matMul(queries [B, dim], normalisedT [dim, size]) + argMax. */
+  private normalisedT: Float32Array;
   private pointer = 0;
-  /** Lazily rebuilt tf copies of the bank (raw entries and 1/max(norm, 1e-12) per entry); dropped on every write. */
-  private cache: { entries: tf.Tensor2D; inverseNorms: tf.Tensor2D } | null = null;
+  /** tf copy of `normalisedT`, rebuilt lazily after writes (one 4·size·dim-byte upload per step). */
+  private cache: tf.Tensor2D | null = null;
 
   constructor(size: number, dim: number, rng: Rng) {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`NnQueue: size must be a positive integer, got ${size}`);
@@ -37,37 +40,47 @@ export class NnQueue {
       const inv = 1 / (Math.sqrt(sq) + 1e-10);
       for (let j = 0; j < dim; j++) this.bank[i * dim + j] *= inv;
     }
+    this.normalisedT = new Float32Array(size * dim);
+    this.refreshNormalised(0, size);
   }
 
-  private snapshot(): { entries: tf.Tensor2D; inverseNorms: tf.Tensor2D } {
-    if (!this.cache) {
-      // tf.keep: the cache outlives whatever tidy scope (e.g. the runner's gradient-cache pass) first asks for it.
-      const entries = tf.keep(tf.tensor2d(this.bank, [this.size, this.dim]));
-      const inverseNorms = tf.keep(tf.tidy(() => tf.div(1, tf.maximum(tf.norm(entries, 'euclidean', 1), 1e-12)).reshape([1, this.size])) as tf.Tensor2D);
-      this.cache = { entries, inverseNorms };
+  /** Recompute the normalised, transposed copy of entries [from, to). */
+  private refreshNormalised(from: number, to: number): void {
+    const { size, dim, bank, normalisedT } = this;
+    for (let i = from; i < to; i++) {
+      let sq = 0;
+      for (let j = i * dim; j < (i + 1) * dim; j++) sq += bank[j] * bank[j];
+      const inv = 1 / Math.max(Math.sqrt(sq), 1e-12);
+      for (let j = 0; j < dim; j++) normalisedT[j * size + i] = bank[i * dim + j] * inv;
     }
+  }
+
+  private snapshot(): tf.Tensor2D {
+    // keep: look-ups run inside the caller's tf.tidy, which must not dispose the cached copy
+    this.cache ??= tf.keep(tf.tensor2d(this.normalisedT, [this.dim, this.size]));
     return this.cache;
   }
 
   /** Indices of the top-1 cosine neighbours of each query row [B, dim]. */
   nearestIndices(queries: tf.Tensor2D): Int32Array {
     if (queries.shape[1] !== this.dim) throw new Error(`NnQueue.lookup: queries have dim ${queries.shape[1]}, queue has ${this.dim}`);
-    const { entries, inverseNorms } = this.snapshot();
+    const entriesT = this.snapshot();
     const ids = tf.tidy(() => {
       const q = queries; // only indices leave this function (read back), so no gradient can flow
       const qn = tf.div(q, tf.maximum(tf.norm(q, 'euclidean', 1, true), 1e-12));
-      return tf.argMax(tf.mul(tf.matMul(qn, entries, false, true), inverseNorms), 1);
+      return tf.argMax(tf.matMul(qn, entriesT), 1);
     });
     const out = Int32Array.from(ids.dataSync());
     ids.dispose();
     return out;
   }
 
-  /** The nearest entries [B, dim] (raw, as stored; the caller re-normalises). No gradient flows to `queries`. */
+  /** The nearest entries [B, dim] (raw, as stored; the caller re-normalises). A fresh tensor: no gradient flows. */
   lookup(queries: tf.Tensor2D): tf.Tensor2D {
     const ids = this.nearestIndices(queries);
-    const { entries } = this.snapshot();
-    return tf.tidy(() => tf.gather(entries, tf.tensor1d(ids, 'int32')) as tf.Tensor2D);
+    const rows = new Float32Array(ids.length * this.dim);
+    ids.forEach((id, r) => rows.set(this.bank.subarray(id * this.dim, (id + 1) * this.dim), r * this.dim));
+    return tf.tensor2d(rows, [ids.length, this.dim]);
   }
 
   /** Append rows [n, dim] at the pointer, wrapping to the start. Reads the values; keeps no reference to the tensor. */
@@ -82,12 +95,14 @@ export class NnQueue {
     while (this.pointer + remaining >= this.size) {
       const take = this.size - this.pointer;
       this.bank.set(values.subarray(offset * this.dim, (offset + take) * this.dim), this.pointer * this.dim);
+      this.refreshNormalised(this.pointer, this.size);
       offset += take;
       remaining -= take;
       this.pointer = 0;
     }
     if (remaining > 0) {
       this.bank.set(values.subarray(offset * this.dim, (offset + remaining) * this.dim), this.pointer * this.dim);
+      this.refreshNormalised(this.pointer, this.pointer + remaining);
       this.pointer += remaining;
     }
     this.invalidate();
@@ -108,12 +123,13 @@ export class NnQueue {
       throw new Error(`NnQueue.setState: pointer ${state.pointer} out of range [0, ${this.size})`);
     }
     this.bank = state.bank.slice();
+    this.refreshNormalised(0, this.size);
     this.pointer = state.pointer;
     this.invalidate();
   }
 
   private invalidate(): void {
-    if (this.cache) { this.cache.entries.dispose(); this.cache.inverseNorms.dispose(); this.cache = null; }
+    if (this.cache) { this.cache.dispose(); this.cache = null; }
   }
 
   dispose(): void { this.invalidate(); }
