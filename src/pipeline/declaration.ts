@@ -53,7 +53,7 @@ export interface TextDeclaration {
 export interface OptimDeclaration {
   /** Global batch (4096 in the seed). */
   batchSize: number;
-  /** Gradient-cache micro-batch (0 = the whole batch at once). */
+  /** Gradient-cache micro-batch (0, or >= batchSize = the whole batch at once). */
   microBatchSize: number;
   /** Stop after this step in this run (the schedule still uses totalSteps). */
   steps: number;

@@ -267,11 +267,13 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         if (rollbacks > d.optim.maxRollbacks) throw new TrainingHalt(err.step, `${err.message.replace(/^rollback requested: /, '')} (after ${d.optim.maxRollbacks} rollbacks)`);
         const dir = await latestCheckpoint(ckptRoot);
         if (!dir) throw new TrainingHalt(err.step, `${err.message.replace(/^rollback requested: /, '')}, and there is no checkpoint to roll back to`);
+        // the lr reduction accumulates over rollbacks (DeCLIP's solver scales warmup_lr by 0.997 each time)
         const keepRollbacks = rollbacks;
+        const scale = trainer.lrScale;
         const ck = await loadCheckpoint(dir);
         restore(ck);
         rollbacks = keepRollbacks;
-        trainer.lrScale *= d.optim.rollbackLrFactor;
+        trainer.lrScale = scale * d.optim.rollbackLrFactor;
         positions.clear();
         await removeCheckpointsAfter(ckptRoot, trainer.step);
         truncateMetrics(metricsFile, trainer.step);

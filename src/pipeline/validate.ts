@@ -158,8 +158,8 @@ function merge(path: string, node: Schema, given: unknown, fallback: any): any {
 export function validateDeclaration(input: DeepPartial<PipelineDeclaration> | Record<string, unknown>): PipelineDeclaration {
   const d = merge('', schema, input, defaults) as PipelineDeclaration;
   const o = d.optim;
-  if (o.microBatchSize > o.batchSize) throw new DeclarationError('optim.microBatchSize', `optim.microBatchSize (${o.microBatchSize}) must be <= optim.batchSize (${o.batchSize})`);
-  if (o.microBatchSize > 0 && o.batchSize % o.microBatchSize !== 0) {
+  // A micro-batch >= the batch means no accumulation (so --batch-size 8 works with the seed's micro-batch 128).
+  if (o.microBatchSize > 0 && o.microBatchSize < o.batchSize && o.batchSize % o.microBatchSize !== 0) {
     throw new DeclarationError('optim.microBatchSize', `optim.microBatchSize (${o.microBatchSize}) must divide optim.batchSize (${o.batchSize})`);
   }
   if (o.peakLr < o.minLr) throw new DeclarationError('optim.minLr', `optim.minLr (${o.minLr}) must be <= optim.peakLr (${o.peakLr})`);
