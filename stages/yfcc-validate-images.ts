@@ -1,7 +1,7 @@
 // Validate fetched images with sharp: the whole image must decode (truncated/corrupt files fail),
 // min(width, height) >= minSide, max/min side <= maxAspect. Records width, height, format, the sha256
 // of the bytes and a 64-bit dHash (src/yfcc/dhash.ts, computed from the same decode). Non-JPEG images
-// are re-encoded to JPEG (quality 95) so the shard member `.jpg` always holds a JPEG.
+// are re-encoded to JPEG (quality 95, transparency flattened on white) so the shard member `.jpg` always holds a JPEG.
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { Stage } from './stage.ts';
@@ -33,7 +33,7 @@ export function validateImages(options: ValidateOptions = {}): Stage<FetchItem, 
       item.sha256 = createHash('sha256').update(item.bytes).digest('hex');
       item.dhash = hashHex(dHash(grey));
       if (meta.format !== 'jpeg') {
-        item.bytes = await sharp(item.bytes).jpeg({ quality: 95 }).toBuffer();
+        item.bytes = await sharp(item.bytes).flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
         item.reencoded = true;
       }
       ctx.counters.inc('yfcc.validate.out');

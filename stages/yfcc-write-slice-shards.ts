@@ -4,7 +4,7 @@
 // `<out>/<s:05d>_stats.json` (count, successes, failed_to_download, failed_to_resize, duration,
 // start_time, end_time, status_dict). The stats file is written last: its presence marks the slice
 // finished, and a rerun skips finished slices (see stages/yfcc-skip-finished.ts).
-import { writeFile, rename, mkdir } from 'node:fs/promises';
+import { writeFile, rename, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sink, StageContext } from './stage.ts';
 import { writeShards } from './write-shards.ts';
@@ -71,6 +71,8 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
         }
       }
       const written = await writeShards({ pattern: join(out, '%05d.tar'), startIndex: slice, maxCount: rowsPerShard, maxSize: Number.MAX_SAFE_INTEGER })(successes(), ctx);
+      // A slice with no good image has no tar; remove one left by an earlier (--force) run.
+      if (written.shards.length === 0) await rm(shardPath(out, slice), { force: true });
       if (written.shards.length > 1) throw new Error(`yfcc shards: slice ${slice} produced ${written.shards.length} shards; rowsPerShard must bound a slice`);
       stats.end_time = Date.now() / 1000;
       stats.duration = stats.end_time - stats.start_time;

@@ -31,8 +31,9 @@ export class RateLimiter {
       if (this.tokens >= 1) { this.tokens -= 1; return; }
       const waitMs = ((1 - this.tokens) / this.perSecond) * 1000;
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, waitMs);
-        signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+        const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
+        const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, waitMs);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
