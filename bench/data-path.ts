@@ -6,7 +6,7 @@
 // the same views, python tarfile over the same shards) and the ratio.
 // Usage: node bench/data-path.ts [--repeats 2] [--size 224] [--no-python]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -74,8 +74,9 @@ function runPython(shards: string[], views: 'mocov2' | 'eval'): Run {
 }
 
 const best = (runs: Run[]) => runs.reduce((a, b) => (b.samplesPerS > a.samplesPerS ? b : a));
-const fmt = (r: Run) => `${r.samplesPerS.toFixed(1).padStart(7)} samples/s  ${r.cores.toFixed(2)} cores  (${r.samples} samples in ${r.seconds.toFixed(2)} s)`;
+const fmt = (r: Run) => `${r.samplesPerS.toFixed(1).padStart(7)} samples/s  ${r.cores.toFixed(2)} cores  ${(r.samplesPerS / r.cores).toFixed(1).padStart(6)} samples/cpu-s  (${r.samples} samples in ${r.seconds.toFixed(2)} s)`;
 
+const loadBefore = loadavg();
 const dir = mkdtempSync(join(tmpdir(), 'clip-bench-data-path-'));
 const pool = createImagePool();
 try {
@@ -84,22 +85,32 @@ try {
   const two = [viewPresets.mocov2(size), viewPresets.mocov2(size)];
   const evalView = [viewPresets.eval(size)];
   await runNode(shards.slice(0, 1), two, pool, 'worker'); // warm up workers and JIT
-  const results: Record<string, Run> = {};
-  for (const [name, views, floatIn] of [['mocov2 x2, float in worker', two, 'worker'], ['mocov2 x2, float on main', two, 'main'], ['eval x1, float in worker', evalView, 'worker']] as const) {
-    const runs: Run[] = [];
-    for (let i = 0; i < repeats; i++) runs.push(await runNode(shards, [...views], pool, floatIn));
-    results[name] = best(runs);
-    console.log(`node   ${name.padEnd(28)} ${fmt(results[name])}`);
-  }
+  // Node and Python runs are interleaved, repeat by repeat, so both see the same background load.
+  type Case = { name: string; run: () => Promise<Run> | Run };
+  const cases: Case[] = [
+    { name: 'node   mocov2 x2, float in worker', run: () => runNode(shards, two, pool, 'worker') },
+    { name: 'node   mocov2 x2, float on main', run: () => runNode(shards, two, pool, 'main') },
+    { name: 'node   eval x1, float in worker', run: () => runNode(shards, evalView, pool, 'worker') },
+  ];
   if (!args['no-python']) {
-    for (const [name, views, node] of [['mocov2 x2', 'mocov2', 'mocov2 x2, float in worker'], ['eval x1', 'eval', 'eval x1, float in worker']] as const) {
-      const runs: Run[] = [];
-      for (let i = 0; i < repeats; i++) runs.push(runPython(shards, views));
-      const py = best(runs);
-      console.log(`python ${(name + ' (DataLoader, 2 workers)').padEnd(28)} ${fmt(py)}`);
-      console.log(`ratio  ${name.padEnd(28)} ${(results[node].samplesPerS / py.samplesPerS).toFixed(2)}x node/python`);
-    }
+    cases.splice(1, 0, { name: 'python mocov2 x2 (DataLoader, 2 workers)', run: () => runPython(shards, 'mocov2') });
+    cases.push({ name: 'python eval x1 (DataLoader, 2 workers)', run: () => runPython(shards, 'eval') });
   }
+  const runs = new Map<string, Run[]>(cases.map((c) => [c.name, []]));
+  for (let i = 0; i < repeats; i++) for (const c of cases) runs.get(c.name)!.push(await c.run());
+  const results = new Map([...runs].map(([name, rs]) => [name, best(rs)]));
+  console.log(`# load average before: ${loadBefore.map((x) => x.toFixed(1)).join(' ')}, after: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores)`);
+  for (const [name, r] of results) console.log(`${name.padEnd(42)} ${fmt(r)}`);
+  const ratio = (a: string, b: string) => {
+    const x = results.get(a), y = results.get(b);
+    if (x && y) {
+      console.log(`ratio  ${a.slice(7).padEnd(35)} ${(x.samplesPerS / y.samplesPerS).toFixed(2)}x python samples/s, ` +
+        `${(x.samplesPerS / x.cores / (y.samplesPerS / y.cores)).toFixed(2)}x python samples per cpu-second`);
+    }
+  };
+  ratio('node   mocov2 x2, float in worker', 'python mocov2 x2 (DataLoader, 2 workers)');
+  ratio('node   mocov2 x2, float on main', 'python mocov2 x2 (DataLoader, 2 workers)');
+  ratio('node   eval x1, float in worker', 'python eval x1 (DataLoader, 2 workers)');
 } finally {
   await pool.close();
   rmSync(dir, { recursive: true, force: true });

@@ -87,15 +87,16 @@ export function resizeBilinear(img: RgbImage, outWidth: number, outHeight: numbe
   const out = new Uint8Array(outWidth * outHeight * 3);
   const { ksize, kk } = vert;
   const rowLen = srcWidth * 3;
+  const acc = new Int32Array(rowLen); // sums stay below 2^31: |coefficients| sum to about 2^22, pixels <= 255
   for (let yy = 0; yy < outHeight; yy++) {
     const ymin = vBounds[yy * 2] - yFirst, ymax = vBounds[yy * 2 + 1], kOff = yy * ksize;
-    const rowOut = yy * rowLen;
-    for (let i = 0; i < rowLen; i++) {
-      let s = HALF;
-      let p = ymin * rowLen + i;
-      for (let y = 0; y < ymax; y++, p += rowLen) s += src[p] * kk[kOff + y];
-      out[rowOut + i] = clip8(s);
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const c = kk[kOff + y], row = (ymin + y) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += src[row + i] * c;
     }
+    const rowOut = yy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[rowOut + i] = clip8(acc[i]);
   }
   return { data: out, width: outWidth, height: outHeight };
 }
