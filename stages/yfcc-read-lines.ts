@@ -37,15 +37,34 @@ export function systemBzip2(): string {
   return bzip2Command;
 }
 
-function openInput(path: string, decompressor: 'system' | 'js', start: number, forceLines: boolean): { stream: Readable; seekable: boolean; close: () => void } {
+interface Input { stream: Readable; seekable: boolean; close: () => void; /** For child processes: resolves with an error message if it failed. */ failure?: Promise<string | undefined> }
+
+/** Resolves with a one-line message (including the child's last stderr line) when the child fails. */
+function childFailure(child: ReturnType<typeof spawn>, what: string): Promise<string | undefined> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  return new Promise((resolve) => {
+    child.on('error', (e) => resolve(`${what}: ${e.message}`));
+    child.on('close', (code, signal) => {
+      const last = stderr.trim().split('\n').at(-1);
+      resolve(code === 0 ? undefined : `${what} failed (${signal ?? `exit code ${code}`}${last ? `: ${last}` : ''}); the input is truncated or corrupt`);
+    });
+  });
+}
+
+function openInput(path: string, decompressor: 'system' | 'js', start: number, forceLines: boolean): Input {
   if (path.startsWith('pipe:')) {
-    const child = spawn('sh', ['-c', path.slice(5)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    return { stream: child.stdout, seekable: false, close: () => { if (child.exitCode === null) child.kill(); } };
+    // Own process group, so closing early stops the whole command line (sh and what it started).
+    const child = spawn('sh', ['-c', path.slice(5)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    return {
+      stream: child.stdout!, seekable: false, failure: childFailure(child, `pipe command ${JSON.stringify(path.slice(5))}`),
+      close: () => { if (child.exitCode === null && child.pid) { try { process.kill(-child.pid); } catch { /* already gone */ } } },
+    };
   }
   if (path.endsWith('.bz2')) {
     if (decompressor === 'system') {
-      const child = spawn(systemBzip2(), ['-dc', path], { stdio: ['ignore', 'pipe', 'inherit'] });
-      return { stream: child.stdout, seekable: false, close: () => { if (child.exitCode === null) child.kill(); } };
+      const child = spawn(systemBzip2(), ['-dc', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return { stream: child.stdout!, seekable: false, failure: childFailure(child, `${systemBzip2()} -dc ${path}`), close: () => { if (child.exitCode === null) child.kill(); } };
     }
     // unbzip2-stream is an old-style `through` stream: bridge it into a PassThrough (async iterable),
     // forwarding errors from the file and the decoder.
@@ -109,6 +128,8 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
       carry = s < buf.length ? buf.subarray(s) : null;
       if (carry && carry.length > 64 << 20) throw new Error(`${options.path}: a line longer than 64 MiB at input position ${offset}; is this a text file?`);
     }
+    const failed = await input.failure;
+    if (failed) throw new Error(failed);
     if (carry && carry.length > 0 && !skipFirst) {
       const lineStart = offset;
       if (seekable && lineStart >= end) return;

@@ -2,7 +2,7 @@
 // every row's fate): exact counts per stage, compressed inputs, the subset join, and parts run in
 // parallel worker processes producing exactly the rows of one run.
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -137,4 +137,15 @@ test('merge refuses unfinished parts with a one-line error', async (t) => {
   const out = await tmp();
   await runFilterPart({ metadata: fixture('metadata.tsv'), out, quiet: true }, { index: 0, count: 2 }, quietCtx());
   await t.throwsAsync(mergeParts({ out, quiet: true }, 2, quietCtx()), { message: /1 of 2 parts are not finished/ });
+});
+
+test('a truncated .bz2 fails with a one-line error (system and JS decoders), never silently short', async (t) => {
+  const dir = await tmp();
+  const bytes = await readFile(fixture('metadata.tsv.bz2'));
+  const path = join(dir, 'truncated.tsv.bz2');
+  await writeFile(path, bytes.subarray(0, 1000));
+  for (const decompressor of ['system', 'js'] as const) {
+    await t.throwsAsync(runFilterPart({ metadata: path, out: join(dir, decompressor), quiet: true, decompressor }, { index: 0, count: 1 }, quietCtx()),
+      { message: /truncated|corrupt|bzip2/i }, decompressor);
+  }
 });
