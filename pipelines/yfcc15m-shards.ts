@@ -42,6 +42,10 @@ import { progress } from '../stages/yfcc-progress.ts';
 import { writeSliceShards, type SliceStats, type WriteSliceShardsResult } from '../stages/yfcc-write-slice-shards.ts';
 import { parseFieldMap, type FieldMap } from '../src/yfcc/shard-input.ts';
 import { parsePart, type Part } from '../src/yfcc/part.ts';
+import { buildReport, formatReport } from '../src/yfcc/report.ts';
+
+/** Stage order of this run's counters table (src/yfcc/report.ts naming). */
+export const SHARDS_STAGES = ['read-jsonl', 'read-parquet', 'items', 'resume', 'fetch', 'validate', 'near-dup'] as const;
 
 export interface ShardsOptions {
   input?: string;
@@ -174,14 +178,15 @@ async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const ctx = createContext({ signal: controller.signal });
+  const printRun = (label: string) => { if (!options.quiet) process.stderr.write(`${label}\n${formatReport(buildReport(ctx.counters.toJSON(), SHARDS_STAGES))}\n`); };
   if (v.part) {
     const r = await runShardsPart(options, parsePart(v.part), ctx);
-    process.stderr.write(`yfcc15m-shards: part ${v.part}: ${r.slices} slices, ${r.samples} samples written\n`);
+    printRun(`yfcc15m-shards: part ${v.part}: ${r.slices} slices, ${r.samples} samples written`);
     return;
   }
   if (!v.finalize) {
     const parts = num(v.parts, 'parts') ?? 1;
-    if (parts === 1) await runShardsPart(options, { index: 0, count: 1 }, ctx);
+    if (parts === 1) { const r = await runShardsPart(options, { index: 0, count: 1 }, ctx); printRun(`yfcc15m-shards: ${r.slices} slices, ${r.samples} samples written`); }
     else await runWorkers(argv, parts, num(v.parallel, 'parallel') ?? Math.min(parts, cpus().length));
   }
   const summary = await finalizeShards(options.out);
