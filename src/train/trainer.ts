@@ -26,6 +26,8 @@ export interface TrainerOptions {
   adamw: AdamWConfig;
   microBatchSize: number;
   nanPolicy: 'stop' | 'rollback';
+  /** Replaces computeGradients (same contract), e.g. the data-parallel one of src/distributed/data-parallel.ts. */
+  computeGradients?: typeof computeGradients;
 }
 
 export class Trainer<M extends TrainableModel> {
@@ -65,7 +67,7 @@ export class Trainer<M extends TrainableModel> {
     const t = this.step + 1;
     const started = performance.now();
     const lr = this.learningRate(t);
-    const r = computeGradients(this.model, this.supervision, batch, this.options.microBatchSize);
+    const r = (this.options.computeGradients ?? computeGradients)(this.model, this.supervision, batch, this.options.microBatchSize);
     let gradNorm = NaN;
     let verdict: GuardVerdict;
     try {
