@@ -1,0 +1,247 @@
+// Benchmark: images/s of evaluation, clip-bench (tfjs, wasm multi-threaded) vs PyTorch (reference/eval_bench.py) on this
+// machine, same weights (a safetensors file this bench writes once into a temp dir; both sides read it) and same images.
+//
+//  zero-shot   the full zero-shot path of pipelines/zero-shot.ts on ../shared/data/cifar10-test (10,000 32x32 JPEGs):
+//              class-folder reader -> decode + eval transform (stages/eval-image-batches.ts) -> image tower -> cosine scores
+//              against the prompt-ensemble classifier (built from the cifar10 prompts of
+//              ../shared/data/zero-shot/classnames-and-templates.json, inside the timed run as the pipeline does).
+//              Model: presets tiny-vit (32px) + tiny-text, vocab fixtures/demo/vocab.txt.gz, context 32, random init.
+//  vit-b32     the ViT-B/32 224px image tower (+ tiny text tower) on the first --vit-images distinct images of
+//              ../shared/data/flickr8k-1k/captions.txt: decode + eval transform (resize shorter side to 256, centre crop
+//              224: clip-bench's ONECROP eval preset) -> L2-normalised image embeddings (src/eval/image-features.ts).
+//
+// Each side runs three timed passes: `data` (decode + transform + batching only), `forward` (model only, over the
+// batches of the data pass held in memory) and `full` (the real evaluation, data feeding the model). images/s = images /
+// full-pass seconds. PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker
+// processes; 0 = in-process), torch.set_num_threads(2), PIL decode + torchvision transforms.
+//
+// Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 64]
+//                           [--torch-workers 0,2] [--no-torch] [--backend wasm|cpu|auto]
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend, shutdownBackend, type BackendChoice } from '../src/backend.ts';
+import { clipConfigFromPresets, type ClipConfig } from '../src/models/presets.ts';
+import { createClip } from '../src/models/clip.ts';
+import { ParamStore } from '../src/nn/params.ts';
+import { deriveRng } from '../src/rng.ts';
+import { saveClipWeights } from '../src/weights/clip-weights.ts';
+import { loadEvalModel } from '../src/eval/load-model.ts';
+import { loadTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
+import { loadZeroShotPrompts } from '../src/eval/datasets/zero-shot-prompts.ts';
+import { resolveDataset } from '../src/eval/dataset-spec.ts';
+import { evaluateZeroShot, type LabelledBatch } from '../src/eval/zero-shot.ts';
+import { zeroShotClassifier, l2Normalize } from '../src/eval/zero-shot-classifier.ts';
+import { encodeImageFeatures } from '../src/eval/image-features.ts';
+import { openaiClipStats } from '../src/image/presets.ts';
+import type { ClassificationItem } from '../src/eval/datasets/types.ts';
+import type { ClipModel } from '../src/models/clip.ts';
+import { createContext, runStages, collect } from '../stages/stage.ts';
+import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
+
+const { values: args } = parseArgs({ options: {
+  only: { type: 'string' }, 'batch-size': { type: 'string', default: '256' }, 'vit-images': { type: 'string', default: '512' },
+  'vit-batch-size': { type: 'string', default: '64' }, 'torch-workers': { type: 'string', default: '0,2' },
+  'no-torch': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
+}, strict: true });
+const int = (name: string): number => {
+  const n = Number(args[name as keyof typeof args]);
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive integer, got ${args[name as keyof typeof args]}`);
+  return n;
+};
+if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32') throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
+const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size');
+const torchWorkers = String(args['torch-workers']).split(',').map((s) => Number(s));
+if (torchWorkers.some((w) => !(Number.isInteger(w) && w >= 0))) throw new Error(`--torch-workers must be a comma list of integers >= 0, got ${args['torch-workers']}`);
+
+const shared = new URL('../../shared/data/', import.meta.url).pathname;
+const cifarRoot = join(shared, 'cifar10-test');
+const promptsFile = join(shared, 'zero-shot', 'classnames-and-templates.json');
+const flickrDir = join(shared, 'flickr8k-1k');
+const vocab = new URL('../fixtures/demo/vocab.txt.gz', import.meta.url).pathname;
+const python = '/usr/bin/python3';
+const script = new URL('../reference/eval_bench.py', import.meta.url).pathname;
+const CONTEXT = 32;
+
+interface Timings { images: number; load_s: number; data_s: number; forward_s: number; full_s: number; classifier_s?: number; acc1?: number }
+interface TorchTimings extends Timings { workers: number; threads: number; torch: string }
+interface Scenario { name: string; ours: Timings; torch: TorchTimings[]; torchNote?: string; agreement?: string }
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+/** Random-init weights for a preset pair, written once with OpenAI names (both sides load this file). */
+async function writeWeights(path: string, config: ClipConfig, seed: string): Promise<void> {
+  const model = createClip(config, new ParamStore(), deriveRng('bench-eval', seed));
+  await saveClipWeights(model, path);
+  model.dispose();
+}
+
+/** One untimed forward so XNNPACK operator creation and first allocations are not in the timings (torch does the same). */
+function warmUp(model: ClipModel, n: number): void {
+  const s = model.config.vision.imageSize;
+  tf.tidy(() => l2Normalize(model.encodeImage(tf.zeros([n, s, s, 3]) as tf.Tensor4D, { training: false }).embedding).dataSync());
+}
+
+/** The data pass: decode + eval transform + batching, no model; the batches are kept for the forward pass. */
+async function dataPass<T extends { image: ClassificationItem['image'] }>(items: AsyncIterable<T>, size: number, batch: number): Promise<{ batches: Array<EvalImageBatch<Omit<T, 'image'>>>; s: number }> {
+  const t0 = performance.now();
+  const batches = await runStages(createContext(), items, [evalImageBatches<T>({ size, stats: openaiClipStats, batchSize: batch })], collect<EvalImageBatch<Omit<T, 'image'>>>());
+  return { batches, s: seconds(t0) };
+}
+
+/** The forward pass: image tower + L2 normalisation (+ scores when a classifier is given), over prepared batches. */
+function forwardPass(model: ClipModel, batches: LabelledBatch[], classifier?: tf.Tensor2D): number {
+  const t0 = performance.now();
+  for (const b of batches) {
+    tf.tidy(() => {
+      const e = l2Normalize(model.encodeImage(tf.tensor4d(b.pixels, [b.n, b.size, b.size, 3]), { training: false }).embedding);
+      return classifier ? tf.matMul(e, classifier) : e;
+    }).dataSync();
+  }
+  return seconds(t0);
+}
+
+function runTorch(extra: string[]): { results: TorchTimings[]; note?: string } {
+  if (args['no-torch']) return { results: [], note: 'PyTorch skipped (--no-torch)' };
+  if (!existsSync(python)) return { results: [], note: `${python} not found` };
+  const results: TorchTimings[] = [];
+  for (const w of torchWorkers) {
+    const r = spawnSync(python, [script, '--json', '--threads', '2', '--workers', String(w), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) return { results, note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+    results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchTimings);
+  }
+  return { results };
+}
+
+async function zeroShotScenario(dir: string): Promise<Scenario> {
+  const tokenizer = await loadTokenizer({ vocabPath: vocab, contextLength: CONTEXT });
+  const weights = join(dir, 'tiny-vit-cifar.safetensors');
+  await writeWeights(weights, clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: tokenizer.vocabSize, contextLength: CONTEXT }), 'tiny');
+
+  let t0 = performance.now();
+  const { model } = await loadEvalModel({ weights, vocab });
+  const load_s = seconds(t0);
+  try {
+    const prompts = await loadZeroShotPrompts(promptsFile, 'cifar10');
+    const source = await resolveDataset(cifarRoot, { name: 'cifar10', task: 'classification', classes: prompts.classes });
+    if (source.kind !== 'classification') throw new Error(`${cifarRoot}: expected a class-folder dataset`);
+    const dataset = source.dataset;
+    const size = model.config.vision.imageSize;
+    warmUp(model, batchSize);
+
+    const data = await dataPass(dataset.items(), size, batchSize);
+    t0 = performance.now();
+    const classifier = zeroShotClassifier(model, tokenizer, prompts.classes, prompts.templates);
+    const classifier_s = seconds(t0);
+    const forward_s = forwardPass(model, data.batches, classifier);
+    classifier.dispose();
+    const images = data.batches.reduce((a, b) => a + b.n, 0);
+    data.batches.length = 0;
+
+    // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
+    t0 = performance.now();
+    const result = await runStages(createContext(), dataset.items(), [
+      evalImageBatches({ size, stats: openaiClipStats, batchSize }),
+    ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) => evaluateZeroShot({ model, tokenizer, classes: prompts.classes, templates: prompts.templates, batches }));
+    const full_s = seconds(t0);
+    const ours: Timings = { images, load_s, data_s: data.s, forward_s, full_s, classifier_s, acc1: result.metrics.acc1 };
+
+    const predictionsFile = join(dir, 'torch-predictions.json');
+    const torch = runTorch(['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile, '--dataset', 'cifar10',
+      '--vocab', vocab, '--batch-size', String(batchSize), '--predictions-out', predictionsFile]);
+    let agreement: string | undefined;
+    if (existsSync(predictionsFile)) {
+      const theirs = JSON.parse(readFileSync(predictionsFile, 'utf8')) as number[];
+      let same = 0, ties = 0;
+      for (let i = 0; i < theirs.length; i++) {
+        if (theirs[i] === result.predictions[i]) same++;
+        else if (result.margins[i] < 1e-5) ties++;
+      }
+      agreement = `top-1 predictions identical on ${same}/${theirs.length} images` +
+        (theirs.length - same > 0 ? ` (${ties} of the ${theirs.length - same} differences have a top-1/top-2 margin < 1e-5 on our side)` : '');
+    }
+    return { name: `zero-shot cifar10-test, tiny-vit 32px (${images} imgs, batch ${batchSize})`, ours, torch: torch.results, torchNote: torch.note, agreement };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function vitScenario(dir: string): Promise<Scenario> {
+  const tokenizer = await loadTokenizer({ vocabPath: vocab, contextLength: CONTEXT });
+  const weights = join(dir, 'vit-b32.safetensors');
+  await writeWeights(weights, clipConfigFromPresets({ vision: 'vit-b32', text: 'tiny-text', embedDim: 512, vocabSize: tokenizer.vocabSize, contextLength: CONTEXT }), 'vit-b32');
+
+  const lines = readFileSync(join(flickrDir, 'captions.txt'), 'utf8').trim().split('\n').slice(1);
+  const names = [...new Set(lines.map((l) => l.slice(0, l.indexOf(','))))].slice(0, vitImages);
+  if (names.length < vitImages) throw new Error(`${flickrDir}: only ${names.length} images, --vit-images ${vitImages}`);
+  const files = names.map((n) => join(flickrDir, 'images', n));
+  const listFile = join(dir, 'vit-images.txt');
+  writeFileSync(listFile, files.join('\n') + '\n');
+  async function* items(): AsyncIterable<ClassificationItem> {
+    for (const f of files) yield { key: f, label: 0, image: { kind: 'encoded', bytes: new Uint8Array(readFileSync(f)) } };
+  }
+
+  let t0 = performance.now();
+  const { model } = await loadEvalModel({ weights, vocab });
+  const load_s = seconds(t0);
+  try {
+    const size = model.config.vision.imageSize;
+    warmUp(model, vitBatchSize);
+    const data = await dataPass(items(), size, vitBatchSize);
+    const forward_s = forwardPass(model, data.batches);
+    data.batches.length = 0;
+    t0 = performance.now();
+    const features = await runStages(createContext(), items(), [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
+      (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, batches));
+    const full_s = seconds(t0);
+    const ours: Timings = { images: features.n, load_s, data_s: data.s, forward_s, full_s };
+    const torch = runTorch(['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
+    return { name: `ViT-B/32 224px image tower, flickr8k (${features.n} imgs, batch ${vitBatchSize})`, ours, torch: torch.results, torchNote: torch.note };
+  } finally {
+    model.dispose();
+  }
+}
+
+function report(s: Scenario, backend: string): void {
+  const cols = [['clip-bench', s.ours] as const, ...s.torch.map((t) => [`torch w=${t.workers}`, t] as const)];
+  const cell = (v: string) => v.padStart(14);
+  const ips = (t: Timings, secs: number) => `${(t.images / secs).toFixed(0)}/s`;
+  console.log(`\n== ${s.name}`);
+  console.log('pass'.padEnd(34) + cols.map(([n]) => cell(n)).join(''));
+  const row = (label: string, f: (t: Timings) => string) => console.log(label.padEnd(34) + cols.map(([, t]) => cell(f(t))).join(''));
+  row('load weights (s)', (t) => t.load_s.toFixed(2));
+  if (s.ours.classifier_s !== undefined) row('build classifier (s)', (t) => t.classifier_s?.toFixed(2) ?? '-');
+  row('data: decode+transform (img/s)', (t) => ips(t, t.data_s));
+  row('forward: model only (img/s)', (t) => ips(t, t.forward_s));
+  row('full evaluation (img/s)', (t) => ips(t, t.full_s));
+  row('full evaluation (s)', (t) => t.full_s.toFixed(2));
+  if (s.ours.acc1 !== undefined) row('acc1 (random weights)', (t) => t.acc1?.toFixed(4) ?? '-');
+  for (const t of s.torch) {
+    console.log(`ratio clip-bench / torch w=${t.workers} (images/s, >1 = we are faster): full ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
+      `data ${(t.data_s / s.ours.data_s).toFixed(2)}x, forward ${(t.forward_s / s.ours.forward_s).toFixed(2)}x`);
+  }
+  const share = (s.ours.data_s / (s.ours.data_s + s.ours.forward_s)) * 100;
+  console.log(`clip-bench (${backend}) split: decode+transform ${s.ours.data_s.toFixed(2)} s (${share.toFixed(0)}%), forward ${s.ours.forward_s.toFixed(2)} s; ` +
+    `full ${s.ours.full_s.toFixed(2)} s vs their sum ${(s.ours.data_s + s.ours.forward_s).toFixed(2)} s`);
+  if (s.agreement) console.log(s.agreement);
+  if (s.torchNote) console.log(s.torchNote);
+}
+
+const info = await initBackend({ backend: args.backend as BackendChoice });
+const dir = mkdtempSync(join(os.tmpdir(), 'clip-bench-eval-'));
+const scenarios: Scenario[] = [];
+try {
+  if (args.only !== 'vit-b32') scenarios.push(await zeroShotScenario(dir));
+  if (args.only !== 'zero-shot') scenarios.push(await vitScenario(dir));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  shutdownBackend();
+}
+const torchInfo = scenarios.flatMap((s) => s.torch)[0];
+console.log(`\ntfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode, main-thread eval transform; ` +
+  `PyTorch ${torchInfo?.torch ?? '-'} (${torchInfo?.threads ?? '-'} threads, PIL + torchvision, DataLoader workers as labelled); ` +
+  `${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`);
+for (const s of scenarios) report(s, info.name);
