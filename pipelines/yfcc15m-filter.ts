@@ -84,6 +84,8 @@ export interface FilterOptions {
   decompressor?: 'system' | 'js';
   dedupCapacity?: number;
   dedupFalsePositiveRate?: number;
+  /** Merge fails unless exactly this many metadata rows were read (e.g. 100,000,000 for YFCC100M). */
+  expectRows?: number;
   force?: boolean;
   quiet?: boolean;
 }
@@ -174,6 +176,9 @@ export async function mergeParts(options: FilterOptions, parts: number, ctx: Sta
     ...(merged['yfcc.subset-list.keys'] ? { 'subset list keys': merged['yfcc.subset-list.keys'], 'subset keys not found in metadata': merged['yfcc.subset-list.keys'] - (merged['yfcc.subset.out'] ?? 0) - (merged['yfcc.subset.drop.hash-mismatch'] ?? 0) } : {}),
   });
   report.cleanVersion = CLEAN_VERSION;
+  if (options.expectRows !== undefined && (merged['yfcc.read.out'] ?? 0) !== options.expectRows) {
+    throw new Error(`yfcc15m-filter: expected ${options.expectRows} metadata rows, read ${merged['yfcc.read.out'] ?? 0} (incomplete download or wrong file?)`);
+  }
   await writeFile(join(options.out, 'report.json'), JSON.stringify({ ...report, counters: merged }, null, 1));
   return report;
 }
@@ -205,7 +210,7 @@ const CLI_OPTIONS = {
   'block-lines': { type: 'string' }, decompressor: { type: 'string' },
   'dedup-capacity': { type: 'string' }, 'dedup-fp-rate': { type: 'string' },
   part: { type: 'string' }, parts: { type: 'string' }, parallel: { type: 'string' }, 'merge-only': { type: 'boolean' },
-  force: { type: 'boolean' }, quiet: { type: 'boolean' },
+  'expect-rows': { type: 'string' }, force: { type: 'boolean' }, quiet: { type: 'boolean' },
 } as const;
 
 function num(v: string | undefined, name: string): number | undefined {
@@ -230,6 +235,7 @@ async function main(argv: string[]): Promise<void> {
     shortText: v['short-text'] as 'keep' | 'reject' | undefined,
     blockLines: num(v['block-lines'], 'block-lines'), decompressor: v.decompressor as 'system' | 'js' | undefined,
     dedupCapacity: num(v['dedup-capacity'], 'dedup-capacity'), dedupFalsePositiveRate: num(v['dedup-fp-rate'], 'dedup-fp-rate'),
+    expectRows: num(v['expect-rows'], 'expect-rows'),
     force: v.force, quiet: v.quiet,
   };
   const controller = new AbortController();

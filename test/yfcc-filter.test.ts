@@ -133,10 +133,13 @@ test('two parts in parallel worker processes produce exactly the rows of one run
   t.regex(again.stderr, /part-00001-of-00002 skipped/);
 });
 
-test('merge refuses unfinished parts with a one-line error', async (t) => {
+test('merge refuses unfinished parts and a wrong input row count with one-line errors', async (t) => {
   const out = await tmp();
   await runFilterPart({ metadata: fixture('metadata.tsv'), out, quiet: true }, { index: 0, count: 2 }, quietCtx());
   await t.throwsAsync(mergeParts({ out, quiet: true }, 2, quietCtx()), { message: /1 of 2 parts are not finished/ });
+  await runFilterPart({ metadata: fixture('metadata.tsv'), out, quiet: true }, { index: 1, count: 2 }, quietCtx());
+  await t.throwsAsync(mergeParts({ out, quiet: true, expectRows: 100 }, 2, quietCtx()), { message: /expected 100 metadata rows, read 31/ });
+  await t.notThrowsAsync(mergeParts({ out, quiet: true, expectRows: 31, dedupCapacity: 1000 }, 2, quietCtx()));
 });
 
 test('a truncated .bz2 fails with a one-line error (system and JS decoders), never silently short', async (t) => {
