@@ -78,7 +78,9 @@ function openInput(path: string, decompressor: 'system' | 'js', start: number, f
   }
   if (path.endsWith('.gz')) {
     const file = createReadStream(path);
-    return { stream: file.pipe(createGunzip()), seekable: false, close: () => file.destroy() };
+    const gunzip = createGunzip();
+    file.on('error', (e) => gunzip.destroy(e));
+    return { stream: file.pipe(gunzip), seekable: false, close: () => { file.destroy(); gunzip.destroy(); } };
   }
   const file = createReadStream(path, { start, highWaterMark: 1 << 20 });
   return { stream: file, seekable: !forceLines, close: () => file.destroy() };
@@ -88,6 +90,7 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
   const part = options.part ?? { index: 0, count: 1 };
   const blockLines = options.blockLines ?? 100_000;
   const stage = options.stage === undefined ? 'read' : options.stage;
+  if (!options.path.startsWith('pipe:') && !existsSync(options.path)) throw new Error(`${options.path}: no such file`);
   const seekable = options.split !== 'lines' && !options.path.startsWith('pipe:') && !/\.(bz2|gz)$/.test(options.path);
   let start = 0, end = Infinity;
   if (seekable) {
