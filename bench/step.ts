@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
+import { projectKernels, stockKernel } from '../src/kernels/register.ts';
 import type { BackendChoice } from '../src/backend.ts';
 import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
@@ -86,10 +87,88 @@ function benchTinyStep(): Result {
     for (const g of Object.values(grads)) g.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
   });
+  const ab = opt('--ab', '');
+  if (ab) abCompare(ab.split(','), () => {
+    const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  if (flag('--profile')) printProfile(() => {
+    const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
   const tinyParams = store.countValues(true);
   tf.dispose([images, ids]);
   model.dispose();
   return { tinyStepMs: t.median, tinyParams, loss };
+}
+
+/**
+ * Before/after for some project kernels: alternates rounds with the project's kernels and with the stock ones for the
+ * named kernels (e.g. --ab Identity,Cast), so both see the same machine load. Prints median ms of each.
+ */
+function abCompare(names: string[], f: () => void): void {
+  const ours = projectKernels().filter((k) => names.includes(k.kernelName));
+  if (ours.length === 0) throw new Error(`--ab: none of ${names.join(',')} is a project kernel`);
+  const useStock = (yes: boolean) => {
+    for (const k of ours) {
+      tf.unregisterKernel(k.kernelName, k.backendName);
+      const s = stockKernel(k.kernelName, k.backendName);
+      if (yes && s) tf.registerKernel(s);
+      if (!yes) tf.registerKernel(k);
+    }
+  };
+  const times: Record<'project' | 'stock', number[]> = { project: [], stock: [] };
+  f();
+  for (let round = 0; round < reps; round++) {
+    for (const mode of ['project', 'stock'] as const) {
+      useStock(mode === 'stock');
+      try {
+        const t0 = performance.now(); f(); times[mode].push(performance.now() - t0);
+      } finally { useStock(false); }
+    }
+  }
+  console.log(`A/B ${names.join(',')}: project ${median(times.project).toFixed(1)} ms, stock ${median(times.stock).toFixed(1)} ms ` +
+    `(median of ${reps} alternating rounds)`);
+}
+
+/**
+ * Per-kernel table of one call of f: wall ms and process CPU ms (all threads) per kernel. The CPU time is the better
+ * guide on a busy machine, where wall times include waiting for a core.
+ */
+function printProfile(f: () => void): void {
+  const byName = new Map<string, { ms: number; cpu: number; n: number }>();
+  const byShape = new Map<string, { ms: number; cpu: number; n: number }>();
+  const engine = tf.engine() as unknown as { runKernel: (name: string, inputs: Record<string, tf.Tensor>, attrs: object) => unknown };
+  const original = engine.runKernel;
+  let depth = 0;
+  engine.runKernel = function (name, inputs, attrs) {
+    if (depth > 0) return original.call(this, name, inputs, attrs); // kernels run by gradient functions of kernels
+    depth++;
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    try {
+      return original.call(this, name, inputs, attrs);
+    } finally {
+      depth--;
+      const ms = performance.now() - t0, c = process.cpuUsage(c0), cpu = (c.user + c.system) / 1000;
+      const shape = `${name} ${JSON.stringify(Object.values(inputs).map((t) => t?.shape))}`;
+      for (const [map, key] of [[byName, name], [byShape, shape]] as const) {
+        const e = map.get(key) ?? { ms: 0, cpu: 0, n: 0 };
+        e.ms += ms; e.cpu += cpu; e.n++; map.set(key, e);
+      }
+    }
+  };
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  try { f(); } finally { engine.runKernel = original; }
+  const c = process.cpuUsage(c0);
+  const rows = (m: Map<string, { ms: number; cpu: number; n: number }>, n: number) =>
+    [...m.entries()].sort((a, b) => b[1].cpu - a[1].cpu).slice(0, n)
+      .map(([k, e]) => `${e.ms.toFixed(2).padStart(9)} ${e.cpu.toFixed(2).padStart(9)} ${String(e.n).padStart(5)}x  ${k.slice(0, 110)}`);
+  const kernelCpu = [...byName.values()].reduce((s, e) => s + e.cpu, 0);
+  console.log(`profile: ${(performance.now() - t0).toFixed(1)} ms wall, ${((c.user + c.system) / 1000).toFixed(1)} ms CPU ` +
+    `(${kernelCpu.toFixed(1)} ms CPU in kernels)\n  wall ms   CPU ms  calls`);
+  console.log(rows(byName, 20).join('\n'));
+  console.log('by shape:');
+  console.log(rows(byShape, 30).join('\n'));
 }
 
 function benchVitB32Forward(): number {

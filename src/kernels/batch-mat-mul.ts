@@ -15,6 +15,7 @@ type WasmBatchMatMul = (
 ) => void;
 
 let xnnBatchMatMul: WasmBatchMatMul | null = null;
+let stockBatchMatMul: KernelFunc | null = null;
 
 function shapeBytes(shape: number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);
@@ -110,6 +111,7 @@ const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   if (a.dtype !== 'float32' || bIn.dtype !== 'float32') {
     throw new Error(`BatchMatMul: only float32 is supported on wasm, got ${a.dtype} x ${bIn.dtype}`);
   }
+  if (isSmallEqualBatch(a, bIn, transposeA)) return stockBatchMatMul!({ inputs, backend: b, attrs });
   const o = normalise(backend, a, bIn, transposeA, transposeB);
   try {
     return fastBatchMatMul(backend, o);
@@ -117,6 +119,22 @@ const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
     for (const t of o.temporaries) backend.disposeData(t.dataId);
   }
 };
+
+/**
+ * Per-item products below this many multiply-adds (e.g. attention over 17 tokens: 17·17·32) run faster in the stock
+ * kernel's single-threaded loop (one call for the whole batch) than as one multi-threaded XNNPACK call per item,
+ * whose thread hand-offs dominate — badly so when other processes compete for the cores.
+ */
+export const SMALL_ITEM_MACS = 32768;
+
+function isSmallEqualBatch(a: TensorInfo, b: TensorInfo, transposeA: boolean): boolean {
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 3 || ra !== rb) return false;
+  for (let i = 0; i < ra - 2; i++) if (a.shape[i] !== b.shape[i]) return false;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!, k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const n = b.shape[rb - 2]! * b.shape[rb - 1]! / k;
+  return m * k * n < SMALL_ITEM_MACS;
+}
 
 /**
  * _FusedMatMul (matMul + bias + activation, used by tf.fused.matMul and tf.layers.dense): with a shared right-hand
@@ -176,6 +194,7 @@ export function batchMatMulKernels(): KernelConfig[] {
   const stockFused = tf.getKernel('_FusedMatMul', 'wasm');
   if (!stockBmm || !stockFused) throw new Error('wasm BatchMatMul/_FusedMatMul kernels not found: is @tensorflow/tfjs-backend-wasm imported?');
   const stockFusedFunc = stockFused.kernelFunc;
+  stockBatchMatMul = stockBmm.kernelFunc;
   return [
     {
       kernelName: 'BatchMatMul',

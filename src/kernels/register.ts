@@ -7,6 +7,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';
 import { batchMatMulKernels } from './batch-mat-mul.ts';
 import { batchMatMulGradient } from './batch-mat-mul-grad.ts';
 import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
+import { identityKernels } from './identity.ts';
 import { oneHotKernels } from './one-hot.ts';
 import { unsortedSegmentSumKernels } from './unsorted-segment-sum.ts';
 
@@ -21,10 +22,17 @@ export function projectKernels(): KernelConfig[] {
     ...conv2dBackpropFilterKernels(),
     ...unsortedSegmentSumKernels(),
     ...oneHotKernels(),
+    ...identityKernels(requireKernel('Cast', 'wasm').kernelFunc),
   ];
   for (const c of built) stock.set(`${c.kernelName}/${c.backendName}`, tf.getKernel(c.kernelName, c.backendName));
   configs = built;
   return configs;
+}
+
+function requireKernel(name: string, backendName: string): KernelConfig {
+  const k = tf.getKernel(name, backendName);
+  if (!k) throw new Error(`kernel ${name} is not registered for ${backendName}: is @tensorflow/tfjs-backend-wasm imported?`);
+  return k;
 }
 
 /** The kernel tfjs shipped for (name, backend) before the project replaced it; undefined if it had none. */
