@@ -11,7 +11,7 @@ import { clipConfigFromPresets } from '../src/models/presets.ts';
 import { NnQueue } from '../src/supervision/nn-queue.ts';
 import { clampLogitScaleParam, logitScaleValue } from '../src/supervision/logit-scale.ts';
 import { createSupervision, supervisionNames } from '../src/supervision/index.ts';
-import { filipSelectTokens, normalizeImageEmbedding, ntXentLoss, symmetricInfoNce } from '../src/supervision/losses.ts';
+import { filipSelectTokens, maxLastAxis, normalizeImageEmbedding, ntXentLoss, stopGradient, symmetricInfoNce } from '../src/supervision/losses.ts';
 import { textTokenMask } from '../src/supervision/filip.ts';
 import type { TrainBatch } from '../src/supervision/types.ts';
 
@@ -90,6 +90,17 @@ test.serial('FILIP helpers: EOT mask, top-k keeps the best-matching tokens, topK
   const f7 = Math.fround(0.7);
   t.deepEqual(sel.imageSelected.arraySync(), [[[f7, f7]], [[f7, f7]]]);
   t.deepEqual(filipSelectTokens(x, y, { topK: 0 }).imageSelected.shape, [2, 3, 2]);
+});
+
+test.serial('maxLastAxis and stopGradient: values and gradients of the custom-gradient ops', (t) => {
+  const x = tf.tensor3d([[[1, 5, 2], [0, -1, 3]], [[4, 4.5, -2], [7, 1, 0]]]);
+  const w = tf.tensor2d([[1, 2], [3, 4]]);
+  t.deepEqual(maxLastAxis(x).arraySync(), tf.max(x, -1).arraySync());
+  const ours = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(maxLastAxis(v), w)))(x);
+  const stock = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.max(v, -1), w)))(x);
+  t.deepEqual(ours.arraySync(), stock.arraySync());
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.add(tf.mul(stopGradient(v), v), v)))(tf.tensor1d([2, 3]));
+  t.deepEqual(Array.from(g.dataSync()), [3, 4]); // d/dv (sg(v)·v + v) = sg(v) + 1
 });
 
 test.serial('registry and options: seed defaults, declared views, one-line errors', (t) => {
