@@ -9,6 +9,7 @@
 // Stages: read rows -> items (slice + key) -> skip finished slices -> fetch (local/HTTP) -> validate
 // (sharp: decode, min side, aspect) -> [near-dup dHash] -> one shard per slice.
 // Outputs in --out: NNNNN.tar ({key}.jpg / .json with all kept metadata and scores / .txt caption),
+// NNNNN.parquet (every row of the slice with status and error_message, failures included),
 // NNNNN_stats.json per shard (img2dataset keys), sizes.json ({"NNNNN.tar": samples}), report.json.
 //
 // SLICES AND PARTS. Row r of the input belongs to slice floor(r / rowsPerShard), which becomes shard

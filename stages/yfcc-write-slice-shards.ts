@@ -1,8 +1,9 @@
 // Sink: one webdataset shard per input slice, img2dataset-style. Items arrive in order, grouped by
 // slice; the successful ones of slice s are written by the data area's writeShards() to
 // `<out>/<s:05d>.tar` ({key}.jpg, {key}.json, {key}.txt; written as .partial and renamed), then
-// `<out>/<s:05d>_stats.json` (count, successes, failed_to_download, failed_to_resize, duration,
-// start_time, end_time, status_dict). The stats file is written last: its presence marks the slice
+// `<out>/<s:05d>.parquet` (one row per input row, failures included: key, status, error_message, url,
+// caption, width, height, sha256, dhash, id, hash), then `<out>/<s:05d>_stats.json` (count, successes,
+// failed_to_download, failed_to_resize, duration, start_time, end_time, status_dict). The stats file is written last: its presence marks the slice
 // finished, and a rerun skips finished slices (see stages/yfcc-skip-finished.ts).
 import { writeFile, rename, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { writeShards } from './write-shards.ts';
 import type { WdsSample } from '../src/webdataset/sample.ts';
 import type { FetchItem } from '../src/yfcc/fetch-item.ts';
 import { shardName } from '../src/yfcc/shard-key.ts';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 
 export interface SliceStats {
   count: number;
@@ -23,6 +25,28 @@ export interface SliceStats {
   start_time: number;
   end_time: number;
   status_dict: Record<string, number>;
+}
+
+export function parquetPath(out: string, slice: number): string { return join(out, `${shardName(slice)}.parquet`); }
+
+/** Per-shard metadata table of every row (img2dataset writes the same next to its tars). */
+function sliceParquet(rows: FetchItem[]): Uint8Array {
+  const col = <T>(f: (r: FetchItem) => T) => rows.map(f);
+  return new Uint8Array(parquetWriteBuffer({
+    columnData: [
+      { name: 'key', data: col((r) => r.key), type: 'STRING' },
+      { name: 'status', data: col((r) => r.status), type: 'STRING' },
+      { name: 'error_message', data: col((r) => r.error ?? null), type: 'STRING' },
+      { name: 'url', data: col((r) => r.input.url), type: 'STRING' },
+      { name: 'caption', data: col((r) => r.input.caption), type: 'STRING' },
+      { name: 'id', data: col((r) => r.input.id), type: 'STRING' },
+      { name: 'hash', data: col((r) => r.input.hash), type: 'STRING' },
+      { name: 'width', data: col((r) => r.width ?? null), type: 'INT32' },
+      { name: 'height', data: col((r) => r.height ?? null), type: 'INT32' },
+      { name: 'sha256', data: col((r) => r.sha256 ?? null), type: 'STRING' },
+      { name: 'dhash', data: col((r) => r.dhash ?? null), type: 'STRING' },
+    ],
+  }));
 }
 
 export function statsPath(out: string, slice: number): string { return join(out, `${shardName(slice)}_stats.json`); }
@@ -55,10 +79,12 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
       const slice = pending.value.slice;
       const t0 = Date.now();
       const stats: SliceStats = { count: 0, successes: 0, failed_to_download: 0, failed_to_resize: 0, failed_to_validate: 0, near_duplicates: 0, duration: 0, start_time: t0 / 1000, end_time: 0, status_dict: {} };
+      const rows: FetchItem[] = [];
       // Pull this slice's items; hand the successful ones to writeShards as they come.
       async function* successes(): AsyncGenerator<WdsSample> {
         while (!pending.done && pending.value.slice === slice) {
           const item = pending.value;
+          rows.push(item);
           stats.count++;
           if (item.status === 'failed_to_download') stats.failed_to_download++;
           else if (item.status === 'failed_to_validate') stats.failed_to_validate++;
@@ -67,6 +93,7 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
           const kind = item.error ? `${item.status}: ${item.error.replace(/\d+(?:\.\d+)?/g, 'N')}` : item.status;
           stats.status_dict[kind] = (stats.status_dict[kind] ?? 0) + 1;
           if (item.status === 'success') { stats.successes++; yield toSample(item); }
+          item.bytes = undefined; // written; keep only the metadata for the parquet
           pending = await iterator.next();
         }
       }
@@ -76,6 +103,8 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
       if (written.shards.length > 1) throw new Error(`yfcc shards: slice ${slice} produced ${written.shards.length} shards; rowsPerShard must bound a slice`);
       stats.end_time = Date.now() / 1000;
       stats.duration = stats.end_time - stats.start_time;
+      await writeFile(parquetPath(out, slice) + '.partial', sliceParquet(rows));
+      await rename(parquetPath(out, slice) + '.partial', parquetPath(out, slice));
       const tmp = statsPath(out, slice) + '.partial';
       await writeFile(tmp, JSON.stringify(stats, null, 1));
       await rename(tmp, statsPath(out, slice));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { runShardsPart, finalizeShards, type ShardsOptions } from '../pipelines/yfcc15m-shards.ts';
@@ -125,6 +126,11 @@ test.serial('download: shards hold the good images only; stats and sizes account
   t.is((await sharp(png).metadata()).format, 'jpeg'); // PNG re-encoded to JPEG
   const redirected = (await readTar(join(out, '00001.tar'))).find((m) => m.name === '000012.jpg')!.data;
   t.deepEqual(redirected, images.target);
+  // The per-shard parquet lists every row, failures included.
+  const pq = await parquetReadObjects({ file: await asyncBufferFromFile(join(out, '00000.parquet')) });
+  t.deepEqual(pq.map((r) => [r.key, r.status]), [['000000', 'success'], ['000001', 'failed_to_download'], ['000002', 'failed_to_download'], ['000003', 'success']]);
+  t.is(pq[0].width, 64);
+  t.is(pq[1].error_message, 'timed out after 300 ms (after 2 attempts)');
   const s0 = JSON.parse(await readFile(join(out, '00000_stats.json'), 'utf8'));
   t.like(s0, { count: 4, successes: 2, failed_to_download: 2, failed_to_validate: 0 });
   t.is(s0.status_dict['failed_to_download: timed out after N ms (after N attempts)'], 1);
