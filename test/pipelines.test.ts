@@ -2,7 +2,11 @@ import test from 'ava';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startPipeline, tinyArgs } from './helpers/run-pipeline-child.ts';
+
+const heldout = fileURLToPath(new URL('../fixtures/demo/heldout-000000.tar', import.meta.url));
+const prompts = fileURLToPath(new URL('../fixtures/demo/zero-shot.json', import.meta.url));
 
 const methods = ['clip', 'declip', 'slip', 'filip', 'defilip'] as const;
 const expectedParts: Record<string, string[]> = {
@@ -12,7 +16,9 @@ const expectedParts: Record<string, string[]> = {
 for (const method of methods) {
   test(`${method}-yfcc15m runs 3 steps of a tiny model on the fixtures with finite loss parts`, async (t) => {
     const out = await mkdtemp(join(tmpdir(), `pipe-${method}-`));
-    const run = await startPipeline(`pipelines/${method}-yfcc15m.ts`, tinyArgs(method, out, ['--steps', '3']));
+    // FILIP also runs its (dense, token-wise) zero-shot evaluation on the held-out fixtures
+    const evalArgs = method === 'filip' ? ['--eval.shards', heldout, '--eval.prompts', prompts, '--eval.dataset', 'demo-color', '--eval-every', '2'] : [];
+    const run = await startPipeline(`pipelines/${method}-yfcc15m.ts`, tinyArgs(method, out, ['--steps', '3', ...evalArgs]));
     t.is(run.code, 0, run.stderr);
     const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     const steps = lines.filter((l) => l.type === 'step');
@@ -27,6 +33,11 @@ for (const method of methods) {
     const run0 = lines.find((l) => l.type === 'run');
     t.is(run0.supervision, method);
     t.regex(run.stderr, new RegExp(`\\[${method}-yfcc15m\\] done at step 3`));
+    if (method === 'filip') {
+      const evals = lines.filter((l) => l.type === 'eval');
+      t.deepEqual(evals.map((e) => e.step), [2, 3], 'every 2 steps and at the end');
+      for (const e of evals) t.true(e.results['demo-color/acc1'] >= 0 && e.results['demo-color/acc1'] <= 1 && e.results['demo-color/chance'] === 1 / 8);
+    }
     await rm(out, { recursive: true, force: true });
   });
 }

@@ -76,7 +76,12 @@ export interface EvalDeclaration {
   /** Evaluate every N steps (0 = never during training). */
   every: number;
   atEnd: boolean;
+  /** A custom hook; when null and `shards` is set, zero-shot classification on those shards is used. */
   evaluate: EvaluateHook | null;
+  /** Zero-shot evaluation set: shards with .cls labels ('' = none), a classnames-and-templates JSON, the dataset key in it. */
+  shards: string;
+  prompts: string;
+  dataset: string;
 }
 
 export interface CheckpointDeclaration {
@@ -129,7 +134,7 @@ export const defaults: Omit<PipelineDeclaration, 'name'> = {
     beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1,
     nanPolicy: 'rollback', rollbackLrFactor: 0.997, maxRollbacks: 10,
   },
-  eval: { every: 2000, atEnd: true, evaluate: null },
+  eval: { every: 2000, atEnd: true, evaluate: null, shards: '', prompts: '', dataset: 'imagenet1k' },
   checkpoint: { every: 200, keep: 3, resume: '', onSignal: true },
   logging: { out: 'runs/default', progress: 'auto', every: 10 },
   backend: { name: 'auto', threads: 0 },

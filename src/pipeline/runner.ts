@@ -23,6 +23,7 @@ import { sampleId, type HostSample, type TextKey } from '../train/assemble.ts';
 import { saveCheckpoint, loadCheckpoint, latestCheckpoint, removeCheckpointsAfter, type DataCursor, type LoadedCheckpoint } from '../train/checkpoint-format.ts';
 import type { SupervisionLike } from '../train/contracts.ts';
 import { modelPreset } from './model-presets.ts';
+import { zeroShotEvaluation } from './zero-shot-hook.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 import { runStages, createContext, type Stage, type StageContext } from '../../stages/stage.ts';
 import { readShards, type ReaderCursor } from '../../stages/read-shards.ts';
@@ -222,8 +223,9 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   let last: (StepRecord & { eval?: EvalResults }) | undefined;
   const evals: RunSummary['evals'] = [];
   let lastCheckpoint: string | undefined;
-  const evaluate = d.eval.evaluate
-    ? async (step: number) => d.eval.evaluate!({ step, model, supervision, tokenizer, declaration: d, signal: options.stop ?? new AbortController().signal })
+  const hook = d.eval.evaluate ?? (d.eval.shards ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset }) : null);
+  const evaluate = hook
+    ? async (step: number) => hook({ step, model, supervision, tokenizer, declaration: d, signal: options.stop ?? new AbortController().signal })
     : null;
 
   const save = async (r: StepRecord & { cursor?: Required<ReaderCursor> }) => {

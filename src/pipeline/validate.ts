@@ -61,6 +61,9 @@ export const schema: Schema = {
     every: { type: 'int', min: 0 },
     atEnd: { type: 'boolean' },
     evaluate: { type: 'function|null' },
+    shards: { type: 'string' },
+    prompts: { type: 'string' },
+    dataset: { type: 'string', nonEmpty: true },
   },
   checkpoint: {
     every: { type: 'int', min: 0 },
@@ -164,6 +167,7 @@ export function validateDeclaration(input: DeepPartial<PipelineDeclaration> | Re
   }
   if (o.peakLr < o.minLr) throw new DeclarationError('optim.minLr', `optim.minLr (${o.minLr}) must be <= optim.peakLr (${o.peakLr})`);
   if (o.warmupSteps > o.totalSteps) throw new DeclarationError('optim.warmupSteps', `optim.warmupSteps (${o.warmupSteps}) must be <= optim.totalSteps (${o.totalSteps})`);
+  if (d.eval.shards && !d.eval.evaluate && !d.eval.prompts) throw new DeclarationError('eval.prompts', `eval.prompts is required with eval.shards (a classnames-and-templates JSON)`);
   return d;
 }
 

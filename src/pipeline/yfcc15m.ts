@@ -23,8 +23,9 @@ export function yfcc15mDeclaration(method: SupervisionName): DeepPartial<Pipelin
       beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: slipOrFilip ? 0.5 : 0.1,
       nanPolicy: 'rollback', rollbackLrFactor: 0.997, maxRollbacks: 10,
     },
-    // The seed evaluates ImageNet zero-shot every 2000 iterations; plug an evaluation in with eval.evaluate.
-    eval: { every: 2000, atEnd: true, evaluate: null },
+    // The seed evaluates ImageNet zero-shot every 2000 iterations: --eval.shards 'IMAGENET_VAL/{0..49}.tar'
+    // (webdataset with .cls) --eval.prompts classnames-and-templates.json [--eval.dataset imagenet1k]
+    eval: { every: 2000, atEnd: true, evaluate: null, shards: '', prompts: '', dataset: 'imagenet1k' },
     checkpoint: { every: method === 'declip' || method === 'defilip' ? 200 : 500, keep: 3, resume: '', onSignal: true },
     logging: { out: `runs/${method}-yfcc15m`, progress: 'auto', every: 10 },
     backend: { name: 'auto', threads: 0 },
