@@ -2,7 +2,7 @@
 description the way yfcc-clean-v1 does (unquote_plus, strip tags, strip URLs, html.unescape, NFC,
 collapse whitespace), screen camera titles / EXIF descriptions with equivalent regexes, apply the
 caption policy 'both' and the min-length filter (3 words, 6 chars). No language id (no franc here).
-Prints {"rows", "seconds", "survivors"} as JSON.   /usr/bin/python3 reference/yfcc_clean_bench.py FILE.tsv
+Prints {"rows", "seconds", "cpu_seconds", "survivors"} as JSON.   /usr/bin/python3 reference/yfcc_clean_bench.py FILE.tsv
 """
 import html, json, re, sys, time, unicodedata
 from urllib.parse import unquote_plus
@@ -49,7 +49,7 @@ def ok_len(t): return len(t) >= 6 and sum(1 for w in t.split(' ') if ALNUM.searc
 def main(path):
     with open(path, encoding='utf-8') as f: lines = f.read().split('\n')
     if lines and lines[-1] == '': lines.pop()
-    t0 = time.perf_counter(); survivors = 0
+    t0, c0 = time.perf_counter(), time.process_time(); survivors = 0
     for line in lines:
         cols = line.split('\t')
         if len(cols) != 25 or not cols[1].isdigit(): continue
@@ -57,6 +57,6 @@ def main(path):
         if title and is_camera(title): title = ''
         if desc and is_exif(desc): desc = ''
         survivors += sum(1 for c in (title, desc) if c and ok_len(c))
-    print(json.dumps({'rows': len(lines), 'seconds': time.perf_counter() - t0, 'survivors': survivors}))
+    print(json.dumps({'rows': len(lines), 'seconds': time.perf_counter() - t0, 'cpu_seconds': time.process_time() - c0, 'survivors': survivors}))
 
 if __name__ == '__main__': main(sys.argv[1])
