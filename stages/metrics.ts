@@ -44,7 +44,7 @@ export function metricsStage(options: MetricsOptions): Stage<StepRecord & { eval
     if (mode === 'bar') {
       bar = new cliProgress.SingleBar({
         format: 'step {value}/{total} |{bar}| loss {loss} | lr {lr} | {sps} samples/s | data-wait {wait} ms | ETA {eta_formatted}',
-        stream: process.stderr, etaBuffer: 20, hideCursor: true,
+        stream: process.stderr, etaBuffer: 20, hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 2000,
       }, cliProgress.Presets.shades_classic);
       bar.start(options.lastStep, options.firstStep, { loss: '-', lr: '-', sps: '-', wait: '-' });
     }
