@@ -32,7 +32,7 @@
 // A rerun of a failed array task / pod index redoes only that part.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -135,7 +135,9 @@ export async function runFilterPart(options: FilterOptions, part: Part, ctx: Sta
     ...filterStages(options, subset),
   ], writeJsonl<TableRow>(paths.rows));
   const seconds = (performance.now() - t0) / 1000;
-  await writeFile(paths.counters, JSON.stringify({ part: `${part.index}/${part.count}`, cleanVersion: CLEAN_VERSION, seconds, counters: ctx.counters.toJSON() }, null, 1));
+  // Written last and atomically: its presence is what marks the part finished.
+  await writeFile(paths.counters + '.partial', JSON.stringify({ part: `${part.index}/${part.count}`, cleanVersion: CLEAN_VERSION, seconds, counters: ctx.counters.toJSON() }, null, 1));
+  await rename(paths.counters + '.partial', paths.counters);
   return 'done';
 }
 
@@ -157,7 +159,10 @@ export async function mergeParts(options: FilterOptions, parts: number, ctx: Sta
   const all = Array.from({ length: parts }, (_, index) => partPaths(options.out, { index, count: parts }));
   const missing = all.filter((p) => !existsSync(p.counters)).map((p) => p.counters);
   if (missing.length) throw new Error(`yfcc15m-filter: cannot merge, ${missing.length} of ${parts} parts are not finished (first: ${missing[0]})`);
-  const partCounters = await Promise.all(all.map(async (p) => JSON.parse(await readFile(p.counters, 'utf8')).counters as Record<string, number>));
+  const partFiles = await Promise.all(all.map(async (p) => JSON.parse(await readFile(p.counters, 'utf8')) as { cleanVersion: string; counters: Record<string, number> }));
+  const stale = partFiles.findIndex((f) => f.cleanVersion !== CLEAN_VERSION);
+  if (stale >= 0) throw new Error(`yfcc15m-filter: part ${stale}/${parts} was cleaned by ${partFiles[stale].cleanVersion}, not ${CLEAN_VERSION}; rerun the parts with --force`);
+  const partCounters = partFiles.map((f) => f.counters);
   const dedup = exactDedup({ capacity: options.dedupCapacity, falsePositiveRate: options.dedupFalsePositiveRate });
   const mergeCtx: StageContext = { signal: ctx.signal, counters: new Counters() };
   // Reading the part files is bookkeeping, not a filter stage: count it apart from the report.
