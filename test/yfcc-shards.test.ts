@@ -215,3 +215,31 @@ test.serial('DeCLIP V2 lines: bad JSON counted, rows mapped', async (t) => {
   const names = (await readTar(join(out, '00000.tar'))).map((m) => m.name);
   t.deepEqual(names, ['0000000.jpg', '0000000.json', '0000000.txt', '0000002.jpg', '0000002.json', '0000002.txt']); // 100/shard -> 2 key digits
 });
+
+test.serial('end to end: filter the fixture metadata, then shard it from a local image copy', async (t) => {
+  const { runFilterPart, mergeParts } = await import('../pipelines/yfcc15m-filter.ts');
+  const dir = await tmp();
+  await runFilterPart({ metadata: fixture('metadata.tsv'), out: dir, quiet: true }, { index: 0, count: 1 }, quietCtx());
+  await mergeParts({ out: dir, quiet: true, dedupCapacity: 1000 }, 1, quietCtx());
+  const table = (await readFile(join(dir, 'yfcc15m.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  t.is(table.length, 13);
+  const root = join(dir, 'mmc');
+  for (const [i, row] of table.entries()) {
+    if (i % 4 !== 0) continue; // rows 0, 4, 8, 12 have a local image
+    const h: string = row.photoHash;
+    await mkdir(join(root, h.slice(0, 3), h.slice(3, 6)), { recursive: true });
+    await writeFile(join(root, h.slice(0, 3), h.slice(3, 6), `${h}.jpg`), await jpeg(48, 32, 20 + i));
+  }
+  const out = join(dir, 'shards');
+  const r = await runShardsPart({ input: join(dir, 'yfcc15m.jsonl'), out, rowsPerShard: 5, quiet: true, fetch: { localTemplate: join(root, '{hash:0:3}/{hash:3:6}/{hash}.jpg') } }, undefined, quietCtx());
+  t.deepEqual([r.slices, r.samples], [3, 4]);
+  const members = await readTar(join(out, '00000.tar'));
+  t.deepEqual(members.map((m) => m.name), ['000000.jpg', '000000.json', '000000.txt', '000004.jpg', '000004.json', '000004.txt']);
+  const meta = JSON.parse(members[1].data.toString());
+  t.is(meta.photoId, table[0].photoId);
+  t.is(meta.cleanVersion, 'yfcc-clean-v1');
+  t.deepEqual(meta.captions, table[0].captions);
+  t.is(members[2].data.toString(), table[0].caption);
+  await finalizeShards(out);
+  t.deepEqual(JSON.parse(await readFile(join(out, 'sizes.json'), 'utf8')), { '00000.tar': 2, '00001.tar': 1, '00002.tar': 1 });
+});
