@@ -3,7 +3,7 @@
 // Undecodable images come back as { ok: false } so the stage counts them; the worker never dies on bad input.
 import { Piscina } from 'piscina';
 import { decodeImage, ImageDecodeError } from '../src/image/decode.ts';
-import { applyViewBytes, byteViewToFloat, viewRng, type ByteView } from '../src/image/transform.ts';
+import { applyView, applyViewBytes, viewRng, type ByteView } from '../src/image/transform.ts';
 import type { ImageView, ViewSpec } from '../src/image/view-spec.ts';
 
 export interface ImageTask {
@@ -36,8 +36,8 @@ export default async function imageTask(task: ImageTask): Promise<ImageTaskResul
     throw err;
   }
   const views = task.views.map((spec, i) => {
-    const bytes = applyViewBytes(image, spec, viewRng(task.seed, task.epoch, task.key, i));
-    return task.floatIn === 'worker' ? byteViewToFloat(bytes) : bytes;
+    const rng = viewRng(task.seed, task.epoch, task.key, i);
+    return task.floatIn === 'worker' ? applyView(image, spec, rng) : applyViewBytes(image, spec, rng);
   });
   const buffers = [...new Set(views.map((v) => v.data.buffer as ArrayBuffer))];
   return movable({ ok: true, views }, buffers);

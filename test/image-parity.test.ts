@@ -1,5 +1,7 @@
 // Parity of clip-bench's image ops with torchvision 0.14 / Pillow 9.4, against fixtures written by
-// reference/augment_reference.py (fixtures/parity/image/augment.json). Tolerance, stated per group:
+// reference/augment_reference.py (fixtures/parity/image/augment.json). Every case runs through both the
+// TypeScript reference (executePlan) and the WebAssembly kernels (executePlanWasm), which must agree exactly.
+// Tolerance, stated per group:
 //   - colour ops (brightness, contrast, saturation, hue, grayscale), MoCo's GaussianBlur, flip, crop: 0 (bit-exact bytes)
 //   - bilinear Resize / RandomResizedCrop resampling (up and down, on the 64x48 input and a real photo): 0 (bit-exact)
 //   - ToTensor + Normalize and whole MoCo-v2 chains with fixed parameters: 0 (identical float32 values)
@@ -11,6 +13,7 @@ import { executePlan, tablesFor } from '../src/image/transform.ts';
 import { toFloat, type RgbImage } from '../src/image/pixel-ops.ts';
 import { planView, randomResizedCropBox, type PlanStep } from '../src/image/sample-params.ts';
 import { decodeImage } from '../src/image/decode.ts';
+import { executePlanWasm } from '../src/image/wasm-pixel-ops.ts';
 import { validateViewSpec } from '../src/image/view-spec.ts';
 import { sharedData } from './helpers/shared-data.ts';
 
@@ -25,9 +28,24 @@ function decodePixels(p: Pixels): Uint8Array | Float32Array {
 const asImage = (p: Pixels): RgbImage => ({ data: decodePixels(p) as Uint8Array, width: p.width, height: p.height });
 const input = asImage(fixture.input);
 
+/** Both implementations of the pixel steps: the TypeScript reference and the WebAssembly kernels. */
+const implementations = {
+  js(img: RgbImage, steps: PlanStep[]): Uint8Array | Float32Array {
+    const { image, normalize } = executePlan(img, steps);
+    return steps.some((s) => s.kind === 'normalize') ? toFloat(image.data, tablesFor(normalize)) : image.data;
+  },
+  wasm(img: RgbImage, steps: PlanStep[]): Uint8Array | Float32Array {
+    const float = steps.some((s) => s.kind === 'normalize');
+    const r = executePlanWasm(img, steps, float ? tablesFor : undefined);
+    return float ? r.floats! : r.bytes!;
+  },
+};
+/** Run `steps` with both implementations; throws unless they agree exactly, returns the output. */
 function run(img: RgbImage, steps: PlanStep[]): Uint8Array | Float32Array {
-  const { image, normalize } = executePlan(img, steps);
-  return steps.some((s) => s.kind === 'normalize') ? toFloat(image.data, tablesFor(normalize)) : image.data;
+  const js = implementations.js(img, steps);
+  const wasm = implementations.wasm(img, steps);
+  if (js.length !== wasm.length || js.some((v, i) => v !== wasm[i])) throw new Error(`wasm and js differ for ${JSON.stringify(steps)}`);
+  return js;
 }
 
 /** Number of differing elements and the largest absolute difference. */

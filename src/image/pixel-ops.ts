@@ -26,7 +26,7 @@ function blendValue(in1: number, in2: number, alpha32: number): number {
 }
 
 /** 256-entry table of blend(constant, v, alpha). */
-function blendTable(constant: number, factor: number): Uint8Array {
+export function blendTable(constant: number, factor: number): Uint8Array {
   const alpha = f32(factor);
   const lut = new Uint8Array(256);
   for (let v = 0; v < 256; v++) lut[v] = blendValue(constant, v, alpha);
@@ -220,6 +220,15 @@ function transposeRgb(src: Uint8Array, width: number, height: number): Uint8Arra
   return out;
 }
 
+/** ImagingHorizontalBoxBlur's integer radius and 24-bit fixed-point weights for Gaussian sigma. */
+export function pilBoxBlurParams(sigma: number): { r: number; ww: number; fw: number } {
+  const floatRadius = pilBoxRadius(sigma);
+  const r = Math.trunc(floatRadius);
+  const ww = Math.trunc(f32(16777216 / f32(f32(floatRadius * 2) + 1)));
+  const fw = Math.trunc((16777216 - (r * 2 + 1) * ww) / 2);
+  return { r, ww, fw };
+}
+
 /**
  * MoCo v2's GaussianBlur: PIL ImageFilter.GaussianBlur(radius=sigma), i.e. Pillow's ImagingBoxBlur with 3 passes:
  * three horizontal box passes, then three vertical ones, each rounding to 8 bits. The horizontal passes run as
@@ -227,10 +236,7 @@ function transposeRgb(src: Uint8Array, width: number, height: number): Uint8Arra
  */
 export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
   const { width, height } = img;
-  const floatRadius = pilBoxRadius(sigma);
-  const r = Math.trunc(floatRadius);
-  const ww = Math.trunc(f32(16777216 / f32(f32(floatRadius * 2) + 1)));
-  const fw = Math.trunc((16777216 - (r * 2 + 1) * ww) / 2);
+  const { r, ww, fw } = pilBoxBlurParams(sigma);
   const acc = new Int32Array(Math.max(width, height) * 3);
   let a: Uint8Array = transposeRgb(img.data, width, height); // width rows of height pixels
   let b: Uint8Array = new Uint8Array(a.length);

@@ -13,6 +13,30 @@ import {
 import { resizedCrop } from './resample.ts';
 import { decodeImage, type DecodeOptions } from './decode.ts';
 import type { Triple } from './view-spec.ts';
+import { executePlanWasm, wasmKernelsAvailable } from './wasm-pixel-ops.ts';
+
+export type PixelKernels = 'wasm' | 'js';
+let kernels: PixelKernels | undefined;
+
+/**
+ * Which implementation runs the pixel steps: 'wasm' (pixel-kernels.c, the default when it loads) or 'js' (the
+ * TypeScript reference). Both give identical bytes. Env override: CLIP_BENCH_IMAGE_KERNELS=js|wasm.
+ */
+export function pixelKernels(): PixelKernels {
+  if (!kernels) {
+    const env = process.env.CLIP_BENCH_IMAGE_KERNELS;
+    if (env !== undefined && env !== 'js' && env !== 'wasm') throw new Error(`CLIP_BENCH_IMAGE_KERNELS must be js or wasm, got ${JSON.stringify(env)}`);
+    kernels = env === 'js' ? 'js' : wasmKernelsAvailable() ? 'wasm' : 'js';
+    if (env === 'wasm' && kernels !== 'wasm') throw new Error('CLIP_BENCH_IMAGE_KERNELS=wasm but the WebAssembly kernels do not load here');
+  }
+  return kernels;
+}
+
+/** Choose the pixel implementation for this thread (tests and benchmarks). */
+export function setPixelKernels(choice: PixelKernels): void {
+  if (choice === 'wasm' && !wasmKernelsAvailable()) throw new Error('the WebAssembly pixel kernels do not load here');
+  kernels = choice;
+}
 
 /** Run the planned steps on 8-bit pixels; returns the final bytes and the normalisation to apply. */
 export function executePlan(img: RgbImage, steps: PlanStep[]): { image: RgbImage; normalize?: { mean: Triple; std: Triple } } {
@@ -47,11 +71,33 @@ export function tablesFor(normalize?: { mean: Triple; std: Triple }): Float32Arr
 /** The 8-bit result of one view plus what is left to do to make it float (so that step can run elsewhere). */
 export interface ByteView { data: Uint8Array; height: number; width: number; normalize?: { mean: Triple; std: Triple } }
 
+/** Run planned steps with the WebAssembly kernels, or undefined when they are off or the image is too large for them. */
+function tryWasm(img: RgbImage, steps: PlanStep[], float: boolean) {
+  if (pixelKernels() !== 'wasm') return undefined;
+  try {
+    return executePlanWasm(img, steps, float ? tablesFor : undefined);
+  } catch (err) {
+    if (err instanceof Error && /too large for the wasm kernels/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
 /** Apply `spec` to a decoded image with the draws of `rng`, stopping before the float conversion. */
 export function applyViewBytes(img: RgbImage, spec: ViewSpec, rng: UniformSource): ByteView {
   const steps = planView(spec, img.width, img.height, rng);
+  const w = tryWasm(img, steps, false);
+  if (w) return { data: w.bytes!, height: w.height, width: w.width, normalize: w.normalize };
   const { image, normalize } = executePlan(img, steps);
   return { data: image.data, height: image.height, width: image.width, normalize };
+}
+
+/** Apply `spec` with the draws of `rng` all the way to float32 HWC (ToTensor + Normalize). */
+export function applyView(img: RgbImage, spec: ViewSpec, rng: UniformSource): ImageView {
+  const steps = planView(spec, img.width, img.height, rng);
+  const w = tryWasm(img, steps, true);
+  if (w) return { data: w.floats!, height: w.height, width: w.width };
+  const { image, normalize } = executePlan(img, steps);
+  return { data: toFloat(image.data, tablesFor(normalize)), height: image.height, width: image.width };
 }
 
 /** ToTensor + Normalize of a byte view into float32 HWC. */
@@ -75,5 +121,5 @@ export async function decodeAndApplyViews(
 /** Main-thread, non-stream: decode `bytes` and apply `spec` with `rng`'s draws (evaluation code). */
 export async function decodeAndApply(bytes: Uint8Array, spec: ViewSpec, rng: UniformSource, options: DecodeOptions = {}): Promise<ImageView> {
   const img = await decodeImage(bytes, options);
-  return byteViewToFloat(applyViewBytes(img, spec, rng));
+  return applyView(img, spec, rng);
 }
