@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { ParamStore } from '../src/nn/params.ts';
-import { saveCheckpoint, loadCheckpoint, listCheckpoints, latestCheckpoint, type SaveInput } from '../src/train/checkpoint-format.ts';
-import { decodeTensorFile } from '../src/train/tensor-file.ts';
+import { saveCheckpoint, loadCheckpoint, listCheckpoints, latestCheckpoint, applyWeights, type SaveInput } from '../src/train/checkpoint-format.ts';
+import { parseSafetensors, toFloat32 } from '../src/weights/safetensors.ts';
 import { readFile } from 'node:fs/promises';
 
 test.before(async () => { await tf.setBackend('cpu'); await tf.ready(); });
@@ -37,16 +37,22 @@ test.serial('round trip is bit-exact; weights are a PyTorch-layout safetensors s
   t.is(dir, join(root, 'step-000000007'));
   t.deepEqual((await readdir(dir)).sort(), ['model.safetensors', 'optimizer.safetensors', 'state.msgpack']);
 
-  const file = decodeTensorFile(await readFile(join(dir, 'model.safetensors')));
-  t.deepEqual(file.tensors['visual.proj.weight'].shape, [3, 2], 'linear weights in PyTorch [out, in]');
-  t.deepEqual(Array.from(file.tensors['visual.proj.weight'].data), [1, 4, 2, 5, 3, 6]);
-  t.deepEqual(file.tensors['visual.conv1.weight'].shape, [4, 3, 2, 2], 'conv weights OIHW');
-  t.is(file.tensors['visual.conv1.weight'].data[1], 12.25, 'OIHW[0,0,0,1] = HWIO[0,1,0,0] = element (1*3)*4');
-  t.deepEqual(Array.from(file.tensors['bn.running_mean'].data), [0.5, -0.5], 'BN statistics are in the weights');
+  const file = parseSafetensors(await readFile(join(dir, 'model.safetensors')));
+  const w = (name: string) => file.tensors.get(name)!;
+  t.deepEqual(w('visual.proj.weight').shape, [3, 2], 'linear weights in PyTorch [out, in]');
+  t.deepEqual(Array.from(toFloat32(w('visual.proj.weight'))), [1, 4, 2, 5, 3, 6]);
+  t.deepEqual(w('visual.conv1.weight').shape, [4, 3, 2, 2], 'conv weights OIHW');
+  t.is(toFloat32(w('visual.conv1.weight'))[1], 12.25, 'OIHW[0,0,0,1] = HWIO[0,1,0,0] = element (1*3)*4');
+  t.deepEqual(Array.from(toFloat32(w('bn.running_mean'))), [0.5, -0.5], 'BN statistics are in the weights');
 
   const loaded = await loadCheckpoint(dir);
   const rec = store.toRecord();
-  for (const [k, r] of Object.entries(rec)) { t.deepEqual(loaded.weights[k].shape, r.shape); t.deepEqual(Array.from(loaded.weights[k].data), Array.from(r.data)); }
+  const fresh = new ParamStore();
+  for (const e of store.entries()) fresh.add(e.name, tf.zerosLike(e.variable), { kind: e.meta.kind, torchLayout: e.meta.torchLayout, trainable: e.meta.trainable });
+  applyWeights(fresh, loaded);
+  const back = fresh.toRecord();
+  for (const [k, r] of Object.entries(rec)) { t.deepEqual(back[k].shape, r.shape); t.deepEqual(Array.from(back[k].data), Array.from(r.data), `${k} bit-exact`); }
+  fresh.dispose();
   t.deepEqual(loaded.moments, { step: 7, m, v });
   t.is(loaded.state.step, 7);
   t.deepEqual(loaded.state.rng, [11, 22, 33, 44]);
@@ -101,7 +107,7 @@ test.serial('a checkpoint is never half-written: SIGKILL during saves leaves onl
     for (const c of all) {
       const ck = await loadCheckpoint(c.dir);
       t.is(ck.state.step, c.step);
-      t.true(ck.weights.w.data.every((x) => x === c.step), `weights of step ${c.step} complete`);
+      t.true(toFloat32(ck.weights.get('w')!).every((x) => x === c.step), `weights of step ${c.step} complete`);
       t.true(ck.moments.v.w.every((x) => x === Math.fround(c.step / 100)), `moments of step ${c.step} complete`);
     }
   }

@@ -20,7 +20,7 @@ import { expandShardSpec } from '../webdataset/shard-spec.ts';
 import { viewPresets, imagenetStats, openaiClipStats } from '../image/presets.ts';
 import { Trainer } from '../train/trainer.ts';
 import { sampleId, type HostSample, type TextKey } from '../train/assemble.ts';
-import { saveCheckpoint, loadCheckpoint, latestCheckpoint, removeCheckpointsAfter, type DataCursor, type LoadedCheckpoint } from '../train/checkpoint-format.ts';
+import { saveCheckpoint, loadCheckpoint, latestCheckpoint, removeCheckpointsAfter, applyWeights, type DataCursor, type LoadedCheckpoint } from '../train/checkpoint-format.ts';
 import type { SupervisionLike } from '../train/contracts.ts';
 import { modelPreset } from './model-presets.ts';
 import { zeroShotEvaluation } from './zero-shot-hook.ts';
@@ -140,7 +140,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     if (s.data.shards.length !== shardList.length || s.data.shards.some((u, i) => u !== shardList[i])) {
       throw new Error(`checkpoint.resume: ${ck.dir} was trained on a different shard list (${s.data.shards.length} shards vs ${shardList.length})`);
     }
-    model.store.load(ck.weights);
+    applyWeights(model.store, ck);
     trainer.optimizer.loadState(ck.moments);
     trainer.step = s.step;
     trainer.lrScale = s.lrScale;

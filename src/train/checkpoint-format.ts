@@ -13,11 +13,12 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Packr } from 'msgpackr';
-import type { ParamStore, TensorRecord } from '../nn/params.ts';
+import type { ParamStore } from '../nn/params.ts';
 import type { AdamWConfig, AdamWState } from './adamw.ts';
 import type { ScheduleConfig } from './schedule.ts';
 import type { RngState } from '../rng.ts';
-import { encodeTensorFile, decodeTensorFile, type FileTensor } from './tensor-file.ts';
+import { serializeSafetensors, parseSafetensors, toFloat32, type SafeTensor, type TensorToWrite } from '../weights/safetensors.ts';
+import { exportStateDict, importStateDict } from '../weights/openai-names.ts';
 import { publishDirAtomic, writeAndSync } from './atomic-write.ts';
 
 const packr = new Packr({ moreTypes: true });
@@ -56,47 +57,13 @@ export interface TrainState {
 export interface LoadedCheckpoint {
   dir: string;
   state: TrainState;
-  weights: Record<string, TensorRecord>;
+  /** model.safetensors: OpenAI names, PyTorch layout (apply with applyWeights / importStateDict). */
+  weights: Map<string, SafeTensor>;
   moments: AdamWState;
 }
 
 const STEP_DIR = /^step-(\d{9})$/;
 export const checkpointDirName = (step: number) => `step-${String(step).padStart(9, '0')}`;
-
-/** TF layout -> PyTorch layout (exact permutation). */
-function toTorch(r: TensorRecord, layout: string): FileTensor {
-  if (layout === 'linear' && r.shape.length === 2) {
-    const [i, o] = r.shape; const out = new Float32Array(r.data.length);
-    for (let a = 0; a < i; a++) for (let b = 0; b < o; b++) out[b * i + a] = r.data[a * o + b];
-    return { shape: [o, i], data: out };
-  }
-  if (layout === 'conv' && r.shape.length === 4) {
-    const [h, w, ci, co] = r.shape; const out = new Float32Array(r.data.length);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < ci; c++) for (let k = 0; k < co; k++) {
-      out[((k * ci + c) * h + y) * w + x] = r.data[((y * w + x) * ci + c) * co + k];
-    }
-    return { shape: [co, ci, h, w], data: out };
-  }
-  return { shape: r.shape, data: r.data };
-}
-
-function fromTorch(t: FileTensor, layout: string, name: string): TensorRecord {
-  const dtype = t.data instanceof Int32Array ? 'int32' : 'float32';
-  if (layout === 'linear' && t.shape.length === 2) {
-    const [o, i] = t.shape; const out = new Float32Array(t.data.length);
-    for (let a = 0; a < i; a++) for (let b = 0; b < o; b++) out[a * o + b] = t.data[b * i + a];
-    return { shape: [i, o], dtype: 'float32', data: out };
-  }
-  if (layout === 'conv' && t.shape.length === 4) {
-    const [co, ci, h, w] = t.shape; const out = new Float32Array(t.data.length);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < ci; c++) for (let k = 0; k < co; k++) {
-      out[((y * w + x) * ci + c) * co + k] = t.data[((k * ci + c) * h + y) * w + x];
-    }
-    return { shape: [h, w, ci, co], dtype: 'float32', data: out };
-  }
-  if (layout !== 'none' && layout !== 'linear' && layout !== 'conv') throw new Error(`checkpoint: unknown layout ${layout} for ${name}`);
-  return { shape: t.shape, dtype, data: t.data };
-}
 
 export interface SaveInput {
   store: ParamStore;
@@ -107,24 +74,18 @@ export interface SaveInput {
 /** Write a checkpoint for state.step under `root` atomically; then keep only the newest `keep`. Returns its directory. */
 export async function saveCheckpoint(root: string, input: SaveInput, keep: number): Promise<string> {
   const dir = join(root, checkpointDirName(input.state.step));
-  const record = input.store.toRecord();
-  const layouts: Record<string, string> = {};
-  const weights: Record<string, FileTensor> = {};
-  for (const e of input.store.entries()) {
-    layouts[e.name] = e.meta.torchLayout;
-    weights[e.name] = toTorch(record[e.name], e.meta.torchLayout);
-  }
-  const moments: Record<string, FileTensor> = {};
+  const weights = exportStateDict(input.store); // the models area's OpenAI-name / PyTorch-layout export
+  const moments = new Map<string, TensorToWrite>();
   for (const e of input.store.trainableEntries()) {
     const m = input.moments.m[e.name]; const v = input.moments.v[e.name];
     if (!m || !v) continue;
-    moments[`exp_avg.${e.name}`] = { shape: e.variable.shape.slice(), data: m };
-    moments[`exp_avg_sq.${e.name}`] = { shape: e.variable.shape.slice(), data: v };
+    moments.set(`exp_avg.${e.name}`, { shape: e.variable.shape.slice(), data: m });
+    moments.set(`exp_avg_sq.${e.name}`, { shape: e.variable.shape.slice(), data: v });
   }
   const state: TrainState = { format: 'clip-bench/checkpoint', version: 1, savedAt: new Date().toISOString(), ...input.state };
   await publishDirAtomic(dir, async (tmp) => {
-    await writeAndSync(join(tmp, 'model.safetensors'), encodeTensorFile(weights, { format: 'pt', layouts: JSON.stringify(layouts), step: String(state.step) }));
-    await writeAndSync(join(tmp, 'optimizer.safetensors'), encodeTensorFile(moments, { optimizer: 'adamw', step: String(input.moments.step) }));
+    await writeAndSync(join(tmp, 'model.safetensors'), [serializeSafetensors(weights, { format: 'pt', step: String(state.step), pipeline: state.pipeline })]);
+    await writeAndSync(join(tmp, 'optimizer.safetensors'), [serializeSafetensors(moments, { optimizer: 'adamw', step: String(input.moments.step) })]);
     await writeAndSync(join(tmp, 'state.msgpack'), [packr.pack(state)]);
   });
   await pruneCheckpoints(root, keep);
@@ -168,15 +129,19 @@ export async function loadCheckpoint(dirOrFile: string): Promise<LoadedCheckpoin
   const state = packr.unpack(stateBytes) as TrainState;
   if (state?.format !== 'clip-bench/checkpoint') throw new Error(`checkpoint ${dir}: state.msgpack is not a clip-bench checkpoint`);
   if (state.version !== 1) throw new Error(`checkpoint ${dir}: unsupported version ${state.version}`);
-  const model = decodeTensorFile(await readFile(join(dir, 'model.safetensors')), `${dir}/model.safetensors`);
-  const layouts = JSON.parse(model.metadata.layouts ?? '{}') as Record<string, string>;
-  const weights: Record<string, TensorRecord> = {};
-  for (const [name, t] of Object.entries(model.tensors)) weights[name] = fromTorch(t, layouts[name] ?? 'none', name);
-  const opt = decodeTensorFile(await readFile(join(dir, 'optimizer.safetensors')), `${dir}/optimizer.safetensors`);
+  const model = parseSafetensors(await readFile(join(dir, 'model.safetensors')), `${dir}/model.safetensors`);
+  const opt = parseSafetensors(await readFile(join(dir, 'optimizer.safetensors')), `${dir}/optimizer.safetensors`);
   const moments: AdamWState = { step: state.optimizer.step, m: {}, v: {} };
-  for (const [name, t] of Object.entries(opt.tensors)) {
-    if (name.startsWith('exp_avg_sq.')) moments.v[name.slice(11)] = t.data as Float32Array;
-    else if (name.startsWith('exp_avg.')) moments.m[name.slice(8)] = t.data as Float32Array;
+  for (const [name, t] of opt.tensors) {
+    if (name.startsWith('exp_avg_sq.')) moments.v[name.slice(11)] = toFloat32(t);
+    else if (name.startsWith('exp_avg.')) moments.m[name.slice(8)] = toFloat32(t);
   }
+  const weights = model.tensors;
   return { dir, state, weights, moments };
+}
+
+/** Load a checkpoint's weights into a store (every entry must be present, shapes must match). */
+export function applyWeights(store: ParamStore, ck: LoadedCheckpoint): void {
+  const r = importStateDict(store, ck.weights);
+  if (r.unused.length) throw new Error(`checkpoint ${ck.dir}: model.safetensors has ${r.unused.length} tensor(s) this model lacks, e.g. "${r.unused[0]}"`);
 }
