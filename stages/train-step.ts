@@ -46,7 +46,7 @@ export function trainStepStage<M extends TrainableModel>(options: { trainer: Tra
       const wallMs = end - previousEnd;
       yield {
         ...result,
-        dataWaitMs: Math.max(0, Math.min(got, end) - previousEnd - 0),
+        dataWaitMs: Math.max(0, got - previousEnd),
         wallMs,
         samplesPerSec: wallMs > 0 ? (item.size * 1000) / wallMs : 0,
         lastSampleId: item.ids[item.ids.length - 1],
