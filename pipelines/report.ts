@@ -58,7 +58,7 @@ export async function writeReport(runDir: string): Promise<{ html: string; plots
     ['temperature.png', lineChartSvg(scaleNames.map((n) => ({ name: `exp(${n})`, points: m.steps.map((s): [number, number] => [s.step, s.logitScales[n]]) })),
       { title: 'Logit scale (1 / temperature)', xLabel: 'step', yLabel: 'exp(logit_scale)' })],
     ['eval.png', lineChartSvg(evalKeys.map((k) => ({ name: k, points: m.evals.filter((e) => k in e.results).map((e): [number, number] => [e.step, 100 * e.results[k]]) })),
-      { title: 'Zero-shot accuracy', xLabel: 'step', yLabel: 'accuracy (%)', ...(chance !== undefined ? { reference: { y: 100 * chance, label: `chance ${(100 * chance).toFixed(1)}%` } } : {}) })],
+      { title: 'Zero-shot accuracy', xLabel: 'step', yLabel: 'accuracy (%)', yRange: [0, 100], ...(chance !== undefined ? { reference: { y: 100 * chance, label: `chance ${(100 * chance).toFixed(1)}%` } } : {}) })],
   ];
   const plots: string[] = [];
   for (const [name, svg] of charts) { const p = join(dir, name); await png(svg, p); plots.push(p); }

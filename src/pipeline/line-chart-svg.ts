@@ -12,6 +12,8 @@ export interface ChartOptions {
   logY?: boolean;
   /** Horizontal reference line (e.g. chance accuracy). */
   reference?: { y: number; label: string };
+  /** Fixed y range (e.g. [0, 100] for accuracies). */
+  yRange?: [number, number];
 }
 
 const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -44,7 +46,7 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   }
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
   const ys = pts.map((p) => tf(p[1])).concat(o.reference ? [tf(o.reference.y)] : []);
-  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  let [y0, y1] = o.yRange ? [tf(o.yRange[0]), tf(o.yRange[1])] : [Math.min(...ys), Math.max(...ys)];
   if (x1 === x0) { x0 -= 1; x1 += 1; }
   const xt = niceTicks(x0, x1); const yt = niceTicks(y0, y1);
   x0 = Math.min(x0, xt[0]); x1 = Math.max(x1, xt.at(-1)!); y0 = Math.min(y0, yt[0]); y1 = Math.max(y1, yt.at(-1)!);
@@ -64,15 +66,18 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#888" stroke-dasharray="5 4"/>`,
       `<text x="${W - m.r - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="#666">${esc(o.reference.label)}</text>`);
   }
+  const legendWidth = 30 + 6.5 * Math.max(0, ...series.map((s) => s.name.length));
+  const legend: string[] = series.length ? [`<rect x="${m.l + 4}" y="${m.t}" width="${legendWidth}" height="${series.length * 16 + 6}" fill="white" fill-opacity="0.85"/>`] : [];
   series.forEach((s, i) => {
     const color = palette[i % palette.length];
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (good.length === 1) parts.push(`<circle cx="${px(good[0][0])}" cy="${py(good[0][1])}" r="3.5" fill="${color}"/>`);
     else if (good.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${good.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
     if (good.length <= 30) for (const [x, y] of good) parts.push(`<circle cx="${px(x)}" cy="${py(y)}" r="2.5" fill="${color}"/>`);
-    parts.push(`<rect x="${m.l + 10}" y="${m.t + 4 + i * 16}" width="12" height="3" fill="${color}"/>`,
-      `<text x="${m.l + 26}" y="${m.t + 9 + i * 16}" font-size="11">${esc(s.name)}</text>`);
+    legend.push(`<rect x="${m.l + 10}" y="${m.t + 6 + i * 16}" width="12" height="3" fill="${color}"/>`,
+      `<text x="${m.l + 26}" y="${m.t + 11 + i * 16}" font-size="11">${esc(s.name)}</text>`);
   });
+  parts.push(...legend); // last, on a translucent box, so lines never hide it
   parts.push('</svg>');
   return parts.join('');
 }
