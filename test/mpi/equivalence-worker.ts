@@ -97,8 +97,8 @@ function train(t: ReturnType<typeof build>, spec: SyntheticBatchSpec, start: num
  * biases feeding straight into a BatchNorm. In float32 their gradients are rounding noise in ANY two computations of
  * the same step (also two micro-batch splits in one process), and Adam normalises noise into steps of size lr.
  */
-function worstRelative(a: ParamStore, b: ParamStore, which: 'params' | 'buffers', refGrads: Array<Record<string, Float32Array>>, nullBelow: number): { worst: number; name: string; skipped: number } {
-  let worst = 0; let name = ''; let skipped = 0;
+function worstRelative(a: ParamStore, b: ParamStore, which: 'params' | 'buffers', refGrads: Array<Record<string, Float32Array>>, nullBelow: number): { worst: number; name: string; skipped: number; l2: number } {
+  let worst = 0; let name = ''; let skipped = 0; let d2 = 0; let n2 = 0;
   const stepMax = refGrads.map((g) => Math.max(...Object.values(g).map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0))));
   for (const e of a.entries()) {
     if (e.variable.dtype === 'int32' || (which === 'buffers') !== (e.meta.kind === 'buffer')) continue;
@@ -108,11 +108,12 @@ function worstRelative(a: ParamStore, b: ParamStore, which: 'params' | 'buffers'
       scale = Math.max(scale, Math.abs(y[i]));
       if (which === 'params' && refGrads.every((g, s) => !g[e.name] || Math.abs(g[e.name][i]) <= nullBelow * stepMax[s])) { skipped++; continue; }
       diff = Math.max(diff, Math.abs(x[i] - y[i]));
+      d2 += (x[i] - y[i]) ** 2; n2 += y[i] ** 2;
     }
     const rel = diff / Math.max(scale, 1e-12);
     if (rel > worst) { worst = rel; name = e.name; }
   }
-  return { worst, name, skipped };
+  return { worst, name, skipped, l2: Math.sqrt(d2 / Math.max(n2, 1e-30)) };
 }
 
 /** Plain DDP: each rank's loss over its local batch only, gradients averaged (what all-gather exists to fix). */
@@ -147,12 +148,14 @@ for (const run of runs) {
   const buffers = worstRelative(par.model.store, ref.model.store, 'buffers', refGrads, nullBelow);
   const grads = worstGradient(dpGrads, refGrads, nullBelow);
   const grads1 = worstGradient(dpGrads.slice(0, 1), refGrads.slice(0, 1), nullBelow);
-  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, dpLosses, refLosses, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs) };
+  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs) };
   if (name === 'clip') {
     const ddp = build(name, 5 + world.rank, local, localLossDdp(world), micro);
     broadcastParameters(world, ddp.model.store);
     out.ddpLosses = train(ddp, spec, world.rank * local, local);
-    out.ddpWorstWeight = worstRelative(ddp.model.store, ref.model.store, 'params', refGrads, nullBelow).worst;
+    const ddpWeights = worstRelative(ddp.model.store, ref.model.store, 'params', refGrads, nullBelow);
+    out.ddpWeightsL2 = ddpWeights.l2;
+    out.ddpWorstWeight = ddpWeights.worst;
     ddp.trainer.dispose(); ddp.sup.dispose(); ddp.model.dispose();
   }
   console.log(JSON.stringify(out));
