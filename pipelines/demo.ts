@@ -27,13 +27,13 @@ export const declaration: DeepPartial<PipelineDeclaration> = {
     options: { projectorHidden: 256, projectorOut: 256, predictorHidden: 64, queueSize: 4096, headGhostSize: 32, denseDim: 64, topK: 8 },
   },
   optim: {
-    batchSize: 64, microBatchSize: 0, steps: 300,
-    baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 30, totalSteps: 300, minLr: 0,
+    batchSize: 64, microBatchSize: 0, steps: 200,
+    baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 20, totalSteps: 200, minLr: 0,
     beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1,
     nanPolicy: 'rollback', rollbackLrFactor: 0.997, maxRollbacks: 10,
   },
   eval: {
-    every: 100, atEnd: true,
+    every: 50, atEnd: true,
     evaluate: zeroShotEvaluation({ shards: fixture('heldout-000000.tar'), prompts: fixture('zero-shot.json'), dataset: 'demo-color' }),
   },
   checkpoint: { every: 50, keep: 2, resume: '', onSignal: true },

@@ -119,7 +119,7 @@ export interface PipelineDeclaration {
 }
 
 /** A declaration written by hand may leave out any field that has a default. */
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends ((...a: any[]) => any) | null ? T[K] : T[K] extends Record<string, unknown> ? DeepPartial<T[K]> : T[K] };
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...a: any[]) => any ? T[K] : T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /** Defaults = the seed's recipe for CLIP (the pipelines override supervision and the optimiser numbers). */
 export const defaults: Omit<PipelineDeclaration, 'name'> = {
