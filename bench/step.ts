@@ -111,24 +111,29 @@ function abCompare(names: string[], f: () => void): void {
   if (ours.length === 0) throw new Error(`--ab: none of ${names.join(',')} is a project kernel`);
   const useStock = (yes: boolean) => {
     for (const k of ours) {
-      tf.unregisterKernel(k.kernelName, k.backendName);
+      if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
       const s = stockKernel(k.kernelName, k.backendName);
-      if (yes && s) tf.registerKernel(s);
+      if (yes && s) tf.registerKernel(s); // project-only kernels (fused layer norm) are simply absent: ops fallback
       if (!yes) tf.registerKernel(k);
     }
   };
   const times: Record<'project' | 'stock', number[]> = { project: [], stock: [] };
+  const cpu: Record<'project' | 'stock', number[]> = { project: [], stock: [] };
   f();
   for (let round = 0; round < reps; round++) {
     for (const mode of ['project', 'stock'] as const) {
       useStock(mode === 'stock');
       try {
-        const t0 = performance.now(); f(); times[mode].push(performance.now() - t0);
+        const c0 = process.cpuUsage(), t0 = performance.now();
+        f();
+        times[mode].push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpu[mode].push((c.user + c.system) / 1000);
       } finally { useStock(false); }
     }
   }
-  console.log(`A/B ${names.join(',')}: project ${median(times.project).toFixed(1)} ms, stock ${median(times.stock).toFixed(1)} ms ` +
-    `(median of ${reps} alternating rounds)`);
+  console.log(`A/B ${names.join(',')}: project ${median(times.project).toFixed(1)} ms (CPU ${median(cpu.project).toFixed(1)}), ` +
+    `stock ${median(times.stock).toFixed(1)} ms (CPU ${median(cpu.stock).toFixed(1)}) (median of ${reps} alternating rounds)`);
 }
 
 /**

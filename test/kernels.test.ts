@@ -49,6 +49,9 @@ const matMulCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }>
   { a: [6, 12, 9], b: [9, 7], ta: false, tb: false },
   { a: [12, 9], b: [4, 9, 7], ta: false, tb: false },     // shared left-hand side
   { a: [4, 1, 10, 6], b: [3, 6, 5], ta: false, tb: false }, // broadcast batch dims
+  { a: [6, 2, 17, 17], b: [6, 2, 17, 32], ta: false, tb: false }, // small items: stock loop, one call
+  { a: [6, 2, 17, 32], b: [6, 2, 17, 32], ta: true, tb: false },
+  { a: [6, 2, 17, 32], b: [6, 2, 17, 32], ta: false, tb: true },
 ];
 
 /** Reference reduction (independent of the kernel's own): sum broadcast axes one at a time. */
@@ -230,4 +233,56 @@ test.serial('OneHot on wasm gives real float32 ones (stock writes int32 bit patt
   t.is(one.dtype, 'float32');
   t.is(one.dataSync()[0], 1);
   one.dispose();
+});
+
+// ---- Slice / SplitV / Concat (heap-to-heap copies) --------------------------------------------------------------
+
+test.serial('Slice, SplitV and Concat on wasm match cpu for float32, int32 and bool, any axis, with gradients', async (t) => {
+  const xd = randn([3, 5, 7, 4], 16);
+  const f = () => {
+    const x = tf.tensor4d(xd, [3, 5, 7, 4]);
+    const xi = tf.cast(tf.mul(x, 10), 'int32'), xb = tf.greater(x, 0);
+    const outs: tf.Tensor[] = [
+      tf.slice(x, [1, 0, 2, 1], [2, 5, 3, 2]), tf.slice(x, [0, 2, 0, 0], [3, 1, 7, 4]), tf.slice(x, [2, 0, 0, 0], [1, -1, -1, -1]),
+      tf.slice(x, [0, 0, 0, 3], [3, 5, 7, 1]), tf.slice(tf.reshape(x, [420]), [17], [100]), tf.slice(x, [0, 0, 0, 0], [3, 5, 7, 4]),
+      tf.cast(tf.slice(xi, [1, 1, 1, 1], [1, 3, 5, 2]), 'float32'), tf.cast(tf.slice(xb, [0, 1, 2, 0], [3, 2, 2, 4]), 'float32'),
+      ...tf.split(x, [1, 3, 3], 2), ...tf.split(x, 2, 3), ...tf.split(x, 3, 0),
+      tf.concat([x, tf.mul(x, 2)], 3), tf.concat([tf.slice(x, [0, 0, 0, 0], [3, 2, 7, 4]), x], 1), tf.concat([x, x, x], 0),
+      tf.cast(tf.concat([xi, xi], 2), 'float32'), tf.cast(tf.concat([xb, xb], 3), 'float32'),
+    ];
+    const w = tf.randomNormal([3, 5, 7, 12], 0, 1, 'float32', 17);
+    const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.concat(tf.split(tf.concat([z, tf.slice(tf.concat([z, z], 3), [0, 0, 0, 2], [3, 5, 7, 4]), z], 3), 4, 3), 3).slice([0, 0, 0, 0], [3, 5, 7, 12]), w)))(x);
+    return [...outs, g];
+  };
+  const got = await on('wasm', f), want = await on('cpu', f);
+  t.is(got.length, want.length);
+  for (let i = 0; i < want.length; i++) t.deepEqual(Array.from(got[i]!), Array.from(want[i]!), `output ${i}`);
+});
+
+// ---- fused layer norm ------------------------------------------------------------------------------------------
+
+test.serial('fused layer norm: value and gradients (x, gamma, beta) match the op composition, on wasm and cpu', async (t) => {
+  const { layerNorm, hasFusedLayerNorm } = await import('../src/kernels/layer-norm.ts');
+  const xd = randn([4, 9, 24], 18), gd = randn([24], 19), bd = randn([24], 20);
+  const composed = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+  };
+  const run = (ln: typeof composed) => () => {
+    const x = tf.tensor3d(xd, [4, 9, 24]), g = tf.tensor1d(gd), b = tf.tensor1d(bd);
+    const w = tf.randomNormal([4, 9, 24], 0, 1, 'float32', 21);
+    const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(ln(xx, gg, bb), w)))([x, g, b]);
+    return [ln(x, g, b), ...grads];
+  };
+  const want = await on('cpu', run(composed));
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await tf.setBackend(backend);
+    t.true(hasFusedLayerNorm(), backend);
+    const got = await on(backend, run(layerNorm));
+    ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => t.true(relErr(got[i]!, want[i]!) < 1e-5, `${backend} ${name}: ${relErr(got[i]!, want[i]!)}`));
+  }
+  const before = tf.memory().numTensors;
+  tf.tidy(() => { tf.grad((x: tf.Tensor) => tf.sum(layerNorm(x, tf.ones([24]), tf.zeros([24]))))(tf.ones([2, 24])); });
+  t.is(tf.memory().numTensors, before, 'no leaked tensors');
+  t.throws(() => layerNorm(tf.ones([2, 24]), tf.ones([23]), tf.zeros([23])), { message: /gamma shape \[23\] does not match the last axis 24/ });
 });

@@ -8,7 +8,10 @@ import { batchMatMulKernels } from './batch-mat-mul.ts';
 import { batchMatMulGradient } from './batch-mat-mul-grad.ts';
 import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
 import { identityKernels } from './identity.ts';
+import { layerNormGradient, layerNormKernels } from './layer-norm.ts';
 import { oneHotKernels } from './one-hot.ts';
+import { sliceKernels } from './slice.ts';
+import { concatKernels } from './concat.ts';
 import { unsortedSegmentSumKernels } from './unsorted-segment-sum.ts';
 
 let configs: KernelConfig[] | null = null;
@@ -23,6 +26,9 @@ export function projectKernels(): KernelConfig[] {
     ...unsortedSegmentSumKernels(),
     ...oneHotKernels(),
     ...identityKernels(requireKernel('Cast', 'wasm').kernelFunc),
+    ...layerNormKernels(),
+    ...sliceKernels(requireKernel('Slice', 'wasm').kernelFunc, requireKernel('SplitV', 'wasm').kernelFunc),
+    ...concatKernels(requireKernel('Concat', 'wasm').kernelFunc),
   ];
   for (const c of built) stock.set(`${c.kernelName}/${c.backendName}`, tf.getKernel(c.kernelName, c.backendName));
   configs = built;
@@ -43,7 +49,7 @@ export function stockKernel(kernelName: string, backendName: string): KernelConf
 
 /** Gradients the project replaces (for every backend). */
 export function projectGradients(): GradConfig[] {
-  return [batchMatMulGradient()];
+  return [batchMatMulGradient(), layerNormGradient()];
 }
 
 let registered = false;

@@ -87,3 +87,44 @@ export function kernelFromOps(backend: { incRef(dataId: object): void }, inputs:
     for (const w of wrapped) w.dispose();
   }
 }
+
+/**
+ * Copy between a dense tensor and a box inside another tensor on the heap (byte offsets; memmove per contiguous run).
+ * `direction` 'out': box [begin, begin+size) of `big` (shape bigShape) -> dense `small`; 'in': dense `small` -> box of `big`.
+ */
+export function copyBox(heap: Uint8Array, bigOffset: number, bigShape: number[], begin: number[], size: number[],
+  smallOffset: number, elementBytes: number, direction: 'out' | 'in'): void {
+  const rank = bigShape.length;
+  if (size.some((d) => d === 0)) return;
+  // innermost axis k whose extent is partial: the run covers axes k.. contiguously
+  let k = rank - 1;
+  while (k >= 0 && size[k] === bigShape[k] && begin[k] === 0) k--;
+  const strides = new Array<number>(rank);
+  for (let i = rank - 1, s = elementBytes; i >= 0; i--) { strides[i] = s; s *= bigShape[i]!; }
+  if (k < 0) { // the whole tensor
+    const n = strides[0]! * bigShape[0]!;
+    if (direction === 'out') heap.copyWithin(smallOffset, bigOffset, bigOffset + n);
+    else heap.copyWithin(bigOffset, smallOffset, smallOffset + n);
+    return;
+  }
+  const run = size[k]! * strides[k]!;
+  const base = bigOffset + begin.reduce((acc, b, i) => acc + b * strides[i]!, 0);
+  const idx = new Array<number>(k).fill(0);
+  let small = smallOffset;
+  for (;;) {
+    let off = base;
+    for (let i = 0; i < k; i++) off += idx[i]! * strides[i]!;
+    if (direction === 'out') heap.copyWithin(small, off, off + run);
+    else heap.copyWithin(off, small, small + run);
+    small += run;
+    let i = k - 1;
+    while (i >= 0) { if (++idx[i]! < size[i]!) break; idx[i] = 0; i--; }
+    if (i < 0) break;
+  }
+}
+
+export function bytesPerElement(dtype: string): number {
+  if (dtype === 'float32' || dtype === 'int32') return 4;
+  if (dtype === 'bool') return 1;
+  throw new Error(`wasm kernel: unsupported dtype ${dtype}`);
+}

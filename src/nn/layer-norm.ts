@@ -1,8 +1,11 @@
 // Layer normalisation over the last axis (PyTorch nn.LayerNorm, eps 1e-5, biased variance).
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.ts';
+import { hasFusedLayerNorm, layerNorm as fusedLayerNorm } from '../kernels/layer-norm.ts';
 
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
+  // one fused kernel forward and one backward on wasm/cpu (src/kernels/layer-norm.ts); the ops below elsewhere
+  if (hasFusedLayerNorm()) return fusedLayerNorm(x, gamma, beta, eps);
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
