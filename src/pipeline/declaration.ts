@@ -104,6 +104,17 @@ export interface LoggingDeclaration {
   every: number;
 }
 
+/** Data-parallel options, used when the pipeline is launched by mpirun/srun with more than one rank (docs/distributed.md). */
+export interface DistributedDeclaration {
+  /** DeCLIP/DeFILIP NN queue: 'global' = every rank enqueues the gathered batch (identical queues, = one process with the
+   *  global batch); 'per-rank' = each rank enqueues its local rows (the seed's one queue per GPU). */
+  nnQueue: 'global' | 'per-rank';
+  /** BN running statistics: 'mean' over ranks after each step (training statistics stay local per rank), or rank 0's ('rank0'). */
+  bnBuffers: 'mean' | 'rank0';
+  /** Gradient all-reduce bucket size in MiB. */
+  bucketMb: number;
+}
+
 export interface PipelineDeclaration {
   name: string;
   seed: number;
@@ -116,6 +127,7 @@ export interface PipelineDeclaration {
   checkpoint: CheckpointDeclaration;
   logging: LoggingDeclaration;
   backend: { name: BackendChoice; threads: number };
+  distributed: DistributedDeclaration;
 }
 
 /** A declaration written by hand may leave out any field that has a default. */
@@ -138,4 +150,5 @@ export const defaults: Omit<PipelineDeclaration, 'name'> = {
   checkpoint: { every: 200, keep: 3, resume: '', onSignal: true },
   logging: { out: 'runs/default', progress: 'auto', every: 10 },
   backend: { name: 'auto', threads: 0 },
+  distributed: { nnQueue: 'global', bnBuffers: 'mean', bucketMb: 25 },
 };

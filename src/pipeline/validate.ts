@@ -80,6 +80,11 @@ export const schema: Schema = {
     name: { type: 'enum', values: ['auto', 'tensorflow', 'wasm', 'cpu'] },
     threads: { type: 'int', min: 0 },
   },
+  distributed: {
+    nnQueue: { type: 'enum', values: ['global', 'per-rank'] },
+    bnBuffers: { type: 'enum', values: ['mean', 'rank0'] },
+    bucketMb: { type: 'number', min: 0, exclusiveMin: true },
+  },
 };
 
 export class DeclarationError extends Error {
