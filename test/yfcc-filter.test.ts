@@ -104,6 +104,26 @@ test('named-field metadata (dalle-mini parquet): same stages, camera title and F
   t.deepEqual(rows.map((r) => [r.photoId, r.caption]), [['10001', 'Sailing boats in the harbour'], ['10002', 'Walking through the autumn leaves in the park']]);
 });
 
+test('named-field metadata as gzipped JSON lines with a custom field map', async (t) => {
+  const dir = await tmp();
+  const { gzipSync } = await import('node:zlib');
+  const rows = [
+    { id: 1, h: 'aa01', t: 'A+long+walk+on+the+beach+at+dawn', m: 0 },
+    { id: 2, h: 'aa02', t: 'DSC_0001', m: 0 },
+    { id: 'x3', h: 'aa03', t: 'Bad+id+row+with+a+caption', m: 0 },
+    { id: 4, h: 'aa04', t: 'Fireworks+over+the+bay+tonight', m: 1 },
+  ];
+  const path = join(dir, 'meta.jsonl.gz');
+  await writeFile(path, gzipSync(rows.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+  const { parseNamedFields } = await import('../stages/yfcc-named-rows.ts');
+  const { report, rows: out } = await runAll({ metadata: path, metadataFields: parseNamedFields('photoId=id,photoHash=h,title=t,marker=m') });
+  const tbl = table(report);
+  t.deepEqual(tbl.parse.slice(0, 3), [4, 3, { 'bad-photo-id': 1 }]);
+  t.deepEqual(tbl['photos-only'].slice(0, 3), [3, 2, { video: 1 }]);
+  t.deepEqual(tbl.caption.slice(0, 3), [2, 1, { 'empty-after-cleaning': 1 }]);
+  t.deepEqual(out.map((r) => [r.photoId, r.caption]), [['1', 'A long walk on the beach at dawn']]);
+});
+
 test('subset join: listed ids kept, hash mismatch and missing keys reported', async (t) => {
   const { report, rows } = await runAll({ metadata: fixture('metadata.tsv'), subset: fixture('subset.tsv') });
   const subset = report.stages.find((s) => s.stage === 'subset')!;
