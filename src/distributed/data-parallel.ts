@@ -26,6 +26,9 @@
 //                       process with ghost BN over the same chunks, and every rank (and the checkpoint) holds the same;
 //            'rank0'    rank 0's running statistics are broadcast (PyTorch DDP's broadcast_buffers).
 //   Synchronised BN (statistics over the global batch in the forward) is not provided.
+//
+// Fault injection (tests only): CLIP_BENCH_INJECT_FAULT=R@K makes rank R kill itself with SIGKILL at the start of the
+// K-th step this process computes (test/distributed-fault.test.ts: the job must stop, then resume from a checkpoint).
 import * as tf from '@tensorflow/tfjs';
 import type { Collective } from './collective.ts';
 import type { TrainBatch, TrainableModel, SupervisionLike } from '../train/contracts.ts';
@@ -47,6 +50,14 @@ export interface DataParallelOptions {
 export interface CommTimes { gatherMs: number; allreduceMs: number; buffersMs: number; bytesGathered: number; bytesReduced: number; buckets: number }
 
 const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
+
+/** CLIP_BENCH_INJECT_FAULT=R@K -> { rank: R, step: K } (see the header). */
+export function parseInjectedFault(value: string | undefined): { rank: number; step: number } | null {
+  if (!value) return null;
+  const m = /^(\d+)@(\d+)$/.exec(value.trim());
+  if (!m || Number(m[2]) < 1) throw new Error(`CLIP_BENCH_INJECT_FAULT must look like RANK@STEP (e.g. 1@3), got ${JSON.stringify(value)}`);
+  return { rank: Number(m[1]), step: Number(m[2]) };
+}
 
 function elapsed(t0: number): number { return performance.now() - t0; }
 
@@ -235,8 +246,15 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
   if (o.buffers !== 'mean' && o.buffers !== 'rank0') throw new Error(`data parallel: buffers must be 'mean' or 'rank0', got ${JSON.stringify(o.buffers)}`);
   if (!(Number.isInteger(o.bucketBytes) && o.bucketBytes >= 4)) throw new Error(`data parallel: bucketBytes must be an integer >= 4, got ${o.bucketBytes}`);
   const lastComm: CommTimes = { gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 };
+  const fault = parseInjectedFault(process.env.CLIP_BENCH_INJECT_FAULT);
+  let calls = 0;
 
   function step<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, batch: TrainBatch, microBatchSize: number): GradientsResult {
+    calls++;
+    if (fault && fault.rank === world.rank && fault.step === calls) {
+      process.stderr.write(`rank ${world.rank}: injected fault (CLIP_BENCH_INJECT_FAULT=${fault.rank}@${fault.step}): killing this rank at the start of its step ${calls}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
     Object.assign(lastComm, { gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 });
     if (world.size === 1) return computeGradients(model, supervision, batch, microBatchSize);
     const b = batchSize(batch);

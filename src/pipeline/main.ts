@@ -9,6 +9,7 @@ import { parseArgs, applyOverrides, usage } from './cli.ts';
 import { runPipeline, MissingDataError, type RunSummary } from './runner.ts';
 import { TrainingHalt } from '../../stages/train-step.ts';
 import type { PipelineDeclaration, DeepPartial } from './declaration.ts';
+import { getCollective, underMpiLauncher } from '../distributed/collective.ts';
 
 /** Exit codes: 0 done, 1 run failed, 2 bad declaration/flags, 3 no data. */
 export async function main(declaration: DeepPartial<PipelineDeclaration>, scriptUrl: string, after?: (summary: RunSummary, d: PipelineDeclaration) => Promise<void>): Promise<never> {
@@ -42,5 +43,7 @@ export async function main(declaration: DeepPartial<PipelineDeclaration>, script
   } finally {
     shutdownBackend();
   }
+  // under mpirun/srun: a clean MPI exit, or stop every rank of the job now (no rank left waiting in a collective)
+  if (underMpiLauncher()) { if (code === 0) getCollective().finalize(); else getCollective().abort(code); }
   process.exit(code);
 }

@@ -35,6 +35,12 @@ import { trainStepStage, RollbackRequest, TrainingHalt, type StepRecord } from '
 import { checkpointStage } from '../../stages/checkpoint.ts';
 import { evaluateStage, type EvalResults } from '../../stages/evaluate.ts';
 import { metricsStage } from '../../stages/metrics.ts';
+import { getCollective, type Collective } from '../distributed/collective.ts';
+import { createDataParallel, broadcastParameters } from '../distributed/data-parallel.ts';
+import { gatherCursors, cursorForRank } from '../distributed/rank-cursors.ts';
+import { agreeOnSteps } from '../../stages/agree-on-steps.ts';
+import { checkpointDirName } from '../train/checkpoint-format.ts';
+import type { TrainerOptions } from '../train/trainer.ts';
 
 export class MissingDataError extends Error {
   constructor(message: string) { super(message); this.name = 'MissingDataError'; }
@@ -46,6 +52,8 @@ export interface RunOptions {
   /** Programmatic stop (tests): finishes the current step, saves, returns. */
   stop?: AbortSignal;
   log?: (line: string) => void;
+  /** Data parallelism (default: getCollective() — MPI under mpirun/srun, single process otherwise). */
+  collective?: Collective;
 }
 
 export interface RunSummary {
@@ -74,7 +82,7 @@ export interface RunParts {
   dispose(): void;
 }
 
-export async function buildRunParts(d: PipelineDeclaration): Promise<RunParts> {
+export async function buildRunParts(d: PipelineDeclaration, computeGradients?: TrainerOptions['computeGradients']): Promise<RunParts> {
   const tokenizer = await loadTokenizer({ variant: d.text.variant, vocabPath: d.text.vocabPath || undefined, contextLength: d.text.contextLength });
   const supervision = createSupervision(d.supervision.name, d.supervision.options);
   const preset = modelPreset(d.model.preset);
@@ -88,6 +96,7 @@ export async function buildRunParts(d: PipelineDeclaration): Promise<RunParts> {
     adamw: { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay },
     microBatchSize: o.microBatchSize,
     nanPolicy: o.nanPolicy,
+    computeGradients,
   });
   return { tokenizer, supervision, model, trainer, dispose: () => { trainer.dispose(); supervision.dispose(); model.dispose(); } };
 }
@@ -112,14 +121,24 @@ function truncateMetrics(file: string, step: number): void {
 }
 
 export async function runPipeline(d: PipelineDeclaration, options: RunOptions = {}): Promise<RunSummary> {
-  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // Data parallelism (src/distributed, docs/distributed.md): optim.batchSize is the GLOBAL batch, each rank reads its
+  // split of the shards and trains on batchSize / ranks samples; rank 0 alone writes metrics and checkpoints.
+  const world = options.collective ?? getCollective();
+  const parallel = world.size > 1;
+  const lead = world.rank === 0;
+  const log = !lead ? () => {} : options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  if (d.optim.batchSize % world.size !== 0) throw new Error(`optim.batchSize (${d.optim.batchSize}) must be a multiple of the number of ranks (${world.size})`);
+  const localBatch = d.optim.batchSize / world.size;
   const spec = d.data.shards || (d.data.env ? process.env[d.data.env] ?? '' : '');
   if (!spec) throw new MissingDataError(d.data.missingHint);
   const shardList = expandShardSpec(spec);
   if (shardList.length === 0) throw new MissingDataError(`data.shards: ${JSON.stringify(spec)} names no shards`);
 
   const backend = await initBackend({ backend: d.backend.name, threads: d.backend.threads || undefined, quiet: true });
-  const parts = await buildRunParts(d);
+  const dp = parallel
+    ? createDataParallel(world, { nnQueue: d.distributed.nnQueue, buffers: d.distributed.bnBuffers, bucketBytes: Math.round(d.distributed.bucketMb * 1024 * 1024) })
+    : undefined;
+  const parts = await buildRunParts(d, dp?.computeGradients);
   const { tokenizer, supervision, model, trainer } = parts;
   const out = d.logging.out;
   const ckptRoot = join(out, 'checkpoints');
@@ -147,7 +166,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     trainer.guard.setState(s.guard);
     supervision.setState(s.supervision);
     runRng.setState(s.rng);
-    cursor = s.data;
+    cursor = cursorForRank(s.data, world.rank, world.size, ck.dir);
     samplesSeen = s.samplesSeen;
     elapsedBefore = s.elapsedMs;
     rollbacks = s.rollbacks;
@@ -156,20 +175,23 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   const resumeDir = await resolveResume(d);
   if (resumeDir) {
     restore(await loadCheckpoint(resumeDir));
-    truncateMetrics(metricsFile, trainer.step);
+    if (lead) truncateMetrics(metricsFile, trainer.step);
     log(`[${d.name}] resumed from ${resumeDir} at step ${trainer.step}`);
   } else {
     if (d.checkpoint.resume === 'latest') log(`[${d.name}] no checkpoint under ${ckptRoot}: starting fresh`);
-    writeFileSync(metricsFile, '');
+    if (lead) writeFileSync(metricsFile, '');
   }
+  // every rank starts from rank 0's parameters (fresh runs build the same ones from the seed; this makes it certain)
+  if (parallel) broadcastParameters(world, model.store);
   const firstStep = trainer.step;
-  appendFileSync(metricsFile, JSON.stringify({
+  if (lead) appendFileSync(metricsFile, JSON.stringify({
     type: 'run', time: new Date().toISOString(), name: d.name, startStep: firstStep, backend: backend.name, threads: backend.threads,
-    model: d.model.preset, supervision: d.supervision.name, batchSize: d.optim.batchSize, microBatchSize: d.optim.microBatchSize,
+    model: d.model.preset, supervision: d.supervision.name, batchSize: d.optim.batchSize, microBatchSize: d.optim.microBatchSize, ranks: world.size,
     lastStep: d.optim.steps, parameters: model.store.countValues(true), shards: shardList.length,
   }) + '\n');
   log(`[${d.name}] ${d.supervision.name} / ${d.model.preset} (${(model.store.countValues(true) / 1e6).toFixed(2)}M trainable) on ${backend.name} x${backend.threads}, ` +
-    `batch ${d.optim.batchSize}${d.optim.microBatchSize && d.optim.microBatchSize < d.optim.batchSize ? ` (micro ${d.optim.microBatchSize})` : ''}, steps ${firstStep + 1}..${d.optim.steps}, out ${out}`);
+    `batch ${d.optim.batchSize}${d.optim.microBatchSize && d.optim.microBatchSize < d.optim.batchSize ? ` (micro ${d.optim.microBatchSize})` : ''}, steps ${firstStep + 1}..${d.optim.steps}, out ${out}` +
+    (parallel ? `; ${world.size} ranks x ${localBatch} samples, NN queue ${d.distributed.nnQueue}, BN buffers ${d.distributed.bnBuffers}` : ''));
 
   // ---- stop requests (SIGINT/SIGTERM or programmatic) ----
   let stopRequested = false;
@@ -196,7 +218,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     const lastEpoch = d.data.epochs === 'endless' ? Infinity : d.data.epochs;
     let emptyEpochs = 0;
     for (let epoch = from?.epoch ?? 0; epoch < lastEpoch; epoch++) {
-      const reader = readShards({ shards: shardList, seed: d.seed, epoch, epochs: epoch + 1, resume: from && from.epoch === epoch ? from : undefined, ctx });
+      const reader = readShards({ shards: shardList, seed: d.seed, epoch, epochs: epoch + 1, resume: from && from.epoch === epoch ? from : undefined, ctx, ...(parallel ? { rank: world.rank, worldSize: world.size } : {}) });
       async function* tracked() {
         for await (const s of reader) { positions.set(sampleId(s), reader.cursor()); yield s; }
       }
@@ -224,12 +246,22 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   const evals: RunSummary['evals'] = [];
   let lastCheckpoint: string | undefined;
   const hook = d.eval.evaluate ?? (d.eval.shards ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset }) : null);
-  const evaluate = hook
+  const evaluate = hook && lead
     ? async (step: number) => hook({ step, model, supervision, tokenizer, declaration: d, signal: options.stop ?? new AbortController().signal })
     : null;
 
   const save = async (r: StepRecord & { cursor?: Required<ReaderCursor> }) => {
     const c = r.cursor ?? cursor;
+    if (parallel) {
+      // a collective on every rank: rank 0 writes every rank's data cursor; nobody starts the next step before it is on disk
+      const ranks = gatherCursors(world, c ?? { epoch: 0, samplesConsumed: 0 });
+      const dir = lead ? await saveCheckpointOf(c, ranks) : join(ckptRoot, checkpointDirName(trainer.step));
+      world.barrier();
+      return dir;
+    }
+    return saveCheckpointOf(c);
+  };
+  const saveCheckpointOf = async (c: DataCursor | Required<ReaderCursor> | undefined, ranks?: unknown[]) => {
     return saveCheckpoint(ckptRoot, {
       store: model.store,
       moments: trainer.optimizer.state(),
@@ -237,7 +269,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         pipeline: d.name, step: trainer.step, lrScale: trainer.lrScale, rollbacks,
         optimizer: { step: trainer.optimizer.step, config: trainer.optimizer.config }, schedule: trainer.options.schedule,
         rng: runRng.getState(), supervision: supervision.getState(), guard: trainer.guard.getState(),
-        data: { ...(c ?? { epoch: 0, samplesConsumed: 0 }), shards: shardList, seed: d.seed },
+        data: { ...(c ?? { epoch: 0, samplesConsumed: 0 }), shards: shardList, seed: d.seed, ...(ranks ? { ranks } : {}) },
         samplesSeen, elapsedMs: elapsedBefore + (performance.now() - started),
         model: { preset: d.model.preset, supervision: d.supervision.name },
       },
@@ -249,16 +281,18 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
       const ctx = createContext({ counters });
       try {
         await runStages(ctx, samples(ctx, cursor), [
-          batch(d.optim.batchSize, { dropLast: true }),
+          batch(localBatch, { dropLast: true }),
           assembleBatch({ imageViews: viewSpecs.length, textKeys }),
-          trainStepStage({ trainer, lastStep: d.optim.steps, stopRequested: () => stopRequested }),
+          // ranks step together: a batch is trained only when every rank has one and no rank asked to stop
+          ...(parallel ? [agreeOnSteps({ world, stopRequested: () => stopRequested, onStop: (why) => { if (why === 'stop') stopRequested = true; } })] : []),
+          trainStepStage({ trainer, lastStep: d.optim.steps, stopRequested: parallel ? () => false : () => stopRequested }),
           withCursor,
           async function* count(source: AsyncIterable<StepRecord & { cursor: Required<ReaderCursor> }>) {
-            for await (const r of source) { samplesSeen += r.samples; sessionSamples += r.samples; cursor = { ...r.cursor, shards: shardList, seed: d.seed }; yield r; }
+            for await (const r of source) { samplesSeen += r.samples * world.size; sessionSamples += r.samples * world.size; cursor = { ...r.cursor, shards: shardList, seed: d.seed }; yield r; }
           },
           checkpointStage({ every: d.checkpoint.every, save, onSaved: (dir) => { lastCheckpoint = dir; } }),
           evaluateStage({ every: d.eval.every, evaluate }),
-          metricsStage({ file: metricsFile, firstStep, lastStep: d.optim.steps, progress: d.logging.progress, every: d.logging.every, write: log }),
+          ...(lead ? [metricsStage({ file: metricsFile, firstStep, lastStep: d.optim.steps, progress: d.logging.progress, every: d.logging.every, write: log })] : []),
         ], async (source: AsyncIterable<StepRecord & { eval?: EvalResults }>) => {
           for await (const r of source) { last = r; if (r.eval) evals.push({ step: r.step, results: r.eval }); }
         });
@@ -277,9 +311,10 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         rollbacks = keepRollbacks;
         trainer.lrScale = scale * d.optim.rollbackLrFactor;
         positions.clear();
-        await removeCheckpointsAfter(ckptRoot, trainer.step);
-        truncateMetrics(metricsFile, trainer.step);
-        appendFileSync(metricsFile, JSON.stringify({ type: 'rollback', time: new Date().toISOString(), atStep: err.step, toStep: trainer.step, lrScale: trainer.lrScale, reason: err.message }) + '\n');
+        if (parallel) { broadcastParameters(world, model.store); world.barrier(); } // every rank has read the checkpoint
+        if (lead) await removeCheckpointsAfter(ckptRoot, trainer.step);
+        if (lead) truncateMetrics(metricsFile, trainer.step);
+        if (lead) appendFileSync(metricsFile, JSON.stringify({ type: 'rollback', time: new Date().toISOString(), atStep: err.step, toStep: trainer.step, lrScale: trainer.lrScale, reason: err.message }) + '\n');
         log(`[${d.name}] ${err.message}; rolled back to step ${trainer.step} (${dir}), lr x ${trainer.lrScale.toFixed(6)}`);
       }
     }
@@ -300,6 +335,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     samples: sessionSamples, wallMs, samplesPerSec: wallMs > 0 ? (sessionSamples * 1000) / wallMs : 0,
     lastLoss: last?.loss ?? NaN, lastParts: last?.parts ?? {}, evals, checkpoint: lastCheckpoint, rollbacks, counters: counters.toJSON(),
   };
-  appendFileSync(metricsFile, JSON.stringify({ type: 'end', time: new Date().toISOString(), ...summary }) + '\n');
+  if (lead) appendFileSync(metricsFile, JSON.stringify({ type: 'end', time: new Date().toISOString(), ...summary }) + '\n');
   return summary;
 }
