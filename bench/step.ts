@@ -32,11 +32,18 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
-function timeIt(n: number, f: () => void): { median: number; all: number[] } {
-  f(); // warm-up (XNNPACK operator creation, shader-free but first-call allocations)
-  const all: number[] = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); f(); all.push(performance.now() - t0); }
-  return { median: median(all), all };
+/** Median wall ms and median process CPU ms (all threads) over n runs after one warm-up run. */
+function timeIt(n: number, f: () => void): { median: number; cpu: number } {
+  f();
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    f();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { median: median(wall), cpu: median(cpu) };
 }
 
 /** Random token rows shaped like tokenizer output: SOT, words, EOT (the largest id), zero padding. */
@@ -71,7 +78,7 @@ function clipLoss(model: ClipModel, images: tf.Tensor4D, ids: tf.Tensor2D): tf.S
   return tf.div(tf.add(ceRows, ceCols), 2) as tf.Scalar;
 }
 
-interface Result { tinyStepMs: number; vitB32ForwardMs?: number; tinyParams: number; loss: number }
+interface Result { tinyStepMs: number; tinyStepCpuMs: number; tinyParams: number; loss: number }
 
 function benchTinyStep(): Result {
   const rng = new Rng(20261122);
@@ -99,7 +106,7 @@ function benchTinyStep(): Result {
   const tinyParams = store.countValues(true);
   tf.dispose([images, ids]);
   model.dispose();
-  return { tinyStepMs: t.median, tinyParams, loss };
+  return { tinyStepMs: t.median, tinyStepCpuMs: t.cpu, tinyParams, loss };
 }
 
 /**
@@ -176,7 +183,7 @@ function printProfile(f: () => void): void {
   console.log(rows(byShape, 30).join('\n'));
 }
 
-function benchVitB32Forward(): number {
+function benchVitB32Forward(): { median: number; cpu: number } {
   const rng = new Rng(32);
   const store = new ParamStore();
   const vit = createVit(visionPresets['vit-b32'] as Parameters<typeof createVit>[0], 512, store, rng.fork());
@@ -188,16 +195,20 @@ function benchVitB32Forward(): number {
   });
   images.dispose();
   store.dispose();
-  return t.median;
+  return t;
 }
 
 const info = await initBackend({ backend: opt('--backend', 'auto') as BackendChoice });
 const tiny = benchTinyStep();
-const vitMs = flag('--no-vit') ? undefined : benchVitB32Forward();
+const vit = flag('--no-vit') ? undefined : benchVitB32Forward();
+const vitMs = vit?.median;
 const memMiB = process.memoryUsage().rss / 2 ** 20;
 shutdownBackend();
 
-let torch: { tiny_step_ms: number; vit_b32_forward_ms?: number; threads: number; torch: string; tiny_params: number } | null = null;
+let torch: {
+  tiny_step_ms: number; tiny_step_cpu_ms: number; vit_b32_forward_ms?: number; vit_b32_forward_cpu_ms?: number;
+  threads: number; torch: string; tiny_params: number;
+} | null = null;
 let torchNote = '';
 const torchJson = opt('--torch-json', '');
 if (torchJson) {
@@ -221,12 +232,16 @@ if (torchJson) {
 const load = os.loadavg()[0]!.toFixed(2);
 console.log(`tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)); PyTorch ${torch?.torch ?? '-'} ` +
   `(${torch?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`);
-const row = (name: string, ours: number | undefined, ref: number | undefined) => console.log(
-  name.padEnd(44) + (ours === undefined ? '-' : ours.toFixed(1)).padStart(10) + (ref === undefined ? '-' : ref.toFixed(1)).padStart(10) +
-  (ours !== undefined && ref !== undefined ? `${(ours / ref).toFixed(2)}x`.padStart(8) : '-'.padStart(8)));
-console.log('benchmark (median ms)'.padEnd(44) + 'tfjs'.padStart(10) + 'PyTorch'.padStart(10) + 'ratio'.padStart(8));
-row(`tiny CLIP train step, batch ${TINY_BATCH} (${(tiny.tinyParams / 1e6).toFixed(2)}M params)`, tiny.tinyStepMs, torch?.tiny_step_ms);
-row(`ViT-B/32 forward, batch ${VIT_BATCH}`, vitMs, torch?.vit_b32_forward_ms);
+const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-');
+const row = (name: string, ours?: number, ref?: number, oursCpu?: number, refCpu?: number) => console.log(
+  name.padEnd(44) + fmt(ours).padStart(9) + fmt(ref).padStart(9) + ratio(ours, ref).padStart(7) + '  |' +
+  fmt(oursCpu).padStart(9) + fmt(refCpu).padStart(9) + ratio(oursCpu, refCpu).padStart(7));
+console.log('median ms'.padEnd(44) + 'tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7) + '  |' +
+  'CPU tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7));
+row(`tiny CLIP train step, batch ${TINY_BATCH} (${(tiny.tinyParams / 1e6).toFixed(2)}M params)`, tiny.tinyStepMs, torch?.tiny_step_ms,
+  tiny.tinyStepCpuMs, torch?.tiny_step_cpu_ms);
+row(`ViT-B/32 forward, batch ${VIT_BATCH}`, vitMs, torch?.vit_b32_forward_ms, vit?.cpu, torch?.vit_b32_forward_cpu_ms);
 if (torchNote) console.log(torchNote);
 if (torch && torch.tiny_params !== tiny.tinyParams) {
   console.log(`warning: trainable parameter counts differ (tfjs ${tiny.tinyParams}, PyTorch ${torch.tiny_params})`);

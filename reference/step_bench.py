@@ -143,13 +143,15 @@ def random_ids(gen, batch, context):
 
 
 def timed(n, f):
-    f()  # warm-up
-    ts = []
+    """Median wall ms and median process CPU ms (all threads) over n runs after one warm-up run."""
+    f()
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         f()
-        ts.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(ts)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main():
@@ -178,13 +180,14 @@ def main():
         model.loss(images, ids).backward()
 
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-              "tiny_params": sum(p.numel() for p in params), "tiny_step_ms": timed(args.reps, step)}
+              "tiny_params": sum(p.numel() for p in params)}
+    result["tiny_step_ms"], result["tiny_step_cpu_ms"] = timed(args.reps, step)
     if not args.no_vit:
         vit = VisionTransformer(cfg["vit"], cfg["vitEmbedDim"]).eval()
         vsize = cfg["vit"]["imageSize"]
         vimages = torch.randn(cfg["vitBatch"], 3, vsize, vsize, generator=gen)
         with torch.no_grad():
-            result["vit_b32_forward_ms"] = timed(args.vit_reps, lambda: vit(vimages))
+            result["vit_b32_forward_ms"], result["vit_b32_forward_cpu_ms"] = timed(args.vit_reps, lambda: vit(vimages))
     if args.json:
         print(json.dumps(result))
     else:

@@ -132,7 +132,9 @@ async function tryTensorflow(pkg: string): Promise<null | string> {
 
 /** Returns the thread count in use, or a one-line note why wasm could not be used. */
 async function tryWasm(threads: number): Promise<number | string> {
-  if (tf.getBackend() === 'wasm' && wasmThreads > 0) return wasmThreads; // already initialised in this process
+  if (wasmThreads > 0) { // initialised earlier in this process: switch back to it
+    return (await tf.setBackend('wasm')) ? wasmThreads : 'wasm backend did not re-activate';
+  }
   try {
     wasm.setThreadsCount(threads);
     const ok = threads > 1 ? await withThreadShim(() => tf.setBackend('wasm')) : await tf.setBackend('wasm');
