@@ -14,7 +14,8 @@ export function progress<A>(options: ProgressOptions): Stage<A, A> {
     const t0 = performance.now();
     let n = 0, lastPrint = t0;
     const bar = tty ? new cliProgress.SingleBar({
-      format: `${options.label} [{bar}] {value}${options.total ? '/{total}' : ''} rows | {rate} rows/s | {duration_formatted}`,
+      // With an unknown total there is nothing to fill: a counter line instead of a bar.
+      format: options.total ? `${options.label} [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}` : `${options.label}: {value} rows | {rate} rows/s | {duration_formatted}`,
       stream: process.stderr,
     }, cliProgress.Presets.shades_classic) : undefined;
     bar?.start(options.total ?? 0, 0, { rate: '0' });
