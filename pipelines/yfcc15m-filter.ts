@@ -197,7 +197,7 @@ export async function runPartsInWorkers(argv: string[], parts: number, parallel:
     while (next < parts) {
       const i = next++;
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, ...argv, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+        const child = spawn(process.execPath, [script, ...argv, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' } });
         child.on('error', reject);
         child.on('close', (c) => resolve(c ?? 1));
       });

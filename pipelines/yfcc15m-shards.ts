@@ -164,7 +164,7 @@ async function runWorkers(argv: string[], parts: number, parallel: number): Prom
     while (next < parts) {
       const i = next++;
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, ...forwarded, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+        const child = spawn(process.execPath, [script, ...forwarded, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' } });
         child.on('error', reject);
         child.on('close', (c) => resolve(c ?? 1));
       });

@@ -9,7 +9,8 @@ export function progress<A>(options: ProgressOptions): Stage<A, A> {
   return async function* progressStage(source) {
     if (options.quiet) { yield* source; return; }
     const write = options.write ?? ((l: string) => process.stderr.write(l + '\n'));
-    const tty = options.tty ?? (process.stderr.isTTY === true);
+    // Worker processes sharing a terminal set YFCC_PLAIN_PROGRESS=1 so their bars do not overwrite each other.
+    const tty = options.tty ?? (process.stderr.isTTY === true && process.env.YFCC_PLAIN_PROGRESS !== '1');
     const interval = options.intervalMs ?? 10_000;
     const t0 = performance.now();
     let n = 0, lastPrint = t0;
