@@ -1,4 +1,17 @@
-// Registry of the supervision modules: createSupervision(name, options) with the seed's defaults.
+// Registry of the supervision modules: createSupervision(name, options) with the seed's defaults
+// (../shared/spec/declip-reference.md §2). What each declares and optimises:
+//
+//   name     image views              text views   heads (state-dict prefix)                 loss (parts)
+//   clip     clip                     raw          -                                          clip
+//   declip   mocov2, mocov2           mlm, eda     projector, predictor, text_label_predictor 0.4 mv + 0.2 simsiam + 0.2 mlm + 0.2 nn
+//                                                  + NN queue (state)
+//   slip     clip, simclr, simclr     raw          predictor_sim                              1 clip + 1 simclr (tau 0.1)
+//   filip    mocov2                   mlm          image_mapping, text_mapping,               0 clip + 1 filip
+//                                                  logit_scale_dense
+//   defilip  mocov2, mocov2           mlm, eda     declip's + filip's                         declip's + 0.2 filip
+//
+// Logit scale: exp(θ) capped at 100 in the forward (not SLIP, not FILIP's dense scale); θ clamped into [3, 6] in
+// beforeStep/afterStep. Every weight, temperature, head size, queue size and clamp is an option.
 import type { Supervision, SupervisionName } from './types.ts';
 import { createClipSupervision } from './clip.ts';
 import { createDeclipSupervision } from './declip.ts';
