@@ -15,7 +15,7 @@ EXT = r'(?:\.(?:jpe?g|png|gif|tiff?|bmp|heic|raw|cr2|crw|nef|arw|orf|rw2|dng|pef
 COPY = r'(?:[ _-]?(?:\(\d+\)|copy|edit(?:ed)?|hdr|pano|\d{1,3}|[a-z]))?'
 CAMERA = [
     re.compile(r'^(?:img|imgp|dsc|dscn|dscf|dsci|dcp|dscim|sdc|sdim|pict|pic|pxl|p|pa|pb|mvi|mvc|cimg|hpim|sam|photo|image|dji|gopr|gp|wp|fb|snapshot|scan|picture|dcim|kif|cam|_mg|_dsc|_igp|_img|_mg_|s|r|100|101|102)[ _-]?\d{3,}(?:[ _-]\d+)*' + COPY + EXT + '$', re.I),
-    re.compile(r'^(?:(?:img|vid|pxl|photo|screenshot)[ _-]?)?\d{4}[-_.]?\d{2}[-_.]?\d{2}(?:[ _T-]+\d{2}[-_.:]?\d{2}[-_.:]?\d{2}(?:[-_.]\d{1,4})?)?' + COPY + EXT + '$', re.I),
+    re.compile(r'^(?:(?:img|vid|pxl|photo|screenshot|pano|mvimg|burst)[ _-]?)?\d{4}[-_.]?\d{2}[-_.]?\d{2}(?:[ _T-]+\d{2}[-_.:]?\d{2}[-_.:]?\d{2}(?:[-_.]?\d{1,4})?)?(?:[-_]wa\d{4})?' + COPY + EXT + '$', re.I),
     re.compile(r'^\d+' + EXT + '$', re.I),
     re.compile(r'^[\w.-]+\.(?:jpe?g|png|gif|tiff?|bmp|heic|raw|cr2|nef|arw|dng)$', re.I),
     re.compile(r'^(?:untitled|no title|sin t[ií]tulo|ohne titel|sans titre|image|photo|picture|img|dsc)(?:[ _-]?\(?\d*\)?)?$', re.I),

@@ -40,7 +40,7 @@ test(`cleanText (${CLEAN_VERSION}): unquote-plus, tags, URLs, entities, NFC, whi
 });
 
 test('camera titles and EXIF descriptions', (t) => {
-  for (const title of ['IMG_1234', 'DSC01234.JPG', 'DSCN0042', 'P1010001', '20160716_113957', '2016-07-16 11.39.57', 'IMG_20160716_113957.jpg', 'GOPR0123', 'DJI_0001', '_MG_4321', 'IMG_1234 (2)', '1234567', 'Untitled', 'photo.jpeg']) {
+  for (const title of ['IMG_1234', 'DSC01234.JPG', 'DSCN0042', 'P1010001', '20160716_113957', '2016-07-16 11.39.57', 'IMG_20160716_113957.jpg', 'GOPR0123', 'DJI_0001', '_MG_4321', 'IMG_1234 (2)', '1234567', 'Untitled', 'photo.jpeg', 'DSC_0001', 'IMG-20190101-WA0001', 'PXL_20210101_123456789', 'PANO_20160716_113957.jpg', 'Screenshot_2019-01-01-12-34-56']) {
     t.true(isCameraTitle(title), title);
   }
   for (const title of ['IMG_1234 sunset at the pier', 'Sunset', 'Route 66 diner', 'Paris 2016', 'The 1999 parade']) t.false(isCameraTitle(title), title);
