@@ -1,7 +1,7 @@
-// Apply a view spec to an image: plan the random parameters (sample-params.ts), run the geometry
-// (resample.ts) and the colour/blur/flip ops (pixel-ops.ts) on bytes, end in float32 HWC. decodeAndApply is the
-// main-thread entry point (evaluation); the worker (stages/image-worker.ts) uses decodeImage + applyViews so
-// one decode serves every view of a sample.
+// Apply a view spec to an image: plan the random parameters (sample-params.ts), then run the steps on bytes
+// with the WebAssembly kernels (wasm-pixel-ops.ts) or the TypeScript reference (resample.ts + pixel-ops.ts,
+// identical output), ending in float32 HWC. decodeAndApply is the main-thread entry point (evaluation); the
+// worker (stages/image-worker.ts) uses decodeImage + applyView so one decode serves every view of a sample.
 import type { Rng } from '../rng.ts';
 import { deriveRng } from '../rng.ts';
 import type { ImageView, ViewSpec } from './view-spec.ts';

@@ -1,8 +1,9 @@
 // Runs a planned view (sample-params.ts PlanStep[]) with the WebAssembly kernels of pixel-kernels.c: the image
 // is copied into the module's memory once, every step runs there, and the float32 result is copied out.
-// Same bytes as the TypeScript reference (executePlan in transform.ts), about 3-4x faster; lookup tables
+// Same bytes as the TypeScript reference (executePlan in transform.ts); lookup tables
 // (blend LUTs, box-blur radius, normalisation tables) are still computed by the TypeScript code so both paths
-// share them. One instance per thread (each piscina worker loads its own).
+// share them. One instance per thread (each piscina worker loads its own). Measured on 224x224 views: blur ~5x,
+// resize ~3x, hue ~1.2x faster than the TypeScript path; a whole MoCo-v2 view about 2-2.5x.
 import { readFileSync } from 'node:fs';
 import { blendTable, pilBoxBlurParams, type RgbImage } from './pixel-ops.ts';
 import type { PlanStep } from './sample-params.ts';
