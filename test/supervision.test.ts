@@ -14,6 +14,7 @@ import { createSupervision, supervisionNames } from '../src/supervision/index.ts
 import { filipSelectTokens, maxLastAxis, normalizeImageEmbedding, ntXentLoss, stopGradient, symmetricInfoNce } from '../src/supervision/losses.ts';
 import { textTokenMask } from '../src/supervision/filip.ts';
 import type { TrainBatch } from '../src/supervision/types.ts';
+import { computeGradients } from '../src/train/grad-cache.ts';
 
 test.before(async () => { await initBackend({ backend: 'wasm', threads: 1, quiet: true }); });
 test.after.always(() => { shutdownBackend(); });
@@ -160,6 +161,40 @@ test.serial('features of micro-batches concatenate into the batch features (grad
     const a = sup.loss(whole, model).total.dataSync()[0];
     const b = sup.loss(joined, model).total.dataSync()[0];
     t.true(Math.abs(a - b) < 1e-5 * Math.max(1, Math.abs(a)), `${name}: loss ${a} vs ${b}`);
+    sup.dispose();
+    model.dispose();
+  }
+});
+
+test.serial('gradient cache (src/train/grad-cache.ts) with micro-batches of 4 reproduces the batch-of-8 gradients', (t) => {
+  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+  const options: Record<string, Record<string, unknown>> = {
+    clip: {}, declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4 },
+    slip: { mlpHidden: 16, mlpOut: 8, headGhostSize: 4 }, filip: { denseDim: 8, topK: 3 },
+    defilip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4, denseDim: 8, topK: 3 },
+  };
+  for (const name of supervisionNames) {
+    const sup = createSupervision(name, options[name]);
+    const model = createClip(config, new ParamStore(), new Rng(5));
+    sup.addHeads(model, new Rng(6));
+    const batch = tinyBatch(8, sup.imageViews.length, 12, 64, 8);
+    const full = computeGradients(model, sup, batch, 0);
+    const cached = computeGradients(model, sup, batch, 4);
+    t.true(Math.abs(full.loss - cached.loss) < 1e-5 * Math.max(1, Math.abs(full.loss)), `${name}: loss ${full.loss} vs ${cached.loss}`);
+    t.deepEqual(Object.keys(cached.grads).sort(), Object.keys(full.grads).sort());
+    // Relative per tensor, with the scale floored at 1e-3 of the step's largest gradient: gradients that are
+    // analytically zero (a Linear bias followed by BN) hold only float32 noise.
+    const maxAbs = (x: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(x)).dataSync()[0]);
+    const stepMax = Math.max(...Object.values(full.grads).map(maxAbs));
+    let worst = 0;
+    for (const [k, g] of Object.entries(full.grads)) {
+      const diff = tf.tidy(() => maxAbs(tf.sub(g, cached.grads[k])));
+      const d = diff / Math.max(maxAbs(g), 1e-3 * stepMax);
+      worst = Math.max(worst, d);
+      t.true(d < 1e-4, `${name}: gradient of ${k} differs by ${d.toExponential(2)} (relative)`);
+    }
+    t.log(`${name}: ${Object.keys(full.grads).length} gradients, worst relative difference ${worst.toExponential(2)}`);
+    for (const r of [full, cached]) { for (const g of Object.values(r.grads)) g.dispose(); for (const f of Object.values(r.features)) f.dispose(); }
     sup.dispose();
     model.dispose();
   }
