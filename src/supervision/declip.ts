@@ -6,10 +6,11 @@
 // L_MLM cross-entropy of the MLM head on the word features at the selected positions;
 // L_NN  image→neighbour InfoNCE against the top-1 cosine neighbours of v^m and v^e in a FIFO queue of text embeddings
 //       (both look-ups on the same snapshot, no gradient through the neighbours; enqueue v^e then v^m after the step).
-// NN queue: one global queue of `queueSize` entries fed the whole batch each step (the paper's "64K queue"). The seed
-// keeps one queue per GPU fed 256 local rows (≈ 256 steps deep); with 32 ranks each rank keeping its own instance
-// reproduces that (spec §9 — decided explicitly). The seed's unused image bank and the logged-only NT-Xent term
-// are not built.
+// NN queue (spec §9, decided explicitly): one queue per supervision instance, i.e. per process, fed by afterStep with
+// the rows of the features it is given. In one process that is a single queue fed the whole batch each step (the
+// paper's "64K queue"). The seed keeps one queue per GPU fed its 256 local rows (≈ 256 steps deep): with ranks, pass
+// each rank's local rows to afterStep to reproduce it, or the gathered rows for one global queue replicated on every
+// rank. The seed's unused image bank and its logged-only NT-Xent term are not built.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Linear } from '../nn/linear.ts';
