@@ -83,7 +83,7 @@ try {
   const survivors: string[] = [];
   const tScreen = time(() => {
     for (const [ti, de] of cleaned) {
-      const c = captionCandidates('both', ti && !isCameraTitle(ti) ? ti : '', de && !isExifDescription(de) ? de : '');
+      const c = captionCandidates('keep-both', ti && !isCameraTitle(ti) ? ti : '', de && !isExifDescription(de) ? de : '');
       for (const x of c) if (passesMinLength(x.text, 3, 6)) survivors.push(x.text);
     }
     return survivors.length;

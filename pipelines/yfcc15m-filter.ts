@@ -1,7 +1,7 @@
 // YFCC100M metadata -> clean caption table (JSON lines), with a per-stage report.
 //
 //   node pipelines/yfcc15m-filter.ts --metadata yfcc100m_dataset.bz2 [--subset yfcc100m_subset_data.tsv.bz2] \
-//        --out out/yfcc15m [--caption both] [--parts 8 --parallel 2]
+//        --out out/yfcc15m [--caption keep-both|title|description|concat] [--parts 8 --parallel 2]
 //   node pipelines/yfcc15m-filter.ts --metadata train-00000.parquet --metadata-fields dalle-mini --out out/dm
 //
 // --metadata: the 25-column TSV (plain, .bz2, .gz, or pipe:CMD; --columns for another column order),
@@ -107,7 +107,7 @@ export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array
     cleanTextFields(),
     rejectCameraTitles(),
     rejectExifDescriptions(),
-    captionPolicy(options.caption ?? 'both'),
+    captionPolicy(options.caption ?? 'keep-both'),
     minLength(options.minWords ?? 3, options.minChars ?? 6),
     ...(options.language === false ? [] : [englishOnly({ threshold: options.langThreshold, minChars: options.langMinChars, shortText: options.shortText })]),
     tableRows(),

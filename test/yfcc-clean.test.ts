@@ -51,7 +51,7 @@ test('camera titles and EXIF descriptions', (t) => {
 });
 
 test('caption policy, word counts, min length', (t) => {
-  t.deepEqual(captionCandidates('both', 'A', 'B').map((c) => c.source), ['title', 'description']);
+  t.deepEqual(captionCandidates('keep-both', 'A', 'B').map((c) => c.source), ['title', 'description']);
   t.deepEqual(captionCandidates('concat', 'Old mill', 'by the river').map((c) => c.text), ['Old mill. by the river']);
   t.deepEqual(captionCandidates('description', 'A', ''), []);
   t.is(countWords('a - b, c'), 3);

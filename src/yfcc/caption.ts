@@ -1,10 +1,14 @@
 // Caption candidates and the caption policy. A row carries one candidate per caption source the
 // policy asks for; text filters (min length, language) remove candidates, and a row with no
-// candidate left is dropped. 'both' keeps title and description as separate candidates so the
-// loader can choose per sample (as SLIP does); 'concat' joins them into one.
+// candidate left is dropped. Policies:
+//   title | description   that field only
+//   concat                title and description joined into one caption ("Title. Description")
+//   keep-both (default)   title and description kept as separate candidates, each filtered on its
+//                         own; the table/.json keeps `captions` so a loader can choose per sample at
+//                         load time (as SLIP does), and `caption`/.txt holds the first (title first).
 
-export type CaptionPolicy = 'title' | 'description' | 'concat' | 'both';
-export const CAPTION_POLICIES: readonly CaptionPolicy[] = ['title', 'description', 'concat', 'both'];
+export type CaptionPolicy = 'title' | 'description' | 'concat' | 'keep-both';
+export const CAPTION_POLICIES: readonly CaptionPolicy[] = ['title', 'description', 'concat', 'keep-both'];
 
 export interface CaptionCandidate {
   source: 'title' | 'description' | 'concat';
@@ -21,8 +25,8 @@ export function parseCaptionPolicy(s: string): CaptionPolicy {
 /** Build the candidates of a row from its cleaned (and camera/EXIF-screened) title and description. */
 export function captionCandidates(policy: CaptionPolicy, title: string, description: string): CaptionCandidate[] {
   const out: CaptionCandidate[] = [];
-  if ((policy === 'title' || policy === 'both') && title) out.push({ source: 'title', text: title });
-  if ((policy === 'description' || policy === 'both') && description) out.push({ source: 'description', text: description });
+  if ((policy === 'title' || policy === 'keep-both') && title) out.push({ source: 'title', text: title });
+  if ((policy === 'description' || policy === 'keep-both') && description) out.push({ source: 'description', text: description });
   if (policy === 'concat') {
     const text = title && description ? (/[.!?:]$/.test(title) ? `${title} ${description}` : `${title}. ${description}`) : title || description;
     if (text) out.push({ source: 'concat', text });
