@@ -65,7 +65,7 @@ export interface DecodeViewsOptions {
   poolSize?: number;
   /** Samples decoded at once (default 4 per worker). */
   maxInFlight?: number;
-  /** Images with more pixels are skipped (default Pillow's bomb limit). */
+  /** Images with more pixels are skipped as too-large (default 40 MP, see src/image/decode.ts). */
   maxPixels?: number;
   /** Where uint8 -> float32 + normalisation happens (default 'worker'). */
   floatIn?: 'worker' | 'main';

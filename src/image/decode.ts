@@ -5,8 +5,11 @@
 import sharp from 'sharp';
 import type { RgbImage } from './pixel-ops.ts';
 
-/** Default pixel limit: Pillow's decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS). */
-export const defaultMaxPixels = 2 * 89_478_485;
+/**
+ * Default pixel limit, 40 MP (e.g. 8000 x 5000; 120 MB decoded). Pillow warns at 89 MP and refuses at 179 MP,
+ * but with several images in flight per worker a lower bound keeps a stream of bombs from exhausting memory.
+ */
+export const defaultMaxPixels = 40_000_000;
 
 export type DecodeFailure = 'empty' | 'too-large' | 'unsupported' | 'corrupt';
 
