@@ -40,6 +40,8 @@ export interface ModelDeclaration {
   preset: string;
   /** Pixel normalisation of the views: the seed uses ImageNet statistics. */
   normalisation: 'imagenet' | 'openai';
+  /** ResNet batch-norm statistics per chunk of N samples ("ghost" BN = the seed's per-GPU BN over 128); 0 = per forward pass. */
+  bnGhostSize: number;
 }
 
 export interface TextDeclaration {
@@ -137,7 +139,7 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...a: any[]) => an
 export const defaults: Omit<PipelineDeclaration, 'name'> = {
   seed: 0,
   data: { shards: '', env: '', missingHint: 'no training data: pass --data SHARD_SPEC', epochs: 'endless', captionExtension: 'txt', decodeConcurrency: 6 },
-  model: { preset: 'vit-b32', normalisation: 'imagenet' },
+  model: { preset: 'vit-b32', normalisation: 'imagenet', bnGhostSize: 128 },
   text: { variant: 'declip', vocabPath: '', contextLength: 77 },
   supervision: { name: 'clip', options: {} },
   optim: {

@@ -86,7 +86,10 @@ export async function buildRunParts(d: PipelineDeclaration, computeGradients?: T
   const tokenizer = await loadTokenizer({ variant: d.text.variant, vocabPath: d.text.vocabPath || undefined, contextLength: d.text.contextLength });
   const supervision = createSupervision(d.supervision.name, d.supervision.options);
   const preset = modelPreset(d.model.preset);
-  const config = clipConfigFromPresets({ vision: preset.vision, text: preset.text, vocabSize: tokenizer.vocabSize, contextLength: d.text.contextLength });
+  const config = clipConfigFromPresets({
+    vision: preset.vision, text: preset.text, vocabSize: tokenizer.vocabSize, contextLength: d.text.contextLength,
+    ...(d.model.bnGhostSize > 0 ? { bnGhostSize: d.model.bnGhostSize } : {}),
+  });
   const store = new ParamStore();
   const model = createClip(config, store, deriveRng(d.seed, 'model'));
   supervision.addHeads(model, deriveRng(d.seed, 'heads'));

@@ -30,6 +30,7 @@ export const schema: Schema = {
   model: {
     preset: { type: 'string', nonEmpty: true },
     normalisation: { type: 'enum', values: ['imagenet', 'openai'] },
+    bnGhostSize: { type: 'int', min: 0 },
   },
   text: {
     variant: { type: 'enum', values: ['declip', 'openai'] },

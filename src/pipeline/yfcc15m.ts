@@ -14,7 +14,7 @@ export function yfcc15mDeclaration(method: SupervisionName): DeepPartial<Pipelin
     name: `${method}-yfcc15m`,
     seed: 0,
     data: { shards: '', env: YFCC15M_ENV, missingHint: yfcc15mMissingHint, epochs: 'endless', captionExtension: 'txt', decodeConcurrency: 8 },
-    model: { preset: 'vit-b32', normalisation: 'imagenet' },
+    model: { preset: 'vit-b32', normalisation: 'imagenet', bnGhostSize: 128 },
     text: { variant: 'declip', vocabPath: '', contextLength: 77 },
     supervision: { name: method, options: {} },
     optim: {
