@@ -208,6 +208,7 @@ test.serial('DeCLIP state: the NN queue round-trips through getState/setState an
   t.throws(() => a.setState({ nnQueue: {} }), { message: /call addHeads\(model, rng\) before setState/ });
   const model = createClip(config, new ParamStore(), new Rng(5));
   t.throws(() => a.features(model, tinyBatch(2, 2, 12, 64, 1), { training: true }), { message: /call addHeads\(model, rng\) before features/ });
+  t.throws(() => a.afterStep(model, {}), { message: /call addHeads\(model, rng\) before afterStep/ });
   a.addHeads(model, new Rng(1));
   t.throws(() => a.addHeads(model, new Rng(1)), { message: /addHeads was already called/ });
   const f = a.features(model, tinyBatch(4, 2, 12, 64, 2), { training: true });

@@ -127,6 +127,13 @@ export function declipWeights(o: DeclipOptions): Record<string, number> {
   return { mv: o.mvWeight, simsiam: o.simsiamWeight, mlm: o.mlmWeight, nn: o.nnWeight };
 }
 
+/** afterStep's enqueue: this step's v^e rows, then its v^m rows (the seed's order). */
+export function enqueueStep(name: string, queue: NnQueue | null, features: Features): void {
+  if (!queue) throw new Error(`supervision ${name}: call addHeads(model, rng) before afterStep (the queue is sized to the model)`);
+  queue.enqueue(feature(name, features, 'textEda'));
+  queue.enqueue(feature(name, features, 'textMlm'));
+}
+
 export function queueState(queue: NnQueue | null): Record<string, unknown> {
   return queue ? { nnQueue: queue.getState() } : {};
 }
@@ -170,8 +177,7 @@ export function createDeclipSupervision(given: Record<string, unknown> = {}): Su
     beforeStep(model) { clampLogitScaleParam(model.logitScale, range); },
     afterStep(model, features) {
       clampLogitScaleParam(model.logitScale, range);
-      queue!.enqueue(feature(name, features, 'textEda'));
-      queue!.enqueue(feature(name, features, 'textMlm'));
+      enqueueStep(name, queue, features);
     },
     getState: () => queueState(queue),
     setState: (state) => restoreQueue(name, queue, state),

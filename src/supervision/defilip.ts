@@ -6,13 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
-import { createDeclipHeads, declipDefaults, declipEncode, declipNullable, declipParts, declipWeights, queueState, restoreQueue } from './declip.ts';
+import { createDeclipHeads, declipDefaults, declipEncode, declipNullable, declipParts, declipWeights, enqueueStep, queueState, restoreQueue } from './declip.ts';
 import type { DeclipHeads } from './declip.ts';
 import { createFilipHeads, filipDenseFeatures, filipPart, validateFilipOptions } from './filip.ts';
 import type { FilipHeads } from './filip.ts';
 import { NnQueue } from './nn-queue.ts';
 import { clampLogitScaleParam, parseScaleRange } from './logit-scale.ts';
-import { feature, HeadsSlot, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+import { HeadsSlot, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const defilipDefaults = {
   ...declipDefaults,
@@ -63,8 +63,7 @@ export function createDefilipSupervision(given: Record<string, unknown> = {}): S
     afterStep(model, features) {
       clampLogitScaleParam(model.logitScale, range);
       clampLogitScaleParam(slot.get(model.store).filip.logitScaleDense, denseRange);
-      queue!.enqueue(feature(name, features, 'textEda'));
-      queue!.enqueue(feature(name, features, 'textMlm'));
+      enqueueStep(name, queue, features);
     },
     getState: () => queueState(queue),
     setState: (state) => restoreQueue(name, queue, state),
