@@ -4,6 +4,7 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import sharp from 'sharp';
 import { decodeViews, createImagePool, type ImagePool, type WithViews } from '../stages/decode-views.ts';
 import { collect, createContext, runStages, type Stage } from '../stages/stage.ts';
 import { viewPresets } from '../src/image/presets.ts';
@@ -25,8 +26,10 @@ test.serial('decodes N views per sample in order, skips and counts bad or missin
   samples.splice(5, 0, { __key__: 'truncated', __url__: 'u', jpg: jpg.subarray(0, jpg.length >> 1) });
   samples.splice(9, 0, { __key__: 'noimage', __url__: 'u', txt: new TextEncoder().encode('a caption') });
   samples.splice(11, 0, { __key__: 'garbage', __url__: 'u', png: new Uint8Array(50).fill(1) });
+  const bomb = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#000' } }).png().toBuffer();
+  samples.splice(14, 0, { __key__: 'bomb', __url__: 'u', png: new Uint8Array(bomb) });
   const ctx = quietContext();
-  const out = await runStages(ctx, samples, [decodeViews({ views, seed: 5, poolSize: 2 })], collect<WithViews<WdsSample>>());
+  const out = await runStages(ctx, samples, [decodeViews({ views, seed: 5, poolSize: 2, maxPixels: 1_000_000 })], collect<WithViews<WdsSample>>());
   t.deepEqual(out.map((s) => s.__key__), real().map((s) => s.__key__));
   for (const s of out) {
     t.is(s.views.length, 3);
@@ -35,7 +38,8 @@ test.serial('decodes N views per sample in order, skips and counts bad or missin
     t.is(typeof s.txt === 'undefined' || s.txt instanceof Uint8Array, true);
   }
   t.deepEqual(ctx.counters.toJSON(), {
-    images_decoded: 16, images_skipped: 4, images_skipped_corrupt: 1, images_skipped_empty: 1, images_skipped_missing: 1, images_skipped_unsupported: 1,
+    images_decoded: 16, images_skipped: 5, images_skipped_corrupt: 1, images_skipped_empty: 1, images_skipped_missing: 1,
+    'images_skipped_too-large': 1, images_skipped_unsupported: 1,
   });
 });
 
