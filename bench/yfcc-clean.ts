@@ -113,10 +113,11 @@ try {
   console.log(`merge + exact dedup (Bloom 2 x ${(20e6 * 28.76 / 8 / 2 ** 20).toFixed(0)} MiB) of ${merged} rows: wall ${tMerge.toFixed(2)} s, CPU ${cMerge.toFixed(2)} s`);
 
   // ---- (3) bzip2 decoding ----
+  if (!systemBzip2()) throw new Error('bench: needs bzip2 on PATH to compress the synthetic file (apt-get install bzip2)');
   execFileSync('bzip2', ['-k', '-1', tsv]);
   const bz = tsv + '.bz2';
   const drainMs = (stream: NodeJS.ReadableStream) => new Promise<number>((resolve, reject) => { const t = performance.now(); stream.on('data', () => {}); stream.on('end', () => resolve(performance.now() - t)); stream.on('error', reject); });
-  const sysMs = await drainMs(spawn('bzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout);
+  const sysMs = systemBzip2() ? await drainMs(spawn('bzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) : NaN;
   const lbzMs = systemBzip2() === 'lbzip2' ? await drainMs(spawn('lbzip2', ['-dc', bz], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) : NaN;
   const jsMs = await drainMs(createReadStream(bz).pipe(unbzip2()));
   const mbps = (ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(1);

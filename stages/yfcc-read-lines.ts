@@ -2,7 +2,8 @@
 // each with its input position, restricted to one part of the job (see src/yfcc/part.ts).
 //   path.bz2  -> `lbzip2 -dc` (parallel; or `bzip2 -dc` when lbzip2 is not installed) child process
 //                (decompressor 'system', default: measured faster than the JS unbzip2-stream on this
-//                machine, see bench/yfcc-clean.ts) or unbzip2-stream ('js')
+//                machine, see bench/yfcc-clean.ts) or unbzip2-stream ('js', also used when neither
+//                lbzip2 nor bzip2 is installed)
 //   path.gz   -> zlib gunzip
 //   pipe:CMD  -> stdout of `sh -c CMD` (e.g. pipe:lbzip2 -dc yfcc100m_dataset.bz2)
 //   other     -> plain file; parts are byte ranges (pos = byte offset of the line)
@@ -30,10 +31,11 @@ export interface ReadLinesOptions {
 
 export interface Line { pos: number; line: string }
 
-let bzip2Command: string | undefined;
-/** lbzip2 (parallel) when it is on PATH, else bzip2. */
-export function systemBzip2(): string {
-  bzip2Command ??= (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'lbzip2'))) ? 'lbzip2' : 'bzip2';
+let bzip2Command: string | null | undefined;
+/** lbzip2 (parallel) when it is on PATH, else bzip2, else null (then the JS decoder is used). */
+export function systemBzip2(): string | null {
+  const onPath = (name: string) => (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, name)));
+  bzip2Command ??= onPath('lbzip2') ? 'lbzip2' : onPath('bzip2') ? 'bzip2' : null;
   return bzip2Command;
 }
 
@@ -62,9 +64,10 @@ function openInput(path: string, decompressor: 'system' | 'js', start: number, f
     };
   }
   if (path.endsWith('.bz2')) {
-    if (decompressor === 'system') {
-      const child = spawn(systemBzip2(), ['-dc', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-      return { stream: child.stdout!, seekable: false, failure: childFailure(child, `${systemBzip2()} -dc ${path}`), close: () => { if (child.exitCode === null) child.kill(); } };
+    const command = decompressor === 'system' ? systemBzip2() : null;
+    if (command) {
+      const child = spawn(command, ['-dc', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return { stream: child.stdout!, seekable: false, failure: childFailure(child, `${command} -dc ${path}`), close: () => { if (child.exitCode === null) child.kill(); } };
     }
     // unbzip2-stream is an old-style `through` stream: bridge it into a PassThrough (async iterable),
     // forwarding errors from the file and the decoder.
