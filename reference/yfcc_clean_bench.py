@@ -43,7 +43,7 @@ def clean(s):
 def is_camera(t): return any(p.search(t) for p in CAMERA)
 def is_exif(d):
     if sum(1 for p in EXIF if p.search(d)) < 2: return False
-    return sum(1 for w in re.split(r'[\s,;|]+', d) if WORD4.match(w) and not VOCAB.match(w)) <= 6
+    return sum(1 for w in re.split(r'[\s,;|]+', d) if WORD4.match(w) and not VOCAB.match(w)) <= 3
 def ok_len(t): return len(t) >= 6 and sum(1 for w in t.split(' ') if ALNUM.search(w)) >= 3
 
 def main(path):

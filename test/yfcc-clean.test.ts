@@ -48,6 +48,8 @@ test('camera titles and EXIF descriptions', (t) => {
   t.true(isExifDescription('Camera: NIKON D90 Exposure: 0.004 sec (1/250) Aperture: f/8.0 Focal Length: 18 mm ISO Speed: 200'));
   t.false(isExifDescription('Shot this at f/2.8 because the light was fading quickly over the mountains'));
   t.false(isExifDescription('We drove for hours along the coast road to reach the little fishing village at 50mm'));
+  t.false(isExifDescription('Taken with my Canon 5D at 50mm, f/1.8, 1/200 sec. A lovely afternoon in the park with the kids.'));
+  t.true(isExifDescription('ISO 400, 1/60 sec, f/4, 35 mm, flash did not fire'));
 });
 
 test('caption policy, word counts, min length', (t) => {

@@ -55,7 +55,7 @@ export function exifMarkerCount(description: string): number {
  * markers, and at most `maxProseWords` words that are plain alphabetic words of 4+ letters outside
  * the EXIF vocabulary (prose signal).
  */
-export function isExifDescription(description: string, maxProseWords = 6): boolean {
+export function isExifDescription(description: string, maxProseWords = 3): boolean {
   if (exifMarkerCount(description) < EXIF_MIN_MARKERS) return false;
   const vocab = /^(?:camera|make|model|lens|aperture|exposure|time|shutter|speed|focal|length|flash|fired|fire|white|balance|auto|manual|metering|mode|program|pattern|spot|center|weighted|average|software|firmware|date|original|taken|ratings?|rating|bias|compensation|sensitivity|canon|nikon|sony|olympus|pentax|fujifilm|panasonic|samsung|apple|iphone|digital|rebel|coolpix|powershot|lumix|cyber|shot|photoshop|lightroom|adobe|ultra|zoom|normal|settings|info|exif|data|did|not|on|off|yes|none|unknown|aperture-priority|priority|landscape|portrait)$/i;
   let prose = 0;
