@@ -141,3 +141,16 @@ test('progress stage: plain lines with rows/s when not a TTY, items pass through
   t.regex(lines[0], /^rows: \d+ rows, \d+ rows\/s$/);
   t.regex(lines.at(-1)!, /^rows: done, 3000 rows in [\d.]+ s, \d+ rows\/s$/);
 });
+
+test('language stage: repeated texts hit the LRU cache and get the same label and score', async (t) => {
+  const { englishOnly } = await import('../stages/yfcc-language.ts');
+  const { runStages, createContext, collect } = await import('../stages/stage.ts');
+  const text = 'We walked up to the lighthouse on a windy afternoon';
+  const recs = [0, 1, 2].map((pos) => ({ pos, fields: {}, candidates: [{ source: 'title' as const, text: pos === 1 ? 'Der Hund spielt im Garten mit dem roten Ball' : text }] }));
+  const ctx = createContext();
+  const out = await runStages(ctx, recs, [englishOnly()], collect<(typeof recs)[number]>());
+  t.deepEqual(out.map((r) => r.pos), [0, 2]);
+  t.deepEqual(out[1].candidates[0], out[0].candidates[0]);
+  t.is(ctx.counters.get('yfcc.language.note.cache-hit'), 1);
+  t.is(ctx.counters.get('yfcc.language.drop.not-english'), 1);
+});
