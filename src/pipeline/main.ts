@@ -27,6 +27,8 @@ export async function main(declaration: DeepPartial<PipelineDeclaration>, script
       process.stderr.write(`[${d.name}] ${s.stoppedBy === 'signal' ? 'stopped by signal' : 'done'} at step ${s.lastStep}: loss ${s.lastLoss.toFixed(4)}${parts ? ` (${parts})` : ''}; ` +
         `${s.samples} samples in ${(s.wallMs / 1000).toFixed(1)} s = ${s.samplesPerSec.toFixed(1)} samples/s on ${s.backend}` +
         `${s.checkpoint ? `; checkpoint ${s.checkpoint}` : ''}\n`);
+      const counters = Object.entries(s.counters);
+      if (counters.length) process.stderr.write(`[${d.name}] counters: ${counters.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
       if (s.stoppedBy === 'signal') process.stderr.write(`[${d.name}] resume with: node ${script} ${process.argv.slice(2).filter((a, i, all) => a !== '--resume' && all[i - 1] !== '--resume').join(' ')} --resume latest\n`);
       if (after) await after(s, d);
     }
