@@ -44,10 +44,13 @@ export interface DataParallelOptions {
   buffers?: BufferSync;
   /** Gradient all-reduce bucket size in bytes (PyTorch DDP's default bucket_cap_mb is 25). */
   bucketBytes?: number;
+  /** Benchmarks: a timed barrier before each collective phase, so waiting for a slower rank (load imbalance) is
+   *  counted in waitMs instead of inflating the transfer times. Off in training (it adds a synchronisation). */
+  separateWait?: boolean;
 }
 
 /** Milliseconds spent in collectives during the last step, by kind (bench/distributed.ts reports them). */
-export interface CommTimes { gatherMs: number; allreduceMs: number; buffersMs: number; bytesGathered: number; bytesReduced: number; buckets: number }
+export interface CommTimes { waitMs: number; gatherMs: number; allreduceMs: number; buffersMs: number; bytesGathered: number; bytesReduced: number; buckets: number }
 
 const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 
@@ -241,11 +244,13 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     nnQueue: options.nnQueue ?? 'global',
     buffers: options.buffers ?? 'mean',
     bucketBytes: options.bucketBytes ?? DEFAULT_BUCKET_BYTES,
+    separateWait: options.separateWait ?? false,
   };
+  const wait = () => { if (o.separateWait) { const t0 = performance.now(); world.barrier(); lastComm.waitMs += elapsed(t0); } };
   if (o.nnQueue !== 'global' && o.nnQueue !== 'per-rank') throw new Error(`data parallel: nnQueue must be 'global' or 'per-rank', got ${JSON.stringify(o.nnQueue)}`);
   if (o.buffers !== 'mean' && o.buffers !== 'rank0') throw new Error(`data parallel: buffers must be 'mean' or 'rank0', got ${JSON.stringify(o.buffers)}`);
   if (!(Number.isInteger(o.bucketBytes) && o.bucketBytes >= 4)) throw new Error(`data parallel: bucketBytes must be an integer >= 4, got ${o.bucketBytes}`);
-  const lastComm: CommTimes = { gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 };
+  const lastComm: CommTimes = { waitMs: 0, gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 };
   const fault = parseInjectedFault(process.env.CLIP_BENCH_INJECT_FAULT);
   let calls = 0;
 
@@ -255,7 +260,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
       process.stderr.write(`rank ${world.rank}: injected fault (CLIP_BENCH_INJECT_FAULT=${fault.rank}@${fault.step}): killing this rank at the start of its step ${calls}\n`);
       process.kill(process.pid, 'SIGKILL');
     }
-    Object.assign(lastComm, { gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 });
+    Object.assign(lastComm, { waitMs: 0, gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 });
     if (world.size === 1) return computeGradients(model, supervision, batch, microBatchSize);
     const b = batchSize(batch);
     const micro = microBatchSize > 0 ? Math.min(microBatchSize, b) : b;
@@ -286,6 +291,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
         const f = supervision.features(model, batch, { training: true });
         for (const t of Object.values(f)) tf.keep(t);
         kept = f;
+        wait();
         global = allgatherFeatures(world, f, lastComm);
         for (const t of Object.values(global)) tf.keep(t);
         const full: Record<string, tf.Tensor> = {};
@@ -305,6 +311,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
         }
         return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<string, tf.Tensor>;
       });
+      wait();
       global = allgatherFeatures(world, local, lastComm);
       for (let j = 0; j < chunks; j++) {
         const { value, grads } = tf.variableGrads(() => {
@@ -355,6 +362,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
       }
     }
 
+    wait();
     syncBuffers(world, model.store, o.buffers, lastComm);
     const grads = allreduceGradients(world, model.store, acc, o.bucketBytes, lastComm);
     let features: Record<string, tf.Tensor>;
