@@ -5,11 +5,12 @@
 //   - for CLIP also plain DDP (local losses, averaged gradients), the negative control: no gathered negatives.
 // Prints one JSON line per rank and supervision: per-step losses of each run, the worst relative weight difference
 // (per tensor: max |dp - ref| / max |ref|) over parameters and BN buffers, and the replicas' divergence.
-// Usage: node test/mpi/equivalence-worker.ts <steps> <globalBatch> <name[:micro]>...
+// Usage: node test/mpi/equivalence-worker.ts <steps> <globalBatch> <adamEps> <name[:micro[:nnQueue[:bucketBytes]]]>...
+//        node test/mpi/equivalence-worker.ts mismatch   (rank 1 brings a different local batch: a clear error on every rank)
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.ts';
 import { getCollective, type Collective } from '../../src/distributed/collective.ts';
-import { createDataParallel, broadcastParameters, replicaDivergence, allreduceGradients } from '../../src/distributed/data-parallel.ts';
+import { createDataParallel, broadcastParameters, replicaDivergence, allreduceGradients, allgatherFeatures, type NnQueueMode } from '../../src/distributed/data-parallel.ts';
 import { syntheticBatch, type SyntheticBatchSpec } from '../../src/distributed/synthetic-batch.ts';
 import { clipConfigFromPresets } from '../../src/models/presets.ts';
 import { createClip, type ClipModel } from '../../src/models/clip.ts';
@@ -23,6 +24,20 @@ import { computeGradients } from '../../src/train/grad-cache.ts';
 import { batchTensors, type SupervisionLike } from '../../src/train/contracts.ts';
 
 const [stepsArg, batchArg, epsArg, ...runs] = process.argv.slice(2);
+if (stepsArg === 'mismatch') {
+  const w = getCollective();
+  await initBackend({ threads: 1, quiet: true });
+  const feature = tf.zeros([w.rank === 0 ? 4 : 3, 8]);
+  try {
+    allgatherFeatures(w, { image: feature });
+    console.log(JSON.stringify({ rank: w.rank, error: null }));
+  } catch (err) {
+    console.log(JSON.stringify({ rank: w.rank, error: (err as Error).message }));
+  }
+  w.barrier();
+  w.finalize();
+  process.exit(0);
+}
 const steps = Number(stepsArg);
 const eps = Number(epsArg);
 const nullBelow = Number(process.env.NULL_BELOW ?? 1e-6);
@@ -127,13 +142,15 @@ function localLossDdp(w: Collective): TrainerOptions['computeGradients'] {
 }
 
 for (const run of runs) {
-  const [name, microText] = run.split(':');
+  const [name, microText, queueText, bucketText] = run.split(':');
   const micro = Number(microText ?? 0);
+  const nnQueue = (queueText || 'global') as NnQueueMode;
+  const bucketBytes = bucketText ? Number(bucketText) : undefined;
   const local = B / world.size;
   const sup0 = createSupervision(name as SupervisionName, optionsFor(name, local));
   const spec: SyntheticBatchSpec = { size: B, imageViews: sup0.imageViews.length, imageSize: config.vision.imageSize, contextLength: 12, vocabSize: 64 };
   sup0.dispose();
-  const dp = createDataParallel(world, { nnQueue: 'global', buffers: 'mean' });
+  const dp = createDataParallel(world, { nnQueue, buffers: 'mean', bucketBytes });
   const dpGrads: Array<Record<string, Float32Array>> = [];
   const refGrads: Array<Record<string, Float32Array>> = [];
   const par = build(name, 5 + world.rank, local, recording(dp.computeGradients, dpGrads), micro);
@@ -148,8 +165,14 @@ for (const run of runs) {
   const buffers = worstRelative(par.model.store, ref.model.store, 'buffers', refGrads, nullBelow);
   const grads = worstGradient(dpGrads, refGrads, nullBelow);
   const grads1 = worstGradient(dpGrads.slice(0, 1), refGrads.slice(0, 1), nullBelow);
-  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs) };
-  if (name === 'clip') {
+  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, nnQueue, buckets: dp.lastComm.buckets, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs) };
+  const state = par.sup.getState().nnQueue as { bank: Float32Array } | undefined;
+  if (state) { // how far this rank's NN queue is from rank 0's
+    const mine = state.bank;
+    const root = world.broadcast(mine.slice(), 0);
+    out.queueDiff = mine.reduce((m, v, i) => Math.max(m, Math.abs(v - root[i])), 0);
+  }
+  if (name === 'clip' && !bucketBytes) {
     const ddp = build(name, 5 + world.rank, local, localLossDdp(world), micro);
     broadcastParameters(world, ddp.model.store);
     out.ddpLosses = train(ddp, spec, world.rank * local, local);
