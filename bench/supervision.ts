@@ -38,7 +38,7 @@ const VOCAB = 49409; // DeCLIP's vocabulary (with <|mask|>): MASK 49406, SOT 494
 if (!['tiny', 'seed'].includes(heads)) throw new Error(`--heads must be tiny or seed, got ${heads}`);
 for (const m of methods) if (!supervisionNames.includes(m as never)) throw new Error(`unknown method ${m} (known: ${supervisionNames.join(', ')})`);
 
-export const tinyHeadOptions: Record<string, Record<string, unknown>> = {
+const tinyHeadOptions: Record<string, Record<string, unknown>> = {
   clip: {},
   declip: { projectorHidden: 128, projectorOut: 128, predictorHidden: 64 },
   slip: { mlpHidden: 512, mlpOut: 32 },
