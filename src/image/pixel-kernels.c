@@ -149,6 +149,8 @@ static int quotients_ready = 0;
 static float hue_frac[256];   // (float)(h * 6.0 / 255.0 - i) of hsv2rgb
 static uint8_t hue_sector[256]; // i = floor(h * 6.0 / 255.0), 0..6
 static uint8_t hue_p[256 * 256]; // round(v * (255.0 - s) / 255.0) at [s * 256 + v]
+// sector i -> indices into (v, p, q, t) for R, G, B: 0 (v,t,p) 1 (q,v,p) 2 (p,v,t) 3 (p,q,v) 4 (t,p,v) 5 (v,p,q), 6 = 0
+static const uint8_t hue_perm[7][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}, {0, 3, 1}};
 
 // C round() of N / 255 for N = v * (255 - x) >= 0 a dyadic rational (x a float < 256): floor((2N + 255) / 510),
 // computed with a multiplication and an exact correction instead of a division.
@@ -185,10 +187,9 @@ EXPORT void hue(uint8_t *img, int npix, int shift) {
     const float *qt = quotients + cr * 256;
     float sf = quotients[maxc * 256 + cr];
     float rc = qt[maxc - r], gc = qt[maxc - g], bc = qt[maxc - b];
-    float hf;
-    if (r == maxc) hf = bc - gc;
-    else if (g == maxc) hf = (float)(2.0 + rc - bc);
-    else hf = (float)(4.0 + gc - rc);
+    // all three hue candidates, then selects (branch-free: which channel is the max varies pixel to pixel)
+    float h_r = bc - gc, h_g = (float)(2.0 + rc - bc), h_b = (float)(4.0 + gc - rc);
+    float hf = r == maxc ? h_r : (g == maxc ? h_g : h_b);
     double x = hf / 6.0 + 1.0;
     hf = (float)(x >= 1.0 ? x - 1.0 : x); // fmod(x, 1.0), x in (0, 2)
     int uh = (int)(hf * 255.0); if (uh > 255) uh = 255;
@@ -197,17 +198,13 @@ EXPORT void hue(uint8_t *img, int npix, int shift) {
     if (s == 0) { px[0] = px[1] = px[2] = (uint8_t)v; continue; }
     int k = hue_sector[h];
     float fs = hue_frac[h] * s;
-    int p = hue_p[s * 256 + v];
-    int q = round_div255((float)v * (255.0 - fs));
-    int t = round_div255((float)v * (255.0 - s + fs));
-    switch (k) {
-      case 0: case 6: px[0] = v; px[1] = t; px[2] = p; break;
-      case 1: px[0] = q; px[1] = v; px[2] = p; break;
-      case 2: px[0] = p; px[1] = v; px[2] = t; break;
-      case 3: px[0] = p; px[1] = q; px[2] = v; break;
-      case 4: px[0] = t; px[1] = p; px[2] = v; break;
-      default: px[0] = v; px[1] = p; px[2] = q; break;
-    }
+    uint8_t vals[4];
+    vals[0] = (uint8_t)v;
+    vals[1] = hue_p[s * 256 + v];
+    vals[2] = (uint8_t)round_div255((float)v * (255.0 - fs));
+    vals[3] = (uint8_t)round_div255((float)v * (255.0 - s + fs));
+    const uint8_t *perm = hue_perm[k]; // hsv2rgb's switch (i % 6) as a table of (R, G, B) picks from (v, p, q, t)
+    px[0] = vals[perm[0]]; px[1] = vals[perm[1]]; px[2] = vals[perm[2]];
   }
 }
 
