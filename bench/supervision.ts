@@ -9,7 +9,11 @@
 // projector 128, predictor 64, SLIP MLP 512-512-32, FILIP dense 32; `--heads seed` keeps the seed's sizes
 // (1024/512, 4096-4096-256, 256). The NN queue keeps the seed's 65,536 entries and FILIP top-k 16 in both.
 //
-// Usage: node bench/supervision.ts [--batch 64] [--reps 5] [--backend auto|wasm|cpu] [--heads tiny|seed]
+// Timing under load: every method runs in `--rounds` separate child processes (the methods interleaved), and the
+// table reports the MINIMUM step time over all repetitions (the least sensitive to other jobs on the box; the median
+// is printed too). Peak bytes / RSS are the maxima over rounds.
+//
+// Usage: node bench/supervision.ts [--batch 64] [--reps 5] [--rounds 2] [--backend auto|wasm|cpu] [--heads tiny|seed]
 //                                  [--methods clip,declip,...] [--no-torch]
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
@@ -30,6 +34,7 @@ const flag = (name: string) => args.includes(name);
 const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1]! : def; };
 const batchSize = Number(opt('--batch', '64'));
 const reps = Number(opt('--reps', '5'));
+const rounds = Number(opt('--rounds', '2'));
 const backend = opt('--backend', 'auto') as BackendChoice;
 const heads = opt('--heads', 'tiny');
 const methods = opt('--methods', supervisionNames.join(',')).split(',');
@@ -99,7 +104,7 @@ async function child(method: string): Promise<void> {
   shutdownBackend();
 }
 
-interface TorchResult { method: string; step_ms: number; max_rss_mb: number; params: number; torch: string; threads: number }
+interface TorchResult { method: string; step_ms: number; all_ms: number[]; max_rss_mb: number; params: number; torch: string; threads: number }
 
 function runTorch(method: string): TorchResult | string {
   const python = '/usr/bin/python3';
@@ -118,33 +123,45 @@ async function main(): Promise<void> {
   const childMethod = opt('--child', '');
   if (childMethod) return child(childMethod);
   const self = fileURLToPath(import.meta.url);
-  const ours: Result[] = [];
-  for (const m of methods) {
-    const out = execFileSync(process.execPath, [self, '--child', m, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-    if (!line) throw new Error(`child ${m} printed no result`);
-    ours.push(JSON.parse(line.slice(7)) as Result);
-  }
-  const torch: Record<string, TorchResult> = {};
-  let torchNote = 'skipped (--no-torch)';
-  if (!flag('--no-torch')) {
-    for (const m of methods) {
+  const childArgs = args.filter((a, i) => a !== '--methods' && args[i - 1] !== '--methods');
+  const oursRuns = new Map<string, Result[]>();
+  const torchRuns = new Map<string, TorchResult[]>();
+  let torchNote = flag('--no-torch') ? 'skipped (--no-torch)' : '';
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? methods : [...methods].reverse();
+    for (const m of order) {
+      const out = execFileSync(process.execPath, [self, '--child', m, ...childArgs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) throw new Error(`child ${m} printed no result`);
+      oursRuns.set(m, [...(oursRuns.get(m) ?? []), JSON.parse(line.slice(7)) as Result]);
+      if (flag('--no-torch') || torchNote.startsWith('no ') || torchNote.startsWith('PyTorch reference failed')) continue;
       const r = runTorch(m);
-      if (typeof r === 'string') { torchNote = r; break; }
-      torch[m] = r;
+      if (typeof r === 'string') { torchNote = r; continue; }
+      torchRuns.set(m, [...(torchRuns.get(m) ?? []), r]);
       torchNote = `PyTorch ${r.torch}, ${r.threads} threads`;
     }
+  }
+  const ours: Result[] = methods.map((m) => {
+    const rs = oursRuns.get(m)!;
+    const all = rs.flatMap((r) => r.allMs);
+    return { ...rs[0]!, allMs: all, stepMs: Math.min(...all), peakBytes: Math.max(...rs.map((r) => r.peakBytes)), maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)) };
+  });
+  const torch: Record<string, TorchResult> = {};
+  for (const [m, rs] of torchRuns) {
+    const all = rs.flatMap((r) => r.all_ms);
+    torch[m] = { ...rs[0]!, all_ms: all, step_ms: Math.min(...all), max_rss_mb: Math.max(...rs.map((r) => r.max_rss_mb)) };
   }
   const base = ours.find((r) => r.method === 'clip');
   const tbase = torch.clip;
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) + 'x' : '-');
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
   console.log(`supervision step benchmark: tiny CLIP (tiny-vit 32px + tiny-text ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
-    `median of ${reps}; ${os.cpus().length} cores; tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`);
-  const header = ['method', 'params', 'ours ms', 'vs CLIP', 'tf peak MB', 'vs CLIP', 'RSS MB', 'torch ms', 'vs CLIP', 'torch RSS MB', 'ours/torch'];
+    `min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; ` +
+    `tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`);
+  const header = ['method', 'params', 'ours ms', '(median)', 'vs CLIP', 'tf peak MB', 'vs CLIP', 'RSS MB', 'torch ms', 'vs CLIP', 'torch RSS MB', 'ours/torch'];
   const rows = ours.map((r) => {
     const t = torch[r.method];
-    return [r.method, (r.params / 1e6).toFixed(2) + 'M', r.stepMs.toFixed(0), ratio(r.stepMs, base?.stepMs), mb(r.peakBytes),
+    return [r.method, (r.params / 1e6).toFixed(2) + 'M', r.stepMs.toFixed(0), `(${median(r.allMs).toFixed(0)})`, ratio(r.stepMs, base?.stepMs), mb(r.peakBytes),
       ratio(r.peakBytes, base?.peakBytes), r.maxRssMB.toFixed(0), t ? t.step_ms.toFixed(0) : '-', t ? ratio(t.step_ms, tbase?.step_ms) : '-',
       t ? t.max_rss_mb.toFixed(0) : '-', t ? ratio(r.stepMs, t.step_ms) : '-'];
   });
