@@ -49,7 +49,7 @@ test.serial('zero-shot on CIFAR-10 reproduces the PyTorch reference model\'s pre
   }
   t.is(disagreements, 0, `${disagreements} predictions differ from PyTorch on images that are not near-ties`);
   t.true(nearTies <= 3, `${nearTies} near-tie disagreements`);
-  t.true(Math.abs(record.metrics.acc1 - expected.metrics.acc1) <= nearTies / expected.count + 1e-9, `acc1 ${record.metrics.acc1} vs PyTorch ${expected.metrics.acc1}`);
+  t.true(Math.abs(record.metrics.acc1 - expected.metrics.acc1) <= nearTies / expected.count + 1e-6, `acc1 ${record.metrics.acc1} vs PyTorch ${expected.metrics.acc1}`);
   t.true(expected.metrics.acc1 > 0.2, 'the reference model is well above chance (10%)');
   const written = JSON.parse(await readFile(join(out, 'cifar10_tiny-clip-cifar10_vit-p8-w64-32px_en_zeroshot_classification.json'), 'utf8'));
   t.deepEqual(Object.keys(written).sort(), ['dataset', 'language', 'metrics', 'model', 'pretrained', 'task']);
