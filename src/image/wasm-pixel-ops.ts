@@ -6,7 +6,7 @@
 // resize ~3x, hue ~1.2x faster than the TypeScript path; a whole MoCo-v2 view about 2-2.5x.
 import { readFileSync } from 'node:fs';
 import { blendTable, pilBoxBlurParams, type RgbImage } from './pixel-ops.ts';
-import type { PlanStep } from './sample-params.ts';
+import type { CropBox, PlanStep } from './sample-params.ts';
 import type { Triple } from './view-spec.ts';
 
 // The project's tsconfig has no DOM lib, so the few WebAssembly APIs used are typed here.
@@ -32,6 +32,8 @@ interface Kernels {
 }
 
 const PAGE = 65536;
+/** Views needing more wasm memory than this run on the TypeScript path instead (wasm memory never shrinks). */
+const MAX_MEMORY_BYTES = 1 << 30;
 let kernels: Kernels | undefined;
 let memory: WasmMemory;
 let heapBase = 0;
@@ -66,9 +68,20 @@ const align = (n: number) => (n + 15) & ~15;
 export function executePlanWasm(img: RgbImage, steps: PlanStep[], floatTables?: (n?: { mean: Triple; std: Triple }) => Float32Array):
   { width: number; height: number; bytes?: Uint8Array; floats?: Float32Array; normalize?: { mean: Triple; std: Triple } } {
   const k = load();
+  // A leading crop (RandomResizedCrop's box, CenterCrop) is cut straight out of the decoded image, so only the
+  // box enters wasm memory, not the whole (possibly large) photo.
+  let pending = steps;
+  let firstBox: CropBox | undefined;
+  const first = steps[0];
+  if (first && (first.kind === 'resizedCrop' || first.kind === 'crop') &&
+      !(first.box.left === 0 && first.box.top === 0 && first.box.width === img.width && first.box.height === img.height)) {
+    firstBox = first.box;
+    const whole = { top: 0, left: 0, width: first.box.width, height: first.box.height };
+    pending = first.kind === 'crop' ? steps.slice(1) : [{ ...first, box: whole }, ...steps.slice(1)];
+  }
   // the largest intermediate image, to size four equal slots: current, next, and two scratch buffers
-  let w = img.width, h = img.height, maxBytes = w * h * 3;
-  for (const s of steps) {
+  let w = firstBox ? firstBox.width : img.width, h = firstBox ? firstBox.height : img.height, maxBytes = w * h * 3;
+  for (const s of pending) {
     if (s.kind === 'resizedCrop') {
       maxBytes = Math.max(maxBytes, s.box.width * s.box.height * 3, s.outWidth * s.box.height * 3, s.outWidth * s.outHeight * 3);
       w = s.outWidth; h = s.outHeight;
@@ -79,26 +92,30 @@ export function executePlanWasm(img: RgbImage, steps: PlanStep[], floatTables?: 
   const slot = align(maxBytes);
   const lut = heapBase, tables = align(lut + 256), base = align(tables + 768 * 4);
   const slots = [base, base + slot, base + 2 * slot, base + 3 * slot];
-  ensure(base + 4 * slot + align(maxBytes * 4) + 16);
+  const needBytes = base + 4 * slot + align(maxBytes * 4) + 16;
+  if (needBytes > MAX_MEMORY_BYTES) throw new Error(`a ${img.width}x${img.height} view needs ${needBytes} bytes: too large for the wasm kernels`);
+  ensure(needBytes);
   let mem = new Uint8Array(memory.buffer);
   let cur = 0; // index of the slot holding the current image
-  w = img.width; h = img.height;
-  mem.set(img.data, slots[cur]);
-  const other = (...busy: number[]) => [0, 1, 2, 3].find((i) => !busy.includes(i))!;
-  /** Copy box (zero outside the image) of the current image into slot `to`. */
-  const cropInto = (box: { top: number; left: number; width: number; height: number }, to: number) => {
-    const dst = slots[to], src = slots[cur];
+  /** Copy `box` (zero outside the source) of a width x height RGB image at src[offset] into mem at dst. */
+  const copyBox = (src: Uint8Array, offset: number, width: number, height: number, box: CropBox, dst: number) => {
     mem.fill(0, dst, dst + box.width * box.height * 3);
-    const x0 = Math.max(0, box.left), x1 = Math.min(w, box.left + box.width);
+    const x0 = Math.max(0, box.left), x1 = Math.min(width, box.left + box.width);
     if (x1 <= x0) return;
     for (let y = 0; y < box.height; y++) {
       const sy = box.top + y;
-      if (sy < 0 || sy >= h) continue;
-      mem.copyWithin(dst + (y * box.width + (x0 - box.left)) * 3, src + (sy * w + x0) * 3, src + (sy * w + x1) * 3);
+      if (sy < 0 || sy >= height) continue;
+      mem.set(src.subarray(offset + (sy * width + x0) * 3, offset + (sy * width + x1) * 3), dst + (y * box.width + (x0 - box.left)) * 3);
     }
   };
+  if (firstBox) copyBox(img.data, 0, img.width, img.height, firstBox, slots[cur]);
+  else mem.set(img.data, slots[cur]);
+  w = firstBox ? firstBox.width : img.width; h = firstBox ? firstBox.height : img.height;
+  const other = (...busy: number[]) => [0, 1, 2, 3].find((i) => !busy.includes(i))!;
+  /** Copy box (zero outside the image) of the current image into slot `to`. */
+  const cropInto = (box: CropBox, to: number) => copyBox(mem, slots[cur], w, h, box, slots[to]);
   let normalize: { mean: Triple; std: Triple } | undefined;
-  for (const s of steps) {
+  for (const s of pending) {
     const npix = w * h;
     switch (s.kind) {
       case 'resizedCrop': {
