@@ -259,6 +259,20 @@ test.serial('Slice, SplitV and Concat on wasm match cpu for float32, int32 and b
   for (let i = 0; i < want.length; i++) t.deepEqual(Array.from(got[i]!), Array.from(want[i]!), `output ${i}`);
 });
 
+test.serial('GatherV2 on wasm matches cpu on any axis and dtype; out-of-range indices are one-line errors', async (t) => {
+  const xd = randn([4, 6, 5], 22);
+  const f = () => {
+    const x = tf.tensor3d(xd, [4, 6, 5]);
+    const ids = tf.tensor1d([5, 0, 5, 2], 'int32');
+    return [tf.gather(x, ids, 1), tf.gather(x, tf.tensor2d([[3, 1], [0, 0]], [2, 2], 'int32'), 0), tf.gather(x, tf.tensor1d([4, 0, 4], 'int32'), 2),
+      tf.cast(tf.gather(tf.cast(tf.mul(x, 9), 'int32'), ids, 1), 'float32'), tf.cast(tf.gather(tf.greater(x, 0), ids, 1), 'float32'),
+      tf.gather(x, tf.tensor2d([[1, 5], [0, 0], [2, 3], [4, 4]], [4, 2], 'int32'), 1, 1)]; // batchDims 1: the stock kernel
+  };
+  const got = await on('wasm', f), want = await on('cpu', f);
+  for (let i = 0; i < want.length; i++) t.deepEqual(Array.from(got[i]!), Array.from(want[i]!), `output ${i}`);
+  await t.throwsAsync(on('wasm', () => tf.gather(tf.ones([3, 2]), tf.tensor1d([1, 3], 'int32'))), { message: 'GatherV2: the index value 3 is not in [0, 2]' });
+});
+
 // ---- fused layer norm ------------------------------------------------------------------------------------------
 
 test.serial('fused layer norm: value and gradients (x, gamma, beta) match the op composition, on wasm and cpu', async (t) => {

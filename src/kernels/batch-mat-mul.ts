@@ -199,14 +199,13 @@ export function batchMatMulKernels(): KernelConfig[] {
     {
       kernelName: 'BatchMatMul',
       backendName: 'wasm',
-      setupFunc: (backend) => {
-        stockBmm.setupFunc?.(backend);
+      setupFunc: (backend) => { // (register.ts runs the stock kernel's setup first)
         xnnBatchMatMul = asWasm(backend).wasm.cwrap('BatchMatMul', null, [
           'number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number',
         ]) as WasmBatchMatMul;
       },
       kernelFunc: batchMatMul,
     },
-    { kernelName: '_FusedMatMul', backendName: 'wasm', setupFunc: stockFused.setupFunc, kernelFunc: makeFusedMatMul(stockFusedFunc) },
+    { kernelName: '_FusedMatMul', backendName: 'wasm', kernelFunc: makeFusedMatMul(stockFusedFunc) },
   ];
 }

@@ -12,6 +12,7 @@ import { layerNormGradient, layerNormKernels } from './layer-norm.ts';
 import { oneHotKernels } from './one-hot.ts';
 import { sliceKernels } from './slice.ts';
 import { concatKernels } from './concat.ts';
+import { gatherKernels } from './gather.ts';
 import { unsortedSegmentSumKernels } from './unsorted-segment-sum.ts';
 
 let configs: KernelConfig[] | null = null;
@@ -29,9 +30,16 @@ export function projectKernels(): KernelConfig[] {
     ...layerNormKernels(),
     ...sliceKernels(requireKernel('Slice', 'wasm').kernelFunc, requireKernel('SplitV', 'wasm').kernelFunc),
     ...concatKernels(requireKernel('Concat', 'wasm').kernelFunc),
+    ...gatherKernels(requireKernel('GatherV2', 'wasm').kernelFunc),
   ];
-  for (const c of built) stock.set(`${c.kernelName}/${c.backendName}`, tf.getKernel(c.kernelName, c.backendName));
-  configs = built;
+  configs = built.map((c) => {
+    const original = tf.getKernel(c.kernelName, c.backendName);
+    stock.set(`${c.kernelName}/${c.backendName}`, original);
+    // replacements delegate to the stock kernel in some cases: its setup (cwrap of the C++ function) must still run
+    const stockSetup = original?.setupFunc, ownSetup = c.setupFunc;
+    if (!stockSetup || ownSetup === stockSetup) return c;
+    return { ...c, setupFunc: (backend) => { stockSetup(backend); ownSetup?.(backend); } };
+  });
   return configs;
 }
 
