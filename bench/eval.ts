@@ -10,16 +10,20 @@
 //              ../shared/data/flickr8k-1k/captions.txt: decode + eval transform (resize shorter side to 256, centre crop
 //              224: clip-bench's ONECROP eval preset) -> L2-normalised image embeddings (src/eval/image-features.ts).
 //
-// Each side runs three timed passes: `data` (decode + transform + batching only), `forward` (model only, over the
-// batches of the data pass held in memory) and `full` (the real evaluation, data feeding the model). images/s = images /
-// full-pass seconds. PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker
-// processes; 0 = in-process), torch.set_num_threads(2), PIL decode + torchvision transforms.
+// Each side, after one untimed warm-up forward of the image tower, runs two timed passes over the images: `data`
+// (decode + transform + batching only, no model) and `full` (the real evaluation, data feeding the model), the latter
+// split into classifier build, time spent waiting for the next batch (our side: the main thread decoding and
+// transforming; sharp decodes on libuv threads), and model forward + scoring time. images/s = images / full seconds.
+// PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker processes;
+// 0 = in-process), torch.set_num_threads(--torch-threads, default 2), PIL decode + torchvision transforms.
+// Run the two scenarios separately (--only) to keep each run to a few minutes; other load on the box skews both sides.
 //
-// Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 64]
-//                           [--torch-workers 0,2] [--no-torch] [--backend wasm|cpu|auto]
+// Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
+//                           [--torch-workers 0,2] [--vit-torch-workers 2] [--torch-threads 2] [--no-torch] [--backend wasm]
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,17 +38,18 @@ import { loadTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { loadZeroShotPrompts } from '../src/eval/datasets/zero-shot-prompts.ts';
 import { resolveDataset } from '../src/eval/dataset-spec.ts';
 import { evaluateZeroShot, type LabelledBatch } from '../src/eval/zero-shot.ts';
-import { zeroShotClassifier, l2Normalize } from '../src/eval/zero-shot-classifier.ts';
+import { l2Normalize } from '../src/eval/zero-shot-classifier.ts';
 import { encodeImageFeatures } from '../src/eval/image-features.ts';
 import { openaiClipStats } from '../src/image/presets.ts';
-import type { ClassificationItem } from '../src/eval/datasets/types.ts';
+import type { ClassificationItem, EvalImage } from '../src/eval/datasets/types.ts';
 import type { ClipModel } from '../src/models/clip.ts';
-import { createContext, runStages, collect } from '../stages/stage.ts';
+import { createContext, runStages, drain } from '../stages/stage.ts';
 import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
 
 const { values: args } = parseArgs({ options: {
   only: { type: 'string' }, 'batch-size': { type: 'string', default: '256' }, 'vit-images': { type: 'string', default: '512' },
-  'vit-batch-size': { type: 'string', default: '64' }, 'torch-workers': { type: 'string', default: '0,2' },
+  'vit-batch-size': { type: 'string', default: '32' }, 'torch-workers': { type: 'string', default: '0,2' },
+  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2' },
   'no-torch': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
 }, strict: true });
 const int = (name: string): number => {
@@ -53,9 +58,13 @@ const int = (name: string): number => {
   return n;
 };
 if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32') throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
-const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size');
-const torchWorkers = String(args['torch-workers']).split(',').map((s) => Number(s));
-if (torchWorkers.some((w) => !(Number.isInteger(w) && w >= 0))) throw new Error(`--torch-workers must be a comma list of integers >= 0, got ${args['torch-workers']}`);
+const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size'), torchThreads = int('torch-threads');
+function workerList(name: 'torch-workers' | 'vit-torch-workers'): number[] {
+  const list = String(args[name]).split(',').map((w) => Number(w));
+  if (list.some((w) => !(Number.isInteger(w) && w >= 0))) throw new Error(`--${name} must be a comma list of integers >= 0, got ${args[name]}`);
+  return list;
+}
+const zeroShotWorkers = workerList('torch-workers'), vitWorkers = workerList('vit-torch-workers');
 
 const shared = new URL('../../shared/data/', import.meta.url).pathname;
 const cifarRoot = join(shared, 'cifar10-test');
@@ -66,7 +75,9 @@ const python = '/usr/bin/python3';
 const script = new URL('../reference/eval_bench.py', import.meta.url).pathname;
 const CONTEXT = 32;
 
-interface Timings { images: number; load_s: number; data_s: number; forward_s: number; full_s: number; classifier_s?: number; acc1?: number }
+interface Timings {
+  images: number; load_s: number; data_s: number; full_s: number; wait_s: number; model_s: number; classifier_s?: number; acc1?: number;
+}
 interface TorchTimings extends Timings { workers: number; threads: number; torch: string }
 interface Scenario { name: string; ours: Timings; torch: TorchTimings[]; torchNote?: string; agreement?: string }
 
@@ -85,31 +96,41 @@ function warmUp(model: ClipModel, n: number): void {
   tf.tidy(() => l2Normalize(model.encodeImage(tf.zeros([n, s, s, 3]) as tf.Tensor4D, { training: false }).embedding).dataSync());
 }
 
-/** The data pass: decode + eval transform + batching, no model; the batches are kept for the forward pass. */
-async function dataPass<T extends { image: ClassificationItem['image'] }>(items: AsyncIterable<T>, size: number, batch: number): Promise<{ batches: Array<EvalImageBatch<Omit<T, 'image'>>>; s: number }> {
+/** The data pass: decode + eval transform + batching, no model. */
+async function dataPass(items: AsyncIterable<{ image: EvalImage }>, size: number, batch: number): Promise<number> {
   const t0 = performance.now();
-  const batches = await runStages(createContext(), items, [evalImageBatches<T>({ size, stats: openaiClipStats, batchSize: batch })], collect<EvalImageBatch<Omit<T, 'image'>>>());
-  return { batches, s: seconds(t0) };
-}
-
-/** The forward pass: image tower + L2 normalisation (+ scores when a classifier is given), over prepared batches. */
-function forwardPass(model: ClipModel, batches: LabelledBatch[], classifier?: tf.Tensor2D): number {
-  const t0 = performance.now();
-  for (const b of batches) {
-    tf.tidy(() => {
-      const e = l2Normalize(model.encodeImage(tf.tensor4d(b.pixels, [b.n, b.size, b.size, 3]), { training: false }).embedding);
-      return classifier ? tf.matMul(e, classifier) : e;
-    }).dataSync();
-  }
+  await runStages(createContext(), items, [evalImageBatches({ size, stats: openaiClipStats, batchSize: batch })], drain());
   return seconds(t0);
 }
 
-function runTorch(extra: string[]): { results: TorchTimings[]; note?: string } {
+/** Pass batches through, timing every wait for the next one; `firstPull` marks when the consumer first asked. */
+interface PullClock { wait: number; firstPull?: number }
+async function* timedPulls<T>(source: AsyncIterable<T>, clock: PullClock): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    const t = performance.now();
+    clock.firstPull ??= t;
+    const next = await it.next();
+    clock.wait += performance.now() - t;
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** Timings of a full pass from its start, the pull clock and the image count (model = the rest). */
+function splitFull(t0: number, clock: PullClock, images: number, withClassifier: boolean): Pick<Timings, 'full_s' | 'wait_s' | 'model_s' | 'classifier_s' | 'images'> {
+  const full_s = seconds(t0);
+  const classifier_s = withClassifier ? ((clock.firstPull ?? t0) - t0) / 1000 : undefined;
+  const wait_s = clock.wait / 1000;
+  return { images, full_s, wait_s, model_s: full_s - wait_s - (classifier_s ?? 0), classifier_s };
+}
+
+function runTorch(workers: number[], extra: string[]): { results: TorchTimings[]; note?: string } {
   if (args['no-torch']) return { results: [], note: 'PyTorch skipped (--no-torch)' };
   if (!existsSync(python)) return { results: [], note: `${python} not found` };
   const results: TorchTimings[] = [];
-  for (const w of torchWorkers) {
-    const r = spawnSync(python, [script, '--json', '--threads', '2', '--workers', String(w), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  for (const w of workers) {
+    const r = spawnSync(python, [script, '--json', '--threads', String(torchThreads), '--workers', String(w), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) return { results, note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
     results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchTimings);
   }
@@ -131,27 +152,20 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     const dataset = source.dataset;
     const size = model.config.vision.imageSize;
     warmUp(model, batchSize);
-
-    const data = await dataPass(dataset.items(), size, batchSize);
-    t0 = performance.now();
-    const classifier = zeroShotClassifier(model, tokenizer, prompts.classes, prompts.templates);
-    const classifier_s = seconds(t0);
-    const forward_s = forwardPass(model, data.batches, classifier);
-    classifier.dispose();
-    const images = data.batches.reduce((a, b) => a + b.n, 0);
-    data.batches.length = 0;
+    const data_s = await dataPass(dataset.items(), size, batchSize);
 
     // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
+    const clock: PullClock = { wait: 0 };
     t0 = performance.now();
     const result = await runStages(createContext(), dataset.items(), [
       evalImageBatches({ size, stats: openaiClipStats, batchSize }),
-    ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) => evaluateZeroShot({ model, tokenizer, classes: prompts.classes, templates: prompts.templates, batches }));
-    const full_s = seconds(t0);
-    const ours: Timings = { images, load_s, data_s: data.s, forward_s, full_s, classifier_s, acc1: result.metrics.acc1 };
+    ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) =>
+      evaluateZeroShot({ model, tokenizer, classes: prompts.classes, templates: prompts.templates, batches: timedPulls(batches, clock) }));
+    const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, result.labels.length, true), acc1: result.metrics.acc1 };
 
     const predictionsFile = join(dir, 'torch-predictions.json');
-    const torch = runTorch(['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile, '--dataset', 'cifar10',
-      '--vocab', vocab, '--batch-size', String(batchSize), '--predictions-out', predictionsFile]);
+    const torch = runTorch(zeroShotWorkers, ['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile,
+      '--dataset', 'cifar10', '--vocab', vocab, '--batch-size', String(batchSize), '--predictions-out', predictionsFile]);
     let agreement: string | undefined;
     if (existsSync(predictionsFile)) {
       const theirs = JSON.parse(readFileSync(predictionsFile, 'utf8')) as number[];
@@ -160,10 +174,10 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
         if (theirs[i] === result.predictions[i]) same++;
         else if (result.margins[i] < 1e-5) ties++;
       }
-      agreement = `top-1 predictions identical on ${same}/${theirs.length} images` +
+      agreement = `same model on both sides: top-1 predictions identical on ${same}/${theirs.length} images` +
         (theirs.length - same > 0 ? ` (${ties} of the ${theirs.length - same} differences have a top-1/top-2 margin < 1e-5 on our side)` : '');
     }
-    return { name: `zero-shot cifar10-test, tiny-vit 32px (${images} imgs, batch ${batchSize})`, ours, torch: torch.results, torchNote: torch.note, agreement };
+    return { name: `zero-shot cifar10-test, tiny-vit 32px + tiny-text (${ours.images} images, batch ${batchSize})`, ours, torch: torch.results, torchNote: torch.note, agreement };
   } finally {
     model.dispose();
   }
@@ -181,7 +195,7 @@ async function vitScenario(dir: string): Promise<Scenario> {
   const listFile = join(dir, 'vit-images.txt');
   writeFileSync(listFile, files.join('\n') + '\n');
   async function* items(): AsyncIterable<ClassificationItem> {
-    for (const f of files) yield { key: f, label: 0, image: { kind: 'encoded', bytes: new Uint8Array(readFileSync(f)) } };
+    for (const f of files) yield { key: f, label: 0, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f)) } };
   }
 
   let t0 = performance.now();
@@ -190,47 +204,45 @@ async function vitScenario(dir: string): Promise<Scenario> {
   try {
     const size = model.config.vision.imageSize;
     warmUp(model, vitBatchSize);
-    const data = await dataPass(items(), size, vitBatchSize);
-    const forward_s = forwardPass(model, data.batches);
-    data.batches.length = 0;
+    const data_s = await dataPass(items(), size, vitBatchSize);
+    const clock: PullClock = { wait: 0 };
     t0 = performance.now();
     const features = await runStages(createContext(), items(), [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
-      (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, batches));
-    const full_s = seconds(t0);
-    const ours: Timings = { images: features.n, load_s, data_s: data.s, forward_s, full_s };
-    const torch = runTorch(['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
-    return { name: `ViT-B/32 224px image tower, flickr8k (${features.n} imgs, batch ${vitBatchSize})`, ours, torch: torch.results, torchNote: torch.note };
+      (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, timedPulls(batches, clock)));
+    const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, features.n, false) };
+    const torch = runTorch(vitWorkers, ['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
+    return { name: `ViT-B/32 224px image tower (L2-normalised embeddings), flickr8k-1k (${ours.images} images, batch ${vitBatchSize})`, ours, torch: torch.results, torchNote: torch.note };
   } finally {
     model.dispose();
   }
 }
 
-function report(s: Scenario, backend: string): void {
+function report(s: Scenario): void {
   const cols = [['clip-bench', s.ours] as const, ...s.torch.map((t) => [`torch w=${t.workers}`, t] as const)];
   const cell = (v: string) => v.padStart(14);
-  const ips = (t: Timings, secs: number) => `${(t.images / secs).toFixed(0)}/s`;
+  const rate = (n: number, secs: number) => { const r = n / secs; return r >= 100 ? r.toFixed(0) : r.toFixed(2); };
   console.log(`\n== ${s.name}`);
-  console.log('pass'.padEnd(34) + cols.map(([n]) => cell(n)).join(''));
-  const row = (label: string, f: (t: Timings) => string) => console.log(label.padEnd(34) + cols.map(([, t]) => cell(f(t))).join(''));
+  console.log('pass'.padEnd(40) + cols.map(([n]) => cell(n)).join(''));
+  const row = (label: string, f: (t: Timings) => string) => console.log(label.padEnd(40) + cols.map(([, t]) => cell(f(t))).join(''));
   row('load weights (s)', (t) => t.load_s.toFixed(2));
-  if (s.ours.classifier_s !== undefined) row('build classifier (s)', (t) => t.classifier_s?.toFixed(2) ?? '-');
-  row('data: decode+transform (img/s)', (t) => ips(t, t.data_s));
-  row('forward: model only (img/s)', (t) => ips(t, t.forward_s));
-  row('full evaluation (img/s)', (t) => ips(t, t.full_s));
-  row('full evaluation (s)', (t) => t.full_s.toFixed(2));
+  row('data pass alone: decode+transform img/s', (t) => rate(t.images, t.data_s));
+  row('FULL EVALUATION img/s', (t) => rate(t.images, t.full_s));
+  row('  full evaluation (s)', (t) => t.full_s.toFixed(2));
+  if (s.ours.classifier_s !== undefined) row('  of which: build classifier (s)', (t) => t.classifier_s?.toFixed(2) ?? '-');
+  row('  of which: waiting for data (s)', (t) => t.wait_s.toFixed(2));
+  row('  of which: model forward+score (s)', (t) => t.model_s.toFixed(2));
+  row('  model img/s (images / model s)', (t) => rate(t.images, t.model_s));
   if (s.ours.acc1 !== undefined) row('acc1 (random weights)', (t) => t.acc1?.toFixed(4) ?? '-');
   for (const t of s.torch) {
-    console.log(`ratio clip-bench / torch w=${t.workers} (images/s, >1 = we are faster): full ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
-      `data ${(t.data_s / s.ours.data_s).toFixed(2)}x, forward ${(t.forward_s / s.ours.forward_s).toFixed(2)}x`);
+    console.log(`ratio clip-bench/torch w=${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
+      `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x`);
   }
-  const share = (s.ours.data_s / (s.ours.data_s + s.ours.forward_s)) * 100;
-  console.log(`clip-bench (${backend}) split: decode+transform ${s.ours.data_s.toFixed(2)} s (${share.toFixed(0)}%), forward ${s.ours.forward_s.toFixed(2)} s; ` +
-    `full ${s.ours.full_s.toFixed(2)} s vs their sum ${(s.ours.data_s + s.ours.forward_s).toFixed(2)} s`);
   if (s.agreement) console.log(s.agreement);
   if (s.torchNote) console.log(s.torchNote);
 }
 
 const info = await initBackend({ backend: args.backend as BackendChoice });
+const loadBefore = os.loadavg()[0];
 const dir = mkdtempSync(join(os.tmpdir(), 'clip-bench-eval-'));
 const scenarios: Scenario[] = [];
 try {
@@ -241,7 +253,8 @@ try {
   shutdownBackend();
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
-console.log(`\ntfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode, main-thread eval transform; ` +
-  `PyTorch ${torchInfo?.torch ?? '-'} (${torchInfo?.threads ?? '-'} threads, PIL + torchvision, DataLoader workers as labelled); ` +
-  `${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`);
-for (const s of scenarios) report(s, info.name);
+console.log(`\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
+  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (${torchInfo?.threads ?? '-'} threads), PIL + torchvision, ` +
+  `DataLoader with w worker processes (w=0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
+  `${os.loadavg()[0].toFixed(2)} at end.`);
+for (const s of scenarios) report(s);

@@ -2,15 +2,16 @@
 """PyTorch reference for bench/eval.ts: images/s of CLIP evaluation on this machine, same weights, same images.
 
 bench/eval.ts writes the model (safetensors, OpenAI names, the exact config in the `clip_bench.config` metadata) and
-the image list, runs its own measurements, then this script. Per run, three timed passes over the same images:
+the image list, runs its own measurements, then this script. Per run, after one untimed
+warm-up forward, two timed passes over the same images:
   data     decode (PIL) + eval transform only, batches collated, no model
-  forward  the model only, over the batches the data pass kept in memory
-  full     the whole evaluation: data loading feeding the model (DataLoader, `--workers` processes or in-process)
+  full     the whole evaluation: data loading feeding the model (DataLoader, `--workers` processes or in-process),
+           split into classifier build (zero-shot), time waiting for the next batch, and model (+ scoring) time
 The eval transform equals clip-bench's (src/eval/eval-image.ts): an image already at size x size is only normalised;
 otherwise Resize(round(size*256/224), bilinear, PIL) + CenterCrop(size); then ToTensor + Normalize (OpenAI stats).
 
   --mode zero-shot     zero-shot classification on a class-folder set (--root): prompt-ensemble classifier built at
-                       the start of the full pass (timed, also reported alone), cosine scores, argmax; predictions are
+                       the start of the full pass (timed), cosine scores, argmax; predictions are
                        written to --predictions-out so the bench can count agreement with clip-bench's.
   --mode image-tower   L2-normalised image embeddings of the files listed in --files (one path a line).
 
@@ -149,45 +150,46 @@ def main():
     loader = DataLoader(EvalImages(items, size), batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
 
     with torch.no_grad():
-        # warm-up: one forward on a batch of zeros (allocator, OpenBLAS threads), untimed
+        # warm-up: one image-tower forward on a batch of zeros (allocator, OpenMP/OpenBLAS threads), untimed
         model.visual(torch.zeros(min(args.batch_size, n), 3, size, size))
 
         t0 = time.perf_counter()
-        cached = [x for x, _ in loader]
+        for _ in loader:
+            pass
         data_s = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        for x in cached:
-            F.normalize(model.visual(x)[0], dim=-1)
-        forward_s = time.perf_counter() - t0
-        del cached
-
         result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'workers': args.workers, 'images': n,
-                  'batch_size': args.batch_size, 'load_s': load_s, 'data_s': data_s, 'forward_s': forward_s}
+                  'batch_size': args.batch_size, 'load_s': load_s, 'data_s': data_s}
+        # the full pass, split into classifier build, waiting for the loader, and model (+ scoring) time
+        t0 = time.perf_counter()
         if args.mode == 'zero-shot':
-            t0 = time.perf_counter()
             classifier = zero_shot_classifier(model, tok, prompts['classes'], prompts['templates'], cfg['text']['contextLength'])
             result['classifier_s'] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            classifier = zero_shot_classifier(model, tok, prompts['classes'], prompts['templates'], cfg['text']['contextLength'])
-            preds, labels = [], []
-            for x, y in loader:
-                scores = F.normalize(model.visual(x)[0], dim=-1) @ classifier
-                preds.append(scores.argmax(1))
+        wait_s = model_s = 0.0
+        preds, labels, dim = [], [], 0
+        batches = iter(loader)
+        while True:
+            tw = time.perf_counter()
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                wait_s += time.perf_counter() - tw
+                break
+            tm = time.perf_counter()
+            wait_s += tm - tw
+            e = F.normalize(model.visual(x)[0], dim=-1)
+            if args.mode == 'zero-shot':
+                preds.append((e @ classifier).argmax(1))
                 labels.append(y)
-            result['full_s'] = time.perf_counter() - t0
+            dim = e.shape[1]
+            model_s += time.perf_counter() - tm
+        result.update(full_s=time.perf_counter() - t0, wait_s=wait_s, model_s=model_s, dim=dim)
+        if args.mode == 'zero-shot':
             p, l = torch.cat(preds), torch.cat(labels)
             result['acc1'] = (p == l).float().mean().item()
             if args.predictions_out:
                 with open(args.predictions_out, 'w') as f:
                     json.dump(p.tolist(), f)
-        else:
-            t0 = time.perf_counter()
-            dims = 0
-            for x, _ in loader:
-                dims = F.normalize(model.visual(x)[0], dim=-1).shape[1]
-            result['full_s'] = time.perf_counter() - t0
-            result['dim'] = dims
     result['images_per_s'] = n / result['full_s']
     if args.json:
         print(json.dumps(result))
