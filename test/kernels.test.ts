@@ -266,7 +266,8 @@ test.serial('GatherV2 on wasm matches cpu on any axis and dtype; out-of-range in
     const ids = tf.tensor1d([5, 0, 5, 2], 'int32');
     return [tf.gather(x, ids, 1), tf.gather(x, tf.tensor2d([[3, 1], [0, 0]], [2, 2], 'int32'), 0), tf.gather(x, tf.tensor1d([4, 0, 4], 'int32'), 2),
       tf.cast(tf.gather(tf.cast(tf.mul(x, 9), 'int32'), ids, 1), 'float32'), tf.cast(tf.gather(tf.greater(x, 0), ids, 1), 'float32'),
-      tf.gather(x, tf.tensor2d([[1, 5], [0, 0], [2, 3], [4, 4]], [4, 2], 'int32'), 1, 1)]; // batchDims 1: the stock kernel
+      tf.gather(x, tf.tensor2d([[1, 5], [0, 0], [2, 3], [4, 4]], [4, 2], 'int32'), 1, 1), // batchDims 1
+      tf.gather(x, tf.tensor2d([[1, 2, 0], [0, 0, 4], [2, 3, 3], [4, 4, 1]], [4, 3], 'int32'), 2, 1)];
   };
   const got = await on('wasm', f), want = await on('cpu', f);
   for (let i = 0; i < want.length; i++) t.deepEqual(Array.from(got[i]!), Array.from(want[i]!), `output ${i}`);

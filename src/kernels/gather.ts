@@ -1,6 +1,7 @@
-// GatherV2 (batchDims 0) for the wasm backend: one memmove per gathered slice, heap to heap. Used by token embeddings
-// (4928 rows of a 49408 x W table per CLIP batch); the stock 4.22 kernel builds a closure per index to check bounds
-// and gathers element by element.
+// GatherV2 for the wasm backend: one memmove per gathered slice, heap to heap. Used by token embeddings (4928 rows of
+// a 49408 x W table per CLIP batch); the stock 4.22 kernel builds a closure per index to check bounds, gathers element
+// by element.
+//   x as [batch, outer, dim, slice], indices as [batch, n]  ->  out[b, o, i] = x[b, o, indices[b, i]]
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { asWasm, bytesPerElement, memoryOffset } from './wasm-heap.ts';
@@ -9,9 +10,9 @@ export function gatherKernels(stockGather: KernelFunc): KernelConfig[] {
   const gather: KernelFunc = (args) => {
     const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
     const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
-    if (batchDims !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') return stockGather(args);
+    if (x.dtype === 'string' || indices.dtype !== 'int32') return stockGather(args);
     const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
-    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, ax, 0);
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, ax, batchDims);
     const backend = asWasm(args.backend);
     const ids = backend.typedArrayFromHeap(indices) as Int32Array;
     const dim = info.dimSize;
@@ -22,14 +23,16 @@ export function gatherKernels(stockGather: KernelFunc): KernelConfig[] {
     const out = backend.makeOutput(info.outputShape, x.dtype); // before taking the heap (growth detaches it)
     const heap = backend.wasm.HEAPU8, eb = bytesPerElement(x.dtype);
     const idx = backend.typedArrayFromHeap(indices) as Int32Array; // re-read: the allocation may have moved the buffer
-    const slice = info.sliceSize * eb, n = idx.length;
+    const slice = info.sliceSize * eb, n = idx.length / info.batchSize;
     const xOff = memoryOffset(backend, x);
     let o = memoryOffset(backend, out);
-    for (let outer = 0; outer < info.outerSize; outer++) {
-      const base = xOff + outer * dim * slice;
-      for (let i = 0; i < n; i++, o += slice) {
-        const src = base + idx[i]! * slice;
-        heap.copyWithin(o, src, src + slice);
+    for (let b = 0; b < info.batchSize; b++) {
+      for (let outer = 0; outer < info.outerSize; outer++) {
+        const base = xOff + (b * info.outerSize + outer) * dim * slice;
+        for (let i = 0; i < n; i++, o += slice) {
+          const src = base + idx[b * n + i]! * slice;
+          heap.copyWithin(o, src, src + slice);
+        }
       }
     }
     return out;
