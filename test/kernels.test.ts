@@ -301,3 +301,18 @@ test.serial('fused layer norm: value and gradients (x, gamma, beta) match the op
   t.is(tf.memory().numTensors, before, 'no leaked tensors');
   t.throws(() => layerNorm(tf.ones([2, 24]), tf.ones([23]), tf.zeros([23])), { message: /gamma shape \[23\] does not match the last axis 24/ });
 });
+
+test.serial('Identity and same-dtype Cast share data on wasm; disposing either side keeps the other intact', (t) => {
+  const before = tf.memory().numDataBuffers;
+  const x = tf.tensor1d([1, 2, 3]);
+  const c = tf.clone(x), k = tf.cast(x, 'float32'), i = tf.cast(x, 'int32');
+  t.is(tf.memory().numDataBuffers - before, 2, 'only x and the int32 cast own a buffer');
+  x.dispose();
+  t.deepEqual(Array.from(c.dataSync()), [1, 2, 3]);
+  c.dispose();
+  t.deepEqual(Array.from(k.dataSync()), [1, 2, 3]);
+  t.is(i.dtype, 'int32');
+  t.deepEqual(Array.from(i.dataSync()), [1, 2, 3]);
+  tf.dispose([k, i]);
+  t.is(tf.memory().numDataBuffers, before);
+});
