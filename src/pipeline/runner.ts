@@ -291,7 +291,11 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
           trainStepStage({ trainer, lastStep: d.optim.steps, stopRequested: parallel ? () => false : () => stopRequested }),
           withCursor,
           async function* count(source: AsyncIterable<StepRecord & { cursor: Required<ReaderCursor> }>) {
-            for await (const r of source) { samplesSeen += r.samples * world.size; sessionSamples += r.samples * world.size; cursor = { ...r.cursor, shards: shardList, seed: d.seed }; yield r; }
+            for await (const local of source) {
+              // data parallel: the step trained the global batch (every rank's samples), metrics count it so
+              const r = parallel ? { ...local, samples: local.samples * world.size, samplesPerSec: local.samplesPerSec * world.size } : local;
+              samplesSeen += r.samples; sessionSamples += r.samples; cursor = { ...r.cursor, shards: shardList, seed: d.seed }; yield r;
+            }
           },
           checkpointStage({ every: d.checkpoint.every, save, onSaved: (dir) => { lastCheckpoint = dir; } }),
           evaluateStage({ every: d.eval.every, evaluate }),
