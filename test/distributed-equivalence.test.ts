@@ -25,7 +25,7 @@ function mpirun(np: number, args: string[]): Promise<{ code: number | null; stdo
 interface Report {
   rank: number; size: number; name: string; micro: number; nnQueue: string; buckets: number; queueDiff?: number; dpLosses: number[]; refLosses: number[];
   weightsL2: number; worstWeight: number; worstName: string; worstBuffer: number; worstGradStep1: number; worstGradStep1Name: string;
-  divergence: number; ddpLosses?: number[]; ddpWorstWeight?: number; ddpWeightsL2?: number;
+  divergence: number; dpTensorCounts: number[]; ddpLosses?: number[]; ddpWorstWeight?: number; ddpWeightsL2?: number;
 }
 
 const mpiTest = mpiReady ? test : test.skip;
@@ -47,6 +47,7 @@ mpiSerial('2 ranks x B/2 = 1 rank x B: same losses, gradients and weights for CL
     t.true(r.worstGradStep1 <= 1e-5, `${tag}: step-1 gradient ${r.worstGradStep1Name} differs by ${r.worstGradStep1}`);
     // every rank holds bit-identical parameters (same all-reduced gradients, same AdamW step)
     t.is(r.divergence, 0, `${tag}: replicas diverged`);
+    t.true(r.dpTensorCounts.every((n) => n === r.dpTensorCounts[0]), `${tag}: tensor count grows over steps (${r.dpTensorCounts})`);
     // weights after 3 AdamW steps, over coordinates whose exact gradient is not zero (the worker skips attention key
     // biases and biases feeding a BatchNorm): relative L2 over the model within 1e-5; per tensor (max |diff| / max |w|)
     // within 1e-5 for CLIP, 1e-3 for DeCLIP / FILIP, because Adam turns float-rounding differences of small gradients

@@ -93,14 +93,18 @@ function build(name: string, modelSeed: number, ghost: number, gradients?: Train
   return { sup, model, trainer };
 }
 
+const tensorCounts: number[] = [];
+
 function train(t: ReturnType<typeof build>, spec: SyntheticBatchSpec, start: number, count: number): number[] {
   const losses: number[] = [];
+  tensorCounts.length = 0;
   for (let s = 1; s <= steps; s++) {
     const batch = syntheticBatch(11, s, spec, start, count);
     const r = t.trainer.trainStep(batch);
     for (const x of batchTensors(batch)) x.dispose();
     if (r.verdict.action !== 'ok') throw new Error(`step ${s}: ${r.verdict.action}`);
     losses.push(r.loss);
+    tensorCounts.push(tf.memory().numTensors);
   }
   return losses;
 }
@@ -157,6 +161,7 @@ for (const run of runs) {
   broadcastParameters(world, par.model.store);
   const t0 = performance.now();
   const dpLosses = train(par, spec, world.rank * local, local);
+  const dpTensorCounts = [...tensorCounts];
   const dpMs = performance.now() - t0;
   const divergence = replicaDivergence(world, par.model.store);
   const ref = build(name, 5, local, recording(computeGradients, refGrads));
@@ -165,7 +170,7 @@ for (const run of runs) {
   const buffers = worstRelative(par.model.store, ref.model.store, 'buffers', refGrads, nullBelow);
   const grads = worstGradient(dpGrads, refGrads, nullBelow);
   const grads1 = worstGradient(dpGrads.slice(0, 1), refGrads.slice(0, 1), nullBelow);
-  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, nnQueue, buckets: dp.lastComm.buckets, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs) };
+  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, nnQueue, buckets: dp.lastComm.buckets, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs), dpTensorCounts };
   const state = par.sup.getState().nnQueue as { bank: Float32Array } | undefined;
   if (state) { // how far this rank's NN queue is from rank 0's
     const mine = state.bank;
