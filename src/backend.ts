@@ -75,10 +75,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   if (!info) {
     if (!(await tf.setBackend('cpu'))) throw new Error('initBackend: even the cpu backend failed to initialise');
-    info = { name: 'cpu', threads: 1, reason: choice === 'cpu' ? 'cpu requested' : 'pure-JS cpu fallback' };
+    info = { name: 'cpu', threads: 1, reason: 'pure-JS cpu backend' };
   }
   await tf.ready();
-  const why = choice === 'auto' ? [...notes, info.reason].join('; ') : `${choice} requested (${info.reason})`;
+  const why = choice === 'auto' ? [...notes, info.reason].join('; ') : `${choice} requested: ${info.reason}`;
   current = { ...info, reason: why };
   if (!options.quiet) console.error(`[backend] ${current.name}, ${current.threads} thread(s): ${current.reason}`);
   return current;
@@ -89,11 +89,15 @@ export function backendInfo(): BackendInfo | null {
   return current;
 }
 
-/** Stop the wasm pthread workers (they keep the event loop alive). Safe to call more than once or without init. */
+/**
+ * Stop the wasm pthread workers (they keep the event loop alive): call it when done with tf. Safe to call more than
+ * once or without init; the wasm backend cannot be used again in this process afterwards.
+ */
 export function shutdownBackend(): void {
   const registered = tf.engine().registry as Record<string, unknown>;
   const backend = registered.wasm as { wasm?: { PThread?: { terminateAllThreads(): void } } } | undefined;
   backend?.wasm?.PThread?.terminateAllThreads();
+  if (wasmThreads > 1) wasmThreads = -1;
   current = null;
 }
 
@@ -132,6 +136,7 @@ async function tryTensorflow(pkg: string): Promise<null | string> {
 
 /** Returns the thread count in use, or a one-line note why wasm could not be used. */
 async function tryWasm(threads: number): Promise<number | string> {
+  if (wasmThreads < 0) return 'the multi-threaded wasm backend was shut down in this process';
   if (wasmThreads > 0) { // initialised earlier in this process: switch back to it
     return (await tf.setBackend('wasm')) ? wasmThreads : 'wasm backend did not re-activate';
   }

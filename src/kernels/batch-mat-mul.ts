@@ -15,6 +15,9 @@ type WasmBatchMatMul = (
 ) => void;
 
 let xnnBatchMatMul: WasmBatchMatMul | null = null;
+
+/** How products were routed (for tests and profiling): XNNPACK calls, and whole products left to the stock loop. */
+export const batchMatMulRouting = { xnnCalls: 0, stockLoopProducts: 0 };
 let stockBatchMatMul: KernelFunc | null = null;
 
 function shapeBytes(shape: number[]): Uint8Array {
@@ -23,6 +26,7 @@ function shapeBytes(shape: number[]): Uint8Array {
 
 /** out[M,N] = a[M,K] x b[K,N], all three given as rank-3 TensorInfos with batch 1 (the XNNPACK path). */
 function xnnMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, out: TensorInfo): void {
+  batchMatMulRouting.xnnCalls++;
   xnnBatchMatMul!(
     tensorId(backend, a), shapeBytes(a.shape), 3, tensorId(backend, b), shapeBytes(b.shape), 3, false, false,
     tensorId(backend, out),
@@ -111,7 +115,10 @@ const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   if (a.dtype !== 'float32' || bIn.dtype !== 'float32') {
     throw new Error(`BatchMatMul: only float32 is supported on wasm, got ${a.dtype} x ${bIn.dtype}`);
   }
-  if (isSmallEqualBatch(a, bIn, transposeA)) return stockBatchMatMul!({ inputs, backend: b, attrs });
+  if (isSmallEqualBatch(a, bIn, transposeA)) {
+    batchMatMulRouting.stockLoopProducts++;
+    return stockBatchMatMul!({ inputs, backend: b, attrs });
+  }
   const o = normalise(backend, a, bIn, transposeA, transposeB);
   try {
     return fastBatchMatMul(backend, o);
