@@ -15,11 +15,13 @@
 // split into classifier build, time spent waiting for the next batch (our side: the main thread decoding and
 // transforming; sharp decodes on libuv threads), and model forward + scoring time. images/s = images / full seconds.
 // PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker processes;
-// 0 = in-process), torch.set_num_threads(--torch-threads, default 2), PIL decode + torchvision transforms.
+// 0 = in-process) and --torch-threads value (torch.set_num_threads; zero-shot default 2 and 1: on a loaded box two
+// OpenMP threads stall on every small op of the tiny model), PIL decode + torchvision transforms.
 // Run the two scenarios separately (--only) to keep each run to a few minutes; other load on the box skews both sides.
 //
 // Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
-//                           [--torch-workers 0,2] [--vit-torch-workers 2] [--torch-threads 2] [--no-torch] [--backend wasm]
+//                           [--torch-workers 0,2] [--torch-threads 2,1] [--vit-torch-workers 2] [--vit-torch-threads 2]
+//                           [--no-torch] [--backend wasm]
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +51,8 @@ import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batc
 const { values: args } = parseArgs({ options: {
   only: { type: 'string' }, 'batch-size': { type: 'string', default: '256' }, 'vit-images': { type: 'string', default: '512' },
   'vit-batch-size': { type: 'string', default: '32' }, 'torch-workers': { type: 'string', default: '0,2' },
-  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2' },
+  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2,1' },
+  'vit-torch-threads': { type: 'string', default: '2' },
   'no-torch': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
 }, strict: true });
 const int = (name: string): number => {
@@ -58,13 +61,17 @@ const int = (name: string): number => {
   return n;
 };
 if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32') throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
-const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size'), torchThreads = int('torch-threads');
-function workerList(name: 'torch-workers' | 'vit-torch-workers'): number[] {
+const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size');
+function intList(name: 'torch-workers' | 'vit-torch-workers' | 'torch-threads' | 'vit-torch-threads', min: number): number[] {
   const list = String(args[name]).split(',').map((w) => Number(w));
-  if (list.some((w) => !(Number.isInteger(w) && w >= 0))) throw new Error(`--${name} must be a comma list of integers >= 0, got ${args[name]}`);
+  if (list.some((w) => !(Number.isInteger(w) && w >= min))) throw new Error(`--${name} must be a comma list of integers >= ${min}, got ${args[name]}`);
   return list;
 }
-const zeroShotWorkers = workerList('torch-workers'), vitWorkers = workerList('vit-torch-workers');
+/** PyTorch configurations to run: every (threads, DataLoader workers) pair. */
+type TorchConfig = { threads: number; workers: number };
+const configs = (threads: number[], workers: number[]): TorchConfig[] => threads.flatMap((t) => workers.map((w) => ({ threads: t, workers: w })));
+const zeroShotTorch = configs(intList('torch-threads', 1), intList('torch-workers', 0));
+const vitTorch = configs(intList('vit-torch-threads', 1), intList('vit-torch-workers', 0));
 
 const shared = new URL('../../shared/data/', import.meta.url).pathname;
 const cifarRoot = join(shared, 'cifar10-test');
@@ -125,12 +132,12 @@ function splitFull(t0: number, clock: PullClock, images: number, withClassifier:
   return { images, full_s, wait_s, model_s: full_s - wait_s - (classifier_s ?? 0), classifier_s };
 }
 
-function runTorch(workers: number[], extra: string[]): { results: TorchTimings[]; note?: string } {
+function runTorch(torchConfigs: TorchConfig[], extra: string[]): { results: TorchTimings[]; note?: string } {
   if (args['no-torch']) return { results: [], note: 'PyTorch skipped (--no-torch)' };
   if (!existsSync(python)) return { results: [], note: `${python} not found` };
   const results: TorchTimings[] = [];
-  for (const w of workers) {
-    const r = spawnSync(python, [script, '--json', '--threads', String(torchThreads), '--workers', String(w), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  for (const { threads, workers } of torchConfigs) {
+    const r = spawnSync(python, [script, '--json', '--threads', String(threads), '--workers', String(workers), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) return { results, note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
     results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchTimings);
   }
@@ -164,7 +171,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, result.labels.length, true), acc1: result.metrics.acc1 };
 
     const predictionsFile = join(dir, 'torch-predictions.json');
-    const torch = runTorch(zeroShotWorkers, ['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile,
+    const torch = runTorch(zeroShotTorch, ['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile,
       '--dataset', 'cifar10', '--vocab', vocab, '--batch-size', String(batchSize), '--predictions-out', predictionsFile]);
     let agreement: string | undefined;
     if (existsSync(predictionsFile)) {
@@ -210,7 +217,7 @@ async function vitScenario(dir: string): Promise<Scenario> {
     const features = await runStages(createContext(), items(), [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
       (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, timedPulls(batches, clock)));
     const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, features.n, false) };
-    const torch = runTorch(vitWorkers, ['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
+    const torch = runTorch(vitTorch, ['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
     return { name: `ViT-B/32 224px image tower (L2-normalised embeddings), flickr8k-1k (${ours.images} images, batch ${vitBatchSize})`, ours, torch: torch.results, torchNote: torch.note };
   } finally {
     model.dispose();
@@ -218,8 +225,8 @@ async function vitScenario(dir: string): Promise<Scenario> {
 }
 
 function report(s: Scenario): void {
-  const cols = [['clip-bench', s.ours] as const, ...s.torch.map((t) => [`torch w=${t.workers}`, t] as const)];
-  const cell = (v: string) => v.padStart(14);
+  const cols = [['clip-bench', s.ours] as const, ...s.torch.map((t) => [`torch t${t.threads} w${t.workers}`, t] as const)];
+  const cell = (v: string) => v.padStart(13);
   const rate = (n: number, secs: number) => { const r = n / secs; return r >= 100 ? r.toFixed(0) : r.toFixed(2); };
   console.log(`\n== ${s.name}`);
   console.log('pass'.padEnd(40) + cols.map(([n]) => cell(n)).join(''));
@@ -234,7 +241,7 @@ function report(s: Scenario): void {
   row('  model img/s (images / model s)', (t) => rate(t.images, t.model_s));
   if (s.ours.acc1 !== undefined) row('acc1 (random weights)', (t) => t.acc1?.toFixed(4) ?? '-');
   for (const t of s.torch) {
-    console.log(`ratio clip-bench/torch w=${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
+    console.log(`ratio clip-bench/torch t${t.threads} w${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
       `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x`);
   }
   if (s.agreement) console.log(s.agreement);
@@ -254,7 +261,7 @@ try {
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
 console.log(`\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
-  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (${torchInfo?.threads ?? '-'} threads), PIL + torchvision, ` +
-  `DataLoader with w worker processes (w=0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
+  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'}, PIL + torchvision; torch tT wW = ` +
+  `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
   `${os.loadavg()[0].toFixed(2)} at end.`);
 for (const s of scenarios) report(s);
