@@ -15,12 +15,14 @@
 // split into classifier build, time spent waiting for the next batch (our side: the main thread decoding and
 // transforming; sharp decodes on libuv threads), and model forward + scoring time. images/s = images / full seconds.
 // PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker processes;
-// 0 = in-process) and --torch-threads value (torch.set_num_threads; zero-shot default 2 and 1: on a loaded box two
-// OpenMP threads stall on every small op of the tiny model), PIL decode + torchvision transforms.
+// 0 = in-process) and --torch-threads value (torch.set_num_threads, default 2), PIL decode + torchvision transforms.
+// PyTorch runs with OMP_WAIT_POLICY=PASSIVE unless the environment sets it: Debian's torch 1.13 (libgomp + OpenBLAS
+// pthreads) with the default spinning policy and 2 threads measured here 596 vs 10,374 img/s (tiny ViT forward) and
+// 7.2 vs 12.9 img/s (ViT-B/32 forward), i.e. the default would understate PyTorch.
 // Run the two scenarios separately (--only) to keep each run to a few minutes; other load on the box skews both sides.
 //
 // Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
-//                           [--torch-workers 0,2] [--torch-threads 2,1] [--vit-torch-workers 2] [--vit-torch-threads 2]
+//                           [--torch-workers 0,2] [--torch-threads 2] [--vit-torch-workers 2] [--vit-torch-threads 2]
 //                           [--no-torch] [--backend wasm]
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -51,7 +53,7 @@ import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batc
 const { values: args } = parseArgs({ options: {
   only: { type: 'string' }, 'batch-size': { type: 'string', default: '256' }, 'vit-images': { type: 'string', default: '512' },
   'vit-batch-size': { type: 'string', default: '32' }, 'torch-workers': { type: 'string', default: '0,2' },
-  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2,1' },
+  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2' },
   'vit-torch-threads': { type: 'string', default: '2' },
   'no-torch': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
 }, strict: true });
@@ -132,12 +134,14 @@ function splitFull(t0: number, clock: PullClock, images: number, withClassifier:
   return { images, full_s, wait_s, model_s: full_s - wait_s - (classifier_s ?? 0), classifier_s };
 }
 
+const torchEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+
 function runTorch(torchConfigs: TorchConfig[], extra: string[]): { results: TorchTimings[]; note?: string } {
   if (args['no-torch']) return { results: [], note: 'PyTorch skipped (--no-torch)' };
   if (!existsSync(python)) return { results: [], note: `${python} not found` };
   const results: TorchTimings[] = [];
   for (const { threads, workers } of torchConfigs) {
-    const r = spawnSync(python, [script, '--json', '--threads', String(threads), '--workers', String(workers), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(python, [script, '--json', '--threads', String(threads), '--workers', String(workers), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26, env: torchEnv });
     if (r.status !== 0) return { results, note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
     results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchTimings);
   }
@@ -261,7 +265,7 @@ try {
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
 console.log(`\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
-  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'}, PIL + torchvision; torch tT wW = ` +
+  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
   `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
   `${os.loadavg()[0].toFixed(2)} at end.`);
 for (const s of scenarios) report(s);
