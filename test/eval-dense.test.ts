@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.ts';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import { clipConfigFromPresets } from '../src/models/presets.ts';
@@ -11,6 +11,7 @@ import { fillTemplate } from '../src/eval/datasets/zero-shot-prompts.ts';
 import { Rng } from '../src/rng.ts';
 
 test.before(async () => { await initBackend({ backend: 'cpu', quiet: true }); });
+test.after.always(() => { shutdownBackend(); });
 
 test('FILIP dense zero-shot scores match a direct computation of the spec formula', async (t) => {
   const tokenizer = await loadTokenizer({ vocabPath: new URL('../fixtures/demo/vocab.txt.gz', import.meta.url).pathname, contextLength: 16 });

@@ -3,7 +3,7 @@ import { readFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedData } from './helpers/shared-data.ts';
-import { initBackend } from '../src/backend.ts';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import { clipConfigFromPresets } from '../src/models/presets.ts';
@@ -33,6 +33,7 @@ test.before(async () => {
   await saveClipWeights(model, tinyWeights);
   model.dispose();
 });
+test.after.always(() => { shutdownBackend(); });
 
 test.serial('zero-shot on CIFAR-10 reproduces the PyTorch reference model\'s predictions', async (t) => {
   const expected = JSON.parse(await readFile(join(fixtures, 'parity/zero-shot/expected.json'), 'utf8'));

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { initBackend } from '../src/backend.ts';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { validateDeclaration } from '../src/pipeline/validate.ts';
 import { buildRunParts, runPipeline } from '../src/pipeline/runner.ts';
 import type { TrainBatch } from '../src/train/contracts.ts';
 import { demoShards, demoVocab, tinyOptions } from './helpers/run-pipeline-child.ts';
 
 test.before(async () => { await initBackend({ backend: 'wasm', threads: 1, quiet: true }); });
+test.after.always(() => { shutdownBackend(); });
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.ts';
+import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import { clipConfigFromPresets } from '../src/models/presets.ts';
@@ -10,6 +10,7 @@ import { deriveRng } from '../src/rng.ts';
 import type { SupervisionLike } from '../src/train/contracts.ts';
 
 test.before(async () => { await initBackend({ backend: 'wasm', threads: 1, quiet: true }); });
+test.after.always(() => { shutdownBackend(); });
 
 // The real tiny ViT CLIP and the real CLIP supervision (symmetric InfoNCE with the learnable, clamped logit scale):
 // gradient-cache accumulation over micro-batches of 4 equals the full batch of 16.
