@@ -73,3 +73,20 @@ export async function publishDirAtomic(finalDir: string, fill: (tmpDir: string) 
   await fsyncDir(parent);
   if (aside) await rm(aside, { recursive: true, force: true });
 }
+
+/**
+ * Remove a published directory so that no reader ever sees it half-deleted: it is renamed aside first (one atomic
+ * step: the complete version disappears from its known name), then deleted; a crash mid-delete leaves only the
+ * hidden `.old-*` name, which pruning clears later.
+ */
+export async function removeDirAtomic(dir: string): Promise<void> {
+  const aside = join(dirname(dir), `.old-${basename(dir)}-${process.pid}-${Date.now()}`);
+  try {
+    await rename(dir, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await fsyncDir(dirname(dir));
+  await rm(aside, { recursive: true, force: true });
+}

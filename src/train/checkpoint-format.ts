@@ -19,7 +19,7 @@ import type { ScheduleConfig } from './schedule.ts';
 import type { RngState } from '../rng.ts';
 import { serializeSafetensors, parseSafetensors, toFloat32, type SafeTensor, type TensorToWrite } from '../weights/safetensors.ts';
 import { exportStateDict, importStateDict } from '../weights/openai-names.ts';
-import { publishDirAtomic, writeAndSync } from './atomic-write.ts';
+import { publishDirAtomic, removeDirAtomic, writeAndSync } from './atomic-write.ts';
 
 const packr = new Packr({ moreTypes: true });
 
@@ -108,7 +108,7 @@ export async function latestCheckpoint(root: string): Promise<string | undefined
 /** Keep the newest `keep` checkpoints; also remove temp directories left by a crash mid-write. */
 export async function pruneCheckpoints(root: string, keep: number): Promise<void> {
   const all = await listCheckpoints(root);
-  for (const c of all.slice(0, Math.max(0, all.length - keep))) await rm(c.dir, { recursive: true, force: true });
+  for (const c of all.slice(0, Math.max(0, all.length - keep))) await removeDirAtomic(c.dir);
   for (const n of await readdir(root)) {
     if (n.startsWith('.tmp-step-') || n.startsWith('.old-step-')) {
       const pid = Number(/-(\d+)-\d+$/.exec(n)?.[1]);
@@ -119,7 +119,7 @@ export async function pruneCheckpoints(root: string, keep: number): Promise<void
 
 /** Remove checkpoints newer than `step` (after a rollback they belong to an abandoned trajectory). */
 export async function removeCheckpointsAfter(root: string, step: number): Promise<void> {
-  for (const c of await listCheckpoints(root)) if (c.step > step) await rm(c.dir, { recursive: true, force: true });
+  for (const c of await listCheckpoints(root)) if (c.step > step) await removeDirAtomic(c.dir);
 }
 
 export async function loadCheckpoint(dirOrFile: string): Promise<LoadedCheckpoint> {
