@@ -19,7 +19,8 @@
 // PyTorch runs with OMP_WAIT_POLICY=PASSIVE unless the environment sets it: Debian's torch 1.13 (libgomp + OpenBLAS
 // pthreads) with the default spinning policy and 2 threads measured here 596 vs 10,374 img/s (tiny ViT forward) and
 // 7.2 vs 12.9 img/s (ViT-B/32 forward), i.e. the default would understate PyTorch.
-// Run the two scenarios separately (--only) to keep each run to a few minutes; other load on the box skews both sides.
+// Run time on this 2-core box: zero-shot ~30 s, vit-b32 ~4 min (our ViT-B/32 forward is ~3 img/s; --vit-images 256
+// halves it); run them separately with --only. Other load on the box skews both sides (the load average is printed).
 //
 // Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
 //                           [--torch-workers 0,2] [--torch-threads 2] [--vit-torch-workers 2] [--vit-torch-threads 2]
