@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainBatch, TrainableModel, SupervisionLike } from './contracts.ts';
 import { batchSize } from './contracts.ts';
+import { variableGradsFrugal } from './backprop.ts';
 
 export interface GradientsResult {
   /** Gradient per ParamStore name (only parameters the loss depends on). Caller disposes. */
@@ -58,7 +59,7 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
   if (micro >= B) {
     let features: Record<string, tf.Tensor> = {};
     let parts: Record<string, tf.Scalar> = {};
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGradsFrugal(() => {
       features = supervision.features(model, batch, { training: true });
       const out = supervision.loss(features, model);
       for (const t of Object.values(features)) tf.keep(t);
@@ -97,7 +98,7 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
     let partTensors: Record<string, tf.Scalar> = {};
     let value: tf.Scalar;
     try {
-      const r = tf.variableGrads(() => {
+      const r = variableGradsFrugal(() => {
         const out = supervision.loss(cached, model);
         partTensors = out.parts;
         for (const p of Object.values(partTensors)) tf.keep(p);
@@ -122,7 +123,7 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
   let acc: Record<string, tf.Tensor> = {};
   for (let j = 0; j < chunks; j++) {
     const start = j * micro;
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGradsFrugal(() => {
       const f = supervision.features(model, sliceBatch(batch, start, micro), { training: true, updateStats: false });
       const full: Record<string, tf.Tensor> = {};
       for (const [k, all] of Object.entries(cached)) {
@@ -158,5 +159,11 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
 export function gradientNorm(grads: Record<string, tf.Tensor>): number {
   const list = Object.values(grads);
   if (list.length === 0) return 0;
-  return tf.tidy(() => tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+  // squares summed one tensor at a time (not all squared copies of the gradients alive at once)
+  const sums = list.map((g) => tf.tidy(() => tf.sum(tf.square(g))));
+  try {
+    return tf.tidy(() => tf.sqrt(tf.addN(sums)).dataSync()[0]!);
+  } finally {
+    for (const s of sums) s.dispose();
+  }
 }
