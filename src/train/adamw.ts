@@ -63,10 +63,11 @@ export class AdamW {
     const bc2 = 1 - Math.pow(beta2, this.step);
     const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
-    tf.tidy(() => {
-      for (const p of this.params) {
-        const g = grads[p.name];
-        if (!g) continue;
+    // one tidy per parameter: the temporaries of all 150M parameters of ViT-B/32 at once do not fit a wasm32 heap
+    for (const p of this.params) {
+      const g = grads[p.name];
+      if (!g) continue;
+      tf.tidy(() => {
         const m = this.m.get(p.name)!;
         const v = this.v.get(p.name)!;
         let value: tf.Tensor = p.variable;
@@ -77,8 +78,8 @@ export class AdamW {
         m.assign(mNew);
         v.assign(vNew);
         p.variable.assign(tf.sub(value, tf.mul(tf.div(mNew, denom), stepSize)));
-      }
-    });
+      });
+    }
   }
 
   state(): AdamWState {
