@@ -5,8 +5,7 @@
 //   v     <- b2 * v + (1 - b2) * g^2
 //   denom <- sqrt(v) / sqrt(1 - b2^t) + eps
 //   p     <- p - (lr / (1 - b1^t)) * m / denom
-// The moments live on the backend as tf.Variables; state() / loadState() move them to and from
-// typed arrays for checkpoints.
+// The moments live in JS typed arrays (see the class); state() / loadState() copy them for checkpoints.
 import * as tf from '@tensorflow/tfjs';
 
 export interface AdamWConfig {
@@ -37,8 +36,10 @@ export class AdamW {
   readonly params: AdamWParam[];
   /** Number of updates applied so far (PyTorch's state['step']). */
   step = 0;
-  private m = new Map<string, tf.Variable>();
-  private v = new Map<string, tf.Variable>();
+  // The moments live in JS memory, not on the backend: on wasm every tensor shares one 4 GB heap, and two more copies
+  // of ViT-B/32's 150M parameters (1.2 GB) there leave no room for a training step's activations and gradients.
+  private m = new Map<string, Float32Array>();
+  private v = new Map<string, Float32Array>();
 
   constructor(params: AdamWParam[], config: AdamWConfig) {
     this.config = config;
@@ -47,38 +48,45 @@ export class AdamW {
     for (const p of params) {
       if (seen.has(p.name)) throw new Error(`AdamW: parameter ${p.name} listed twice`);
       seen.add(p.name);
-      this.m.set(p.name, tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
-      this.v.set(p.name, tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
+      this.m.set(p.name, new Float32Array(p.variable.size));
+      this.v.set(p.name, new Float32Array(p.variable.size));
     }
   }
 
   /**
    * Apply one update with learning rate `lr`. `grads` maps parameter names to gradients; a parameter
    * without a gradient is left untouched (its moments too), as PyTorch skips p.grad is None.
+   * Every operation is rounded to float32 (Math.fround) in the order above, so the result is bit-identical to the
+   * same sequence of float32 tensor ops.
    */
   apply(grads: Record<string, tf.Tensor>, lr: number): void {
     this.step += 1;
+    const f = Math.fround;
     const { beta1, beta2, eps, weightDecay } = this.config;
     const bc1 = 1 - Math.pow(beta1, this.step);
     const bc2 = 1 - Math.pow(beta2, this.step);
-    const stepSize = lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
-    // one tidy per parameter: the temporaries of all 150M parameters of ViT-B/32 at once do not fit a wasm32 heap
+    const stepSize = f(lr / bc1);
+    const sqrtBc2 = f(Math.sqrt(bc2));
+    const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2), e = f(eps);
     for (const p of this.params) {
-      const g = grads[p.name];
-      if (!g) continue;
-      tf.tidy(() => {
-        const m = this.m.get(p.name)!;
-        const v = this.v.get(p.name)!;
-        let value: tf.Tensor = p.variable;
-        if (p.decay && weightDecay !== 0) value = tf.mul(value, 1 - lr * weightDecay);
-        const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
-        const denom = tf.add(tf.div(tf.sqrt(vNew), sqrtBc2), eps);
-        m.assign(mNew);
-        v.assign(vNew);
-        p.variable.assign(tf.sub(value, tf.mul(tf.div(mNew, denom), stepSize)));
-      });
+      const gt = grads[p.name];
+      if (!gt) continue;
+      if (gt.size !== p.variable.size) throw new Error(`AdamW: gradient of ${p.name} has ${gt.size} elements, the parameter ${p.variable.size}`);
+      const decay = p.decay && weightDecay !== 0 ? f(1 - lr * weightDecay) : 1;
+      const g = gt.dataSync() as Float32Array;
+      const w = new Float32Array(p.variable.dataSync() as Float32Array);
+      const m = this.m.get(p.name)!, v = this.v.get(p.name)!;
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i]!;
+        const value = decay === 1 ? w[i]! : f(w[i]! * decay);
+        const mi = f(f(m[i]! * b1) + f(gi * c1));
+        const vi = f(f(v[i]! * b2) + f(f(gi * gi) * c2));
+        m[i] = mi;
+        v[i] = vi;
+        const denom = f(f(f(Math.sqrt(vi)) / sqrtBc2) + e);
+        w[i] = f(value - f(f(mi / denom) * stepSize));
+      }
+      tf.tidy(() => p.variable.assign(tf.tensor(w, p.variable.shape, 'float32')));
     }
   }
 
@@ -86,8 +94,8 @@ export class AdamW {
     const m: Record<string, Float32Array> = {};
     const v: Record<string, Float32Array> = {};
     for (const p of this.params) {
-      m[p.name] = new Float32Array(this.m.get(p.name)!.dataSync() as Float32Array);
-      v[p.name] = new Float32Array(this.v.get(p.name)!.dataSync() as Float32Array);
+      m[p.name] = new Float32Array(this.m.get(p.name)!);
+      v[p.name] = new Float32Array(this.v.get(p.name)!);
     }
     return { step: this.step, m, v };
   }
@@ -99,17 +107,13 @@ export class AdamW {
       if (!m || !v) throw new Error(`AdamW.loadState: no moments for parameter ${p.name} in the checkpoint`);
       const size = p.variable.size;
       if (m.length !== size || v.length !== size) throw new Error(`AdamW.loadState: ${p.name} has ${size} elements, checkpoint moments have ${m.length}`);
-      tf.tidy(() => {
-        this.m.get(p.name)!.assign(tf.tensor(m, p.variable.shape, 'float32'));
-        this.v.get(p.name)!.assign(tf.tensor(v, p.variable.shape, 'float32'));
-      });
+      this.m.get(p.name)!.set(m);
+      this.v.get(p.name)!.set(v);
     }
     this.step = state.step;
   }
 
   dispose(): void {
-    for (const t of this.m.values()) t.dispose();
-    for (const t of this.v.values()) t.dispose();
     this.m.clear();
     this.v.clear();
   }
