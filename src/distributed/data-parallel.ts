@@ -33,7 +33,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Collective } from './collective.ts';
 import type { TrainBatch, TrainableModel, SupervisionLike } from '../train/contracts.ts';
 import { batchSize } from '../train/contracts.ts';
-import { computeGradients, sliceBatch, type GradientsResult } from '../train/grad-cache.ts';
+import { computeGradients, sliceBatch, trainableVariables, lossWithDirectGradient, type GradientsResult } from '../train/grad-cache.ts';
+import { variableGradsFrugal } from '../train/backprop.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 export type NnQueueMode = 'global' | 'per-rank';
@@ -226,10 +227,6 @@ export function syncBuffers(world: Collective, store: ParamStore, mode: BufferSy
   if (times) times.buffersMs += elapsed(t0);
 }
 
-function scalars(parts: Record<string, tf.Scalar>): Record<string, number> {
-  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
-}
-
 export interface DataParallel {
   readonly world: Collective;
   readonly options: Required<DataParallelOptions>;
@@ -267,14 +264,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     if (b % micro !== 0) throw new Error(`data parallel: local batch of ${b} is not a multiple of the micro-batch ${micro}`);
     const chunks = b / micro;
     const offset = world.rank * b;
-    const entries = model.store.trainableEntries();
-    const vars = entries.map((e) => e.variable);
-    const names = new Map(entries.map((e) => [e.variable.name, e.name]));
-    const rename = (g: Record<string, tf.Tensor | null>) => {
-      const out: Record<string, tf.Tensor> = {};
-      for (const [vname, t] of Object.entries(g)) if (t) out[names.get(vname)!] = t;
-      return out;
-    };
+    const { vars, rename } = trainableVariables(model);
     const accumulate = (acc: Record<string, tf.Tensor>, add: Record<string, tf.Tensor>) => {
       for (const [k, g] of Object.entries(add)) {
         if (acc[k]) { const s = tf.add(acc[k], g); acc[k].dispose(); g.dispose(); acc[k] = s; } else acc[k] = g;
@@ -287,7 +277,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     if (chunks === 1) {
       // One forward with gradient; the gather reads the values inside the tape (the gathered rows are constants).
       let kept: Record<string, tf.Tensor> = {};
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGradsFrugal(() => {
         const f = supervision.features(model, batch, { training: true });
         for (const t of Object.values(f)) tf.keep(t);
         kept = f;
@@ -314,7 +304,7 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
       wait();
       global = allgatherFeatures(world, local, lastComm);
       for (let j = 0; j < chunks; j++) {
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = variableGradsFrugal(() => {
           const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true, updateStats: false });
           const full: Record<string, tf.Tensor> = {};
           for (const [k, g] of Object.entries(global)) {
@@ -329,32 +319,8 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     }
 
     // Loss and parts of the global batch, and the direct gradient D of loss-side parameters (every row constant).
-    let loss = NaN;
-    let parts: Record<string, number> = {};
+    const { loss, parts, direct } = lossWithDirectGradient(model, supervision, global, vars, rename);
     {
-      let partTensors: Record<string, tf.Scalar> = {};
-      let value: tf.Scalar;
-      let direct: Record<string, tf.Tensor> = {};
-      try {
-        const r = tf.variableGrads(() => {
-          const out = supervision.loss(global, model);
-          partTensors = out.parts;
-          for (const p of Object.values(partTensors)) tf.keep(p);
-          return out.total;
-        }, vars);
-        value = r.value;
-        direct = rename(r.grads);
-      } catch (err) {
-        if (!/Cannot find a connection/.test((err as Error).message)) throw err;
-        for (const p of Object.values(partTensors)) p.dispose();
-        const out = tf.tidy(() => { const x = supervision.loss(global, model); return { total: tf.keep(x.total), parts: x.parts }; });
-        partTensors = out.parts;
-        value = out.total;
-      }
-      loss = value.dataSync()[0];
-      value.dispose();
-      parts = scalars(partTensors);
-      for (const p of Object.values(partTensors)) p.dispose();
       const times = chunks - (world.rank === 0 ? 1 : 0);
       for (const [k, d] of Object.entries(direct)) {
         if (acc[k] && times > 0) { const fixed = tf.tidy(() => tf.sub(acc[k], tf.mul(d, times))); acc[k].dispose(); acc[k] = fixed; }

@@ -33,13 +33,52 @@ export function sliceBatch(batch: TrainBatch, start: number, size: number): Trai
   return { images: batch.images.map(rows), texts };
 }
 
-function trainableByVariableName(model: TrainableModel): { vars: tf.Variable[]; names: Map<string, string> } {
+/** The model's trainable variables, and `rename` mapping a gradient map keyed by tfjs variable names to store names. */
+export function trainableVariables(model: TrainableModel): { vars: tf.Variable[]; rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor> } {
   const entries = model.store.trainableEntries();
-  return { vars: entries.map((e) => e.variable), names: new Map(entries.map((e) => [e.variable.name, e.name])) };
+  const names = new Map(entries.map((e) => [e.variable.name, e.name]));
+  const rename = (g: Record<string, tf.Tensor | null>) => {
+    const out: Record<string, tf.Tensor> = {};
+    for (const [vname, t] of Object.entries(g)) if (t) out[names.get(vname)!] = t;
+    return out;
+  };
+  return { vars: entries.map((e) => e.variable), rename };
 }
 
 function scalars(parts: Record<string, tf.Scalar>): Record<string, number> {
   return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
+}
+
+/**
+ * The loss and its named parts on features whose rows are all constants, and the DIRECT gradient of the parameters
+ * the loss uses itself (logit scales, loss-side heads). A gradient-cache pass includes that direct gradient once per
+ * recomputation, so callers subtract the surplus. With no loss-side parameter the direct gradient is empty.
+ */
+export function lossWithDirectGradient<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, features: Record<string, tf.Tensor>, vars: tf.Variable[], rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor>): { loss: number; parts: Record<string, number>; direct: Record<string, tf.Tensor> } {
+  let partTensors: Record<string, tf.Scalar> = {};
+  let value: tf.Scalar;
+  let direct: Record<string, tf.Tensor> = {};
+  try {
+    const r = variableGradsFrugal(() => {
+      const out = supervision.loss(features, model);
+      partTensors = out.parts;
+      for (const p of Object.values(partTensors)) tf.keep(p);
+      return out.total;
+    }, vars);
+    value = r.value;
+    direct = rename(r.grads);
+  } catch (err) {
+    if (!/Cannot find a connection/.test((err as Error).message)) throw err;
+    for (const p of Object.values(partTensors)) p.dispose();
+    const out = tf.tidy(() => { const o = supervision.loss(features, model); return { total: tf.keep(o.total), parts: o.parts }; });
+    partTensors = out.parts;
+    value = out.total;
+  }
+  const loss = value.dataSync()[0];
+  value.dispose();
+  const parts = scalars(partTensors);
+  for (const p of Object.values(partTensors)) p.dispose();
+  return { loss, parts, direct };
 }
 
 /**
@@ -49,12 +88,7 @@ function scalars(parts: Record<string, tf.Scalar>): Record<string, number> {
 export function computeGradients<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, batch: TrainBatch, microBatchSize: number): GradientsResult {
   const B = batchSize(batch);
   const micro = microBatchSize > 0 ? Math.min(microBatchSize, B) : B;
-  const { vars, names } = trainableByVariableName(model);
-  const rename = (g: Record<string, tf.Tensor | null>) => {
-    const out: Record<string, tf.Tensor> = {};
-    for (const [vname, t] of Object.entries(g)) if (t) out[names.get(vname)!] = t;
-    return out;
-  };
+  const { vars, rename } = trainableVariables(model);
 
   if (micro >= B) {
     let features: Record<string, tf.Tensor> = {};
@@ -91,33 +125,7 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
   // The loss on the cached features gives the logged values and the DIRECT gradient D of parameters the loss uses
   // itself (logit scales, loss-side heads): every recomputation below includes D once more, so it is subtracted
   // (K - 1) times at the end. With cached rows constant, D has no path through the encoders.
-  let direct: Record<string, tf.Tensor> = {};
-  let parts: Record<string, number> = {};
-  let loss = NaN;
-  {
-    let partTensors: Record<string, tf.Scalar> = {};
-    let value: tf.Scalar;
-    try {
-      const r = variableGradsFrugal(() => {
-        const out = supervision.loss(cached, model);
-        partTensors = out.parts;
-        for (const p of Object.values(partTensors)) tf.keep(p);
-        return out.total;
-      }, vars);
-      value = r.value;
-      direct = rename(r.grads);
-    } catch (err) {
-      if (!/Cannot find a connection/.test((err as Error).message)) throw err;
-      for (const p of Object.values(partTensors)) p.dispose();
-      const out = tf.tidy(() => { const o = supervision.loss(cached, model); return { total: tf.keep(o.total), parts: o.parts }; });
-      partTensors = out.parts;
-      value = out.total;
-    }
-    loss = value.dataSync()[0];
-    value.dispose();
-    parts = scalars(partTensors);
-    for (const p of Object.values(partTensors)) p.dispose();
-  }
+  const { loss, parts, direct } = lossWithDirectGradient(model, supervision, cached, vars, rename);
 
   // 2. Per micro-batch: recompute with gradients, splice, full-batch loss, gradient; 3. sum.
   let acc: Record<string, tf.Tensor> = {};
