@@ -30,11 +30,11 @@
 //                     container runs `... --part $(JOB_COMPLETION_INDEX)/64` against a shared volume,
 //                     followed by a one-pod Job running `--parts 64 --merge-only`.
 // A rerun of a failed array task / pod index redoes only that part.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runPartsInProcesses } from '../src/yfcc/run-parts.ts';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { createContext, runStages, type Stage, type StageContext } from '../stages/stage.ts';
@@ -190,22 +190,7 @@ export async function mergeParts(options: FilterOptions, parts: number, ctx: Sta
 
 /** Run parts i in [0, N) as child processes of this script, `parallel` at a time. */
 export async function runPartsInWorkers(argv: string[], parts: number, parallel: number): Promise<void> {
-  const script = fileURLToPath(import.meta.url);
-  let next = 0;
-  const failures: string[] = [];
-  const worker = async () => {
-    while (next < parts) {
-      const i = next++;
-      const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, ...argv, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' } });
-        child.on('error', reject);
-        child.on('close', (c) => resolve(c ?? 1));
-      });
-      if (code !== 0) failures.push(`part ${i}/${parts} exited with ${code}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, parts) }, worker));
-  if (failures.length) throw new Error(`yfcc15m-filter: ${failures.join('; ')} (rerun to retry only the unfinished parts)`);
+  await runPartsInProcesses({ script: fileURLToPath(import.meta.url), argv, parts, parallel, job: 'yfcc15m-filter', retryHint: 'rerun to retry only the unfinished parts' });
 }
 
 const CLI_OPTIONS = {

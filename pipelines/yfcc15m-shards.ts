@@ -25,10 +25,10 @@
 //                 `... --part $(JOB_COMPLETION_INDEX)/100`, then a one-pod Job with `--finalize`.
 // Near-duplicate removal (--near-dup) compares images within one process, i.e. within a part; with
 // several parts it is not global (exact sha256 and dHash are in every .json for a later global pass).
-import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runPartsInProcesses } from '../src/yfcc/run-parts.ts';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { createContext, runStages, type Stage, type StageContext } from '../stages/stage.ts';
@@ -158,20 +158,7 @@ async function runWorkers(argv: string[], parts: number, parallel: number): Prom
     if (argv[i] === '--parts' || argv[i] === '--parallel') { i++; continue; }
     if (!/^--(parts|parallel)=/.test(argv[i])) forwarded.push(argv[i]);
   }
-  let next = 0;
-  const failures: string[] = [];
-  await Promise.all(Array.from({ length: Math.min(parallel, parts) }, async () => {
-    while (next < parts) {
-      const i = next++;
-      const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, [script, ...forwarded, '--part', `${i}/${parts}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' } });
-        child.on('error', reject);
-        child.on('close', (c) => resolve(c ?? 1));
-      });
-      if (code !== 0) failures.push(`part ${i}/${parts} exited with ${code}`);
-    }
-  }));
-  if (failures.length) throw new Error(`yfcc15m-shards: ${failures.join('; ')} (rerun to redo only unfinished shards)`);
+  await runPartsInProcesses({ script, argv: forwarded, parts, parallel, job: 'yfcc15m-shards', retryHint: 'rerun to redo only unfinished shards' });
 }
 
 async function main(argv: string[]): Promise<void> {
