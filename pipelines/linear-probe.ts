@@ -18,7 +18,7 @@ import { writeResult, formatResultsTable, type BenchmarkResult } from '../src/ev
 import { createContext, runStages } from '../stages/stage.ts';
 import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
 import { shardClassificationDataset } from '../stages/eval-shard-datasets.ts';
-import { progress } from '../stages/yfcc-progress.ts';
+import { progress } from '../stages/progress.ts';
 import { everyNth } from '../stages/every-nth.ts';
 
 async function featuresOf(setup: EvalSetup, data: string, classes: string[] | undefined): Promise<{ features: LabelledFeatures; classes: string[] }> {
@@ -34,7 +34,7 @@ async function featuresOf(setup: EvalSetup, data: string, classes: string[] | un
   const stride = limit === undefined ? 1 : Math.max(1, Math.ceil(dataset.size! / limit));
   const { features, cached } = await cachedFeatures(setup.values['feature-cache'] as string | undefined, key, () => runStages(ctx, dataset.items(), [
     everyNth(stride),
-    progress({ label: `features ${data}`, total: dataset.size === undefined ? undefined : Math.ceil(dataset.size / stride), quiet: setup.quiet }),
+    progress({ unit: 'images', label: `features ${data}`, total: dataset.size === undefined ? undefined : Math.ceil(dataset.size / stride), quiet: setup.quiet }),
     evalImageBatches({ size, stats: setup.stats, batchSize: setup.batchSize }),
   ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) => encodeImageFeatures(setup.model, batches)));
   if (cached && !setup.quiet) console.error(`linear-probe: features of ${data} read from the cache`);

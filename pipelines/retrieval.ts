@@ -13,7 +13,7 @@ import { writeResult, formatResultsTable, type BenchmarkResult } from '../src/ev
 import { createContext, runStages } from '../stages/stage.ts';
 import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
 import { shardRetrievalDataset } from '../stages/eval-shard-datasets.ts';
-import { progress } from '../stages/yfcc-progress.ts';
+import { progress } from '../stages/progress.ts';
 
 export async function main(argv = process.argv.slice(2)): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
   const setup = await setupEval(argv, { images: { type: 'string' }, 'recall-k': { type: 'string', default: '1,5,10' } }, 'a captions CSV/TSV, COCO JSON, or shards with .txt');
@@ -26,7 +26,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ record: Benc
     if (source.kind === 'classification') throw new Error('--data is a classification set; use pipelines/zero-shot.ts');
     const dataset = source.kind === 'shards' ? shardRetrievalDataset(source.spec, ctx, datasetName) : source.dataset;
     const result = await runStages(ctx, dataset.items(), [
-      progress({ label: `retrieval ${datasetName}`, total: dataset.size, quiet: setup.quiet }),
+      progress({ unit: 'images', label: `retrieval ${datasetName}`, total: dataset.size, quiet: setup.quiet }),
       evalImageBatches({ size: model.config.vision.imageSize, stats: setup.stats, batchSize: setup.batchSize }),
     ], (batches: AsyncIterable<EvalImageBatch<{ captions: string[] }>>) => evaluateRetrieval({ model, tokenizer, batches, ks }));
     const record = setup.record('zeroshot_retrieval', result.metrics);

@@ -51,7 +51,7 @@ import { minLength } from '../stages/yfcc-min-length.ts';
 import { englishOnly } from '../stages/yfcc-language.ts';
 import { tableRows } from '../stages/yfcc-table-rows.ts';
 import { exactDedup } from '../stages/yfcc-dedup.ts';
-import { progress } from '../stages/yfcc-progress.ts';
+import { progress } from '../stages/progress.ts';
 import { writeJsonl } from '../stages/yfcc-write-jsonl.ts';
 import { readJsonl } from '../stages/yfcc-read-jsonl.ts';
 import { readParquet } from '../stages/yfcc-read-parquet.ts';

@@ -39,7 +39,7 @@ import { skipFinishedSlices } from '../stages/yfcc-skip-finished.ts';
 import { fetchImages, type FetchImagesOptions } from '../stages/yfcc-fetch-images.ts';
 import { validateImages, type ValidateOptions } from '../stages/yfcc-validate-images.ts';
 import { removeNearDuplicates } from '../stages/yfcc-near-dup.ts';
-import { progress } from '../stages/yfcc-progress.ts';
+import { progress } from '../stages/progress.ts';
 import { writeSliceShards, type SliceStats, type WriteSliceShardsResult } from '../stages/yfcc-write-slice-shards.ts';
 import { parseFieldMap, type FieldMap } from '../src/yfcc/shard-input.ts';
 import { parsePart, type Part } from '../src/yfcc/part.ts';

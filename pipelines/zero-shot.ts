@@ -19,7 +19,7 @@ import { writeResult, formatResultsTable, type BenchmarkResult } from '../src/ev
 import { createContext, runStages } from '../stages/stage.ts';
 import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
 import { shardClassificationDataset } from '../stages/eval-shard-datasets.ts';
-import { progress } from '../stages/yfcc-progress.ts';
+import { progress } from '../stages/progress.ts';
 
 const defaultPrompts = new URL('../fixtures/demo/zero-shot.json', import.meta.url).pathname;
 
@@ -34,7 +34,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ record: Benc
     const dataset = source.kind === 'shards' ? shardClassificationDataset(source.spec, prompts.classes, ctx, datasetName) : source.dataset;
     const scorer = values.dense ? denseZeroShotScorer(model, tokenizer, await loadDenseScorer(model, setup.weightsFile)) : undefined;
     const result = await runStages(ctx, dataset.items(), [
-      progress({ label: `zero-shot ${datasetName}`, total: dataset.size, quiet: setup.quiet }),
+      progress({ unit: 'images', label: `zero-shot ${datasetName}`, total: dataset.size, quiet: setup.quiet }),
       evalImageBatches({ size: model.config.vision.imageSize, stats: setup.stats, batchSize: setup.batchSize }),
     ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) => evaluateZeroShot({ model, tokenizer, classes: prompts.classes, templates: prompts.templates, batches, scorer }));
     const record = setup.record('zeroshot_classification', { ...result.metrics }, values.dense ? { scoring: 'filip-dense' } : {});

@@ -132,7 +132,7 @@ test('RateLimiter: 6 acquisitions at 50/s with burst 1 take >= 100 ms', async (t
 });
 
 test('progress stage: plain lines with rows/s when not a TTY, items pass through', async (t) => {
-  const { progress } = await import('../stages/yfcc-progress.ts');
+  const { progress } = await import('../stages/progress.ts');
   const { runStages, createContext, collect } = await import('../stages/stage.ts');
   const lines: string[] = [];
   const items = Array.from({ length: 3000 }, (_, i) => i);
