@@ -35,6 +35,7 @@ import { readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPartsInProcesses } from '../src/yfcc/run-parts.ts';
+import { numberFlag } from '../src/yfcc/number-flag.ts';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { createContext, runStages, type Stage, type StageContext } from '../stages/stage.ts';
@@ -203,12 +204,7 @@ const CLI_OPTIONS = {
   'expect-rows': { type: 'string' }, force: { type: 'boolean' }, quiet: { type: 'boolean' },
 } as const;
 
-function num(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name}: expected a number, got ${JSON.stringify(v)}`);
-  return n;
-}
+const num = numberFlag;
 
 async function main(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: CLI_OPTIONS, strict: true });
