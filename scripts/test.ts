@@ -31,6 +31,8 @@ const ava = await run(process.execPath, [bin('ava'), '--tap', ...avaArgs], (line
   const m = /^# (pass|fail|skip) (\d+)$/.exec(line);
   if (m) counts[m[1] as 'pass' | 'fail' | 'skip'] = Number(m[2]);
 });
-const failed = counts.fail + typecheckFailed + (ava !== 0 && counts.fail === 0 ? 1 : 0);
+const avaCrashed = ava !== 0 && counts.fail === 0;
+if (avaCrashed) console.log(`# ava exited with code ${ava} although no test failed (a test file crashed, timed out or did not exit): counted as one failure`);
+const failed = counts.fail + typecheckFailed + (avaCrashed ? 1 : 0);
 console.log(`${counts.pass} passed, ${failed} failed` + (counts.skip ? `, ${counts.skip} skipped` : ''));
 process.exit(failed === 0 ? 0 : 1);
