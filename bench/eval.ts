@@ -43,7 +43,7 @@ import { loadTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { loadZeroShotPrompts } from '../src/eval/datasets/zero-shot-prompts.ts';
 import { resolveDataset } from '../src/eval/dataset-spec.ts';
 import { evaluateZeroShot, type LabelledBatch } from '../src/eval/zero-shot.ts';
-import { l2Normalize } from '../src/eval/zero-shot-classifier.ts';
+import { l2Normalize } from '../src/nn/l2-normalize.ts';
 import { encodeImageFeatures } from '../src/eval/image-features.ts';
 import { openaiClipStats } from '../src/image/presets.ts';
 import type { ClassificationItem, EvalImage } from '../src/eval/datasets/types.ts';

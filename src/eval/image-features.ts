@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClipModel } from '../models/clip.ts';
-import { l2Normalize } from './zero-shot-classifier.ts';
+import { l2Normalize } from '../nn/l2-normalize.ts';
 import { readSafetensors, writeSafetensors, toFloat32, toInt32 } from '../weights/safetensors.ts';
 import type { LabelledBatch } from './zero-shot.ts';
 import type { Features } from './logistic-regression.ts';

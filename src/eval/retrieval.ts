@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../models/clip.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
-import { l2Normalize } from './zero-shot-classifier.ts';
+import { l2Normalize } from '../nn/l2-normalize.ts';
 import { retrievalMetrics } from './retrieval-metrics.ts';
 
 export interface CaptionedBatch { pixels: Float32Array; n: number; size: number; items: Array<{ captions: string[] }> }

@@ -4,10 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../models/clip.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { fillTemplate } from './datasets/zero-shot-prompts.ts';
+import { l2Normalize } from '../nn/l2-normalize.ts';
 
-export function l2Normalize(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps)) as tf.Tensor2D);
-}
 
 export interface ClassifierOptions {
   /** Prompts encoded per forward pass. */

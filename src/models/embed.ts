@@ -2,9 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from './clip.ts';
 
-function normalizedRows(x: tf.Tensor2D): Float32Array {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 2, -1, true), 1e-12)).dataSync() as Float32Array);
-}
+import { l2Normalize } from '../nn/l2-normalize.ts';
+
+const normalizedRows = (x: tf.Tensor2D): Float32Array => l2Normalize(x).dataSync() as Float32Array;
 
 /** pixels: n NHWC images at the model's resolution, normalised; returns n x embedDim row-major, unit rows. */
 export function imageEmbeddings(model: ClipModel, pixels: Float32Array, n: number): Float32Array {

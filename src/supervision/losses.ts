@@ -41,11 +41,6 @@ export function normalizeTextEmbedding<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => tf.div(x, tf.add(tf.norm(x, 'euclidean', -1, true), 1e-10))) as T;
 }
 
-/** F.normalize: x / max(||x||, eps) over the last axis. */
-export function l2Normalize<T extends tf.Tensor>(x: T, eps = 1e-12): T {
-  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps))) as T;
-}
-
 /** Mean over rows of -log softmax(logits)[i, i] (cross-entropy with diagonal labels). */
 export function diagonalCrossEntropy(logits: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
