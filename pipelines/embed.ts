@@ -15,6 +15,7 @@ import { join, extname } from 'node:path';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import type { BackendChoice } from '../src/backend.ts';
 import { loadEvalModel } from '../src/eval/load-model.ts';
+import { runCli } from '../src/eval/eval-cli.ts';
 import { evalImageView } from '../src/eval/eval-image.ts';
 import { imagenetStats, openaiClipStats } from '../src/image/presets.ts';
 import { imageEmbeddings, textEmbeddings } from '../src/models/embed.ts';
@@ -81,6 +82,4 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  try { await main(); } catch (e) { console.error(`embed: ${(e as Error).message}`); process.exitCode = 1; } finally { shutdownBackend(); }
-}
+if (import.meta.url === `file://${process.argv[1]}`) await runCli('embed', () => main(), shutdownBackend);
