@@ -92,20 +92,28 @@ static napi_value Finalize(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* allreduce(typedArray, op): in place; op 0 = sum, 1 = max, 2 = min. */
-static napi_value Allreduce(napi_env env, napi_callback_info info) {
+/* The (typedArray, int) calls: the array (in place), its MPI type and length, and the optional int (default 0).
+ * Returns 0 (with a JS exception pending) when MPI is not initialised or the array is not a supported type. */
+static int array_and_int(napi_env env, napi_callback_info info, napi_value *array, void **data, size_t *n, MPI_Datatype *type, int *value) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!ensure_init(env)) return NULL;
-  void *data; size_t n; MPI_Datatype type;
-  if (!typed_arg(env, argv[0], &data, &n, &type)) return NULL;
-  int op_code = 0;
-  if (argc > 1) napi_get_value_int32(env, argv[1], &op_code);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) { napi_throw_error(env, NULL, "mpi addon: bad arguments"); return 0; }
+  if (!ensure_init(env)) return 0;
+  if (argc < 1 || !typed_arg(env, argv[0], data, n, type)) return 0;
+  *value = 0;
+  if (argc > 1) napi_get_value_int32(env, argv[1], value);
+  *array = argv[0];
+  return 1;
+}
+
+/* allreduce(typedArray, op): in place; op 0 = sum, 1 = max, 2 = min. */
+static napi_value Allreduce(napi_env env, napi_callback_info info) {
+  napi_value array; void *data; size_t n; MPI_Datatype type; int op_code;
+  if (!array_and_int(env, info, &array, &data, &n, &type, &op_code)) return NULL;
   MPI_Op op = op_code == 1 ? MPI_MAX : op_code == 2 ? MPI_MIN : MPI_SUM;
   int rc = MPI_Allreduce(MPI_IN_PLACE, data, (int)n, type, op, MPI_COMM_WORLD);
   if (rc != MPI_SUCCESS) return throw_mpi(env, "allreduce", rc);
-  return argv[0];
+  return array;
 }
 
 /* allgather(local, out): out.length == local.length * size, same type; rank r's data lands at r*local.length. */
@@ -126,17 +134,11 @@ static napi_value Allgather(napi_env env, napi_callback_info info) {
 
 /* broadcast(typedArray, root): in place. */
 static napi_value Broadcast(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!ensure_init(env)) return NULL;
-  void *data; size_t n; MPI_Datatype type;
-  if (!typed_arg(env, argv[0], &data, &n, &type)) return NULL;
-  int root = 0;
-  if (argc > 1) napi_get_value_int32(env, argv[1], &root);
+  napi_value array; void *data; size_t n; MPI_Datatype type; int root;
+  if (!array_and_int(env, info, &array, &data, &n, &type, &root)) return NULL;
   int rc = MPI_Bcast(data, (int)n, type, root, MPI_COMM_WORLD);
   if (rc != MPI_SUCCESS) return throw_mpi(env, "broadcast", rc);
-  return argv[0];
+  return array;
 }
 
 static napi_value Barrier(napi_env env, napi_callback_info info) {
