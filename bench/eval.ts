@@ -2,7 +2,7 @@
 // machine, same weights (a safetensors file this bench writes once into a temp dir; both sides read it) and same images.
 //
 //  zero-shot   the full zero-shot path of pipelines/zero-shot.ts on ../shared/data/cifar10-test (10,000 32x32 JPEGs):
-//              class-folder reader -> decode + eval transform (stages/eval-image-batches.ts) -> image tower -> cosine scores
+//              class-folder reader -> decode + eval transform (stages/eval/eval-image-batches.ts) -> image tower -> cosine scores
 //              against the prompt-ensemble classifier (built from the cifar10 prompts of
 //              ../shared/data/zero-shot/classnames-and-templates.json, inside the timed run as the pipeline does).
 //              Model: presets tiny-vit (32px) + tiny-text, vocab fixtures/demo/vocab.txt.gz, context 32, random init.
@@ -48,31 +48,50 @@ import { encodeImageFeatures } from '../src/eval/image-features.ts';
 import { openaiClipStats } from '../src/image/presets.ts';
 import type { ClassificationItem, EvalImage } from '../src/eval/datasets/types.ts';
 import type { ClipModel } from '../src/models/clip.ts';
-import { createContext, runStages, drain } from '../stages/stage.ts';
-import { evalImageBatches, type EvalImageBatch } from '../stages/eval-image-batches.ts';
+import { createContext, runStages, drain } from '../stages/core/stage.ts';
+import { evalImageBatches, type EvalImageBatch } from '../stages/eval/eval-image-batches.ts';
 
-const { values: args } = parseArgs({ options: {
-  only: { type: 'string' }, 'batch-size': { type: 'string', default: '256' }, 'vit-images': { type: 'string', default: '512' },
-  'vit-batch-size': { type: 'string', default: '32' }, 'torch-workers': { type: 'string', default: '0,2' },
-  'vit-torch-workers': { type: 'string', default: '2' }, 'torch-threads': { type: 'string', default: '2' },
-  'vit-torch-threads': { type: 'string', default: '2' },
-  'no-torch': { type: 'boolean', default: false }, backend: { type: 'string', default: 'wasm' },
-}, strict: true });
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    'batch-size': { type: 'string', default: '256' },
+    'vit-images': { type: 'string', default: '512' },
+    'vit-batch-size': { type: 'string', default: '32' },
+    'torch-workers': { type: 'string', default: '0,2' },
+    'vit-torch-workers': { type: 'string', default: '2' },
+    'torch-threads': { type: 'string', default: '2' },
+    'vit-torch-threads': { type: 'string', default: '2' },
+    'no-torch': { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'wasm' },
+  },
+  strict: true,
+});
 const int = (name: string): number => {
   const n = Number(args[name as keyof typeof args]);
-  if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive integer, got ${args[name as keyof typeof args]}`);
+  if (!(Number.isInteger(n) && n > 0))
+    throw new Error(`--${name} must be a positive integer, got ${args[name as keyof typeof args]}`);
   return n;
 };
-if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32') throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
-const batchSize = int('batch-size'), vitImages = int('vit-images'), vitBatchSize = int('vit-batch-size');
-function intList(name: 'torch-workers' | 'vit-torch-workers' | 'torch-threads' | 'vit-torch-threads', min: number): number[] {
-  const list = String(args[name]).split(',').map((w) => Number(w));
-  if (list.some((w) => !(Number.isInteger(w) && w >= min))) throw new Error(`--${name} must be a comma list of integers >= ${min}, got ${args[name]}`);
+if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32')
+  throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
+const batchSize = int('batch-size'),
+  vitImages = int('vit-images'),
+  vitBatchSize = int('vit-batch-size');
+function intList(
+  name: 'torch-workers' | 'vit-torch-workers' | 'torch-threads' | 'vit-torch-threads',
+  min: number,
+): number[] {
+  const list = String(args[name])
+    .split(',')
+    .map((w) => Number(w));
+  if (list.some((w) => !(Number.isInteger(w) && w >= min)))
+    throw new Error(`--${name} must be a comma list of integers >= ${min}, got ${args[name]}`);
   return list;
 }
 /** PyTorch configurations to run: every (threads, DataLoader workers) pair. */
 type TorchConfig = { threads: number; workers: number };
-const configs = (threads: number[], workers: number[]): TorchConfig[] => threads.flatMap((t) => workers.map((w) => ({ threads: t, workers: w })));
+const configs = (threads: number[], workers: number[]): TorchConfig[] =>
+  threads.flatMap((t) => workers.map((w) => ({ threads: t, workers: w })));
 const zeroShotTorch = configs(intList('torch-threads', 1), intList('torch-workers', 0));
 const vitTorch = configs(intList('vit-torch-threads', 1), intList('vit-torch-workers', 0));
 
@@ -86,10 +105,27 @@ const script = new URL('../reference/eval_bench.py', import.meta.url).pathname;
 const CONTEXT = 32;
 
 interface Timings {
-  images: number; load_s: number; data_s: number; full_s: number; wait_s: number; model_s: number; classifier_s?: number; acc1?: number;
+  images: number;
+  load_s: number;
+  data_s: number;
+  full_s: number;
+  wait_s: number;
+  model_s: number;
+  classifier_s?: number;
+  acc1?: number;
 }
-interface TorchTimings extends Timings { workers: number; threads: number; torch: string }
-interface Scenario { name: string; ours: Timings; torch: TorchTimings[]; torchNote?: string; agreement?: string }
+interface TorchTimings extends Timings {
+  workers: number;
+  threads: number;
+  torch: string;
+}
+interface Scenario {
+  name: string;
+  ours: Timings;
+  torch: TorchTimings[];
+  torchNote?: string;
+  agreement?: string;
+}
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
@@ -103,18 +139,28 @@ async function writeWeights(path: string, config: ClipConfig, seed: string): Pro
 /** One untimed forward so XNNPACK operator creation and first allocations are not in the timings (torch does the same). */
 function warmUp(model: ClipModel, n: number): void {
   const s = model.config.vision.imageSize;
-  tf.tidy(() => l2Normalize(model.encodeImage(tf.zeros([n, s, s, 3]) as tf.Tensor4D, { training: false }).embedding).dataSync());
+  tf.tidy(() =>
+    l2Normalize(model.encodeImage(tf.zeros([n, s, s, 3]) as tf.Tensor4D, { training: false }).embedding).dataSync(),
+  );
 }
 
 /** The data pass: decode + eval transform + batching, no model. */
 async function dataPass(items: AsyncIterable<{ image: EvalImage }>, size: number, batch: number): Promise<number> {
   const t0 = performance.now();
-  await runStages(createContext(), items, [evalImageBatches({ size, stats: openaiClipStats, batchSize: batch })], drain());
+  await runStages(
+    createContext(),
+    items,
+    [evalImageBatches({ size, stats: openaiClipStats, batchSize: batch })],
+    drain(),
+  );
   return seconds(t0);
 }
 
 /** Pass batches through, timing every wait for the next one; `firstPull` marks when the consumer first asked. */
-interface PullClock { wait: number; firstPull?: number }
+interface PullClock {
+  wait: number;
+  firstPull?: number;
+}
 async function* timedPulls<T>(source: AsyncIterable<T>, clock: PullClock): AsyncIterable<T> {
   const it = source[Symbol.asyncIterator]();
   for (;;) {
@@ -128,7 +174,12 @@ async function* timedPulls<T>(source: AsyncIterable<T>, clock: PullClock): Async
 }
 
 /** Timings of a full pass from its start, the pull clock and the image count (model = the rest). */
-function splitFull(t0: number, clock: PullClock, images: number, withClassifier: boolean): Pick<Timings, 'full_s' | 'wait_s' | 'model_s' | 'classifier_s' | 'images'> {
+function splitFull(
+  t0: number,
+  clock: PullClock,
+  images: number,
+  withClassifier: boolean,
+): Pick<Timings, 'full_s' | 'wait_s' | 'model_s' | 'classifier_s' | 'images'> {
   const full_s = seconds(t0);
   const classifier_s = withClassifier ? ((clock.firstPull ?? t0) - t0) / 1000 : undefined;
   const wait_s = clock.wait / 1000;
@@ -142,8 +193,16 @@ function runTorch(torchConfigs: TorchConfig[], extra: string[]): { results: Torc
   if (!existsSync(python)) return { results: [], note: `${python} not found` };
   const results: TorchTimings[] = [];
   for (const { threads, workers } of torchConfigs) {
-    const r = spawnSync(python, [script, '--json', '--threads', String(threads), '--workers', String(workers), ...extra], { encoding: 'utf8', maxBuffer: 1 << 26, env: torchEnv });
-    if (r.status !== 0) return { results, note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+    const r = spawnSync(
+      python,
+      [script, '--json', '--threads', String(threads), '--workers', String(workers), ...extra],
+      { encoding: 'utf8', maxBuffer: 1 << 26, env: torchEnv },
+    );
+    if (r.status !== 0)
+      return {
+        results,
+        note: `PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+      };
     results.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchTimings);
   }
   return { results };
@@ -152,14 +211,27 @@ function runTorch(torchConfigs: TorchConfig[], extra: string[]): { results: Torc
 async function zeroShotScenario(dir: string): Promise<Scenario> {
   const tokenizer = await loadTokenizer({ vocabPath: vocab, contextLength: CONTEXT });
   const weights = join(dir, 'tiny-vit-cifar.safetensors');
-  await writeWeights(weights, clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: tokenizer.vocabSize, contextLength: CONTEXT }), 'tiny');
+  await writeWeights(
+    weights,
+    clipConfigFromPresets({
+      vision: 'tiny-vit',
+      text: 'tiny-text',
+      vocabSize: tokenizer.vocabSize,
+      contextLength: CONTEXT,
+    }),
+    'tiny',
+  );
 
   let t0 = performance.now();
   const { model } = await loadEvalModel({ weights, vocab });
   const load_s = seconds(t0);
   try {
     const prompts = await loadZeroShotPrompts(promptsFile, 'cifar10');
-    const source = await resolveDataset(cifarRoot, { name: 'cifar10', task: 'classification', classes: prompts.classes });
+    const source = await resolveDataset(cifarRoot, {
+      name: 'cifar10',
+      task: 'classification',
+      classes: prompts.classes,
+    });
     if (source.kind !== 'classification') throw new Error(`${cifarRoot}: expected a class-folder dataset`);
     const dataset = source.dataset;
     const size = model.config.vision.imageSize;
@@ -169,27 +241,67 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
     const clock: PullClock = { wait: 0 };
     t0 = performance.now();
-    const result = await runStages(createContext(), dataset.items(), [
-      evalImageBatches({ size, stats: openaiClipStats, batchSize }),
-    ], (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) =>
-      evaluateZeroShot({ model, tokenizer, classes: prompts.classes, templates: prompts.templates, batches: timedPulls(batches, clock) }));
-    const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, result.labels.length, true), acc1: result.metrics.acc1 };
+    const result = await runStages(
+      createContext(),
+      dataset.items(),
+      [evalImageBatches({ size, stats: openaiClipStats, batchSize })],
+      (batches: AsyncIterable<EvalImageBatch<{ label: number }>>) =>
+        evaluateZeroShot({
+          model,
+          tokenizer,
+          classes: prompts.classes,
+          templates: prompts.templates,
+          batches: timedPulls(batches, clock),
+        }),
+    );
+    const ours: Timings = {
+      load_s,
+      data_s,
+      ...splitFull(t0, clock, result.labels.length, true),
+      acc1: result.metrics.acc1,
+    };
 
     const predictionsFile = join(dir, 'torch-predictions.json');
-    const torch = runTorch(zeroShotTorch, ['--weights', weights, '--mode', 'zero-shot', '--root', cifarRoot, '--prompts', promptsFile,
-      '--dataset', 'cifar10', '--vocab', vocab, '--batch-size', String(batchSize), '--predictions-out', predictionsFile]);
+    const torch = runTorch(zeroShotTorch, [
+      '--weights',
+      weights,
+      '--mode',
+      'zero-shot',
+      '--root',
+      cifarRoot,
+      '--prompts',
+      promptsFile,
+      '--dataset',
+      'cifar10',
+      '--vocab',
+      vocab,
+      '--batch-size',
+      String(batchSize),
+      '--predictions-out',
+      predictionsFile,
+    ]);
     let agreement: string | undefined;
     if (existsSync(predictionsFile)) {
       const theirs = JSON.parse(readFileSync(predictionsFile, 'utf8')) as number[];
-      let same = 0, ties = 0;
+      let same = 0,
+        ties = 0;
       for (let i = 0; i < theirs.length; i++) {
         if (theirs[i] === result.predictions[i]) same++;
         else if (result.margins[i] < 1e-5) ties++;
       }
-      agreement = `same model on both sides: top-1 predictions identical on ${same}/${theirs.length} images` +
-        (theirs.length - same > 0 ? ` (${ties} of the ${theirs.length - same} differences have a top-1/top-2 margin < 1e-5 on our side)` : '');
+      agreement =
+        `same model on both sides: top-1 predictions identical on ${same}/${theirs.length} images` +
+        (theirs.length - same > 0
+          ? ` (${ties} of the ${theirs.length - same} differences have a top-1/top-2 margin < 1e-5 on our side)`
+          : '');
     }
-    return { name: `zero-shot cifar10-test, tiny-vit 32px + tiny-text (${ours.images} images, batch ${batchSize})`, ours, torch: torch.results, torchNote: torch.note, agreement };
+    return {
+      name: `zero-shot cifar10-test, tiny-vit 32px + tiny-text (${ours.images} images, batch ${batchSize})`,
+      ours,
+      torch: torch.results,
+      torchNote: torch.note,
+      agreement,
+    };
   } finally {
     model.dispose();
   }
@@ -198,7 +310,17 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
 async function vitScenario(dir: string): Promise<Scenario> {
   const tokenizer = await loadTokenizer({ vocabPath: vocab, contextLength: CONTEXT });
   const weights = join(dir, 'vit-b32.safetensors');
-  await writeWeights(weights, clipConfigFromPresets({ vision: 'vit-b32', text: 'tiny-text', embedDim: 512, vocabSize: tokenizer.vocabSize, contextLength: CONTEXT }), 'vit-b32');
+  await writeWeights(
+    weights,
+    clipConfigFromPresets({
+      vision: 'vit-b32',
+      text: 'tiny-text',
+      embedDim: 512,
+      vocabSize: tokenizer.vocabSize,
+      contextLength: CONTEXT,
+    }),
+    'vit-b32',
+  );
 
   const lines = readFileSync(join(flickrDir, 'captions.txt'), 'utf8').trim().split('\n').slice(1);
   const names = [...new Set(lines.map((l) => l.slice(0, l.indexOf(','))))].slice(0, vitImages);
@@ -207,7 +329,8 @@ async function vitScenario(dir: string): Promise<Scenario> {
   const listFile = join(dir, 'vit-images.txt');
   writeFileSync(listFile, files.join('\n') + '\n');
   async function* items(): AsyncIterable<ClassificationItem> {
-    for (const f of files) yield { key: f, label: 0, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f)) } };
+    for (const f of files)
+      yield { key: f, label: 0, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f)) } };
   }
 
   let t0 = performance.now();
@@ -219,35 +342,63 @@ async function vitScenario(dir: string): Promise<Scenario> {
     const data_s = await dataPass(items(), size, vitBatchSize);
     const clock: PullClock = { wait: 0 };
     t0 = performance.now();
-    const features = await runStages(createContext(), items(), [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
-      (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, timedPulls(batches, clock)));
+    const features = await runStages(
+      createContext(),
+      items(),
+      [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
+      (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, timedPulls(batches, clock)),
+    );
     const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, features.n, false) };
-    const torch = runTorch(vitTorch, ['--weights', weights, '--mode', 'image-tower', '--files', listFile, '--batch-size', String(vitBatchSize)]);
-    return { name: `ViT-B/32 224px image tower (L2-normalised embeddings), flickr8k-1k (${ours.images} images, batch ${vitBatchSize})`, ours, torch: torch.results, torchNote: torch.note };
+    const torch = runTorch(vitTorch, [
+      '--weights',
+      weights,
+      '--mode',
+      'image-tower',
+      '--files',
+      listFile,
+      '--batch-size',
+      String(vitBatchSize),
+    ]);
+    return {
+      name: `ViT-B/32 224px image tower (L2-normalised embeddings), flickr8k-1k (${ours.images} images, batch ${vitBatchSize})`,
+      ours,
+      torch: torch.results,
+      torchNote: torch.note,
+    };
   } finally {
     model.dispose();
   }
 }
 
 function report(s: Scenario): void {
-  const cols = [['clip-bench', s.ours] as const, ...s.torch.map((t) => [`torch t${t.threads} w${t.workers}`, t] as const)];
+  const cols = [
+    ['clip-bench', s.ours] as const,
+    ...s.torch.map((t) => [`torch t${t.threads} w${t.workers}`, t] as const),
+  ];
   const cell = (v: string) => v.padStart(13);
-  const rate = (n: number, secs: number) => { const r = n / secs; return r >= 100 ? r.toFixed(0) : r.toFixed(2); };
+  const rate = (n: number, secs: number) => {
+    const r = n / secs;
+    return r >= 100 ? r.toFixed(0) : r.toFixed(2);
+  };
   console.log(`\n== ${s.name}`);
   console.log('pass'.padEnd(40) + cols.map(([n]) => cell(n)).join(''));
-  const row = (label: string, f: (t: Timings) => string) => console.log(label.padEnd(40) + cols.map(([, t]) => cell(f(t))).join(''));
+  const row = (label: string, f: (t: Timings) => string) =>
+    console.log(label.padEnd(40) + cols.map(([, t]) => cell(f(t))).join(''));
   row('load weights (s)', (t) => t.load_s.toFixed(2));
   row('data pass alone: decode+transform img/s', (t) => rate(t.images, t.data_s));
   row('FULL EVALUATION img/s', (t) => rate(t.images, t.full_s));
   row('  full evaluation (s)', (t) => t.full_s.toFixed(2));
-  if (s.ours.classifier_s !== undefined) row('  of which: build classifier (s)', (t) => t.classifier_s?.toFixed(2) ?? '-');
+  if (s.ours.classifier_s !== undefined)
+    row('  of which: build classifier (s)', (t) => t.classifier_s?.toFixed(2) ?? '-');
   row('  of which: waiting for data (s)', (t) => t.wait_s.toFixed(2));
   row('  of which: model forward+score (s)', (t) => t.model_s.toFixed(2));
   row('  model img/s (images / model s)', (t) => rate(t.images, t.model_s));
   if (s.ours.acc1 !== undefined) row('acc1 (random weights)', (t) => t.acc1?.toFixed(4) ?? '-');
   for (const t of s.torch) {
-    console.log(`ratio clip-bench/torch t${t.threads} w${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
-      `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x`);
+    console.log(
+      `ratio clip-bench/torch t${t.threads} w${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
+        `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x`,
+    );
   }
   if (s.agreement) console.log(s.agreement);
   if (s.torchNote) console.log(s.torchNote);
@@ -265,8 +416,10 @@ try {
   shutdownBackend();
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
-console.log(`\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
-  `(stages/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
-  `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
-  `${os.loadavg()[0].toFixed(2)} at end.`);
+console.log(
+  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
+    `(stages/eval/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
+    `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
+    `${os.loadavg()[0].toFixed(2)} at end.`,
+);
 for (const s of scenarios) report(s);

@@ -5,7 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { projectKernels, stockKernel } from '../src/kernels/register.ts';
 
-interface Case { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean }
+interface Case {
+  name: string;
+  a: number[];
+  b: number[];
+  ta: boolean;
+  tb: boolean;
+}
 const cases: Case[] = [
   { name: '1024² x 1024²', a: [1024, 1024], b: [1024, 1024], ta: false, tb: false },
   { name: 'dW: [1600,1024]ᵀ x [1600,256]', a: [1600, 1024], b: [1600, 256], ta: true, tb: false },
@@ -39,7 +45,9 @@ const ours = projectKernels().filter((k) => k.backendName === 'wasm' && k.kernel
 const stock = stockKernel('BatchMatMul', 'wasm')!;
 
 console.log(`backend ${info.name}, ${info.threads} thread(s); median of ${reps}`);
-console.log('case'.padEnd(42) + 'ours ms'.padStart(10) + 'stock ms'.padStart(10) + 'GFLOP/s'.padStart(9) + '  max|diff| vs cpu');
+console.log(
+  'case'.padEnd(42) + 'ours ms'.padStart(10) + 'stock ms'.padStart(10) + 'GFLOP/s'.padStart(9) + '  max|diff| vs cpu',
+);
 for (const c of cases) {
   const a = tf.randomNormal(c.a, 0, 1, 'float32', 1);
   const b = tf.randomNormal(c.b, 0, 1, 'float32', 2);
@@ -56,7 +64,8 @@ for (const c of cases) {
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel(ours);
   // cpu reference
-  const aData = a.dataSync(), bData = b.dataSync();
+  const aData = a.dataSync(),
+    bData = b.dataSync();
   await tf.setBackend('cpu');
   // explicit broadcast: the cpu kernel's own batch broadcasting is only right when one batch is 1 or both are equal
   const ref = tf.tidy(() => {
@@ -68,11 +77,19 @@ for (const c of cases) {
   await tf.setBackend('wasm');
   let maxDiff = 0;
   for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
-  const m = shape[shape.length - 2]!, n = shape[shape.length - 1]!, k = c.ta ? c.a[c.a.length - 2]! : c.a[c.a.length - 1]!;
+  const m = shape[shape.length - 2]!,
+    n = shape[shape.length - 1]!,
+    k = c.ta ? c.a[c.a.length - 2]! : c.a[c.a.length - 1]!;
   const flops = 2 * (got.length / (m * n)) * m * n * k;
-  console.log(c.name.padEnd(42) + oursMs.toFixed(1).padStart(10) + stockMs.toFixed(1).padStart(10) +
-    (flops / oursMs / 1e6).toFixed(1).padStart(9) + '  ' + maxDiff.toExponential(1));
-  a.dispose(); b.dispose();
+  console.log(
+    c.name.padEnd(42) +
+      oursMs.toFixed(1).padStart(10) +
+      stockMs.toFixed(1).padStart(10) +
+      (flops / oursMs / 1e6).toFixed(1).padStart(9) +
+      '  ' +
+      maxDiff.toExponential(1),
+  );
+  a.dispose();
+  b.dispose();
 }
 shutdownBackend();
-

@@ -22,10 +22,15 @@ import { createVit } from '../src/models/vit.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
-const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1]! : def; };
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
+};
 const reps = Number(opt('--reps', '7'));
 const vitReps = Number(opt('--vit-reps', '3'));
-const TINY_BATCH = 64, VIT_BATCH = 32, EOT = 49407;
+const TINY_BATCH = 64,
+  VIT_BATCH = 32,
+  EOT = 49407;
 const TINY_CONFIG = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
 
 function median(xs: number[]): number {
@@ -38,9 +43,11 @@ function median(xs: number[]): number {
  */
 function timeIt(n: number, f: () => void): { median: number; min: number; cpu: number } {
   f();
-  const wall: number[] = [], cpu: number[] = [];
+  const wall: number[] = [],
+    cpu: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     f();
     wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
@@ -81,7 +88,13 @@ function clipLoss(model: ClipModel, images: tf.Tensor4D, ids: tf.Tensor2D): tf.S
   return tf.div(tf.add(ceRows, ceCols), 2) as tf.Scalar;
 }
 
-interface Result { tinyStepMs: number; tinyStepMinMs: number; tinyStepCpuMs: number; tinyParams: number; loss: number }
+interface Result {
+  tinyStepMs: number;
+  tinyStepMinMs: number;
+  tinyStepCpuMs: number;
+  tinyParams: number;
+  loss: number;
+}
 
 function benchTinyStep(): Result {
   const rng = new Rng(20261122);
@@ -98,14 +111,16 @@ function benchTinyStep(): Result {
     tf.dispose([value, ...Object.values(grads)]);
   });
   const ab = opt('--ab', '');
-  if (ab) abCompare(ab.split(','), () => {
-    const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
-    tf.dispose([value, ...Object.values(grads)]);
-  });
-  if (flag('--profile')) printProfile(() => {
-    const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
-    tf.dispose([value, ...Object.values(grads)]);
-  });
+  if (ab)
+    abCompare(ab.split(','), () => {
+      const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+  if (flag('--profile'))
+    printProfile(() => {
+      const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
   const tinyParams = store.countValues(true);
   tf.dispose([images, ids]);
   model.dispose();
@@ -134,16 +149,21 @@ function abCompare(names: string[], f: () => void): void {
     for (const mode of ['project', 'stock'] as const) {
       useStock(mode === 'stock');
       try {
-        const c0 = process.cpuUsage(), t0 = performance.now();
+        const c0 = process.cpuUsage(),
+          t0 = performance.now();
         f();
         times[mode].push(performance.now() - t0);
         const c = process.cpuUsage(c0);
         cpu[mode].push((c.user + c.system) / 1000);
-      } finally { useStock(false); }
+      } finally {
+        useStock(false);
+      }
     }
   }
-  console.log(`A/B ${names.join(',')}: project ${median(times.project).toFixed(1)} ms (CPU ${median(cpu.project).toFixed(1)}), ` +
-    `stock ${median(times.stock).toFixed(1)} ms (CPU ${median(cpu.stock).toFixed(1)}) (median of ${reps} alternating rounds)`);
+  console.log(
+    `A/B ${names.join(',')}: project ${median(times.project).toFixed(1)} ms (CPU ${median(cpu.project).toFixed(1)}), ` +
+      `stock ${median(times.stock).toFixed(1)} ms (CPU ${median(cpu.stock).toFixed(1)}) (median of ${reps} alternating rounds)`,
+  );
 }
 
 /**
@@ -153,34 +173,57 @@ function abCompare(names: string[], f: () => void): void {
 function printProfile(f: () => void): void {
   const byName = new Map<string, { ms: number; cpu: number; n: number }>();
   const byShape = new Map<string, { ms: number; cpu: number; n: number }>();
-  const engine = tf.engine() as unknown as { runKernel: (name: string, inputs: Record<string, tf.Tensor>, attrs: object) => unknown };
+  const engine = tf.engine() as unknown as {
+    runKernel: (name: string, inputs: Record<string, tf.Tensor>, attrs: object) => unknown;
+  };
   const original = engine.runKernel;
   let depth = 0;
   engine.runKernel = function (name, inputs, attrs) {
     if (depth > 0) return original.call(this, name, inputs, attrs); // kernels run by gradient functions of kernels
     depth++;
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     try {
       return original.call(this, name, inputs, attrs);
     } finally {
       depth--;
-      const ms = performance.now() - t0, c = process.cpuUsage(c0), cpu = (c.user + c.system) / 1000;
+      const ms = performance.now() - t0,
+        c = process.cpuUsage(c0),
+        cpu = (c.user + c.system) / 1000;
       const shape = `${name} ${JSON.stringify(Object.values(inputs).map((t) => t?.shape))}`;
-      for (const [map, key] of [[byName, name], [byShape, shape]] as const) {
+      for (const [map, key] of [
+        [byName, name],
+        [byShape, shape],
+      ] as const) {
         const e = map.get(key) ?? { ms: 0, cpu: 0, n: 0 };
-        e.ms += ms; e.cpu += cpu; e.n++; map.set(key, e);
+        e.ms += ms;
+        e.cpu += cpu;
+        e.n++;
+        map.set(key, e);
       }
     }
   };
-  const c0 = process.cpuUsage(), t0 = performance.now();
-  try { f(); } finally { engine.runKernel = original; }
+  const c0 = process.cpuUsage(),
+    t0 = performance.now();
+  try {
+    f();
+  } finally {
+    engine.runKernel = original;
+  }
   const c = process.cpuUsage(c0);
   const rows = (m: Map<string, { ms: number; cpu: number; n: number }>, n: number) =>
-    [...m.entries()].sort((a, b) => b[1].cpu - a[1].cpu).slice(0, n)
-      .map(([k, e]) => `${e.ms.toFixed(2).padStart(9)} ${e.cpu.toFixed(2).padStart(9)} ${String(e.n).padStart(5)}x  ${k.slice(0, 110)}`);
+    [...m.entries()]
+      .sort((a, b) => b[1].cpu - a[1].cpu)
+      .slice(0, n)
+      .map(
+        ([k, e]) =>
+          `${e.ms.toFixed(2).padStart(9)} ${e.cpu.toFixed(2).padStart(9)} ${String(e.n).padStart(5)}x  ${k.slice(0, 110)}`,
+      );
   const kernelCpu = [...byName.values()].reduce((s, e) => s + e.cpu, 0);
-  console.log(`profile: ${(performance.now() - t0).toFixed(1)} ms wall, ${((c.user + c.system) / 1000).toFixed(1)} ms CPU ` +
-    `(${kernelCpu.toFixed(1)} ms CPU in kernels)\n  wall ms   CPU ms  calls`);
+  console.log(
+    `profile: ${(performance.now() - t0).toFixed(1)} ms wall, ${((c.user + c.system) / 1000).toFixed(1)} ms CPU ` +
+      `(${kernelCpu.toFixed(1)} ms CPU in kernels)\n  wall ms   CPU ms  calls`,
+  );
   console.log(rows(byName, 20).join('\n'));
   console.log('by shape:');
   console.log(rows(byShape, 30).join('\n'));
@@ -209,9 +252,15 @@ const memMiB = process.memoryUsage().rss / 2 ** 20;
 shutdownBackend();
 
 let torch: {
-  tiny_step_ms: number; tiny_step_min_ms: number; tiny_step_cpu_ms: number;
-  vit_b32_forward_ms?: number; vit_b32_forward_min_ms?: number; vit_b32_forward_cpu_ms?: number;
-  threads: number; torch: string; tiny_params: number;
+  tiny_step_ms: number;
+  tiny_step_min_ms: number;
+  tiny_step_cpu_ms: number;
+  vit_b32_forward_ms?: number;
+  vit_b32_forward_min_ms?: number;
+  vit_b32_forward_cpu_ms?: number;
+  threads: number;
+  torch: string;
+  tiny_params: number;
 } | null = null;
 let torchNote = '';
 const torchJson = opt('--torch-json', '');
@@ -222,10 +271,28 @@ if (torchJson) {
   if (!existsSync('/usr/bin/python3')) torchNote = '/usr/bin/python3 not found';
   else {
     try {
-      const config = { tiny: TINY_CONFIG, vit: visionPresets['vit-b32'], vitEmbedDim: 512, tinyBatch: TINY_BATCH, vitBatch: VIT_BATCH };
-      const out = execFileSync('/usr/bin/python3', [script, '--json', '--reps', String(reps), '--vit-reps', String(vitReps),
-        '--config', JSON.stringify(config), ...(vitMs === undefined ? ['--no-vit'] : [])],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const config = {
+        tiny: TINY_CONFIG,
+        vit: visionPresets['vit-b32'],
+        vitEmbedDim: 512,
+        tinyBatch: TINY_BATCH,
+        vitBatch: VIT_BATCH,
+      };
+      const out = execFileSync(
+        '/usr/bin/python3',
+        [
+          script,
+          '--json',
+          '--reps',
+          String(reps),
+          '--vit-reps',
+          String(vitReps),
+          '--config',
+          JSON.stringify(config),
+          ...(vitMs === undefined ? ['--no-vit'] : []),
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       torch = JSON.parse(out.trim().split('\n').pop()!);
     } catch (e) {
       torchNote = `PyTorch reference failed: ${String((e as Error).message).split('\n')[0]}`;
@@ -234,18 +301,32 @@ if (torchJson) {
 }
 
 const load = os.loadavg()[0]!.toFixed(2);
-console.log(`tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)); PyTorch ${torch?.torch ?? '-'} ` +
-  `(${torch?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`);
+console.log(
+  `tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)); PyTorch ${torch?.torch ?? '-'} ` +
+    `(${torch?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`,
+);
 const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
-const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-');
-const row = (name: string, o: Array<number | undefined>, r: Array<number | undefined>) => console.log(name.padEnd(40) +
-  [0, 1, 2].map((i) => fmt(o[i]).padStart(9) + fmt(r[i]).padStart(9) + ratio(o[i], r[i]).padStart(7)).join('  |'));
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-';
+const row = (name: string, o: Array<number | undefined>, r: Array<number | undefined>) =>
+  console.log(
+    name.padEnd(40) +
+      [0, 1, 2].map((i) => fmt(o[i]).padStart(9) + fmt(r[i]).padStart(9) + ratio(o[i], r[i]).padStart(7)).join('  |'),
+  );
 console.log(''.padEnd(40) + ['median wall ms', 'min wall ms', 'median CPU ms'].map((h) => h.padStart(25)).join('  |'));
-console.log(''.padEnd(40) + [0, 1, 2].map(() => 'tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7)).join('  |'));
-row(`tiny CLIP train step, batch ${TINY_BATCH}`, [tiny.tinyStepMs, tiny.tinyStepMinMs, tiny.tinyStepCpuMs],
-  [torch?.tiny_step_ms, torch?.tiny_step_min_ms, torch?.tiny_step_cpu_ms]);
-row(`ViT-B/32 forward, batch ${VIT_BATCH}`, [vit?.median, vit?.min, vit?.cpu],
-  [torch?.vit_b32_forward_ms, torch?.vit_b32_forward_min_ms, torch?.vit_b32_forward_cpu_ms]);
+console.log(
+  ''.padEnd(40) + [0, 1, 2].map(() => 'tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7)).join('  |'),
+);
+row(
+  `tiny CLIP train step, batch ${TINY_BATCH}`,
+  [tiny.tinyStepMs, tiny.tinyStepMinMs, tiny.tinyStepCpuMs],
+  [torch?.tiny_step_ms, torch?.tiny_step_min_ms, torch?.tiny_step_cpu_ms],
+);
+row(
+  `ViT-B/32 forward, batch ${VIT_BATCH}`,
+  [vit?.median, vit?.min, vit?.cpu],
+  [torch?.vit_b32_forward_ms, torch?.vit_b32_forward_min_ms, torch?.vit_b32_forward_cpu_ms],
+);
 console.log(`tiny CLIP: ${(tiny.tinyParams / 1e6).toFixed(2)}M trainable parameters, loss ${tiny.loss.toFixed(4)}`);
 if (torchNote) console.log(torchNote);
 if (torch && torch.tiny_params !== tiny.tinyParams) {

@@ -31,7 +31,10 @@ import type { TrainBatch } from '../src/supervision/types.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
-const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1]! : def; };
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
+};
 const batchSize = Number(opt('--batch', '64'));
 const reps = Number(opt('--reps', '5'));
 const rounds = Number(opt('--rounds', '2'));
@@ -41,7 +44,9 @@ const methods = opt('--methods', supervisionNames.join(',')).split(',');
 const CONTEXT = 77;
 const VOCAB = 49409; // DeCLIP's vocabulary (with <|mask|>): MASK 49406, SOT 49407, EOT 49408
 if (!['tiny', 'seed'].includes(heads)) throw new Error(`--heads must be tiny or seed, got ${heads}`);
-for (const m of methods) if (!supervisionNames.includes(m as never)) throw new Error(`unknown method ${m} (known: ${supervisionNames.join(', ')})`);
+for (const m of methods)
+  if (!supervisionNames.includes(m as never))
+    throw new Error(`unknown method ${m} (known: ${supervisionNames.join(', ')})`);
 
 const tinyHeadOptions: Record<string, Record<string, unknown>> = {
   clip: {},
@@ -51,9 +56,21 @@ const tinyHeadOptions: Record<string, Record<string, unknown>> = {
   defilip: { projectorHidden: 128, projectorOut: 128, predictorHidden: 64, denseDim: 32 },
 };
 
-interface Result { method: string; stepMs: number; allMs: number[]; peakBytes: number; maxRssMB: number; params: number; backend: string; threads: number }
+interface Result {
+  method: string;
+  stepMs: number;
+  allMs: number[];
+  peakBytes: number;
+  maxRssMB: number;
+  params: number;
+  backend: string;
+  threads: number;
+}
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
 
 /** Random ids shaped like tokenizer output (SOT, words, EOT, padding) and MLM labels on ~15% of the words. */
 function randomBatch(rng: Rng, views: number, size: number): TrainBatch {
@@ -69,34 +86,59 @@ function randomBatch(rng: Rng, views: number, size: number): TrainBatch {
   };
   const raw = ids();
   const labels = new Int32Array(raw.length).fill(-100);
-  for (let i = 0; i < raw.length; i++) if (raw[i] !== 0 && raw[i] < VOCAB - 3 && rng.bernoulli(0.15)) labels[i] = raw[i];
+  for (let i = 0; i < raw.length; i++)
+    if (raw[i] !== 0 && raw[i] < VOCAB - 3 && rng.bernoulli(0.15)) labels[i] = raw[i];
   const t2 = (a: Int32Array) => tf.tensor2d(a, [batchSize, CONTEXT], 'int32');
   const images = Array.from({ length: views }, () =>
-    tf.tensor4d(Float32Array.from({ length: batchSize * size * size * 3 }, () => rng.normal()), [batchSize, size, size, 3]));
+    tf.tensor4d(
+      Float32Array.from({ length: batchSize * size * size * 3 }, () => rng.normal()),
+      [batchSize, size, size, 3],
+    ),
+  );
   return { images, texts: { raw: t2(raw), eda: t2(ids()), mlm: t2(raw), mlmLabels: t2(labels) } };
 }
 
 async function child(method: string): Promise<void> {
   const info = await initBackend({ backend, quiet: true });
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: VOCAB, contextLength: CONTEXT });
+  const config = clipConfigFromPresets({
+    vision: 'tiny-vit',
+    text: 'tiny-text',
+    vocabSize: VOCAB,
+    contextLength: CONTEXT,
+  });
   const model = createClip(config, new ParamStore(), new Rng(1));
   const sup = createSupervision(method, heads === 'tiny' ? tinyHeadOptions[method] : {});
   sup.addHeads(model, new Rng(2));
   const batch = randomBatch(new Rng(3), sup.imageViews.length, config.vision.imageSize);
   const vars = model.store.trainableVariables();
   const step = () => {
-    const { value, grads } = tf.variableGrads(() => sup.loss(sup.features(model, batch, { training: true }), model).total, vars);
+    const { value, grads } = tf.variableGrads(
+      () => sup.loss(sup.features(model, batch, { training: true }), model).total,
+      vars,
+    );
     value.dataSync();
     value.dispose();
     for (const g of Object.values(grads)) g.dispose();
   };
   step(); // warm-up
   const allMs: number[] = [];
-  for (let i = 0; i < reps; i++) { const t0 = performance.now(); step(); allMs.push(performance.now() - t0); }
-  const prof = await tf.profile(() => { step(); });
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    step();
+    allMs.push(performance.now() - t0);
+  }
+  const prof = await tf.profile(() => {
+    step();
+  });
   const result: Result = {
-    method, stepMs: median(allMs), allMs, peakBytes: prof.peakBytes, maxRssMB: process.resourceUsage().maxRSS / 1024,
-    params: model.store.countValues(true), backend: info.name, threads: info.threads,
+    method,
+    stepMs: median(allMs),
+    allMs,
+    peakBytes: prof.peakBytes,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    params: model.store.countValues(true),
+    backend: info.name,
+    threads: info.threads,
   };
   console.log('RESULT ' + JSON.stringify(result));
   sup.dispose();
@@ -104,15 +146,26 @@ async function child(method: string): Promise<void> {
   shutdownBackend();
 }
 
-interface TorchResult { method: string; step_ms: number; all_ms: number[]; max_rss_mb: number; params: number; torch: string; threads: number }
+interface TorchResult {
+  method: string;
+  step_ms: number;
+  all_ms: number[];
+  max_rss_mb: number;
+  params: number;
+  torch: string;
+  threads: number;
+}
 
 function runTorch(method: string): TorchResult | string {
   const python = '/usr/bin/python3';
   const script = fileURLToPath(new URL('../reference/supervision_bench.py', import.meta.url));
   if (!existsSync(python)) return 'no /usr/bin/python3';
   try {
-    const out = execFileSync(python, [script, '--method', method, '--batch', String(batchSize), '--reps', String(reps), '--heads', heads, '--json'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(
+      python,
+      [script, '--method', method, '--batch', String(batchSize), '--reps', String(reps), '--heads', heads, '--json'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     return JSON.parse(out.trim().split('\n').pop()!) as TorchResult;
   } catch (e) {
     return `PyTorch reference failed: ${(e as Error).message.split('\n')[0]}`;
@@ -130,13 +183,20 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? methods : [...methods].reverse();
     for (const m of order) {
-      const out = execFileSync(process.execPath, [self, '--child', m, ...childArgs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = execFileSync(process.execPath, [self, '--child', m, ...childArgs], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (!line) throw new Error(`child ${m} printed no result`);
       oursRuns.set(m, [...(oursRuns.get(m) ?? []), JSON.parse(line.slice(7)) as Result]);
-      if (flag('--no-torch') || torchNote.startsWith('no ') || torchNote.startsWith('PyTorch reference failed')) continue;
+      if (flag('--no-torch') || torchNote.startsWith('no ') || torchNote.startsWith('PyTorch reference failed'))
+        continue;
       const r = runTorch(m);
-      if (typeof r === 'string') { torchNote = r; continue; }
+      if (typeof r === 'string') {
+        torchNote = r;
+        continue;
+      }
       torchRuns.set(m, [...(torchRuns.get(m) ?? []), r]);
       torchNote = `PyTorch ${r.torch}, ${r.threads} threads`;
     }
@@ -144,29 +204,67 @@ async function main(): Promise<void> {
   const ours: Result[] = methods.map((m) => {
     const rs = oursRuns.get(m)!;
     const all = rs.flatMap((r) => r.allMs);
-    return { ...rs[0]!, allMs: all, stepMs: Math.min(...all), peakBytes: Math.max(...rs.map((r) => r.peakBytes)), maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)) };
+    return {
+      ...rs[0]!,
+      allMs: all,
+      stepMs: Math.min(...all),
+      peakBytes: Math.max(...rs.map((r) => r.peakBytes)),
+      maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)),
+    };
   });
   const torch: Record<string, TorchResult> = {};
   for (const [m, rs] of torchRuns) {
     const all = rs.flatMap((r) => r.all_ms);
-    torch[m] = { ...rs[0]!, all_ms: all, step_ms: Math.min(...all), max_rss_mb: Math.max(...rs.map((r) => r.max_rss_mb)) };
+    torch[m] = {
+      ...rs[0]!,
+      all_ms: all,
+      step_ms: Math.min(...all),
+      max_rss_mb: Math.max(...rs.map((r) => r.max_rss_mb)),
+    };
   }
   const base = ours.find((r) => r.method === 'clip');
   const tbase = torch.clip;
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) + 'x' : '-');
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-  console.log(`supervision step benchmark: tiny CLIP (tiny-vit 32px + tiny-text ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
-    `min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; ` +
-    `tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`);
-  const header = ['method', 'params', 'ours ms', '(median)', 'vs CLIP', 'tf peak MB', 'vs CLIP', 'RSS MB', 'torch ms', 'vs CLIP', 'torch RSS MB', 'ours/torch'];
+  console.log(
+    `supervision step benchmark: tiny CLIP (tiny-vit 32px + tiny-text ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
+      `min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; ` +
+      `tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`,
+  );
+  const header = [
+    'method',
+    'params',
+    'ours ms',
+    '(median)',
+    'vs CLIP',
+    'tf peak MB',
+    'vs CLIP',
+    'RSS MB',
+    'torch ms',
+    'vs CLIP',
+    'torch RSS MB',
+    'ours/torch',
+  ];
   const rows = ours.map((r) => {
     const t = torch[r.method];
-    return [r.method, (r.params / 1e6).toFixed(2) + 'M', r.stepMs.toFixed(0), `(${median(r.allMs).toFixed(0)})`, ratio(r.stepMs, base?.stepMs), mb(r.peakBytes),
-      ratio(r.peakBytes, base?.peakBytes), r.maxRssMB.toFixed(0), t ? t.step_ms.toFixed(0) : '-', t ? ratio(t.step_ms, tbase?.step_ms) : '-',
-      t ? t.max_rss_mb.toFixed(0) : '-', t ? ratio(r.stepMs, t.step_ms) : '-'];
+    return [
+      r.method,
+      (r.params / 1e6).toFixed(2) + 'M',
+      r.stepMs.toFixed(0),
+      `(${median(r.allMs).toFixed(0)})`,
+      ratio(r.stepMs, base?.stepMs),
+      mb(r.peakBytes),
+      ratio(r.peakBytes, base?.peakBytes),
+      r.maxRssMB.toFixed(0),
+      t ? t.step_ms.toFixed(0) : '-',
+      t ? ratio(t.step_ms, tbase?.step_ms) : '-',
+      t ? t.max_rss_mb.toFixed(0) : '-',
+      t ? ratio(r.stepMs, t.step_ms) : '-',
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(fmt(header));
   for (const r of rows) console.log(fmt(r));
 }

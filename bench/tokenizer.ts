@@ -17,14 +17,19 @@ import { loadTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { defaultVocabLocation } from '../src/tokenizer/vocab-file.ts';
 import { readCaptionLines } from '../src/text/caption-file.ts';
 
-const { values } = parseArgs({ options: {
-  vocab: { type: 'string' },
-  captions: { type: 'string', default: fileURLToPath(new URL('../../shared/data/flickr8k-1k/captions.txt', import.meta.url)) },
-  count: { type: 'string', default: '10000' },
-  rounds: { type: 'string', default: '3' },
-  side: { type: 'string' },
-  file: { type: 'string' },
-} });
+const { values } = parseArgs({
+  options: {
+    vocab: { type: 'string' },
+    captions: {
+      type: 'string',
+      default: fileURLToPath(new URL('../../shared/data/flickr8k-1k/captions.txt', import.meta.url)),
+    },
+    count: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '3' },
+    side: { type: 'string' },
+    file: { type: 'string' },
+  },
+});
 const rounds = Number(values.rounds);
 const vocabPath = values.vocab ?? defaultVocabLocation();
 const count = Number(values.count);
@@ -57,8 +62,17 @@ if (values.side === 'ts') {
   const warmS = (performance.now() - t2) / 1000;
   const hash = createHash('sha256');
   for (const c of lines) hash.update(JSON.stringify(tokenizer.frame(tokenizer.encode(c))) + '\n');
-  console.log(JSON.stringify({ captions: lines.length, ids, load_s: loadS, encode_s: encodeS, captions_per_s: lines.length / encodeS,
-    warm_captions_per_s: lines.length / warmS, sha256: hash.digest('hex') }));
+  console.log(
+    JSON.stringify({
+      captions: lines.length,
+      ids,
+      load_s: loadS,
+      encode_s: encodeS,
+      captions_per_s: lines.length / encodeS,
+      warm_captions_per_s: lines.length / warmS,
+      sha256: hash.digest('hex'),
+    }),
+  );
   process.exit(0);
 }
 
@@ -75,8 +89,10 @@ function runJson(cmd: string, args: string[]): any {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ts: any[] = [], py: any[] = [];
-for (let r = 0; r < rounds; r++) { // alternate, each run a fresh process with a cold BPE cache
+const ts: any[] = [],
+  py: any[] = [];
+for (let r = 0; r < rounds; r++) {
+  // alternate, each run a fresh process with a cold BPE cache
   ts.push(runJson(process.execPath, [self, '--side', 'ts', '--file', file, '--vocab', vocabPath]));
   py.push(runJson('/usr/bin/python3', [reference, '--vocab', vocabPath, 'bench', file]));
 }
@@ -86,9 +102,19 @@ const same = pyDigest.sha256 === ts[0].sha256;
 const tsRate = median(ts.map((x) => x.captions_per_s));
 const pyRate = median(py.map((x) => x.captions_per_s));
 const f = (x: number, w: number, d = 3) => x.toFixed(d).padStart(w);
-console.log(`captions: ${captions.length} (${values.captions} + shuffled variants with a made-up word), ids/run: ${ts[0].ids}`);
-console.log(`vocab: ${vocabPath}; ${rounds} alternating runs per side, each a fresh process with a cold BPE cache; medians`);
+console.log(
+  `captions: ${captions.length} (${values.captions} + shuffled variants with a made-up word), ids/run: ${ts[0].ids}`,
+);
+console.log(
+  `vocab: ${vocabPath}; ${rounds} alternating runs per side, each a fresh process with a cold BPE cache; medians`,
+);
 console.log(`                           load s   encode s   captions/s`);
-console.log(`typescript (node ${process.versions.node})   ${f(median(ts.map((x) => x.load_s)), 6)}   ${f(median(ts.map((x) => x.encode_s)), 8)}   ${f(tsRate, 10, 0)}   (warm 2nd pass: ${median(ts.map((x) => x.warm_captions_per_s)).toFixed(0)}/s)`);
-console.log(`python reference (no ftfy)  ${f(median(py.map((x) => x.load_s)), 6)}   ${f(median(py.map((x) => x.encode_s)), 8)}   ${f(pyRate, 10, 0)}   (python ${spawnSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim()}, ftfy: ${py[0].ftfy})`);
-console.log(`ratio typescript/python (encode captions/s, cold): ${(tsRate / pyRate).toFixed(2)}x; identical ids: ${same ? 'yes' : 'NO'}`);
+console.log(
+  `typescript (node ${process.versions.node})   ${f(median(ts.map((x) => x.load_s)), 6)}   ${f(median(ts.map((x) => x.encode_s)), 8)}   ${f(tsRate, 10, 0)}   (warm 2nd pass: ${median(ts.map((x) => x.warm_captions_per_s)).toFixed(0)}/s)`,
+);
+console.log(
+  `python reference (no ftfy)  ${f(median(py.map((x) => x.load_s)), 6)}   ${f(median(py.map((x) => x.encode_s)), 8)}   ${f(pyRate, 10, 0)}   (python ${spawnSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim()}, ftfy: ${py[0].ftfy})`,
+);
+console.log(
+  `ratio typescript/python (encode captions/s, cold): ${(tsRate / pyRate).toFixed(2)}x; identical ids: ${same ? 'yes' : 'NO'}`,
+);

@@ -8,9 +8,17 @@ import { projectKernels, stockKernel } from '../src/kernels/register.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
-const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1]! : def; };
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : def;
+};
 const reps = Number(opt('--reps', '5'));
-const B = Number(opt('--batch', '32')), T = 50, W = 256, H = 4, D = W / H, F = 4 * W;
+const B = Number(opt('--batch', '32')),
+  T = 50,
+  W = 256,
+  H = 4,
+  D = W / H,
+  F = 4 * W;
 
 const info = await initBackend({ backend: opt('--backend', 'wasm') as 'wasm' | 'cpu' });
 if (flag('--stock')) {
@@ -21,14 +29,21 @@ if (flag('--stock')) {
   }
 }
 
-const rnd = (shape: number[], scale: number, seed: number) => tf.variable(tf.randomNormal(shape, 0, scale, 'float32', seed));
+const rnd = (shape: number[], scale: number, seed: number) =>
+  tf.variable(tf.randomNormal(shape, 0, scale, 'float32', seed));
 const p = {
-  ln1g: tf.variable(tf.ones([W])), ln1b: tf.variable(tf.zeros([W])),
-  wqkv: rnd([W, 3 * W], W ** -0.5, 1), bqkv: tf.variable(tf.zeros([3 * W])),
-  wo: rnd([W, W], W ** -0.5, 2), bo: tf.variable(tf.zeros([W])),
-  ln2g: tf.variable(tf.ones([W])), ln2b: tf.variable(tf.zeros([W])),
-  w1: rnd([W, F], W ** -0.5, 3), b1: tf.variable(tf.zeros([F])),
-  w2: rnd([F, W], F ** -0.5, 4), b2: tf.variable(tf.zeros([W])),
+  ln1g: tf.variable(tf.ones([W])),
+  ln1b: tf.variable(tf.zeros([W])),
+  wqkv: rnd([W, 3 * W], W ** -0.5, 1),
+  bqkv: tf.variable(tf.zeros([3 * W])),
+  wo: rnd([W, W], W ** -0.5, 2),
+  bo: tf.variable(tf.zeros([W])),
+  ln2g: tf.variable(tf.ones([W])),
+  ln2b: tf.variable(tf.zeros([W])),
+  w1: rnd([W, F], W ** -0.5, 3),
+  b1: tf.variable(tf.zeros([F])),
+  w2: rnd([F, W], F ** -0.5, 4),
+  b2: tf.variable(tf.zeros([W])),
 };
 const vars = Object.values(p);
 const x = tf.randomNormal([B, T, W], 0, 1, 'float32', 5);
@@ -58,16 +73,31 @@ const loss = () => tf.mean(tf.square(block(x))) as tf.Scalar;
 function median(f: () => void): number {
   f();
   const ts: number[] = [];
-  for (let r = 0; r < reps; r++) { const t0 = performance.now(); f(); ts.push(performance.now() - t0); }
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    f();
+    ts.push(performance.now() - t0);
+  }
   return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
 }
-const fwd = median(() => { const l = tf.tidy(loss); l.dataSync(); l.dispose(); });
+const fwd = median(() => {
+  const l = tf.tidy(loss);
+  l.dataSync();
+  l.dispose();
+});
 const step = median(() => {
   const { value, grads } = tf.variableGrads(loss, vars);
-  tf.dispose([value, ...Object.values(grads)].map((t) => { t.dataSync(); return t; }));
+  tf.dispose(
+    [value, ...Object.values(grads)].map((t) => {
+      t.dataSync();
+      return t;
+    }),
+  );
 });
-console.log(`${info.name} ${info.threads} thread(s)${flag('--stock') ? ' STOCK kernels' : ''}: forward ${fwd.toFixed(1)} ms, ` +
-  `forward+backward ${step.toFixed(1)} ms (median of ${reps}); tensors alive ${tf.memory().numTensors}`);
+console.log(
+  `${info.name} ${info.threads} thread(s)${flag('--stock') ? ' STOCK kernels' : ''}: forward ${fwd.toFixed(1)} ms, ` +
+    `forward+backward ${step.toFixed(1)} ms (median of ${reps}); tensors alive ${tf.memory().numTensors}`,
+);
 
 if (!flag('--no-profile')) {
   const prof = await tf.profile(() => {
@@ -79,7 +109,8 @@ if (!flag('--no-profile')) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
     const e = byKernel.get(key) ?? { ms: 0, n: 0 };
-    e.ms += ms; e.n++;
+    e.ms += ms;
+    e.n++;
     byKernel.set(key, e);
   }
   const rows = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms);

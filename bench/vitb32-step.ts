@@ -18,16 +18,25 @@ import { variableGradsFrugal } from '../src/train/backprop.ts';
 import type { SupervisionLike, TrainBatch } from '../src/train/contracts.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: string) => { const i = args.indexOf(name); return i >= 0 && i + 1 < args.length ? args[i + 1]! : def; };
-const vision = opt('--vision', 'vit-b32'), text = opt('--text', 'text-12x512');
-const B = Number(opt('--batch', '8')), steps = Number(opt('--steps', '2'));
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
+};
+const vision = opt('--vision', 'vit-b32'),
+  text = opt('--text', 'text-12x512');
+const B = Number(opt('--batch', '8')),
+  steps = Number(opt('--steps', '2'));
 const EOT = 49407;
 // --cpu-prof-after S --cpu-prof-for T: sample the main thread's JS stack (a worker on the inspector) S seconds in, for T
 // seconds, and print the hottest functions (works while the main thread is busy).
 if (args.includes('--cpu-prof-after')) {
   const { Worker } = await import('node:worker_threads');
   new Worker(new URL(opt('--cpu-prof-worker', '/tmp/prof-worker.mjs'), 'file:///'), {
-    workerData: { delay: Number(opt('--cpu-prof-after', '0')), seconds: Number(opt('--cpu-prof-for', '30')), out: '/tmp/vitb32.cpuprofile' },
+    workerData: {
+      delay: Number(opt('--cpu-prof-after', '0')),
+      seconds: Number(opt('--cpu-prof-for', '30')),
+      out: '/tmp/vitb32.cpuprofile',
+    },
   }).unref();
 }
 
@@ -41,39 +50,75 @@ const rss = () => mb(process.memoryUsage().rss);
 function timed<T>(label: string, f: () => T): T {
   const t0 = performance.now();
   const r = f();
-  console.log(`${label.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(8)} ms   rss ${rss()}   tensors ${tf.memory().numTensors} (${mb(tf.memory().numBytes)})   wasm heap ${heapMb()} MB`);
+  console.log(
+    `${label.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(8)} ms   rss ${rss()}   tensors ${tf.memory().numTensors} (${mb(tf.memory().numBytes)})   wasm heap ${heapMb()} MB`,
+  );
   return r;
 }
 
-const info = await initBackend({ backend: opt('--backend', 'wasm') as BackendChoice, threads: Number(opt('--threads', '2')), quiet: true });
+const info = await initBackend({
+  backend: opt('--backend', 'wasm') as BackendChoice,
+  threads: Number(opt('--threads', '2')),
+  quiet: true,
+});
 // --slow-kernels MS: wrap every kernel of the backend and print (synchronously) each call slower than MS ms, live
 if (args.includes('--slow-kernels')) {
   const limit = Number(opt('--slow-kernels', '500'));
   const { writeSync } = await import('node:fs');
-  const trace = args.includes('--trace-kernels') ? (await import('node:fs')).openSync(opt('--trace-kernels', '/tmp/kernels.trace'), 'w') : undefined;
+  const trace = args.includes('--trace-kernels')
+    ? (await import('node:fs')).openSync(opt('--trace-kernels', '/tmp/kernels.trace'), 'w')
+    : undefined;
   const tally = new Map<string, { ms: number; n: number }>();
-  let last = performance.now(), inKernels = 0;
+  let last = performance.now(),
+    inKernels = 0;
   for (const k of tf.getKernelsForBackend(info.name)) {
     const inner = k.kernelFunc;
     tf.unregisterKernel(k.kernelName, k.backendName);
-    tf.registerKernel({ ...k, kernelFunc: (a) => {
-      if (trace !== undefined) writeSync(trace, `${heapMb()} ${k.kernelName} ${Object.values(a.inputs).map((t) => `[${(t as tf.TensorInfo).shape}]`).join(' ')}\n`);
-      const t0 = performance.now();
-      const r = inner(a);
-      const now = performance.now(), ms = now - t0;
-      const e = tally.get(k.kernelName) ?? { ms: 0, n: 0 };
-      e.ms += ms; e.n++; tally.set(k.kernelName, e); inKernels += ms;
-      if (now - last > 10000) {
-        const top = [...tally].sort((x, y) => y[1].ms - x[1].ms).slice(0, 6).map(([n, v]) => `${n} ${v.ms.toFixed(0)}ms/${v.n}`).join(', ');
-        writeSync(2, `[10s window] wall ${(now - last).toFixed(0)} ms, in kernels ${inKernels.toFixed(0)} ms: ${top}  rss ${rss()}\n`);
-        tally.clear(); last = now; inKernels = 0;
-      }
-      if (ms > limit) {
-        const shapes = Object.entries(a.inputs).map(([n, t]) => `${n}[${(t as tf.TensorInfo).shape}]`).join(' ');
-        writeSync(2, `slow kernel ${k.kernelName} ${ms.toFixed(0)} ms ${shapes} ${JSON.stringify(a.attrs)}  rss ${rss()}\n`);
-      }
-      return r;
-    } });
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (a) => {
+        if (trace !== undefined)
+          writeSync(
+            trace,
+            `${heapMb()} ${k.kernelName} ${Object.values(a.inputs)
+              .map((t) => `[${(t as tf.TensorInfo).shape}]`)
+              .join(' ')}\n`,
+          );
+        const t0 = performance.now();
+        const r = inner(a);
+        const now = performance.now(),
+          ms = now - t0;
+        const e = tally.get(k.kernelName) ?? { ms: 0, n: 0 };
+        e.ms += ms;
+        e.n++;
+        tally.set(k.kernelName, e);
+        inKernels += ms;
+        if (now - last > 10000) {
+          const top = [...tally]
+            .sort((x, y) => y[1].ms - x[1].ms)
+            .slice(0, 6)
+            .map(([n, v]) => `${n} ${v.ms.toFixed(0)}ms/${v.n}`)
+            .join(', ');
+          writeSync(
+            2,
+            `[10s window] wall ${(now - last).toFixed(0)} ms, in kernels ${inKernels.toFixed(0)} ms: ${top}  rss ${rss()}\n`,
+          );
+          tally.clear();
+          last = now;
+          inKernels = 0;
+        }
+        if (ms > limit) {
+          const shapes = Object.entries(a.inputs)
+            .map(([n, t]) => `${n}[${(t as tf.TensorInfo).shape}]`)
+            .join(' ');
+          writeSync(
+            2,
+            `slow kernel ${k.kernelName} ${ms.toFixed(0)} ms ${shapes} ${JSON.stringify(a.attrs)}  rss ${rss()}\n`,
+          );
+        }
+        return r;
+      },
+    });
   }
 }
 console.log(`backend ${info.name} threads ${info.threads}; ${vision} + ${text}, batch ${B}`);
@@ -85,7 +130,8 @@ supervision.addHeads(model, deriveRng(1, 'heads'));
 console.log(`params ${store.trainableEntries().reduce((s, e) => s + e.variable.size, 0)}`);
 
 const rng = new Rng(7);
-const s = config.vision.imageSize, ctx = config.text.contextLength;
+const s = config.vision.imageSize,
+  ctx = config.text.contextLength;
 function makeBatch(): TrainBatch {
   const px = new Float32Array(B * s * s * 3);
   for (let i = 0; i < px.length; i++) px[i] = rng.normal();
@@ -104,11 +150,25 @@ const grad = args.includes('--stock-grads') ? tf.variableGrads : variableGradsFr
 const sup = supervision as unknown as SupervisionLike<ClipModel>;
 const vars = store.trainableEntries().map((e) => e.variable);
 
-timed('forward (no grad)', () => tf.tidy(() => { const f = sup.features(model, batch, { training: true }); sup.loss(f, model).total.dataSync(); }));
-timed('forward (no grad) again', () => tf.tidy(() => { const f = sup.features(model, batch, { training: true }); sup.loss(f, model).total.dataSync(); }));
+timed('forward (no grad)', () =>
+  tf.tidy(() => {
+    const f = sup.features(model, batch, { training: true });
+    sup.loss(f, model).total.dataSync();
+  }),
+);
+timed('forward (no grad) again', () =>
+  tf.tidy(() => {
+    const f = sup.features(model, batch, { training: true });
+    sup.loss(f, model).total.dataSync();
+  }),
+);
 const grads = timed(`${args.includes('--stock-grads') ? 'tf.variableGrads' : 'variableGradsFrugal'} (fwd+bwd)`, () => {
-  const { value, grads } = grad(() => tf.tidy(() => sup.loss(sup.features(model, batch, { training: true }), model).total), vars);
-  value.dataSync(); value.dispose();
+  const { value, grads } = grad(
+    () => tf.tidy(() => sup.loss(sup.features(model, batch, { training: true }), model).total),
+    vars,
+  );
+  value.dataSync();
+  value.dispose();
   for (const g of Object.values(grads)) g.dataSync().length;
   return grads;
 });
@@ -116,28 +176,42 @@ for (const g of Object.values(grads)) g.dispose();
 
 const trainer = new Trainer<ClipModel>(model, sup, {
   schedule: { baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 10, totalSteps: 100, minLr: 0 },
-  adamw: { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 }, microBatchSize: B, nanPolicy: 'stop',
+  adamw: { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 },
+  microBatchSize: B,
+  nanPolicy: 'stop',
 });
 for (let i = 0; i < steps; i++) {
-  timed(`trainer step ${i + 1}`, () => { const r = trainer.trainStep(batch); console.log(`  loss ${r.loss.toFixed(4)} gradNorm ${r.gradNorm.toFixed(3)}`); });
+  timed(`trainer step ${i + 1}`, () => {
+    const r = trainer.trainStep(batch);
+    console.log(`  loss ${r.loss.toFixed(4)} gradNorm ${r.gradNorm.toFixed(3)}`);
+  });
 }
 // optimizer alone: fake gradients of ones
 {
   const fake = Object.fromEntries(store.trainableEntries().map((e) => [e.name, tf.onesLike(e.variable)]));
-  timed('AdamW.apply alone', () => { trainer.optimizer.apply(fake, 1e-4); vars[0]!.dataSync(); });
+  timed('AdamW.apply alone', () => {
+    trainer.optimizer.apply(fake, 1e-4);
+    vars[0]!.dataSync();
+  });
   for (const t of Object.values(fake)) t.dispose();
 }
 
 if (!args.includes('--no-profile')) {
   const prof = await tf.profile(() => {
-    const { value, grads } = grad(() => tf.tidy(() => sup.loss(sup.features(model, batch, { training: true }), model).total), vars);
-    value.dataSync(); value.dispose();
+    const { value, grads } = grad(
+      () => tf.tidy(() => sup.loss(sup.features(model, batch, { training: true }), model).total),
+      vars,
+    );
+    value.dataSync();
+    value.dispose();
     for (const g of Object.values(grads)) g.dispose();
   });
   const byKernel = new Map<string, { ms: number; n: number; bytes: number }>();
   for (const k of prof.kernels) {
     const e = byKernel.get(k.name) ?? { ms: 0, n: 0, bytes: 0 };
-    e.ms += Number(k.kernelTimeMs) || 0; e.n++; e.bytes += k.totalBytesSnapshot ?? 0;
+    e.ms += Number(k.kernelTimeMs) || 0;
+    e.n++;
+    e.bytes += k.totalBytesSnapshot ?? 0;
     byKernel.set(k.name, e);
   }
   console.log(`profile fwd+bwd: peak ${mb(prof.peakBytes)}, new ${mb(prof.newBytes)}, kernels ${prof.kernels.length}`);
@@ -146,8 +220,13 @@ if (!args.includes('--no-profile')) {
   for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
     console.log(`  ${name.padEnd(24)} ${e.ms.toFixed(0).padStart(8)} ms  x${e.n}`);
   }
-  const slow = [...prof.kernels].sort((a, b) => (Number(b.kernelTimeMs) || 0) - (Number(a.kernelTimeMs) || 0)).slice(0, 10);
-  for (const k of slow) console.log(`  slowest ${k.name} ${Number(k.kernelTimeMs).toFixed(0)} ms in [${k.inputShapes.map((x) => `[${x}]`).join(' ')}] out [${k.outputShapes.map((x) => `[${x}]`).join(' ')}]`);
+  const slow = [...prof.kernels]
+    .sort((a, b) => (Number(b.kernelTimeMs) || 0) - (Number(a.kernelTimeMs) || 0))
+    .slice(0, 10);
+  for (const k of slow)
+    console.log(
+      `  slowest ${k.name} ${Number(k.kernelTimeMs).toFixed(0)} ms in [${k.inputShapes.map((x) => `[${x}]`).join(' ')}] out [${k.outputShapes.map((x) => `[${x}]`).join(' ')}]`,
+    );
 }
 console.log(`peak rss ${mb(process.resourceUsage().maxRSS * 1024)}`);
 trainer.dispose();

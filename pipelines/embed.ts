@@ -15,7 +15,7 @@ import { join, extname } from 'node:path';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import type { BackendChoice } from '../src/backend.ts';
 import { loadEvalModel } from '../src/eval/load-model.ts';
-import { runCli } from '../src/eval/eval-cli.ts';
+import { runCli } from '../run/eval-cli.ts';
 import { evalImageView } from '../src/eval/eval-image.ts';
 import { imagenetStats, openaiClipStats } from '../src/image/presets.ts';
 import { imageEmbeddings, textEmbeddings } from '../src/models/embed.ts';
@@ -23,34 +23,54 @@ import type { TokenizerVariant } from '../src/tokenizer/clip-tokenizer.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
-const rows = (flat: Float32Array, n: number) => Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * (flat.length / n), (i + 1) * (flat.length / n))));
+const rows = (flat: Float32Array, n: number) =>
+  Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * (flat.length / n), (i + 1) * (flat.length / n))));
 
 export async function main(argv = process.argv.slice(2)): Promise<{ images: number; texts: number; out: string }> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      weights: { type: 'string' }, images: { type: 'string' }, texts: { type: 'string' }, out: { type: 'string' },
-      vocab: { type: 'string' }, variant: { type: 'string' }, normalize: { type: 'string', default: 'openai' },
-      'batch-size': { type: 'string', default: '64' }, backend: { type: 'string' }, quiet: { type: 'boolean', default: false },
+      weights: { type: 'string' },
+      images: { type: 'string' },
+      texts: { type: 'string' },
+      out: { type: 'string' },
+      vocab: { type: 'string' },
+      variant: { type: 'string' },
+      normalize: { type: 'string', default: 'openai' },
+      'batch-size': { type: 'string', default: '64' },
+      backend: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
     },
   });
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.out) throw new Error('--out is required (the JSON file to write)');
   if (!values.images && !values.texts) throw new Error('give --images DIR and/or --texts FILE');
-  const stats = values.normalize === 'openai' ? openaiClipStats : values.normalize === 'imagenet' ? imagenetStats : undefined;
+  const stats =
+    values.normalize === 'openai' ? openaiClipStats : values.normalize === 'imagenet' ? imagenetStats : undefined;
   if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
   const batchSize = Number(values['batch-size']);
-  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
+  if (!(Number.isInteger(batchSize) && batchSize > 0))
+    throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
   const quiet = values.quiet;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile } = await loadEvalModel({ weights: values.weights, vocab: values.vocab, variant: values.variant as TokenizerVariant | undefined });
+  const { model, tokenizer, weightsFile } = await loadEvalModel({
+    weights: values.weights,
+    vocab: values.vocab,
+    variant: values.variant as TokenizerVariant | undefined,
+  });
   try {
     const size = model.config.vision.imageSize;
     const images: Array<{ file: string; embedding: number[] }> = [];
     if (values.images) {
       const dir = values.images;
-      const files = (await readdir(dir).catch((e) => { throw new Error(`--images: cannot read ${dir}: ${(e as Error).message}`); }))
-        .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+      const files = (
+        await readdir(dir).catch((e) => {
+          throw new Error(`--images: cannot read ${dir}: ${(e as Error).message}`);
+        })
+      )
+        .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
+        .sort();
       if (files.length === 0) throw new Error(`--images: no image files in ${dir}`);
       for (let start = 0; start < files.length; start += batchSize) {
         const group = files.slice(start, start + batchSize);
@@ -58,24 +78,42 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
         const pixels = new Float32Array(group.length * per);
         for (let i = 0; i < group.length; i++) {
           const bytes = new Uint8Array(await readFile(join(dir, group[i])));
-          const view = await evalImageView({ kind: 'encoded', bytes }, size, stats).catch((e) => { throw new Error(`${group[i]}: ${(e as Error).message}`); });
+          const view = await evalImageView({ kind: 'encoded', bytes }, size, stats).catch((e) => {
+            throw new Error(`${group[i]}: ${(e as Error).message}`);
+          });
           pixels.set(view.data, i * per);
         }
-        rows(imageEmbeddings(model, pixels, group.length), group.length).forEach((embedding, i) => images.push({ file: group[i], embedding }));
+        rows(imageEmbeddings(model, pixels, group.length), group.length).forEach((embedding, i) =>
+          images.push({ file: group[i], embedding }),
+        );
       }
     }
     const texts: Array<{ text: string; embedding: number[] }> = [];
     if (values.texts) {
-      const lines = (await readFile(values.texts, 'utf8').catch((e) => { throw new Error(`--texts: cannot read ${values.texts}: ${(e as Error).message}`); }))
-        .split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+      const lines = (
+        await readFile(values.texts, 'utf8').catch((e) => {
+          throw new Error(`--texts: cannot read ${values.texts}: ${(e as Error).message}`);
+        })
+      )
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0);
       if (lines.length === 0) throw new Error(`--texts: ${values.texts} has no non-empty lines`);
       for (let start = 0; start < lines.length; start += batchSize) {
         const group = lines.slice(start, start + batchSize);
-        rows(textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach((embedding, i) => texts.push({ text: group[i], embedding }));
+        rows(textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach((embedding, i) =>
+          texts.push({ text: group[i], embedding }),
+        );
       }
     }
-    await writeFile(values.out, JSON.stringify({ weights: weightsFile, config: model.config, normalize: values.normalize, images, texts }));
-    if (!quiet) console.log(`embed: ${images.length} image(s), ${texts.length} text(s), dim ${model.config.embedDim} -> ${values.out}`);
+    await writeFile(
+      values.out,
+      JSON.stringify({ weights: weightsFile, config: model.config, normalize: values.normalize, images, texts }),
+    );
+    if (!quiet)
+      console.log(
+        `embed: ${images.length} image(s), ${texts.length} text(s), dim ${model.config.embedDim} -> ${values.out}`,
+      );
     return { images: images.length, texts: texts.length, out: values.out };
   } finally {
     model.dispose();

@@ -5,9 +5,9 @@
 //   SPEC: brace patterns and `::` lists of local paths, http(s) URLs or pipe:COMMAND, e.g. 'data/train-{000000..000003}.tar'
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createContext, type StageContext } from '../stages/stage.ts';
-import { readShards } from '../stages/read-shards.ts';
-import type { OpenShardOptions } from '../stages/open-shard.ts';
+import { createContext, type StageContext } from '../stages/core/stage.ts';
+import { readShards } from '../stages/webdataset/read-shards.ts';
+import type { OpenShardOptions } from '../stages/webdataset/open-shard.ts';
 import { expandShardSpec } from '../src/webdataset/shard-spec.ts';
 
 export interface ShardSummary {
@@ -19,13 +19,19 @@ export interface ShardSummary {
   keys?: string[];
 }
 
-export async function inspectShards(specs: string[], options: { keys?: number; strict?: boolean; ctx?: StageContext; http?: Omit<OpenShardOptions, 'signal'> } = {}): Promise<ShardSummary> {
+export async function inspectShards(
+  specs: string[],
+  options: { keys?: number; strict?: boolean; ctx?: StageContext; http?: Omit<OpenShardOptions, 'signal'> } = {},
+): Promise<ShardSummary> {
   const ctx = options.ctx ?? createContext();
   const urls = expandShardSpec(specs);
   const summary: ShardSummary = { shards: urls.length, samples: 0, extensions: {}, bytes: 0, errors: [] };
   const keys: string[] = [];
   const reader = readShards({
-    shards: urls, ctx, strict: options.strict, http: options.http,
+    shards: urls,
+    ctx,
+    strict: options.strict,
+    http: options.http,
     onShardDone: (report) => {
       summary.bytes += report.bytes;
       for (const e of report.errors) summary.errors.push({ shard: e.url, offset: e.offset, message: e.message });
@@ -33,7 +39,8 @@ export async function inspectShards(specs: string[], options: { keys?: number; s
   });
   for await (const sample of reader) {
     summary.samples++;
-    for (const ext of Object.keys(sample)) if (!ext.startsWith('__')) summary.extensions[ext] = (summary.extensions[ext] ?? 0) + 1;
+    for (const ext of Object.keys(sample))
+      if (!ext.startsWith('__')) summary.extensions[ext] = (summary.extensions[ext] ?? 0) + 1;
     if (options.keys !== undefined && keys.length < options.keys) keys.push(sample.__key__);
   }
   summary.extensions = Object.fromEntries(Object.entries(summary.extensions).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -44,17 +51,29 @@ export async function inspectShards(specs: string[], options: { keys?: number; s
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { keys: { type: 'string' }, strict: { type: 'boolean' }, timeout: { type: 'string' }, retries: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      keys: { type: 'string' },
+      strict: { type: 'boolean' },
+      timeout: { type: 'string' },
+      retries: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help || positionals.length === 0) {
-    process.stdout.write('node pipelines/inspect-shards.ts SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]\n');
+    process.stdout.write(
+      'node pipelines/inspect-shards.ts SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]\n',
+    );
     process.exitCode = values.help ? 0 : 2;
     return;
   }
   const keys = values.keys === undefined ? undefined : Number(values.keys);
-  if (keys !== undefined && !(Number.isInteger(keys) && keys >= 0)) throw new Error(`--keys must be an integer >= 0, got "${values.keys}"`);
+  if (keys !== undefined && !(Number.isInteger(keys) && keys >= 0))
+    throw new Error(`--keys must be an integer >= 0, got "${values.keys}"`);
   const ctx = createContext();
-  const http = { timeoutMs: values.timeout ? Number(values.timeout) : undefined, retries: values.retries ? Number(values.retries) : undefined };
+  const http = {
+    timeoutMs: values.timeout ? Number(values.timeout) : undefined,
+    retries: values.retries ? Number(values.retries) : undefined,
+  };
   try {
     const summary = await inspectShards(positionals, { keys, strict: values.strict, ctx, http });
     process.stdout.write(JSON.stringify(summary) + '\n');
@@ -64,5 +83,8 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => { process.stderr.write(`error: ${(error as Error).message}\n`); process.exit(1); });
+  main().catch((error) => {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
 }

@@ -12,28 +12,44 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createContext, runStages, type StageContext } from '../stages/stage.ts';
-import { writeShards, type WriteShardsResult } from '../stages/write-shards.ts';
-import { loadImageFiles } from '../stages/load-image-files.ts';
-import { listClassFolder } from '../stages/class-folder-source.ts';
-import { captionTableEntries, type CaptionTableOptions } from '../stages/caption-table-source.ts';
+import { createContext, runStages, type StageContext } from '../stages/core/stage.ts';
+import { writeShards, type WriteShardsResult } from '../stages/webdataset/write-shards.ts';
+import { loadImageFiles } from '../stages/image/load-image-files.ts';
+import { listClassFolder } from '../stages/eval/class-folder-source.ts';
+import { captionTableEntries, type CaptionTableOptions } from '../stages/eval/caption-table-source.ts';
 
-export interface ShardOutputOptions { pattern: string; maxCount?: number; maxSize?: number; strict?: boolean; ctx?: StageContext }
+export interface ShardOutputOptions {
+  pattern: string;
+  maxCount?: number;
+  maxSize?: number;
+  strict?: boolean;
+  ctx?: StageContext;
+}
 
-export async function makeClassFolderShards(options: ShardOutputOptions & { root: string; shuffleSeed?: number }): Promise<WriteShardsResult & { classes: string[] }> {
+export async function makeClassFolderShards(
+  options: ShardOutputOptions & { root: string; shuffleSeed?: number },
+): Promise<WriteShardsResult & { classes: string[] }> {
   const ctx = options.ctx ?? createContext();
   const { classes, entries } = await listClassFolder(options.root, { shuffleSeed: options.shuffleSeed });
   await mkdir(dirname(options.pattern), { recursive: true });
   await writeFile(join(dirname(options.pattern), 'classnames.txt'), classes.join('\n') + '\n');
-  const result = await runStages(ctx, entries, [loadImageFiles({ strict: options.strict })],
-    writeShards({ pattern: options.pattern, maxCount: options.maxCount, maxSize: options.maxSize }));
+  const result = await runStages(
+    ctx,
+    entries,
+    [loadImageFiles({ strict: options.strict })],
+    writeShards({ pattern: options.pattern, maxCount: options.maxCount, maxSize: options.maxSize }),
+  );
   return { ...result, classes };
 }
 
 export async function makeCaptionShards(options: ShardOutputOptions & CaptionTableOptions): Promise<WriteShardsResult> {
   const ctx = options.ctx ?? createContext();
-  return runStages(ctx, captionTableEntries(options, ctx), [loadImageFiles({ strict: options.strict })],
-    writeShards({ pattern: options.pattern, maxCount: options.maxCount, maxSize: options.maxSize }));
+  return runStages(
+    ctx,
+    captionTableEntries(options, ctx),
+    [loadImageFiles({ strict: options.strict })],
+    writeShards({ pattern: options.pattern, maxCount: options.maxCount, maxSize: options.maxSize }),
+  );
 }
 
 const usage = `node pipelines/make-shards.ts folder DIR OUT_PATTERN [--shuffle SEED] [--max-count N] [--max-size BYTES] [--strict]
@@ -51,8 +67,14 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      shuffle: { type: 'string' }, 'max-count': { type: 'string' }, 'max-size': { type: 'string' }, strict: { type: 'boolean' },
-      images: { type: 'string' }, 'image-column': { type: 'string' }, 'caption-column': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      shuffle: { type: 'string' },
+      'max-count': { type: 'string' },
+      'max-size': { type: 'string' },
+      strict: { type: 'boolean' },
+      images: { type: 'string' },
+      'image-column': { type: 'string' },
+      'caption-column': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [mode, input, pattern] = positionals;
@@ -62,18 +84,40 @@ async function main(): Promise<void> {
     return;
   }
   const ctx = createContext();
-  const common = { pattern, maxCount: positiveNumber('max-count', values['max-count']), maxSize: positiveNumber('max-size', values['max-size']), strict: values.strict, ctx };
+  const common = {
+    pattern,
+    maxCount: positiveNumber('max-count', values['max-count']),
+    maxSize: positiveNumber('max-size', values['max-size']),
+    strict: values.strict,
+    ctx,
+  };
   const started = Date.now();
   try {
-    const result = mode === 'folder'
-      ? await makeClassFolderShards({ ...common, root: input, shuffleSeed: values.shuffle === undefined ? undefined : Number(values.shuffle) })
-      : await makeCaptionShards({ ...common, table: input, images: values.images, imageColumn: values['image-column'], captionColumn: values['caption-column'] });
-    process.stdout.write(JSON.stringify({ shards: result.shards, samples: result.samples, seconds: (Date.now() - started) / 1000 }) + '\n');
+    const result =
+      mode === 'folder'
+        ? await makeClassFolderShards({
+            ...common,
+            root: input,
+            shuffleSeed: values.shuffle === undefined ? undefined : Number(values.shuffle),
+          })
+        : await makeCaptionShards({
+            ...common,
+            table: input,
+            images: values.images,
+            imageColumn: values['image-column'],
+            captionColumn: values['caption-column'],
+          });
+    process.stdout.write(
+      JSON.stringify({ shards: result.shards, samples: result.samples, seconds: (Date.now() - started) / 1000 }) + '\n',
+    );
   } finally {
     process.stderr.write(ctx.counters.format() + '\n');
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => { process.stderr.write(`error: ${(error as Error).message}\n`); process.exit(1); });
+  main().catch((error) => {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
 }

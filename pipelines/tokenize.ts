@@ -19,27 +19,48 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    process.stdout.write('node pipelines/tokenize.ts [--input FILE] [--variant openai|declip] [--vocab PATH|URL] [--context N] [--truncation truncate|error]\n');
+    process.stdout.write(
+      'node pipelines/tokenize.ts [--input FILE] [--variant openai|declip] [--vocab PATH|URL] [--context N] [--truncation truncate|error]\n',
+    );
     return;
   }
-  if (values.variant !== 'openai' && values.variant !== 'declip') throw new Error(`--variant must be openai or declip, got "${values.variant}"`);
-  if (values.truncation !== 'truncate' && values.truncation !== 'error') throw new Error(`--truncation must be truncate or error, got "${values.truncation}"`);
+  if (values.variant !== 'openai' && values.variant !== 'declip')
+    throw new Error(`--variant must be openai or declip, got "${values.variant}"`);
+  if (values.truncation !== 'truncate' && values.truncation !== 'error')
+    throw new Error(`--truncation must be truncate or error, got "${values.truncation}"`);
   const contextLength = Number(values.context);
-  if (!Number.isInteger(contextLength) || contextLength < 2) throw new Error(`--context must be an integer >= 2, got "${values.context}"`);
+  if (!Number.isInteger(contextLength) || contextLength < 2)
+    throw new Error(`--context must be an integer >= 2, got "${values.context}"`);
   const tokenizer = await loadTokenizer({
-    variant: values.variant as TokenizerVariant, vocabPath: values.vocab, contextLength, truncation: values.truncation as TruncationPolicy,
+    variant: values.variant as TokenizerVariant,
+    vocabPath: values.vocab,
+    contextLength,
+    truncation: values.truncation as TruncationPolicy,
   });
   const input = values.input ? createReadStream(values.input) : process.stdin;
-  input.on('error', (err: Error) => { process.stderr.write(`error: cannot read ${values.input}: ${err.message}\n`); process.exit(1); });
+  input.on('error', (err: Error) => {
+    process.stderr.write(`error: cannot read ${values.input}: ${err.message}\n`);
+    process.exit(1);
+  });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   for await (const line of lines) {
     lineNo++;
     let ids: number[];
-    try { ids = tokenizer.frame(tokenizer.encode(line), line); } catch (err) { throw new Error(`line ${lineNo}: ${(err as Error).message}`); }
+    try {
+      ids = tokenizer.frame(tokenizer.encode(line), line);
+    } catch (err) {
+      throw new Error(`line ${lineNo}: ${(err as Error).message}`);
+    }
     if (!process.stdout.write(JSON.stringify(ids) + '\n')) await once(process.stdout, 'drain');
   }
 }
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
-main().catch((err: Error) => { process.stderr.write(`error: ${err.message}\n`); process.exitCode = 1; });
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+main().catch((err: Error) => {
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -6,7 +6,7 @@
 //
 // --metadata: the 25-column TSV (plain, .bz2, .gz, or pipe:CMD; --columns for another column order),
 // or rows with named fields (.parquet, .jsonl[.gz|.bz2]; --metadata-fields preset or col=field,...).
-// Stages (each a small file in stages/yfcc-*.ts): read lines -> parse (25-column TSV, broken lines
+// Stages (each a small file in stages/yfcc/*.ts): read lines -> parse (25-column TSV, broken lines
 // counted) -> subset join (optional) -> photos only -> clean text (yfcc-clean-v1) -> camera titles ->
 // EXIF descriptions -> caption policy -> min length -> English (franc-min) -> [merge] exact dedup.
 //
@@ -38,25 +38,25 @@ import { runPartsInProcesses } from '../src/yfcc/run-parts.ts';
 import { numberFlag } from '../src/yfcc/number-flag.ts';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { createContext, runStages, type Stage, type StageContext } from '../stages/stage.ts';
+import { createContext, runStages, type Stage, type StageContext } from '../stages/core/stage.ts';
 import { Counters } from '../src/counters.ts';
-import { readLines } from '../stages/yfcc-read-lines.ts';
-import { parseMetadata } from '../stages/yfcc-parse-metadata.ts';
-import { loadSubsetKeys, subsetJoin } from '../stages/yfcc-subset-join.ts';
-import { photosOnly } from '../stages/yfcc-photos-only.ts';
-import { cleanTextFields } from '../stages/yfcc-clean-text.ts';
-import { rejectCameraTitles } from '../stages/yfcc-camera-title.ts';
-import { rejectExifDescriptions } from '../stages/yfcc-exif-description.ts';
-import { captionPolicy } from '../stages/yfcc-caption-policy.ts';
-import { minLength } from '../stages/yfcc-min-length.ts';
-import { englishOnly } from '../stages/yfcc-language.ts';
-import { tableRows } from '../stages/yfcc-table-rows.ts';
-import { exactDedup } from '../stages/yfcc-dedup.ts';
-import { progress } from '../stages/progress.ts';
-import { writeJsonl } from '../stages/yfcc-write-jsonl.ts';
-import { readJsonl } from '../stages/yfcc-read-jsonl.ts';
-import { readParquet } from '../stages/yfcc-read-parquet.ts';
-import { namedRows, NAMED_FIELD_PRESETS, parseNamedFields } from '../stages/yfcc-named-rows.ts';
+import { readLines } from '../stages/yfcc/read-lines.ts';
+import { parseMetadata } from '../stages/yfcc/parse-metadata.ts';
+import { loadSubsetKeys, subsetJoin } from '../stages/yfcc/subset-join.ts';
+import { photosOnly } from '../stages/yfcc/photos-only.ts';
+import { cleanTextFields } from '../stages/yfcc/clean-text-fields.ts';
+import { rejectCameraTitles } from '../stages/yfcc/reject-camera-titles.ts';
+import { rejectExifDescriptions } from '../stages/yfcc/reject-exif-descriptions.ts';
+import { captionPolicy } from '../stages/yfcc/caption-policy.ts';
+import { minLength } from '../stages/yfcc/min-length.ts';
+import { englishOnly } from '../stages/yfcc/english-only.ts';
+import { tableRows } from '../stages/yfcc/table-rows.ts';
+import { exactDedup } from '../stages/yfcc/exact-dedup.ts';
+import { progress } from '../stages/core/progress.ts';
+import { writeJsonl } from '../stages/yfcc/write-jsonl.ts';
+import { readJsonl } from '../stages/yfcc/read-jsonl.ts';
+import { readParquet } from '../stages/yfcc/read-parquet.ts';
+import { namedRows, NAMED_FIELD_PRESETS, parseNamedFields } from '../stages/yfcc/named-rows.ts';
 import { parseColumnMap } from '../src/yfcc/columns.ts';
 import { parseCaptionPolicy, type CaptionPolicy } from '../src/yfcc/caption.ts';
 import { parsePart, partName, type Part } from '../src/yfcc/part.ts';
@@ -65,13 +65,25 @@ import { CLEAN_VERSION } from '../src/yfcc/clean-text.ts';
 import type { TableRow } from '../src/yfcc/record.ts';
 import type { SubsetKeys } from '../src/yfcc/subset-keys.ts';
 
-export const FILTER_STAGES = ['read', 'parse', 'subset', 'photos-only', 'clean', 'camera-title', 'exif-description', 'caption', 'min-length', 'language', 'dedup'] as const;
+export const FILTER_STAGES = [
+  'read',
+  'parse',
+  'subset',
+  'photos-only',
+  'clean',
+  'camera-title',
+  'exif-description',
+  'caption',
+  'min-length',
+  'language',
+  'dedup',
+] as const;
 
 export interface FilterOptions {
   metadata?: string;
   subset?: string;
   columns?: string[];
-  /** For .parquet / .jsonl metadata: yfccColumn -> input field (stages/yfcc-named-rows.ts). */
+  /** For .parquet / .jsonl metadata: yfccColumn -> input field (stages/yfcc/named-rows.ts). */
   metadataFields?: Record<string, string>;
   out: string;
   caption?: CaptionPolicy;
@@ -97,12 +109,16 @@ export function partPaths(out: string, part: Part) {
 }
 
 /** Metadata given as rows with named fields rather than the 25-column TSV. */
-export function isNamedInput(path: string): boolean { return /\.(parquet|jsonl|ndjson)(\.gz|\.bz2)?$/.test(path); }
+export function isNamedInput(path: string): boolean {
+  return /\.(parquet|jsonl|ndjson)(\.gz|\.bz2)?$/.test(path);
+}
 
 /** The filter stages between parsing and the table (everything but dedup). */
 export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array<Stage<any, any>> {
   return [
-    isNamedInput(options.metadata ?? '') ? namedRows(options.metadataFields ?? NAMED_FIELD_PRESETS['dalle-mini']) : parseMetadata(options.columns),
+    isNamedInput(options.metadata ?? '')
+      ? namedRows(options.metadataFields ?? NAMED_FIELD_PRESETS['dalle-mini'])
+      : parseMetadata(options.columns),
     ...(subset ? [subsetJoin(subset)] : []),
     photosOnly(),
     cleanTextFields(),
@@ -110,13 +126,25 @@ export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array
     rejectExifDescriptions(),
     captionPolicy(options.caption ?? 'keep-both'),
     minLength(options.minWords ?? 3, options.minChars ?? 6),
-    ...(options.language === false ? [] : [englishOnly({ threshold: options.langThreshold, minChars: options.langMinChars, shortText: options.shortText })]),
+    ...(options.language === false
+      ? []
+      : [
+          englishOnly({
+            threshold: options.langThreshold,
+            minChars: options.langMinChars,
+            shortText: options.shortText,
+          }),
+        ]),
     tableRows(),
   ];
 }
 
 /** Run one part: metadata -> parts/<part>.jsonl + .counters.json. Skips a finished part unless force. */
-export async function runFilterPart(options: FilterOptions, part: Part, ctx: StageContext = createContext()): Promise<'done' | 'skipped'> {
+export async function runFilterPart(
+  options: FilterOptions,
+  part: Part,
+  ctx: StageContext = createContext(),
+): Promise<'done' | 'skipped'> {
   if (!options.metadata) throw new Error('yfcc15m-filter: --metadata is required to run a part');
   const paths = partPaths(options.out, part);
   if (!options.force && existsSync(paths.counters)) return 'skipped';
@@ -131,13 +159,22 @@ export async function runFilterPart(options: FilterOptions, part: Part, ctx: Sta
     : isNamedInput(path)
       ? readJsonl({ path, part, blockLines: options.blockLines, indexField: '_pos', stage: 'read' }, ctx)
       : readLines({ path, part, blockLines: options.blockLines, decompressor: options.decompressor }, ctx);
-  await runStages(ctx, source, [
-    progress({ label: `yfcc filter ${partName(part)}`, quiet: options.quiet }),
-    ...filterStages(options, subset),
-  ], writeJsonl<TableRow>(paths.rows));
+  await runStages(
+    ctx,
+    source,
+    [progress({ label: `yfcc filter ${partName(part)}`, quiet: options.quiet }), ...filterStages(options, subset)],
+    writeJsonl<TableRow>(paths.rows),
+  );
   const seconds = (performance.now() - t0) / 1000;
   // Written last and atomically: its presence is what marks the part finished.
-  await writeFile(paths.counters + '.partial', JSON.stringify({ part: `${part.index}/${part.count}`, cleanVersion: CLEAN_VERSION, seconds, counters: ctx.counters.toJSON() }, null, 1));
+  await writeFile(
+    paths.counters + '.partial',
+    JSON.stringify(
+      { part: `${part.index}/${part.count}`, cleanVersion: CLEAN_VERSION, seconds, counters: ctx.counters.toJSON() },
+      null,
+      1,
+    ),
+  );
   await rename(paths.counters + '.partial', paths.counters);
   return 'done';
 }
@@ -148,7 +185,8 @@ async function* mergeByPosition(paths: string[], ctx: StageContext): AsyncGenera
   const heads = await Promise.all(iters.map((it) => it.next()));
   while (true) {
     let best = -1;
-    for (let i = 0; i < heads.length; i++) if (!heads[i].done && (best < 0 || heads[i].value.pos < heads[best].value.pos)) best = i;
+    for (let i = 0; i < heads.length; i++)
+      if (!heads[i].done && (best < 0 || heads[i].value.pos < heads[best].value.pos)) best = i;
     if (best < 0) return;
     yield heads[best].value;
     heads[best] = await iters[best].next();
@@ -156,22 +194,42 @@ async function* mergeByPosition(paths: string[], ctx: StageContext): AsyncGenera
 }
 
 /** Merge N finished parts: dedup in input order -> yfcc15m.jsonl + report.json. */
-export async function mergeParts(options: FilterOptions, parts: number, ctx: StageContext = createContext()): Promise<YfccReport> {
+export async function mergeParts(
+  options: FilterOptions,
+  parts: number,
+  ctx: StageContext = createContext(),
+): Promise<YfccReport> {
   const all = Array.from({ length: parts }, (_, index) => partPaths(options.out, { index, count: parts }));
   const missing = all.filter((p) => !existsSync(p.counters)).map((p) => p.counters);
-  if (missing.length) throw new Error(`yfcc15m-filter: cannot merge, ${missing.length} of ${parts} parts are not finished (first: ${missing[0]})`);
-  const partFiles = await Promise.all(all.map(async (p) => JSON.parse(await readFile(p.counters, 'utf8')) as { cleanVersion: string; counters: Record<string, number> }));
+  if (missing.length)
+    throw new Error(
+      `yfcc15m-filter: cannot merge, ${missing.length} of ${parts} parts are not finished (first: ${missing[0]})`,
+    );
+  const partFiles = await Promise.all(
+    all.map(
+      async (p) =>
+        JSON.parse(await readFile(p.counters, 'utf8')) as { cleanVersion: string; counters: Record<string, number> },
+    ),
+  );
   const stale = partFiles.findIndex((f) => f.cleanVersion !== CLEAN_VERSION);
-  if (stale >= 0) throw new Error(`yfcc15m-filter: part ${stale}/${parts} was cleaned by ${partFiles[stale].cleanVersion}, not ${CLEAN_VERSION}; rerun the parts with --force`);
+  if (stale >= 0)
+    throw new Error(
+      `yfcc15m-filter: part ${stale}/${parts} was cleaned by ${partFiles[stale].cleanVersion}, not ${CLEAN_VERSION}; rerun the parts with --force`,
+    );
   const partCounters = partFiles.map((f) => f.counters);
   const dedup = exactDedup({ capacity: options.dedupCapacity, falsePositiveRate: options.dedupFalsePositiveRate });
   const mergeCtx: StageContext = { signal: ctx.signal, counters: new Counters() };
   // Reading the part files is bookkeeping, not a filter stage: count it apart from the report.
   const readCtx: StageContext = { signal: ctx.signal, counters: new Counters() };
-  const rows = await runStages(mergeCtx, mergeByPosition(all.map((p) => p.rows), readCtx), [
-    progress({ label: 'yfcc merge', quiet: options.quiet }),
-    dedup.stage,
-  ], writeJsonl<TableRow>(join(options.out, 'yfcc15m.jsonl')));
+  const rows = await runStages(
+    mergeCtx,
+    mergeByPosition(
+      all.map((p) => p.rows),
+      readCtx,
+    ),
+    [progress({ label: 'yfcc merge', quiet: options.quiet }), dedup.stage],
+    writeJsonl<TableRow>(join(options.out, 'yfcc15m.jsonl')),
+  );
   const merged = sumCounters([...partCounters, mergeCtx.counters.toJSON()]);
   const stats = dedup.stats();
   const report = buildReport(merged, FILTER_STAGES, {
@@ -179,11 +237,21 @@ export async function mergeParts(options: FilterOptions, parts: number, ctx: Sta
     parts,
     'dedup memory (bytes)': stats.bytes,
     'dedup expected false-positive rate (photo hash / caption+url)': `${stats.hashFilterRate.toExponential(2)} / ${stats.captionFilterRate.toExponential(2)}`,
-    ...(merged['yfcc.subset-list.keys'] ? { 'subset list keys': merged['yfcc.subset-list.keys'], 'subset keys not found in metadata': merged['yfcc.subset-list.keys'] - (merged['yfcc.subset.out'] ?? 0) - (merged['yfcc.subset.drop.hash-mismatch'] ?? 0) } : {}),
+    ...(merged['yfcc.subset-list.keys']
+      ? {
+          'subset list keys': merged['yfcc.subset-list.keys'],
+          'subset keys not found in metadata':
+            merged['yfcc.subset-list.keys'] -
+            (merged['yfcc.subset.out'] ?? 0) -
+            (merged['yfcc.subset.drop.hash-mismatch'] ?? 0),
+        }
+      : {}),
   });
   report.cleanVersion = CLEAN_VERSION;
   if (options.expectRows !== undefined && (merged['yfcc.read.out'] ?? 0) !== options.expectRows) {
-    throw new Error(`yfcc15m-filter: expected ${options.expectRows} metadata rows, read ${merged['yfcc.read.out'] ?? 0} (incomplete download or wrong file?)`);
+    throw new Error(
+      `yfcc15m-filter: expected ${options.expectRows} metadata rows, read ${merged['yfcc.read.out'] ?? 0} (incomplete download or wrong file?)`,
+    );
   }
   await writeFile(join(options.out, 'report.json'), JSON.stringify({ ...report, counters: merged }, null, 1));
   return report;
@@ -191,17 +259,40 @@ export async function mergeParts(options: FilterOptions, parts: number, ctx: Sta
 
 /** Run parts i in [0, N) as child processes of this script, `parallel` at a time. */
 export async function runPartsInWorkers(argv: string[], parts: number, parallel: number): Promise<void> {
-  await runPartsInProcesses({ script: fileURLToPath(import.meta.url), argv, parts, parallel, job: 'yfcc15m-filter', retryHint: 'rerun to retry only the unfinished parts' });
+  await runPartsInProcesses({
+    script: fileURLToPath(import.meta.url),
+    argv,
+    parts,
+    parallel,
+    job: 'yfcc15m-filter',
+    retryHint: 'rerun to retry only the unfinished parts',
+  });
 }
 
 const CLI_OPTIONS = {
-  metadata: { type: 'string' }, subset: { type: 'string' }, columns: { type: 'string' }, 'metadata-fields': { type: 'string' }, out: { type: 'string' },
-  caption: { type: 'string' }, 'min-words': { type: 'string' }, 'min-chars': { type: 'string' },
-  'no-language': { type: 'boolean' }, 'lang-threshold': { type: 'string' }, 'lang-min-chars': { type: 'string' }, 'short-text': { type: 'string' },
-  'block-lines': { type: 'string' }, decompressor: { type: 'string' },
-  'dedup-capacity': { type: 'string' }, 'dedup-fp-rate': { type: 'string' },
-  part: { type: 'string' }, parts: { type: 'string' }, parallel: { type: 'string' }, 'merge-only': { type: 'boolean' },
-  'expect-rows': { type: 'string' }, force: { type: 'boolean' }, quiet: { type: 'boolean' },
+  metadata: { type: 'string' },
+  subset: { type: 'string' },
+  columns: { type: 'string' },
+  'metadata-fields': { type: 'string' },
+  out: { type: 'string' },
+  caption: { type: 'string' },
+  'min-words': { type: 'string' },
+  'min-chars': { type: 'string' },
+  'no-language': { type: 'boolean' },
+  'lang-threshold': { type: 'string' },
+  'lang-min-chars': { type: 'string' },
+  'short-text': { type: 'string' },
+  'block-lines': { type: 'string' },
+  decompressor: { type: 'string' },
+  'dedup-capacity': { type: 'string' },
+  'dedup-fp-rate': { type: 'string' },
+  part: { type: 'string' },
+  parts: { type: 'string' },
+  parallel: { type: 'string' },
+  'merge-only': { type: 'boolean' },
+  'expect-rows': { type: 'string' },
+  force: { type: 'boolean' },
+  quiet: { type: 'boolean' },
 } as const;
 
 const num = numberFlag;
@@ -209,20 +300,30 @@ const num = numberFlag;
 async function main(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: CLI_OPTIONS, strict: true });
   if (!v.out) throw new Error('yfcc15m-filter: --out DIR is required');
-  if (v['short-text'] && v['short-text'] !== 'keep' && v['short-text'] !== 'reject') throw new Error(`--short-text: expected keep or reject`);
-  if (v.decompressor && v.decompressor !== 'system' && v.decompressor !== 'js') throw new Error(`--decompressor: expected system or js`);
+  if (v['short-text'] && v['short-text'] !== 'keep' && v['short-text'] !== 'reject')
+    throw new Error(`--short-text: expected keep or reject`);
+  if (v.decompressor && v.decompressor !== 'system' && v.decompressor !== 'js')
+    throw new Error(`--decompressor: expected system or js`);
   const options: FilterOptions = {
-    metadata: v.metadata, subset: v.subset, out: v.out,
+    metadata: v.metadata,
+    subset: v.subset,
+    out: v.out,
     columns: v.columns ? parseColumnMap(v.columns) : undefined,
     metadataFields: v['metadata-fields'] ? parseNamedFields(v['metadata-fields']) : undefined,
     caption: v.caption ? parseCaptionPolicy(v.caption) : undefined,
-    minWords: num(v['min-words'], 'min-words'), minChars: num(v['min-chars'], 'min-chars'),
-    language: !v['no-language'], langThreshold: num(v['lang-threshold'], 'lang-threshold'), langMinChars: num(v['lang-min-chars'], 'lang-min-chars'),
+    minWords: num(v['min-words'], 'min-words'),
+    minChars: num(v['min-chars'], 'min-chars'),
+    language: !v['no-language'],
+    langThreshold: num(v['lang-threshold'], 'lang-threshold'),
+    langMinChars: num(v['lang-min-chars'], 'lang-min-chars'),
     shortText: v['short-text'] as 'keep' | 'reject' | undefined,
-    blockLines: num(v['block-lines'], 'block-lines'), decompressor: v.decompressor as 'system' | 'js' | undefined,
-    dedupCapacity: num(v['dedup-capacity'], 'dedup-capacity'), dedupFalsePositiveRate: num(v['dedup-fp-rate'], 'dedup-fp-rate'),
+    blockLines: num(v['block-lines'], 'block-lines'),
+    decompressor: v.decompressor as 'system' | 'js' | undefined,
+    dedupCapacity: num(v['dedup-capacity'], 'dedup-capacity'),
+    dedupFalsePositiveRate: num(v['dedup-fp-rate'], 'dedup-fp-rate'),
     expectRows: num(v['expect-rows'], 'expect-rows'),
-    force: v.force, quiet: v.quiet,
+    force: v.force,
+    quiet: v.quiet,
   };
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -241,7 +342,10 @@ async function main(argv: string[]): Promise<void> {
       // Forward every option except the part-splitting ones to the workers.
       const forwarded: string[] = [];
       for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === '--parts' || argv[i] === '--parallel') { i++; continue; }
+        if (argv[i] === '--parts' || argv[i] === '--parallel') {
+          i++;
+          continue;
+        }
         if (/^--(parts|parallel)=/.test(argv[i])) continue;
         forwarded.push(argv[i]);
       }
@@ -254,5 +358,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).catch((err) => { console.error(`error: ${err instanceof Error ? err.message : err}`); process.exit(1); });
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(`error: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  });
 }

@@ -32,22 +32,30 @@ import { runPartsInProcesses } from '../src/yfcc/run-parts.ts';
 import { numberFlag } from '../src/yfcc/number-flag.ts';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { createContext, runStages, type Stage, type StageContext } from '../stages/stage.ts';
-import { readJsonl } from '../stages/yfcc-read-jsonl.ts';
-import { readParquet } from '../stages/yfcc-read-parquet.ts';
-import { shardItems } from '../stages/yfcc-shard-items.ts';
-import { skipFinishedSlices } from '../stages/yfcc-skip-finished.ts';
-import { fetchImages, type FetchImagesOptions } from '../stages/yfcc-fetch-images.ts';
-import { validateImages, type ValidateOptions } from '../stages/yfcc-validate-images.ts';
-import { removeNearDuplicates } from '../stages/yfcc-near-dup.ts';
-import { progress } from '../stages/progress.ts';
-import { writeSliceShards, type SliceStats, type WriteSliceShardsResult } from '../stages/yfcc-write-slice-shards.ts';
+import { createContext, runStages, type Stage, type StageContext } from '../stages/core/stage.ts';
+import { readJsonl } from '../stages/yfcc/read-jsonl.ts';
+import { readParquet } from '../stages/yfcc/read-parquet.ts';
+import { shardItems } from '../stages/yfcc/shard-items.ts';
+import { skipFinishedSlices } from '../stages/yfcc/skip-finished-slices.ts';
+import { fetchImages, type FetchImagesOptions } from '../stages/yfcc/fetch-images.ts';
+import { validateImages, type ValidateOptions } from '../stages/yfcc/validate-images.ts';
+import { removeNearDuplicates } from '../stages/yfcc/remove-near-duplicates.ts';
+import { progress } from '../stages/core/progress.ts';
+import { writeSliceShards, type SliceStats, type WriteSliceShardsResult } from '../stages/yfcc/write-slice-shards.ts';
 import { parseFieldMap, type FieldMap } from '../src/yfcc/shard-input.ts';
 import { parsePart, type Part } from '../src/yfcc/part.ts';
 import { buildReport, formatReport } from '../src/yfcc/report.ts';
 
 /** Stage order of this run's counters table (src/yfcc/report.ts naming). */
-export const SHARDS_STAGES = ['read-jsonl', 'read-parquet', 'items', 'resume', 'fetch', 'validate', 'near-dup'] as const;
+export const SHARDS_STAGES = [
+  'read-jsonl',
+  'read-parquet',
+  'items',
+  'resume',
+  'fetch',
+  'validate',
+  'near-dup',
+] as const;
 
 export interface ShardsOptions {
   input?: string;
@@ -62,7 +70,11 @@ export interface ShardsOptions {
 }
 
 /** Run one part of the job (all of it with the default part 0/1). */
-export async function runShardsPart(options: ShardsOptions, part: Part = { index: 0, count: 1 }, ctx: StageContext = createContext()): Promise<WriteSliceShardsResult> {
+export async function runShardsPart(
+  options: ShardsOptions,
+  part: Part = { index: 0, count: 1 },
+  ctx: StageContext = createContext(),
+): Promise<WriteSliceShardsResult> {
   if (!options.input) throw new Error('yfcc15m-shards: --input is required');
   const rowsPerShard = options.rowsPerShard ?? 10_000;
   const read = options.input.endsWith('.parquet')
@@ -94,12 +106,27 @@ export interface ShardsSummary {
 export async function finalizeShards(out: string): Promise<ShardsSummary> {
   const names = (await readdir(out)).filter((n) => /^\d+_stats\.json$/.test(n)).sort();
   const sizes: Record<string, number> = {};
-  const summary: ShardsSummary = { shards: 0, slices: names.length, count: 0, successes: 0, failed_to_download: 0, failed_to_validate: 0, near_duplicates: 0, status_dict: {} };
+  const summary: ShardsSummary = {
+    shards: 0,
+    slices: names.length,
+    count: 0,
+    successes: 0,
+    failed_to_download: 0,
+    failed_to_validate: 0,
+    near_duplicates: 0,
+    status_dict: {},
+  };
   for (const name of names) {
     const s = JSON.parse(await readFile(join(out, name), 'utf8')) as SliceStats;
-    if (s.successes > 0) { sizes[name.replace('_stats.json', '.tar')] = s.successes; summary.shards++; }
-    summary.count += s.count; summary.successes += s.successes;
-    summary.failed_to_download += s.failed_to_download; summary.failed_to_validate += s.failed_to_validate; summary.near_duplicates += s.near_duplicates;
+    if (s.successes > 0) {
+      sizes[name.replace('_stats.json', '.tar')] = s.successes;
+      summary.shards++;
+    }
+    summary.count += s.count;
+    summary.successes += s.successes;
+    summary.failed_to_download += s.failed_to_download;
+    summary.failed_to_validate += s.failed_to_validate;
+    summary.near_duplicates += s.near_duplicates;
     for (const [k, v] of Object.entries(s.status_dict)) summary.status_dict[k] = (summary.status_dict[k] ?? 0) + v;
   }
   await writeFile(join(out, 'sizes.json'), JSON.stringify(sizes, null, 1));
@@ -111,19 +138,35 @@ export function formatShardsSummary(s: ShardsSummary): string {
   const lines = [
     `slices ${s.slices}, shards ${s.shards}, rows ${s.count}, written ${s.successes}`,
     `failed_to_download ${s.failed_to_download}, failed_to_validate ${s.failed_to_validate}, near_duplicates ${s.near_duplicates}`,
-    ...Object.entries(s.status_dict).sort(([, a], [, b]) => b - a).map(([k, v]) => `  ${String(v).padStart(8)}  ${k}`),
+    ...Object.entries(s.status_dict)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `  ${String(v).padStart(8)}  ${k}`),
   ];
   return lines.join('\n');
 }
 
 const CLI_OPTIONS = {
-  input: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, fields: { type: 'string' },
-  'rows-per-shard': { type: 'string' }, 'local-template': { type: 'string' },
-  concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' }, retries: { type: 'string' }, 'backoff-ms': { type: 'string' },
-  'rate-limit': { type: 'string' }, 'max-bytes': { type: 'string' },
-  'min-side': { type: 'string' }, 'max-aspect': { type: 'string' }, 'near-dup': { type: 'string' },
-  part: { type: 'string' }, parts: { type: 'string' }, parallel: { type: 'string' }, finalize: { type: 'boolean' },
-  force: { type: 'boolean' }, quiet: { type: 'boolean' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  format: { type: 'string' },
+  fields: { type: 'string' },
+  'rows-per-shard': { type: 'string' },
+  'local-template': { type: 'string' },
+  concurrency: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  retries: { type: 'string' },
+  'backoff-ms': { type: 'string' },
+  'rate-limit': { type: 'string' },
+  'max-bytes': { type: 'string' },
+  'min-side': { type: 'string' },
+  'max-aspect': { type: 'string' },
+  'near-dup': { type: 'string' },
+  part: { type: 'string' },
+  parts: { type: 'string' },
+  parallel: { type: 'string' },
+  finalize: { type: 'boolean' },
+  force: { type: 'boolean' },
+  quiet: { type: 'boolean' },
 } as const;
 
 const num = numberFlag;
@@ -132,17 +175,23 @@ export function shardsOptionsFromArgs(argv: string[]) {
   const { values: v } = parseArgs({ args: argv, options: CLI_OPTIONS, strict: true });
   if (!v.out) throw new Error('yfcc15m-shards: --out DIR is required');
   const options: ShardsOptions = {
-    input: v.input, out: v.out,
+    input: v.input,
+    out: v.out,
     fields: parseFieldMap(v.format ?? 'table', v.fields),
     rowsPerShard: num(v['rows-per-shard'], 'rows-per-shard'),
     fetch: {
-      localTemplate: v['local-template'], concurrency: num(v.concurrency, 'concurrency'), timeoutMs: num(v['timeout-ms'], 'timeout-ms'),
-      retries: num(v.retries, 'retries'), backoffMs: num(v['backoff-ms'], 'backoff-ms'), rateLimit: num(v['rate-limit'], 'rate-limit'),
+      localTemplate: v['local-template'],
+      concurrency: num(v.concurrency, 'concurrency'),
+      timeoutMs: num(v['timeout-ms'], 'timeout-ms'),
+      retries: num(v.retries, 'retries'),
+      backoffMs: num(v['backoff-ms'], 'backoff-ms'),
+      rateLimit: num(v['rate-limit'], 'rate-limit'),
       maxBytes: num(v['max-bytes'], 'max-bytes'),
     },
     validate: { minSide: num(v['min-side'], 'min-side'), maxAspect: num(v['max-aspect'], 'max-aspect') },
     nearDup: num(v['near-dup'], 'near-dup'),
-    force: v.force, quiet: v.quiet,
+    force: v.force,
+    quiet: v.quiet,
   };
   return { options, v };
 }
@@ -151,10 +200,20 @@ async function runWorkers(argv: string[], parts: number, parallel: number): Prom
   const script = fileURLToPath(import.meta.url);
   const forwarded: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--parts' || argv[i] === '--parallel') { i++; continue; }
+    if (argv[i] === '--parts' || argv[i] === '--parallel') {
+      i++;
+      continue;
+    }
     if (!/^--(parts|parallel)=/.test(argv[i])) forwarded.push(argv[i]);
   }
-  await runPartsInProcesses({ script, argv: forwarded, parts, parallel, job: 'yfcc15m-shards', retryHint: 'rerun to redo only unfinished shards' });
+  await runPartsInProcesses({
+    script,
+    argv: forwarded,
+    parts,
+    parallel,
+    job: 'yfcc15m-shards',
+    retryHint: 'rerun to redo only unfinished shards',
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -162,7 +221,10 @@ async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const ctx = createContext({ signal: controller.signal });
-  const printRun = (label: string) => { if (!options.quiet) process.stderr.write(`${label}\n${formatReport(buildReport(ctx.counters.toJSON(), SHARDS_STAGES))}\n`); };
+  const printRun = (label: string) => {
+    if (!options.quiet)
+      process.stderr.write(`${label}\n${formatReport(buildReport(ctx.counters.toJSON(), SHARDS_STAGES))}\n`);
+  };
   if (v.part) {
     const r = await runShardsPart(options, parsePart(v.part), ctx);
     printRun(`yfcc15m-shards: part ${v.part}: ${r.slices} slices, ${r.samples} samples written`);
@@ -170,8 +232,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (!v.finalize) {
     const parts = num(v.parts, 'parts') ?? 1;
-    if (parts === 1) { const r = await runShardsPart(options, { index: 0, count: 1 }, ctx); printRun(`yfcc15m-shards: ${r.slices} slices, ${r.samples} samples written`); }
-    else await runWorkers(argv, parts, num(v.parallel, 'parallel') ?? Math.min(parts, cpus().length));
+    if (parts === 1) {
+      const r = await runShardsPart(options, { index: 0, count: 1 }, ctx);
+      printRun(`yfcc15m-shards: ${r.slices} slices, ${r.samples} samples written`);
+    } else await runWorkers(argv, parts, num(v.parallel, 'parallel') ?? Math.min(parts, cpus().length));
   }
   const summary = await finalizeShards(options.out);
   console.log(formatShardsSummary(summary));
@@ -179,5 +243,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).catch((err) => { console.error(`error: ${err instanceof Error ? err.message : err}`); process.exit(1); });
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(`error: ${err instanceof Error ? err.message : err}`);
+    process.exit(1);
+  });
 }

@@ -1,4 +1,5 @@
-// The project's test command: type-check with TypeScript 7, then run the ava suite (TAP reporter),
+// The project's test command: type-check with TypeScript 7, check formatting (biome, width 120), then run the ava
+// suite (TAP reporter),
 // and end with the plain line `N passed, N failed` taken from ava's own counts.
 // Extra arguments are passed to ava (e.g. `npm test -- test/shards.test.ts`).
 import { spawn } from 'node:child_process';
@@ -23,7 +24,16 @@ let typecheckFailed = 0;
 if (avaArgs.length === 0) {
   console.log('# typecheck: tsc -p . --noEmit');
   const tsc = await run(bin('tsc'), ['-p', '.', '--noEmit']);
-  if (tsc !== 0) { typecheckFailed = 1; console.log('# typecheck: FAILED'); } else console.log('# typecheck: ok');
+  if (tsc !== 0) {
+    typecheckFailed = 1;
+    console.log('# typecheck: FAILED');
+  } else console.log('# typecheck: ok');
+  console.log('# format: biome format . (fix with `npm run format`)');
+  const fmt = await run(bin('biome'), ['format', '--reporter=summary', '.']);
+  if (fmt !== 0) {
+    typecheckFailed++;
+    console.log('# format: FAILED');
+  } else console.log('# format: ok');
 }
 
 const counts = { pass: 0, fail: 0, skip: 0 };
@@ -32,7 +42,10 @@ const ava = await run(process.execPath, [bin('ava'), '--tap', ...avaArgs], (line
   if (m) counts[m[1] as 'pass' | 'fail' | 'skip'] = Number(m[2]);
 });
 const avaCrashed = ava !== 0 && counts.fail === 0;
-if (avaCrashed) console.log(`# ava exited with code ${ava} although no test failed (a test file crashed, timed out or did not exit): counted as one failure`);
+if (avaCrashed)
+  console.log(
+    `# ava exited with code ${ava} although no test failed (a test file crashed, timed out or did not exit): counted as one failure`,
+  );
 const failed = counts.fail + typecheckFailed + (avaCrashed ? 1 : 0);
 console.log(`${counts.pass} passed, ${failed} failed` + (counts.skip ? `, ${counts.skip} skipped` : ''));
 process.exit(failed === 0 ? 0 : 1);

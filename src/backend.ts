@@ -45,9 +45,11 @@ let wasmThreads = 0;
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const envChoice = process.env.CLIP_BENCH_BACKEND;
   const choice = options.backend ?? (envChoice ? parseChoice(envChoice, 'CLIP_BENCH_BACKEND') : 'auto');
-  if (!CHOICES.includes(choice)) throw new Error(`initBackend: unknown backend '${choice}' (expected ${CHOICES.join('|')})`);
+  if (!CHOICES.includes(choice))
+    throw new Error(`initBackend: unknown backend '${choice}' (expected ${CHOICES.join('|')})`);
   const threads = options.threads ?? envThreads() ?? os.availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`initBackend: threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`initBackend: threads must be a positive integer, got ${threads}`);
 
   registerProjectKernels();
   const notes: string[] = [];
@@ -56,7 +58,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (choice === 'auto' || choice === 'tensorflow') {
     for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
       const r = await tryTensorflow(pkg);
-      if (typeof r === 'string') { notes.push(r); continue; }
+      if (typeof r === 'string') {
+        notes.push(r);
+        continue;
+      }
       info = { name: 'tensorflow', threads: os.availableParallelism(), reason: `${pkg} loaded (libtensorflow)` };
       break;
     }
@@ -137,7 +142,8 @@ async function tryTensorflow(pkg: string): Promise<null | string> {
 /** Returns the thread count in use, or a one-line note why wasm could not be used. */
 async function tryWasm(threads: number): Promise<number | string> {
   if (wasmThreads < 0) return 'the multi-threaded wasm backend was shut down in this process';
-  if (wasmThreads > 0) { // initialised earlier in this process: switch back to it
+  if (wasmThreads > 0) {
+    // initialised earlier in this process: switch back to it
     return (await tf.setBackend('wasm')) ? wasmThreads : 'wasm backend did not re-activate';
   }
   try {
@@ -209,7 +215,10 @@ async function withThreadShim<T>(run: () => Promise<T>): Promise<T> {
     return writeCached('worker', workerPrelude + text);
   };
   // (3) The C++ side uses at most logical_cores/2 threads.
-  const doubled = () => { const c = realCpus(); return [...c, ...c]; };
+  const doubled = () => {
+    const c = realCpus();
+    return [...c, ...c];
+  };
   (os as { cpus: typeof os.cpus }).cpus = doubled;
   globalThis.Blob = RecordingBlob;
   // (1) tfjs says "no threads" whenever IS_NODE.

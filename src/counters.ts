@@ -10,8 +10,12 @@ export class Counters {
     this.warn = warn;
   }
 
-  inc(name: string, by = 1): void { this.values.set(name, (this.values.get(name) ?? 0) + by); }
-  get(name: string): number { return this.values.get(name) ?? 0; }
+  inc(name: string, by = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + by);
+  }
+  get(name: string): number {
+    return this.values.get(name) ?? 0;
+  }
 
   /** Emit `message` only the first time `key` is seen; returns whether it was emitted. */
   warnOnce(key: string, message: string): boolean {

@@ -13,8 +13,10 @@ export function hashPart(part: string | number | bigint): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -50,7 +52,10 @@ export class Rng {
     const s = this.s;
     const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
     const t = s[1] << 9;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 11);
     return result;
@@ -64,7 +69,9 @@ export class Rng {
   }
 
   /** Uniform float in [lo, hi). */
-  uniform(lo: number, hi: number): number { return lo + (hi - lo) * this.random(); }
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.random();
+  }
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
@@ -73,11 +80,17 @@ export class Rng {
   }
 
   /** True with probability p. */
-  bernoulli(p: number): boolean { return this.random() < p; }
+  bernoulli(p: number): boolean {
+    return this.random() < p;
+  }
 
   /** Standard normal (Box-Muller, caching the spare draw). */
   normal(mean = 0, std = 1): number {
-    if (this.spareNormal !== undefined) { const z = this.spareNormal; this.spareNormal = undefined; return mean + std * z; }
+    if (this.spareNormal !== undefined) {
+      const z = this.spareNormal;
+      this.spareNormal = undefined;
+      return mean + std * z;
+    }
     let u = 0;
     while (u === 0) u = this.random();
     const v = this.random();
@@ -90,19 +103,31 @@ export class Rng {
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const tmp = items[i]; items[i] = items[j]; items[j] = tmp;
+      const tmp = items[i];
+      items[i] = items[j];
+      items[j] = tmp;
     }
     return items;
   }
 
   /** A new independent generator derived from this one's stream. */
-  fork(): Rng { return new Rng([this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1]); }
+  fork(): Rng {
+    return new Rng([this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1]);
+  }
 
-  getState(): RngState { this.spareNormal = undefined; return [this.s[0], this.s[1], this.s[2], this.s[3]]; }
-  setState(state: RngState): void { this.s.set(state); this.spareNormal = undefined; }
+  getState(): RngState {
+    this.spareNormal = undefined;
+    return [this.s[0], this.s[1], this.s[2], this.s[3]];
+  }
+  setState(state: RngState): void {
+    this.s.set(state);
+    this.spareNormal = undefined;
+  }
 }
 
-function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
 
 /** A generator determined by all of its parts, e.g. deriveRng(seed, epoch, key, view). */
 export function deriveRng(...parts: Array<string | number | bigint>): Rng {

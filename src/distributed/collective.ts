@@ -42,7 +42,12 @@ const addonPath = new URL('../../native/mpi/build/mpi.node', import.meta.url).pa
 
 /** World size announced by the launcher's environment (OpenMPI, MPICH/PMI, PMIx, Slurm srun), or 1. */
 export function launcherWorldSize(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.OMPI_COMM_WORLD_SIZE ?? env.PMI_SIZE ?? env.PMIX_SIZE ?? env.MPI_LOCALNRANKS ?? (env.SLURM_STEP_NUM_TASKS ? env.SLURM_NTASKS : undefined);
+  const v =
+    env.OMPI_COMM_WORLD_SIZE ??
+    env.PMI_SIZE ??
+    env.PMIX_SIZE ??
+    env.MPI_LOCALNRANKS ??
+    (env.SLURM_STEP_NUM_TASKS ? env.SLURM_NTASKS : undefined);
   const n = v === undefined ? 1 : Number(v);
   return Number.isFinite(n) && n >= 1 ? n : 1;
 }
@@ -52,11 +57,15 @@ export function underMpiLauncher(env: NodeJS.ProcessEnv = process.env): boolean 
   return env.OMPI_COMM_WORLD_RANK !== undefined || env.PMI_RANK !== undefined || env.PMIX_RANK !== undefined;
 }
 
-export function mpiAddonAvailable(): boolean { return existsSync(addonPath); }
+export function mpiAddonAvailable(): boolean {
+  return existsSync(addonPath);
+}
 
 function loadAddon(): MpiAddon {
   if (!existsSync(addonPath)) {
-    throw new Error(`MPI launcher detected but the MPI addon is not built (${addonPath}); install libopenmpi-dev openmpi-bin and run \`npm rebuild\` or \`sh native/mpi/build.sh\``);
+    throw new Error(
+      `MPI launcher detected but the MPI addon is not built (${addonPath}); install libopenmpi-dev openmpi-bin and run \`npm rebuild\` or \`sh native/mpi/build.sh\``,
+    );
   }
   return createRequire(import.meta.url)(addonPath) as MpiAddon;
 }
@@ -65,13 +74,25 @@ class SingleProcess implements Collective {
   readonly rank = 0;
   readonly size = 1;
   readonly kind = 'single' as const;
-  allreduceSum<T extends Reducible>(data: T): T { return data; }
-  allreduceMean<T extends Float32Array | Float64Array>(data: T): T { return data; }
-  allreduceMax<T extends Reducible>(data: T): T { return data; }
-  allgather<T extends Reducible>(local: T): T { return local.slice() as T; }
-  broadcast<T extends Reducible>(data: T): T { return data; }
+  allreduceSum<T extends Reducible>(data: T): T {
+    return data;
+  }
+  allreduceMean<T extends Float32Array | Float64Array>(data: T): T {
+    return data;
+  }
+  allreduceMax<T extends Reducible>(data: T): T {
+    return data;
+  }
+  allgather<T extends Reducible>(local: T): T {
+    return local.slice() as T;
+  }
+  broadcast<T extends Reducible>(data: T): T {
+    return data;
+  }
   barrier(): void {}
-  abort(code = 1): never { process.exit(code); }
+  abort(code = 1): never {
+    process.exit(code);
+  }
   finalize(): void {}
 }
 
@@ -86,8 +107,12 @@ class MpiCollective implements Collective {
     this.rank = rank;
     this.size = size;
   }
-  allreduceSum<T extends Reducible>(data: T): T { return this.addon.allreduce(data, 0) as T; }
-  allreduceMax<T extends Reducible>(data: T): T { return this.addon.allreduce(data, 1) as T; }
+  allreduceSum<T extends Reducible>(data: T): T {
+    return this.addon.allreduce(data, 0) as T;
+  }
+  allreduceMax<T extends Reducible>(data: T): T {
+    return this.addon.allreduce(data, 1) as T;
+  }
   allreduceMean<T extends Float32Array | Float64Array>(data: T): T {
     this.addon.allreduce(data, 0);
     for (let i = 0; i < data.length; i++) data[i] /= this.size;
@@ -97,10 +122,19 @@ class MpiCollective implements Collective {
     const Ctor = local.constructor as new (n: number) => T;
     return this.addon.allgather(local, new Ctor(local.length * this.size)) as T;
   }
-  broadcast<T extends Reducible>(data: T, root = 0): T { return this.addon.broadcast(data, root) as T; }
-  barrier(): void { this.addon.barrier(); }
-  abort(code = 1): never { this.addon.abort(code); process.exit(code); }
-  finalize(): void { this.addon.finalize(); }
+  broadcast<T extends Reducible>(data: T, root = 0): T {
+    return this.addon.broadcast(data, root) as T;
+  }
+  barrier(): void {
+    this.addon.barrier();
+  }
+  abort(code = 1): never {
+    this.addon.abort(code);
+    process.exit(code);
+  }
+  finalize(): void {
+    this.addon.finalize();
+  }
 }
 
 let world: Collective | undefined;
@@ -114,6 +148,9 @@ export function getCollective(): Collective {
 
 /** A string naming the MPI library in use, or why MPI is not in use. */
 export function describeCollective(): string {
-  if (!underMpiLauncher()) return mpiAddonAvailable() ? 'single process (MPI addon built; launch with mpirun/srun for data parallelism)' : 'single process (MPI addon not built)';
+  if (!underMpiLauncher())
+    return mpiAddonAvailable()
+      ? 'single process (MPI addon built; launch with mpirun/srun for data parallelism)'
+      : 'single process (MPI addon not built)';
   return `MPI: ${loadAddon().version().split('\n')[0]}`;
 }

@@ -28,12 +28,18 @@
 //   Synchronised BN (statistics over the global batch in the forward) is not provided.
 //
 // Fault injection (tests only): CLIP_BENCH_INJECT_FAULT=R@K makes rank R kill itself with SIGKILL at the start of the
-// K-th step this process computes (test/distributed-fault.test.ts: the job must stop, then resume from a checkpoint).
+// K-th step this process computes (test/distributed/fault.test.ts: the job must stop, then resume from a checkpoint).
 import * as tf from '@tensorflow/tfjs';
 import type { Collective } from './collective.ts';
 import type { TrainBatch, TrainableModel, SupervisionLike } from '../train/contracts.ts';
 import { batchSize } from '../train/contracts.ts';
-import { computeGradients, sliceBatch, trainableVariables, lossWithDirectGradient, type GradientsResult } from '../train/grad-cache.ts';
+import {
+  computeGradients,
+  sliceBatch,
+  trainableVariables,
+  lossWithDirectGradient,
+  type GradientsResult,
+} from '../train/grad-cache.ts';
 import { variableGradsFrugal } from '../train/backprop.ts';
 import type { ParamStore } from '../nn/params.ts';
 
@@ -51,7 +57,15 @@ export interface DataParallelOptions {
 }
 
 /** Milliseconds spent in collectives during the last step, by kind (bench/distributed.ts reports them). */
-export interface CommTimes { waitMs: number; gatherMs: number; allreduceMs: number; buffersMs: number; bytesGathered: number; bytesReduced: number; buckets: number }
+export interface CommTimes {
+  waitMs: number;
+  gatherMs: number;
+  allreduceMs: number;
+  buffersMs: number;
+  bytesGathered: number;
+  bytesReduced: number;
+  buckets: number;
+}
 
 const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 
@@ -59,18 +73,25 @@ const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 export function parseInjectedFault(value: string | undefined): { rank: number; step: number } | null {
   if (!value) return null;
   const m = /^(\d+)@(\d+)$/.exec(value.trim());
-  if (!m || Number(m[2]) < 1) throw new Error(`CLIP_BENCH_INJECT_FAULT must look like RANK@STEP (e.g. 1@3), got ${JSON.stringify(value)}`);
+  if (!m || Number(m[2]) < 1)
+    throw new Error(`CLIP_BENCH_INJECT_FAULT must look like RANK@STEP (e.g. 1@3), got ${JSON.stringify(value)}`);
   return { rank: Number(m[1]), step: Number(m[2]) };
 }
 
-function elapsed(t0: number): number { return performance.now() - t0; }
+function elapsed(t0: number): number {
+  return performance.now() - t0;
+}
 
 /**
  * All-gather per-sample tensors (first axis = sample) of equal shapes on every rank, concatenated in rank order.
  * One flat Float32 all-gather (int32 features travel as float32, exact below 2^24). Throws the same clear error on
  * every rank when the ranks' shapes differ (a shape header is gathered first).
  */
-export function allgatherFeatures(world: Collective, local: Record<string, tf.Tensor>, times?: CommTimes): Record<string, tf.Tensor> {
+export function allgatherFeatures(
+  world: Collective,
+  local: Record<string, tf.Tensor>,
+  times?: CommTimes,
+): Record<string, tf.Tensor> {
   const keys = Object.keys(local).sort();
   const t0 = performance.now();
   const header = new Int32Array(keys.length * 5);
@@ -78,7 +99,9 @@ export function allgatherFeatures(world: Collective, local: Record<string, tf.Te
     const s = local[k].shape;
     if (s.length > 4) throw new Error(`allgatherFeatures: feature "${k}" has rank ${s.length} (at most 4 supported)`);
     header[i * 5] = s.length;
-    s.forEach((d, j) => { header[i * 5 + 1 + j] = d; });
+    s.forEach((d, j) => {
+      header[i * 5 + 1 + j] = d;
+    });
   });
   const headers = world.allgather(header);
   for (let r = 0; r < world.size; r++) {
@@ -86,7 +109,9 @@ export function allgatherFeatures(world: Collective, local: Record<string, tf.Te
       if (headers[r * header.length + j] !== header[j]) {
         const shapeOf = (h: Int32Array, i: number) => `[${Array.from(h.subarray(i * 5 + 1, i * 5 + 1 + h[i * 5]))}]`;
         const i = Math.floor(j / 5);
-        throw new Error(`data parallel: feature "${keys[i]}" is ${shapeOf(headers.subarray(r * header.length), i)} on rank ${r} but ${shapeOf(header, i)} on rank ${world.rank}; every rank needs the same local batch size`);
+        throw new Error(
+          `data parallel: feature "${keys[i]}" is ${shapeOf(headers.subarray(r * header.length), i)} on rank ${r} but ${shapeOf(header, i)} on rank ${world.rank}; every rank needs the same local batch size`,
+        );
       }
     }
   }
@@ -94,17 +119,27 @@ export function allgatherFeatures(world: Collective, local: Record<string, tf.Te
   const total = sizes.reduce((a, b) => a + b, 0);
   const flat = new Float32Array(total);
   let off = 0;
-  keys.forEach((k, i) => { flat.set(local[k].dataSync() as ArrayLike<number>, off); off += sizes[i]; });
+  keys.forEach((k, i) => {
+    flat.set(local[k].dataSync() as ArrayLike<number>, off);
+    off += sizes[i];
+  });
   const gathered = world.allgather(flat);
-  if (times) { times.gatherMs += elapsed(t0); times.bytesGathered += gathered.byteLength; }
+  if (times) {
+    times.gatherMs += elapsed(t0);
+    times.bytesGathered += gathered.byteLength;
+  }
   const out: Record<string, tf.Tensor> = {};
   const starts: number[] = [];
   off = 0;
-  for (const s of sizes) { starts.push(off); off += s; }
+  for (const s of sizes) {
+    starts.push(off);
+    off += s;
+  }
   keys.forEach((k, i) => {
     const t = local[k];
     const rows = new Float32Array(sizes[i] * world.size);
-    for (let r = 0; r < world.size; r++) rows.set(gathered.subarray(r * total + starts[i], r * total + starts[i] + sizes[i]), r * sizes[i]);
+    for (let r = 0; r < world.size; r++)
+      rows.set(gathered.subarray(r * total + starts[i], r * total + starts[i] + sizes[i]), r * sizes[i]);
     const shape = [t.shape[0] * world.size, ...t.shape.slice(1)];
     out[k] = t.dtype === 'int32' ? tf.tensor(Int32Array.from(rows), shape, 'int32') : tf.tensor(rows, shape, 'float32');
   });
@@ -129,11 +164,19 @@ function splice(global: tf.Tensor, mine: tf.Tensor, start: number): tf.Tensor {
  * the union over ranks (a parameter another rank reached gets this rank's zero contribution). Buckets are flattened
  * Float32Arrays of about `bucketBytes`, filled in ParamStore order so every rank packs the same layout.
  */
-export function allreduceGradients(world: Collective, store: ParamStore, grads: Record<string, tf.Tensor>, bucketBytes = DEFAULT_BUCKET_BYTES, times?: CommTimes): Record<string, tf.Tensor> {
+export function allreduceGradients(
+  world: Collective,
+  store: ParamStore,
+  grads: Record<string, tf.Tensor>,
+  bucketBytes = DEFAULT_BUCKET_BYTES,
+  times?: CommTimes,
+): Record<string, tf.Tensor> {
   const entries = store.trainableEntries();
   const t0 = performance.now();
   const present = new Uint8Array(entries.length);
-  entries.forEach((e, i) => { present[i] = grads[e.name] ? 1 : 0; });
+  entries.forEach((e, i) => {
+    present[i] = grads[e.name] ? 1 : 0;
+  });
   world.allreduceMax(present);
   const chosen = entries.filter((_, i) => present[i] === 1);
   const out: Record<string, tf.Tensor> = {};
@@ -144,7 +187,9 @@ export function allreduceGradients(world: Collective, store: ParamStore, grads: 
     const members: typeof chosen = [];
     let floats = 0;
     while (i < chosen.length && (members.length === 0 || floats + chosen[i].variable.size <= maxFloats)) {
-      members.push(chosen[i]); floats += chosen[i].variable.size; i++;
+      members.push(chosen[i]);
+      floats += chosen[i].variable.size;
+      i++;
     }
     const bucket = new Float32Array(floats);
     let off = 0;
@@ -154,7 +199,10 @@ export function allreduceGradients(world: Collective, store: ParamStore, grads: 
       off += e.variable.size;
     }
     world.allreduceSum(bucket);
-    if (times) { times.buckets++; times.bytesReduced += bucket.byteLength; }
+    if (times) {
+      times.buckets++;
+      times.bytesReduced += bucket.byteLength;
+    }
     off = 0;
     for (const e of members) {
       out[e.name] = tf.tensor(bucket.subarray(off, off + e.variable.size), e.variable.shape, 'float32');
@@ -175,10 +223,16 @@ export function broadcastParameters(world: Collective, store: ParamStore, root =
     if (total === 0) continue;
     const flat = dtype === 'int32' ? new Int32Array(total) : new Float32Array(total);
     let off = 0;
-    for (const e of entries) { flat.set(e.variable.dataSync() as ArrayLike<number>, off); off += e.variable.size; }
+    for (const e of entries) {
+      flat.set(e.variable.dataSync() as ArrayLike<number>, off);
+      off += e.variable.size;
+    }
     world.broadcast(flat, root);
     off = 0;
-    for (const e of entries) { store.assign(e.name, flat.subarray(off, off + e.variable.size), e.variable.shape); off += e.variable.size; }
+    for (const e of entries) {
+      store.assign(e.name, flat.subarray(off, off + e.variable.size), e.variable.shape);
+      off += e.variable.size;
+    }
   }
 }
 
@@ -188,7 +242,10 @@ export function replicaDivergence(world: Collective, store: ParamStore): number 
   const total = entries.reduce((a, e) => a + e.variable.size, 0);
   const mine = new Float32Array(total);
   let off = 0;
-  for (const e of entries) { mine.set(e.variable.dataSync() as Float32Array, off); off += e.variable.size; }
+  for (const e of entries) {
+    mine.set(e.variable.dataSync() as Float32Array, off);
+    off += e.variable.size;
+  }
   const root = world.broadcast(mine.slice(), 0);
   let worst = 0;
   for (let i = 0; i < total; i++) worst = Math.max(worst, Math.abs(mine[i] - root[i]));
@@ -204,21 +261,29 @@ export function syncBuffers(world: Collective, store: ParamStore, mode: BufferSy
   const ints = buffers.filter((e) => e.variable.dtype === 'int32');
   const pack = (list: typeof buffers, flat: Float32Array | Int32Array) => {
     let off = 0;
-    for (const e of list) { flat.set(e.variable.dataSync() as ArrayLike<number>, off); off += e.variable.size; }
+    for (const e of list) {
+      flat.set(e.variable.dataSync() as ArrayLike<number>, off);
+      off += e.variable.size;
+    }
   };
   const unpack = (list: typeof buffers, flat: Float32Array | Int32Array) => {
     let off = 0;
-    for (const e of list) { store.assign(e.name, flat.subarray(off, off + e.variable.size), e.variable.shape); off += e.variable.size; }
+    for (const e of list) {
+      store.assign(e.name, flat.subarray(off, off + e.variable.size), e.variable.shape);
+      off += e.variable.size;
+    }
   };
   const nf = floats.reduce((a, e) => a + e.variable.size, 0);
   if (nf > 0) {
     const flat = new Float32Array(nf);
     pack(floats, flat);
-    if (mode === 'mean') world.allreduceMean(flat); else world.broadcast(flat, 0);
+    if (mode === 'mean') world.allreduceMean(flat);
+    else world.broadcast(flat, 0);
     unpack(floats, flat);
   }
   const ni = ints.reduce((a, e) => a + e.variable.size, 0);
-  if (ni > 0) { // counters (num_batches_tracked): equal on every rank, rank 0's is kept
+  if (ni > 0) {
+    // counters (num_batches_tracked): equal on every rank, rank 0's is kept
     const flat = new Int32Array(ni);
     pack(ints, flat);
     world.broadcast(flat, 0);
@@ -233,7 +298,12 @@ export interface DataParallel {
   /** Collective time of the last step. */
   readonly lastComm: CommTimes;
   /** Drop-in for src/train/grad-cache.ts computeGradients (TrainerOptions.computeGradients): global-batch gradients. */
-  computeGradients<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, batch: TrainBatch, microBatchSize: number): GradientsResult;
+  computeGradients<M extends TrainableModel>(
+    model: M,
+    supervision: SupervisionLike<M>,
+    batch: TrainBatch,
+    microBatchSize: number,
+  ): GradientsResult;
 }
 
 export function createDataParallel(world: Collective, options: DataParallelOptions = {}): DataParallel {
@@ -243,31 +313,69 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     bucketBytes: options.bucketBytes ?? DEFAULT_BUCKET_BYTES,
     separateWait: options.separateWait ?? false,
   };
-  const wait = () => { if (o.separateWait) { const t0 = performance.now(); world.barrier(); lastComm.waitMs += elapsed(t0); } };
-  if (o.nnQueue !== 'global' && o.nnQueue !== 'per-rank') throw new Error(`data parallel: nnQueue must be 'global' or 'per-rank', got ${JSON.stringify(o.nnQueue)}`);
-  if (o.buffers !== 'mean' && o.buffers !== 'rank0') throw new Error(`data parallel: buffers must be 'mean' or 'rank0', got ${JSON.stringify(o.buffers)}`);
-  if (!(Number.isInteger(o.bucketBytes) && o.bucketBytes >= 4)) throw new Error(`data parallel: bucketBytes must be an integer >= 4, got ${o.bucketBytes}`);
-  const lastComm: CommTimes = { waitMs: 0, gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 };
+  const wait = () => {
+    if (o.separateWait) {
+      const t0 = performance.now();
+      world.barrier();
+      lastComm.waitMs += elapsed(t0);
+    }
+  };
+  if (o.nnQueue !== 'global' && o.nnQueue !== 'per-rank')
+    throw new Error(`data parallel: nnQueue must be 'global' or 'per-rank', got ${JSON.stringify(o.nnQueue)}`);
+  if (o.buffers !== 'mean' && o.buffers !== 'rank0')
+    throw new Error(`data parallel: buffers must be 'mean' or 'rank0', got ${JSON.stringify(o.buffers)}`);
+  if (!(Number.isInteger(o.bucketBytes) && o.bucketBytes >= 4))
+    throw new Error(`data parallel: bucketBytes must be an integer >= 4, got ${o.bucketBytes}`);
+  const lastComm: CommTimes = {
+    waitMs: 0,
+    gatherMs: 0,
+    allreduceMs: 0,
+    buffersMs: 0,
+    bytesGathered: 0,
+    bytesReduced: 0,
+    buckets: 0,
+  };
   const fault = parseInjectedFault(process.env.CLIP_BENCH_INJECT_FAULT);
   let calls = 0;
 
-  function step<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, batch: TrainBatch, microBatchSize: number): GradientsResult {
+  function step<M extends TrainableModel>(
+    model: M,
+    supervision: SupervisionLike<M>,
+    batch: TrainBatch,
+    microBatchSize: number,
+  ): GradientsResult {
     calls++;
     if (fault && fault.rank === world.rank && fault.step === calls) {
-      process.stderr.write(`rank ${world.rank}: injected fault (CLIP_BENCH_INJECT_FAULT=${fault.rank}@${fault.step}): killing this rank at the start of its step ${calls}\n`);
+      process.stderr.write(
+        `rank ${world.rank}: injected fault (CLIP_BENCH_INJECT_FAULT=${fault.rank}@${fault.step}): killing this rank at the start of its step ${calls}\n`,
+      );
       process.kill(process.pid, 'SIGKILL');
     }
-    Object.assign(lastComm, { waitMs: 0, gatherMs: 0, allreduceMs: 0, buffersMs: 0, bytesGathered: 0, bytesReduced: 0, buckets: 0 });
+    Object.assign(lastComm, {
+      waitMs: 0,
+      gatherMs: 0,
+      allreduceMs: 0,
+      buffersMs: 0,
+      bytesGathered: 0,
+      bytesReduced: 0,
+      buckets: 0,
+    });
     if (world.size === 1) return computeGradients(model, supervision, batch, microBatchSize);
     const b = batchSize(batch);
     const micro = microBatchSize > 0 ? Math.min(microBatchSize, b) : b;
-    if (b % micro !== 0) throw new Error(`data parallel: local batch of ${b} is not a multiple of the micro-batch ${micro}`);
+    if (b % micro !== 0)
+      throw new Error(`data parallel: local batch of ${b} is not a multiple of the micro-batch ${micro}`);
     const chunks = b / micro;
     const offset = world.rank * b;
     const { vars, rename } = trainableVariables(model);
     const accumulate = (acc: Record<string, tf.Tensor>, add: Record<string, tf.Tensor>) => {
       for (const [k, g] of Object.entries(add)) {
-        if (acc[k]) { const s = tf.add(acc[k], g); acc[k].dispose(); g.dispose(); acc[k] = s; } else acc[k] = g;
+        if (acc[k]) {
+          const s = tf.add(acc[k], g);
+          acc[k].dispose();
+          g.dispose();
+          acc[k] = s;
+        } else acc[k] = g;
       }
     };
 
@@ -299,16 +407,25 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
           const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true });
           for (const [k, t] of Object.entries(f)) (pieces[k] ??= []).push(t);
         }
-        return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<string, tf.Tensor>;
+        return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<
+          string,
+          tf.Tensor
+        >;
       });
       wait();
       global = allgatherFeatures(world, local, lastComm);
       for (let j = 0; j < chunks; j++) {
         const { value, grads } = variableGradsFrugal(() => {
-          const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true, updateStats: false });
+          const f = supervision.features(model, sliceBatch(batch, j * micro, micro), {
+            training: true,
+            updateStats: false,
+          });
           const full: Record<string, tf.Tensor> = {};
           for (const [k, g] of Object.entries(global)) {
-            if (!f[k]) throw new Error(`data parallel: supervision ${supervision.name} returned feature "${k}" in one pass but not the other`);
+            if (!f[k])
+              throw new Error(
+                `data parallel: supervision ${supervision.name} returned feature "${k}" in one pass but not the other`,
+              );
             full[k] = splice(g, f[k], offset + j * micro);
           }
           return supervision.loss(full, model).total;
@@ -323,7 +440,11 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     {
       const times = chunks - (world.rank === 0 ? 1 : 0);
       for (const [k, d] of Object.entries(direct)) {
-        if (acc[k] && times > 0) { const fixed = tf.tidy(() => tf.sub(acc[k], tf.mul(d, times))); acc[k].dispose(); acc[k] = fixed; }
+        if (acc[k] && times > 0) {
+          const fixed = tf.tidy(() => tf.sub(acc[k], tf.mul(d, times)));
+          acc[k].dispose();
+          acc[k] = fixed;
+        }
         d.dispose();
       }
     }
@@ -332,8 +453,13 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     syncBuffers(world, model.store, o.buffers, lastComm);
     const grads = allreduceGradients(world, model.store, acc, o.bucketBytes, lastComm);
     let features: Record<string, tf.Tensor>;
-    if (o.nnQueue === 'global') { features = global; for (const t of Object.values(local)) t.dispose(); }
-    else { features = local; for (const t of Object.values(global)) t.dispose(); }
+    if (o.nnQueue === 'global') {
+      features = global;
+      for (const t of Object.values(local)) t.dispose();
+    } else {
+      features = local;
+      for (const t of Object.values(global)) t.dispose();
+    }
     return { grads, loss, parts, features };
   }
 

@@ -30,21 +30,37 @@ export function argmaxRows(scores: ArrayLike<number>, n: number, classes: number
   return out;
 }
 
-export function classificationMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, classes: number): ClassificationMetrics {
+export function classificationMetrics(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+): ClassificationMetrics {
   const n = labels.length;
   if (n === 0) throw new Error('classificationMetrics: no samples');
-  if (scores.length !== n * classes) throw new Error(`classificationMetrics: scores has ${scores.length} values, expected ${n} x ${classes}`);
-  let top1 = 0, top5 = 0;
-  const hits = new Float64Array(classes), support = new Float64Array(classes);
+  if (scores.length !== n * classes)
+    throw new Error(`classificationMetrics: scores has ${scores.length} values, expected ${n} x ${classes}`);
+  let top1 = 0,
+    top5 = 0;
+  const hits = new Float64Array(classes),
+    support = new Float64Array(classes);
   for (let i = 0; i < n; i++) {
     const label = labels[i];
-    if (!(label >= 0 && label < classes)) throw new Error(`classificationMetrics: label ${label} of sample ${i} is outside [0, ${classes})`);
+    if (!(label >= 0 && label < classes))
+      throw new Error(`classificationMetrics: label ${label} of sample ${i} is outside [0, ${classes})`);
     const best = topK(scores, i * classes, classes, Math.min(5, classes));
     support[label]++;
-    if (best[0] === label) { top1++; hits[label]++; }
+    if (best[0] === label) {
+      top1++;
+      hits[label]++;
+    }
     if (best.includes(label)) top5++;
   }
-  let recallSum = 0, present = 0;
-  for (let c = 0; c < classes; c++) if (support[c] > 0) { recallSum += hits[c] / support[c]; present++; }
+  let recallSum = 0,
+    present = 0;
+  for (let c = 0; c < classes; c++)
+    if (support[c] > 0) {
+      recallSum += hits[c] / support[c];
+      present++;
+    }
   return { acc1: top1 / n, acc5: classes < 5 ? Number.NaN : top5 / n, mean_per_class_recall: recallSum / present };
 }

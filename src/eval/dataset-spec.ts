@@ -16,8 +16,12 @@ export type DatasetSource =
   | { kind: 'classification'; dataset: ClassificationDataset }
   | { kind: 'retrieval'; dataset: RetrievalDataset };
 
-export async function resolveDataset(data: string, options: { name: string; task: 'classification' | 'retrieval'; classes?: string[]; images?: string }): Promise<DatasetSource> {
-  if (/\.(tar|tgz|tar\.gz)(\b|$)|\{.*\}/.test(data) && !(await stat(data).catch(() => undefined))?.isDirectory()) return { kind: 'shards', spec: data };
+export async function resolveDataset(
+  data: string,
+  options: { name: string; task: 'classification' | 'retrieval'; classes?: string[]; images?: string },
+): Promise<DatasetSource> {
+  if (/\.(tar|tgz|tar\.gz)(\b|$)|\{.*\}/.test(data) && !(await stat(data).catch(() => undefined))?.isDirectory())
+    return { kind: 'shards', spec: data };
   const info = await stat(data).catch(() => undefined);
   if (!info) throw new Error(`--data: ${data} does not exist`);
   if (options.task === 'retrieval') {
@@ -25,22 +29,41 @@ export async function resolveDataset(data: string, options: { name: string; task
       if (!options.images) throw new Error('--data: a COCO captions JSON needs --images DIR');
       return { kind: 'retrieval', dataset: await cocoCaptionsDataset(data, options.images, options.name) };
     }
-    if (info.isFile()) return { kind: 'retrieval', dataset: await captionCsvDataset(data, { imageDir: options.images, name: options.name }) };
+    if (info.isFile())
+      return {
+        kind: 'retrieval',
+        dataset: await captionCsvDataset(data, { imageDir: options.images, name: options.name }),
+      };
     const csv = (await readdir(data)).find((f) => /^captions\.(csv|tsv|txt)$/.test(f));
-    if (csv) return { kind: 'retrieval', dataset: await captionCsvDataset(join(data, csv), { imageDir: options.images ?? join(data, 'images'), name: options.name }) };
+    if (csv)
+      return {
+        kind: 'retrieval',
+        dataset: await captionCsvDataset(join(data, csv), {
+          imageDir: options.images ?? join(data, 'images'),
+          name: options.name,
+        }),
+      };
     throw new Error(`--data: ${data} is not a retrieval set (expected a captions CSV/TSV, a COCO JSON, or shards)`);
   }
-  if (!info.isDirectory()) throw new Error(`--data: ${data} is not a classification set (expected a class-folder directory, MNIST IDX files, or shards)`);
+  if (!info.isDirectory())
+    throw new Error(
+      `--data: ${data} is not a classification set (expected a class-folder directory, MNIST IDX files, or shards)`,
+    );
   const files = await readdir(data);
   const images = files.find((f) => /images-idx3-ubyte(\.gz)?$/.test(f));
   const labels = files.find((f) => /labels-idx1-ubyte(\.gz)?$/.test(f));
   if (images && labels) {
     if (!options.classes) throw new Error('--data: MNIST IDX files need class names (--prompts)');
-    return { kind: 'classification', dataset: await mnistDataset(join(data, images), join(data, labels), options.classes, options.name) };
+    return {
+      kind: 'classification',
+      dataset: await mnistDataset(join(data, images), join(data, labels), options.classes, options.name),
+    };
   }
   const dataset = await classFolderDataset(data, options.name);
   if (options.classes && options.classes.length !== dataset.classes.length) {
-    throw new Error(`--data: ${data} has ${dataset.classes.length} class folders but the prompts name ${options.classes.length} classes`);
+    throw new Error(
+      `--data: ${data} has ${dataset.classes.length} class folders but the prompts name ${options.classes.length} classes`,
+    );
   }
   return { kind: 'classification', dataset };
 }

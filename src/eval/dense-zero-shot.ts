@@ -9,12 +9,22 @@ import { fillTemplate } from './datasets/zero-shot-prompts.ts';
 import type { BatchScorer } from './zero-shot.ts';
 
 /** Class token matrices [C, T, d] (and, when the scorer excludes padding, a token mask [C, T]: the union over prompts). */
-export function denseClassTokens(model: ClipModel, tokenizer: ClipTokenizer, dense: DenseScorer, classes: readonly string[], templates: readonly string[]): { tokens: tf.Tensor3D; mask?: tf.Tensor2D } {
+export function denseClassTokens(
+  model: ClipModel,
+  tokenizer: ClipTokenizer,
+  dense: DenseScorer,
+  classes: readonly string[],
+  templates: readonly string[],
+): { tokens: tf.Tensor3D; mask?: tf.Tensor2D } {
   const perClass: tf.Tensor2D[] = [];
   const masks: tf.Tensor1D[] = [];
   for (const className of classes) {
     tf.tidy(() => {
-      const ids = tf.tensor2d(tokenizer.encodeBatch(templates.map((t) => fillTemplate(t, className))), [templates.length, tokenizer.contextLength], 'int32');
+      const ids = tf.tensor2d(
+        tokenizer.encodeBatch(templates.map((t) => fillTemplate(t, className))),
+        [templates.length, tokenizer.contextLength],
+        'int32',
+      );
       const { tokens, mask } = dense.textTokens(model, ids);
       const mean = tf.mean(tokens, 0) as tf.Tensor2D;
       perClass.push(tf.keep(tf.div(mean, tf.norm(mean)) as tf.Tensor2D));
@@ -22,7 +32,7 @@ export function denseClassTokens(model: ClipModel, tokenizer: ClipTokenizer, den
     });
   }
   const tokens = tf.stack(perClass) as tf.Tensor3D;
-  const mask = masks.length > 0 ? tf.stack(masks) as tf.Tensor2D : undefined;
+  const mask = masks.length > 0 ? (tf.stack(masks) as tf.Tensor2D) : undefined;
   tf.dispose([...perClass, ...masks]);
   return mask ? { tokens, mask } : { tokens };
 }
@@ -33,7 +43,10 @@ export function denseZeroShotScorer(model: ClipModel, tokenizer: ClipTokenizer, 
     const cls = denseClassTokens(model, tokenizer, dense, classes, templates);
     return {
       score: (images) => tf.tidy(() => dense.scores(dense.imageTokens(model, images), cls.tokens, cls.mask)),
-      dispose: () => { cls.tokens.dispose(); cls.mask?.dispose(); },
+      dispose: () => {
+        cls.tokens.dispose();
+        cls.mask?.dispose();
+      },
     };
   };
 }

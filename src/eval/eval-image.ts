@@ -12,7 +12,8 @@ import type { EvalImage } from './datasets/types.ts';
 function toRgb(image: EvalImage): Promise<RgbImage> | RgbImage {
   if (image.kind === 'encoded') return decodeImage(image.bytes);
   const { pixels, width, height, channels } = image;
-  if (pixels.length !== width * height * channels) throw new Error(`raw image ${width}x${height}x${channels} has ${pixels.length} bytes`);
+  if (pixels.length !== width * height * channels)
+    throw new Error(`raw image ${width}x${height}x${channels} has ${pixels.length} bytes`);
   if (channels === 3) return rgbImage(width, height, pixels);
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = pixels[i];
@@ -21,7 +22,8 @@ function toRgb(image: EvalImage): Promise<RgbImage> | RgbImage {
 
 /** The eval view spec for an image of the given size (normalise only when it is already size x size). */
 export function evalViewSpec(width: number, height: number, size: number, stats: NormalizeStats): ViewSpec {
-  if (width === size && height === size) return { size, ops: [{ op: 'normalize', mean: [...stats.mean], std: [...stats.std] }] };
+  if (width === size && height === size)
+    return { size, ops: [{ op: 'normalize', mean: [...stats.mean], std: [...stats.std] }] };
   return viewPresets.eval(size, stats);
 }
 

@@ -7,7 +7,8 @@ import type { LabelledFeatures } from './image-features.ts';
 
 /** Rows of `f` at `indices`. */
 export function selectRows(f: LabelledFeatures, indices: ArrayLike<number>): LabelledFeatures {
-  const data = new Float32Array(indices.length * f.dim), labels = new Int32Array(indices.length);
+  const data = new Float32Array(indices.length * f.dim),
+    labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     data.set(f.data.subarray(r * f.dim, (r + 1) * f.dim), i * f.dim);
@@ -34,15 +35,38 @@ export interface LinearProbeResult {
   sweep: Array<{ lambda: number; valAcc1: number }>;
 }
 
-export function linearProbe(train: LabelledFeatures, val: LabelledFeatures, test: LabelledFeatures, classes: number, options: { maxIterations?: number } = {}): LinearProbeResult {
-  if (train.n === 0 || val.n === 0 || test.n === 0) throw new Error(`linear probe: empty split (train ${train.n}, val ${val.n}, test ${test.n})`);
+export function linearProbe(
+  train: LabelledFeatures,
+  val: LabelledFeatures,
+  test: LabelledFeatures,
+  classes: number,
+  options: { maxIterations?: number } = {},
+): LinearProbeResult {
+  if (train.n === 0 || val.n === 0 || test.n === 0)
+    throw new Error(`linear probe: empty split (train ${train.n}, val ${val.n}, test ${test.n})`);
   const { best, tried } = sweepL2(train, train.labels, val, val.labels, classes, options);
   const both: LabelledFeatures = {
-    data: concat(train.data, val.data), n: train.n + val.n, dim: train.dim, labels: Int32Array.from([...train.labels, ...val.labels]),
+    data: concat(train.data, val.data),
+    n: train.n + val.n,
+    dim: train.dim,
+    labels: Int32Array.from([...train.labels, ...val.labels]),
   };
   const model = fitLogisticRegression(both, both.labels, classes, best.lambda, { ...options, init: best });
   const m = classificationMetrics(predictScores(model, test), test.labels, classes);
-  return { metrics: { lp_acc1: m.acc1, lp_acc5: m.acc5, lp_mean_per_class_recall: m.mean_per_class_recall, weight_decay: best.lambda }, sweep: tried };
+  return {
+    metrics: {
+      lp_acc1: m.acc1,
+      lp_acc5: m.acc5,
+      lp_mean_per_class_recall: m.mean_per_class_recall,
+      weight_decay: best.lambda,
+    },
+    sweep: tried,
+  };
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array { const out = new Float32Array(a.length + b.length); out.set(a); out.set(b, a.length); return out; }
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

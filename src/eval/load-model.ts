@@ -39,14 +39,23 @@ export async function resolveWeightsFile(path: string): Promise<string> {
 export async function loadDenseScorer(model: ClipModel, weightsFile: string): Promise<DenseScorer> {
   const file = await readSafetensors(weightsFile);
   const bias = file.tensors.get('image_mapping.bias');
-  if (!bias || !file.tensors.has('text_mapping.weight')) throw new Error(`--dense: ${weightsFile} has no FILIP token mappings (image_mapping.*, text_mapping.*): it was not trained with FILIP or DeFILIP`);
+  if (!bias || !file.tensors.has('text_mapping.weight'))
+    throw new Error(
+      `--dense: ${weightsFile} has no FILIP token mappings (image_mapping.*, text_mapping.*): it was not trained with FILIP or DeFILIP`,
+    );
   const filip = createSupervision('filip', { denseDim: bias.shape[0] });
   filip.addHeads(model, new Rng(0));
-  importStateDict(model.store, file.tensors, { allowMissing: (name) => !name.startsWith('image_mapping.') && !name.startsWith('text_mapping.') });
+  importStateDict(model.store, file.tensors, {
+    allowMissing: (name) => !name.startsWith('image_mapping.') && !name.startsWith('text_mapping.'),
+  });
   return filip.dense!;
 }
 
-export async function loadEvalModel(options: { weights: string; vocab?: string; variant?: TokenizerVariant }): Promise<{ model: ClipModel; tokenizer: ClipTokenizer; weightsFile: string }> {
+export async function loadEvalModel(options: {
+  weights: string;
+  vocab?: string;
+  variant?: TokenizerVariant;
+}): Promise<{ model: ClipModel; tokenizer: ClipTokenizer; weightsFile: string }> {
   const weightsFile = await resolveWeightsFile(options.weights);
   const { model } = await loadClipWeights(weightsFile);
   const text = model.config.text;
@@ -54,7 +63,9 @@ export async function loadEvalModel(options: { weights: string; vocab?: string; 
   const tokenizer = await loadTokenizer({ vocabPath: options.vocab, variant, contextLength: text.contextLength });
   if (tokenizer.vocabSize !== text.vocabSize) {
     model.dispose();
-    throw new Error(`the vocabulary has ${tokenizer.vocabSize} ids but the weights' token embedding has ${text.vocabSize}: pass the vocab the model was trained with (--vocab PATH${variant === 'openai' ? ', or --variant declip' : ''})`);
+    throw new Error(
+      `the vocabulary has ${tokenizer.vocabSize} ids but the weights' token embedding has ${text.vocabSize}: pass the vocab the model was trained with (--vocab PATH${variant === 'openai' ? ', or --variant declip' : ''})`,
+    );
   }
   return { model, tokenizer, weightsFile };
 }

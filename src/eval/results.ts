@@ -23,7 +23,12 @@ export function resultFileName(r: BenchmarkResult): string {
 
 /** JSON with NaN written as NaN like Python's json module does (CLIP_benchmark's acc5 with < 5 classes). */
 export function resultJson(r: BenchmarkResult): string {
-  return JSON.stringify(r, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? '__NaN__' : v), 2).replaceAll('"__NaN__"', 'NaN') + '\n';
+  return (
+    JSON.stringify(r, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? '__NaN__' : v), 2).replaceAll(
+      '"__NaN__"',
+      'NaN',
+    ) + '\n'
+  );
 }
 
 export async function writeResult(dir: string, r: BenchmarkResult): Promise<string> {
@@ -37,10 +42,17 @@ export async function writeResult(dir: string, r: BenchmarkResult): Promise<stri
 export function formatResultsTable(results: BenchmarkResult[]): string {
   const metricNames = [...new Set(results.flatMap((r) => Object.keys(r.metrics)))];
   const header = ['dataset', 'model', 'task', ...metricNames];
-  const rows = results.map((r) => [r.dataset, r.model, r.task, ...metricNames.map((m) => (m in r.metrics ? formatNumber(r.metrics[m]) : ''))]);
+  const rows = results.map((r) => [
+    r.dataset,
+    r.model,
+    r.task,
+    ...metricNames.map((m) => (m in r.metrics ? formatNumber(r.metrics[m]) : '')),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-function formatNumber(v: number): string { return Number.isNaN(v) ? 'nan' : Number.isInteger(v) ? String(v) : v.toFixed(4); }
+function formatNumber(v: number): string {
+  return Number.isNaN(v) ? 'nan' : Number.isInteger(v) ? String(v) : v.toFixed(4);
+}

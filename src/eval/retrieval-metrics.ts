@@ -8,21 +8,32 @@ import { topK } from './classification-metrics.ts';
  * @param similarity row-major [images, texts] scores
  * @param textImage  textImage[t] = index of the image caption t belongs to
  */
-export function retrievalMetrics(similarity: ArrayLike<number>, images: number, textImage: ArrayLike<number>, ks: number[] = [1, 5, 10]): Record<string, number> {
+export function retrievalMetrics(
+  similarity: ArrayLike<number>,
+  images: number,
+  textImage: ArrayLike<number>,
+  ks: number[] = [1, 5, 10],
+): Record<string, number> {
   const texts = textImage.length;
-  if (similarity.length !== images * texts) throw new Error(`retrievalMetrics: similarity has ${similarity.length} values, expected ${images} x ${texts}`);
+  if (similarity.length !== images * texts)
+    throw new Error(`retrievalMetrics: similarity has ${similarity.length} values, expected ${images} x ${texts}`);
   const out: Record<string, number> = {};
   const maxK = Math.max(...ks);
-  const imageHits = new Float64Array(ks.length), textHits = new Float64Array(ks.length);
+  const imageHits = new Float64Array(ks.length),
+    textHits = new Float64Array(ks.length);
   const column = new Float64Array(images);
   for (let t = 0; t < texts; t++) {
     for (let i = 0; i < images; i++) column[i] = similarity[i * texts + t];
     const best = topK(column, 0, images, Math.min(maxK, images));
-    ks.forEach((k, n) => { if (best.slice(0, k).includes(textImage[t])) imageHits[n]++; });
+    ks.forEach((k, n) => {
+      if (best.slice(0, k).includes(textImage[t])) imageHits[n]++;
+    });
   }
   for (let i = 0; i < images; i++) {
     const best = topK(similarity, i * texts, texts, Math.min(maxK, texts));
-    ks.forEach((k, n) => { if (best.slice(0, k).some((t) => textImage[t] === i)) textHits[n]++; });
+    ks.forEach((k, n) => {
+      if (best.slice(0, k).some((t) => textImage[t] === i)) textHits[n]++;
+    });
   }
   ks.forEach((k, n) => {
     out[`image_retrieval_recall@${k}`] = imageHits[n] / texts;

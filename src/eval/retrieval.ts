@@ -6,12 +6,25 @@ import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { l2Normalize } from '../nn/l2-normalize.ts';
 import { retrievalMetrics } from './retrieval-metrics.ts';
 
-export interface CaptionedBatch { pixels: Float32Array; n: number; size: number; items: Array<{ captions: string[] }> }
+export interface CaptionedBatch {
+  pixels: Float32Array;
+  n: number;
+  size: number;
+  items: Array<{ captions: string[] }>;
+}
 
-export interface RetrievalResult { metrics: Record<string, number>; images: number; texts: number }
+export interface RetrievalResult {
+  metrics: Record<string, number>;
+  images: number;
+  texts: number;
+}
 
 export async function evaluateRetrieval(options: {
-  model: ClipModel; tokenizer: ClipTokenizer; batches: AsyncIterable<CaptionedBatch>; ks?: number[]; textBatchSize?: number;
+  model: ClipModel;
+  tokenizer: ClipTokenizer;
+  batches: AsyncIterable<CaptionedBatch>;
+  ks?: number[];
+  textBatchSize?: number;
   onProgress?: (imagesDone: number) => void;
 }): Promise<RetrievalResult> {
   const { model, tokenizer } = options;
@@ -21,10 +34,19 @@ export async function evaluateRetrieval(options: {
   let images = 0;
   try {
     for await (const b of options.batches) {
-      imageEmbeddings.push(tf.tidy(() => l2Normalize(model.encodeImage(tf.tensor4d(b.pixels, [b.n, b.size, b.size, 3]), { training: false }).embedding)));
+      imageEmbeddings.push(
+        tf.tidy(() =>
+          l2Normalize(
+            model.encodeImage(tf.tensor4d(b.pixels, [b.n, b.size, b.size, 3]), { training: false }).embedding,
+          ),
+        ),
+      );
       for (const item of b.items) {
         if (item.captions.length === 0) throw new Error(`retrieval: image ${images} has no captions`);
-        for (const c of item.captions) { captions.push(c); textImage.push(images); }
+        for (const c of item.captions) {
+          captions.push(c);
+          textImage.push(images);
+        }
         images++;
       }
       options.onProgress?.(images);
@@ -34,13 +56,28 @@ export async function evaluateRetrieval(options: {
     const textEmbeddings: tf.Tensor2D[] = [];
     for (let s = 0; s < captions.length; s += step) {
       const chunk = captions.slice(s, s + step);
-      textEmbeddings.push(tf.tidy(() => l2Normalize(model.encodeText(tf.tensor2d(tokenizer.encodeBatch(chunk), [chunk.length, tokenizer.contextLength], 'int32'), { training: false }).embedding)));
+      textEmbeddings.push(
+        tf.tidy(() =>
+          l2Normalize(
+            model.encodeText(
+              tf.tensor2d(tokenizer.encodeBatch(chunk), [chunk.length, tokenizer.contextLength], 'int32'),
+              { training: false },
+            ).embedding,
+          ),
+        ),
+      );
     }
-    const similarity = tf.tidy(() => tf.matMul(tf.concat(imageEmbeddings, 0), tf.concat(textEmbeddings, 0), false, true));
+    const similarity = tf.tidy(() =>
+      tf.matMul(tf.concat(imageEmbeddings, 0), tf.concat(textEmbeddings, 0), false, true),
+    );
     const values = similarity.dataSync();
     similarity.dispose();
     tf.dispose(textEmbeddings);
-    return { metrics: retrievalMetrics(values, images, textImage, options.ks ?? [1, 5, 10]), images, texts: captions.length };
+    return {
+      metrics: retrievalMetrics(values, images, textImage, options.ks ?? [1, 5, 10]),
+      images,
+      texts: captions.length,
+    };
   } finally {
     tf.dispose(imageEmbeddings);
   }

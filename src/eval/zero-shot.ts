@@ -6,7 +6,12 @@ import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { zeroShotClassifier, zeroShotScores } from './zero-shot-classifier.ts';
 import { classificationMetrics, argmaxRows, topK, type ClassificationMetrics } from './classification-metrics.ts';
 
-export interface LabelledBatch { pixels: Float32Array; n: number; size: number; items: Array<{ label: number }> }
+export interface LabelledBatch {
+  pixels: Float32Array;
+  n: number;
+  size: number;
+  items: Array<{ label: number }>;
+}
 
 export interface ZeroShotResult {
   metrics: ClassificationMetrics;
@@ -52,7 +57,10 @@ export async function evaluateZeroShot(options: {
   const c = classes.length;
   const all = new Float32Array(labels.length * c);
   let offset = 0;
-  for (const s of scores) { all.set(s, offset); offset += s.length; }
+  for (const s of scores) {
+    all.set(s, offset);
+    offset += s.length;
+  }
   const predictions = argmaxRows(all, labels.length, c);
   const margins = new Float32Array(labels.length);
   for (let i = 0; i < labels.length; i++) {

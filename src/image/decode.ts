@@ -29,7 +29,9 @@ function classify(err: unknown): ImageDecodeError {
   return new ImageDecodeError('corrupt', message);
 }
 
-export interface DecodeOptions { maxPixels?: number }
+export interface DecodeOptions {
+  maxPixels?: number;
+}
 
 /** Decode `bytes` to 8-bit RGB; throws ImageDecodeError for anything that is not a sound image. */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
@@ -41,8 +43,13 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageDecodeError('unsupported', `decoded to ${info.channels} channels, expected 3`);
-    if (info.width * info.height > maxPixels) throw new ImageDecodeError('too-large', `image ${info.width}x${info.height} exceeds the pixel limit ${maxPixels}`);
+    if (info.channels !== 3)
+      throw new ImageDecodeError('unsupported', `decoded to ${info.channels} channels, expected 3`);
+    if (info.width * info.height > maxPixels)
+      throw new ImageDecodeError(
+        'too-large',
+        `image ${info.width}x${info.height} exceeds the pixel limit ${maxPixels}`,
+      );
     // own the pixels: sharp's Buffer may be a view into a larger pooled allocation
     const own = new Uint8Array(data.length);
     own.set(data);

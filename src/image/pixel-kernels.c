@@ -1,6 +1,6 @@
 // WebAssembly kernels for the hot pixel ops of src/image/pixel-ops.ts and resample.ts: the same arithmetic as
 // Pillow 9.4's C code (Resample.c, BoxBlur.c, Convert.c rgb2hsv/hsv2rgb, Blend.c) so their output is identical
-// to the TypeScript reference implementation, which test/image-wasm.test.ts checks on random images.
+// to the TypeScript reference implementation, which test/image/wasm.test.ts checks on random images.
 // Images are 8-bit RGB, HWC, in the module's linear memory; the caller (wasm-pixel-ops.ts) owns the layout.
 // Build (clang + lld from Debian): see BUILD below; the .wasm next to this file is committed, CI does not build it.
 // BUILD: clang --target=wasm32 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -nostdlib -Wl,--no-entry -Wl,--export-dynamic -Wl,--import-memory

@@ -15,7 +15,8 @@ const f32 = Math.fround;
 
 export function rgbImage(width: number, height: number, data?: Uint8Array): RgbImage {
   const d = data ?? new Uint8Array(width * height * 3);
-  if (d.length !== width * height * 3) throw new Error(`RGB image ${width}x${height} needs ${width * height * 3} bytes, got ${d.length}`);
+  if (d.length !== width * height * 3)
+    throw new Error(`RGB image ${width}x${height} needs ${width * height * 3} bytes, got ${d.length}`);
   return { data: d, width, height };
 }
 
@@ -34,7 +35,8 @@ export function blendTable(constant: number, factor: number): Uint8Array {
 }
 
 function mapTable(img: RgbImage, lut: Uint8Array): RgbImage {
-  const src = img.data, out = new Uint8Array(src.length);
+  const src = img.data,
+    out = new Uint8Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = lut[src[i]];
   return { data: out, width: img.width, height: img.height };
 }
@@ -63,7 +65,8 @@ export function adjustSaturation(img: RgbImage, factor: number): RgbImage {
   // products alpha * d for d in [-255, 255], rounded to float32 like the C expression
   const prod = new Float64Array(511);
   for (let d = -255; d <= 255; d++) prod[d + 255] = f32(alpha * d);
-  const src = img.data, out = new Uint8Array(src.length);
+  const src = img.data,
+    out = new Uint8Array(src.length);
   for (let i = 0; i < src.length; i += 3) {
     const l = luma(src[i], src[i + 1], src[i + 2]);
     for (let c = 0; c < 3; c++) {
@@ -82,17 +85,28 @@ export function adjustHue(img: RgbImage, factor: number): RgbImage {
   if (!(factor >= -0.5 && factor <= 0.5)) throw new RangeError(`hue factor ${factor} is not in [-0.5, 0.5]`);
   const shift = ((Math.trunc(factor * 255) % 256) + 256) % 256; // np.uint8(hue_factor * 255)
   const div = quotientTable();
-  const src = img.data, out = new Uint8Array(src.length);
+  const src = img.data,
+    out = new Uint8Array(src.length);
   for (let i = 0; i < src.length; i += 3) {
-    const r = src[i], g = src[i + 1], b = src[i + 2];
-    const maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    const minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    const r = src[i],
+      g = src[i + 1],
+      b = src[i + 2];
+    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
     const v = maxc;
-    if (maxc === minc) { out[i] = v; out[i + 1] = v; out[i + 2] = v; continue; } // s = 0: gray stays gray
+    if (maxc === minc) {
+      out[i] = v;
+      out[i + 1] = v;
+      out[i + 2] = v;
+      continue;
+    } // s = 0: gray stays gray
     // rgb2hsv
-    const cr = maxc - minc, row = cr << 8;
+    const cr = maxc - minc,
+      row = cr << 8;
     const sf = div[(maxc << 8) + cr]; // float32(cr / maxc)
-    const rc = div[row + maxc - r], gc = div[row + maxc - g], bc = div[row + maxc - b];
+    const rc = div[row + maxc - r],
+      gc = div[row + maxc - g],
+      bc = div[row + maxc - b];
     let hf: number;
     if (r === maxc) hf = f32(bc - gc);
     else if (g === maxc) hf = f32(2.0 + rc - bc);
@@ -100,11 +114,18 @@ export function adjustHue(img: RgbImage, factor: number): RgbImage {
     const x = hf / 6.0 + 1.0;
     hf = f32(x >= 1.0 ? x - 1.0 : x); // fmod(x, 1.0) for x in (0, 2)
     // (hf, sf in [0, 1]: `| 0` truncates like the C cast, and is much faster than Math.trunc in V8)
-    let uh = (hf * 255.0) | 0; uh = uh >= 255 ? 255 : uh;
-    let s = (sf * 255.0) | 0; s = s >= 255 ? 255 : s;
+    let uh = (hf * 255.0) | 0;
+    uh = uh >= 255 ? 255 : uh;
+    let s = (sf * 255.0) | 0;
+    s = s >= 255 ? 255 : s;
     const h = (uh + shift) & 255;
     // hsv2rgb
-    if (s === 0) { out[i] = v; out[i + 1] = v; out[i + 2] = v; continue; }
+    if (s === 0) {
+      out[i] = v;
+      out[i + 1] = v;
+      out[i + 2] = v;
+      continue;
+    }
     const hh = (h * 6.0) / 255.0;
     const k = hh | 0; // floor, hh >= 0
     const fs = f32(f32(hh - k) * s);
@@ -115,12 +136,37 @@ export function adjustHue(img: RgbImage, factor: number): RgbImage {
     const q = Math.floor((v * (255.0 - fs)) / 255.0 + 0.5);
     const t = Math.floor((v * (255.0 - s + fs)) / 255.0 + 0.5);
     switch (k) {
-      case 0: case 6: out[i] = v; out[i + 1] = t; out[i + 2] = p; break;
-      case 1: out[i] = q; out[i + 1] = v; out[i + 2] = p; break;
-      case 2: out[i] = p; out[i + 1] = v; out[i + 2] = t; break;
-      case 3: out[i] = p; out[i + 1] = q; out[i + 2] = v; break;
-      case 4: out[i] = t; out[i + 1] = p; out[i + 2] = v; break;
-      default: out[i] = v; out[i + 1] = p; out[i + 2] = q; break;
+      case 0:
+      case 6:
+        out[i] = v;
+        out[i + 1] = t;
+        out[i + 2] = p;
+        break;
+      case 1:
+        out[i] = q;
+        out[i + 1] = v;
+        out[i + 2] = p;
+        break;
+      case 2:
+        out[i] = p;
+        out[i + 1] = v;
+        out[i + 2] = t;
+        break;
+      case 3:
+        out[i] = p;
+        out[i + 1] = q;
+        out[i + 2] = v;
+        break;
+      case 4:
+        out[i] = t;
+        out[i + 1] = p;
+        out[i + 2] = v;
+        break;
+      default:
+        out[i] = v;
+        out[i + 1] = p;
+        out[i + 2] = q;
+        break;
     }
   }
   return { data: out, width: img.width, height: img.height };
@@ -138,22 +184,30 @@ function quotientTable(): Float32Array {
 
 /** F.rgb_to_grayscale(img, 3): Pillow's L conversion replicated to three channels. */
 export function grayscale(img: RgbImage): RgbImage {
-  const src = img.data, out = new Uint8Array(src.length);
+  const src = img.data,
+    out = new Uint8Array(src.length);
   for (let i = 0; i < src.length; i += 3) {
     const l = luma(src[i], src[i + 1], src[i + 2]);
-    out[i] = l; out[i + 1] = l; out[i + 2] = l;
+    out[i] = l;
+    out[i + 1] = l;
+    out[i + 2] = l;
   }
   return { data: out, width: img.width, height: img.height };
 }
 
 /** Horizontal flip (PIL FLIP_LEFT_RIGHT). */
 export function flipHorizontal(img: RgbImage): RgbImage {
-  const { width, height } = img, src = img.data, out = new Uint8Array(src.length);
+  const { width, height } = img,
+    src = img.data,
+    out = new Uint8Array(src.length);
   for (let y = 0; y < height; y++) {
     const row = y * width * 3;
     for (let x = 0; x < width; x++) {
-      const s = row + x * 3, d = row + (width - 1 - x) * 3;
-      out[d] = src[s]; out[d + 1] = src[s + 1]; out[d + 2] = src[s + 2];
+      const s = row + x * 3,
+        d = row + (width - 1 - x) * 3;
+      out[d] = src[s];
+      out[d + 1] = src[s + 1];
+      out[d + 2] = src[s + 2];
     }
   }
   return { data: out, width, height };
@@ -162,12 +216,16 @@ export function flipHorizontal(img: RgbImage): RgbImage {
 /** Crop a box; pixels outside the source are 0 (PIL crop / torchvision's zero padding). */
 export function crop(img: RgbImage, box: { top: number; left: number; width: number; height: number }): RgbImage {
   const out = new Uint8Array(box.width * box.height * 3);
-  const x0 = Math.max(0, box.left), x1 = Math.min(img.width, box.left + box.width);
+  const x0 = Math.max(0, box.left),
+    x1 = Math.min(img.width, box.left + box.width);
   if (x1 > x0) {
     for (let y = 0; y < box.height; y++) {
       const sy = box.top + y;
       if (sy < 0 || sy >= img.height) continue;
-      out.set(img.data.subarray((sy * img.width + x0) * 3, (sy * img.width + x1) * 3), (y * box.width + (x0 - box.left)) * 3);
+      out.set(
+        img.data.subarray((sy * img.width + x0) * 3, (sy * img.width + x1) * 3),
+        (y * box.width + (x0 - box.left)) * 3,
+      );
     }
   }
   return { data: out, width: box.width, height: box.height };
@@ -191,7 +249,16 @@ const TWO_POW_M24 = 1 / 16777216;
  * independently, edges clamped), written row by row so the inner loops run over contiguous memory:
  * out[y] = (ww * sum(in[y-r..y+r]) + fw * (in[y-r-1] + in[y+r+1]) + 2^23) >> 24.
  */
-function boxBlurColumns(src: Uint8Array, dst: Uint8Array, rows: number, rowLen: number, r: number, ww: number, fw: number, acc: Int32Array): void {
+function boxBlurColumns(
+  src: Uint8Array,
+  dst: Uint8Array,
+  rows: number,
+  rowLen: number,
+  r: number,
+  ww: number,
+  fw: number,
+  acc: Int32Array,
+): void {
   const last = rows - 1;
   const clampRow = (y: number) => (y < 0 ? 0 : y > last ? last : y) * rowLen;
   acc.fill(0);
@@ -200,9 +267,13 @@ function boxBlurColumns(src: Uint8Array, dst: Uint8Array, rows: number, rowLen: 
     for (let i = 0; i < rowLen; i++) acc[i] += src[o + i];
   }
   for (let y = 0; y < rows; y++) {
-    const lo = clampRow(y - r - 1), hi = clampRow(y + r + 1), leaving = clampRow(y - r), out = y * rowLen;
+    const lo = clampRow(y - r - 1),
+      hi = clampRow(y + r + 1),
+      leaving = clampRow(y - r),
+      out = y * rowLen;
     for (let i = 0; i < rowLen; i++) {
-      const a = src[lo + i], b = src[hi + i];
+      const a = src[lo + i],
+        b = src[hi + i];
       dst[out + i] = ((acc[i] * ww + (a + b) * fw + 8388608) * TWO_POW_M24) | 0; // < 256: `| 0` is the >> 24
       acc[i] += b - src[leaving + i];
     }
@@ -214,7 +285,9 @@ function transposeRgb(src: Uint8Array, width: number, height: number): Uint8Arra
   for (let y = 0; y < height; y++) {
     for (let x = 0, s = y * width * 3; x < width; x++, s += 3) {
       const d = (x * height + y) * 3;
-      out[d] = src[s]; out[d + 1] = src[s + 1]; out[d + 2] = src[s + 2];
+      out[d] = src[s];
+      out[d + 1] = src[s + 1];
+      out[d + 2] = src[s + 2];
     }
   }
   return out;
@@ -240,9 +313,15 @@ export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
   const acc = new Int32Array(Math.max(width, height) * 3);
   let a: Uint8Array = transposeRgb(img.data, width, height); // width rows of height pixels
   let b: Uint8Array = new Uint8Array(a.length);
-  for (let pass = 0; pass < 3; pass++) { boxBlurColumns(a, b, width, height * 3, r, ww, fw, acc); [a, b] = [b, a]; }
+  for (let pass = 0; pass < 3; pass++) {
+    boxBlurColumns(a, b, width, height * 3, r, ww, fw, acc);
+    [a, b] = [b, a];
+  }
   a = transposeRgb(a, height, width);
-  for (let pass = 0; pass < 3; pass++) { boxBlurColumns(a, b, height, width * 3, r, ww, fw, acc); [a, b] = [b, a]; }
+  for (let pass = 0; pass < 3; pass++) {
+    boxBlurColumns(a, b, height, width * 3, r, ww, fw, acc);
+    [a, b] = [b, a];
+  }
   return { data: a, width, height };
 }
 
@@ -250,7 +329,8 @@ export function gaussianBlur(img: RgbImage, sigma: number): RgbImage {
 export function normalizeTables(mean?: Triple, std?: Triple): Float32Array {
   const t = new Float32Array(3 * 256);
   for (let c = 0; c < 3; c++) {
-    const m = f32(mean ? mean[c] : 0), s = f32(std ? std[c] : 1);
+    const m = f32(mean ? mean[c] : 0),
+      s = f32(std ? std[c] : 1);
     for (let v = 0; v < 256; v++) {
       const x = f32(v / 255);
       t[c * 256 + v] = mean ? f32(f32(x - m) / s) : x;

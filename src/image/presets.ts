@@ -3,10 +3,16 @@
 // like the DeCLIP code base; openaiClipStats is there for OpenAI-CLIP weights.
 import type { Triple, ViewSpec, ViewOp } from './view-spec.ts';
 
-export interface NormalizeStats { mean: Triple; std: Triple }
+export interface NormalizeStats {
+  mean: Triple;
+  std: Triple;
+}
 
 export const imagenetStats: NormalizeStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-export const openaiClipStats: NormalizeStats = { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+export const openaiClipStats: NormalizeStats = {
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+};
 
 const torchvisionRatio: [number, number] = [3 / 4, 4 / 3];
 const normalize = (stats: NormalizeStats): ViewOp => ({ op: 'normalize', mean: [...stats.mean], std: [...stats.std] });

@@ -8,7 +8,11 @@ import type { CropBox } from './sample-params.ts';
 const PRECISION_BITS = 32 - 8 - 2;
 const HALF = 1 << (PRECISION_BITS - 1);
 
-interface Coeffs { ksize: number; bounds: Int32Array; kk: Int32Array }
+interface Coeffs {
+  ksize: number;
+  bounds: Int32Array;
+  kk: Int32Array;
+}
 
 /** precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter (support 1) over [in0, in1) of an axis. */
 function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: number): Coeffs {
@@ -37,7 +41,8 @@ function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: num
     }
     for (let x = 0; x < xmax; x++) {
       const c = ww !== 0.0 ? k[x] / ww : k[x];
-      kk[xx * ksize + x] = c < 0 ? Math.trunc(-0.5 + c * (1 << PRECISION_BITS)) : Math.trunc(0.5 + c * (1 << PRECISION_BITS));
+      kk[xx * ksize + x] =
+        c < 0 ? Math.trunc(-0.5 + c * (1 << PRECISION_BITS)) : Math.trunc(0.5 + c * (1 << PRECISION_BITS));
     }
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = xmax;
@@ -45,7 +50,7 @@ function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: num
   return { ksize, bounds, kk };
 }
 
-const clip8 = (v: number) => (v >= 1 << PRECISION_BITS << 8 ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS);
+const clip8 = (v: number) => (v >= (1 << PRECISION_BITS) << 8 ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS);
 
 /** PIL Image.resize((outWidth, outHeight), BILINEAR) of a whole 8-bit RGB image. */
 export function resizeBilinear(img: RgbImage, outWidth: number, outHeight: number): RgbImage {
@@ -67,15 +72,23 @@ export function resizeBilinear(img: RgbImage, outWidth: number, outHeight: numbe
       const rowIn = (yy + yFirst) * width * 3;
       const rowOut = yy * outWidth * 3;
       for (let xx = 0; xx < outWidth; xx++) {
-        const xmin = bounds[xx * 2], xmax = bounds[xx * 2 + 1], kOff = xx * ksize;
-        let s0 = HALF, s1 = HALF, s2 = HALF;
+        const xmin = bounds[xx * 2],
+          xmax = bounds[xx * 2 + 1],
+          kOff = xx * ksize;
+        let s0 = HALF,
+          s1 = HALF,
+          s2 = HALF;
         let p = rowIn + xmin * 3;
         for (let x = 0; x < xmax; x++, p += 3) {
           const c = kk[kOff + x];
-          s0 += src[p] * c; s1 += src[p + 1] * c; s2 += src[p + 2] * c;
+          s0 += src[p] * c;
+          s1 += src[p + 1] * c;
+          s2 += src[p + 2] * c;
         }
         const o = rowOut + xx * 3;
-        tmp[o] = clip8(s0); tmp[o + 1] = clip8(s1); tmp[o + 2] = clip8(s2);
+        tmp[o] = clip8(s0);
+        tmp[o + 1] = clip8(s1);
+        tmp[o + 2] = clip8(s2);
       }
     }
     src = tmp;
@@ -89,10 +102,13 @@ export function resizeBilinear(img: RgbImage, outWidth: number, outHeight: numbe
   const rowLen = srcWidth * 3;
   const acc = new Int32Array(rowLen); // sums stay below 2^31: |coefficients| sum to about 2^22, pixels <= 255
   for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = vBounds[yy * 2] - yFirst, ymax = vBounds[yy * 2 + 1], kOff = yy * ksize;
+    const ymin = vBounds[yy * 2] - yFirst,
+      ymax = vBounds[yy * 2 + 1],
+      kOff = yy * ksize;
     acc.fill(HALF);
     for (let y = 0; y < ymax; y++) {
-      const c = kk[kOff + y], row = (ymin + y) * rowLen;
+      const c = kk[kOff + y],
+        row = (ymin + y) * rowLen;
       for (let i = 0; i < rowLen; i++) acc[i] += src[row + i] * c;
     }
     const rowOut = yy * rowLen;

@@ -15,7 +15,12 @@ export interface UniformSource {
   random(): number;
 }
 
-export interface CropBox { top: number; left: number; height: number; width: number }
+export interface CropBox {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
 
 export type PlanStep =
   /** Crop `box` (zero fill outside the image), then bilinear resize to outWidth x outHeight (identity sizes skip it). */
@@ -35,7 +40,13 @@ export function roundHalfEven(x: number): number {
 }
 
 /** torchvision RandomResizedCrop.get_params on a width x height image. */
-export function randomResizedCropBox(width: number, height: number, scale: [number, number], ratio: [number, number], rng: UniformSource): CropBox {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  scale: [number, number],
+  ratio: [number, number],
+  rng: UniformSource,
+): CropBox {
   const area = height * width;
   // torch.log(torch.tensor(ratio)) is float32
   const logLo = Math.fround(Math.log(Math.fround(ratio[0])));
@@ -56,18 +67,34 @@ export function randomResizedCropBox(width: number, height: number, scale: [numb
   const minRatio = Math.min(ratio[0], ratio[1]);
   const maxRatio = Math.max(ratio[0], ratio[1]);
   let w: number, h: number;
-  if (inRatio < minRatio) { w = width; h = roundHalfEven(w / minRatio); }
-  else if (inRatio > maxRatio) { h = height; w = roundHalfEven(h * maxRatio); }
-  else { w = width; h = height; }
+  if (inRatio < minRatio) {
+    w = width;
+    h = roundHalfEven(w / minRatio);
+  } else if (inRatio > maxRatio) {
+    h = height;
+    w = roundHalfEven(h * maxRatio);
+  } else {
+    w = width;
+    h = height;
+  }
   return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
 }
 
 /** torchvision F.center_crop's box (negative offsets = zero padding) for a width x height image. */
 export function centerCropBox(width: number, height: number, size: number): CropBox {
-  let padLeft = 0, padTop = 0, w = width, h = height;
+  let padLeft = 0,
+    padTop = 0,
+    w = width,
+    h = height;
   if (size > width || size > height) {
-    if (size > width) { padLeft = Math.floor((size - width) / 2); w = size; }
-    if (size > height) { padTop = Math.floor((size - height) / 2); h = size; }
+    if (size > width) {
+      padLeft = Math.floor((size - width) / 2);
+      w = size;
+    }
+    if (size > height) {
+      padTop = Math.floor((size - height) / 2);
+      h = size;
+    }
   }
   const top = roundHalfEven((h - size) / 2) - padTop;
   const left = roundHalfEven((w - size) / 2) - padLeft;
@@ -86,9 +113,14 @@ export function colorJitterSteps(
   rng: UniformSource,
 ): PlanStep[] {
   const order = [0, 1, 2, 3];
-  for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
   const range = (v: number): [number, number] | undefined => (v > 0 ? [Math.max(0, 1 - v), 1 + v] : undefined);
-  const b = range(o.brightness), c = range(o.contrast), s = range(o.saturation);
+  const b = range(o.brightness),
+    c = range(o.contrast),
+    s = range(o.saturation);
   const factors = [
     b && rng.uniform(b[0], b[1]),
     c && rng.uniform(c[0], c[1]),
@@ -110,7 +142,8 @@ const applies = (u: number, p: number) => p > 0 && u <= p;
 /** Draw every random parameter of `spec` for an image of width x height, in op order. */
 export function planView(spec: ViewSpec, width: number, height: number, rng: UniformSource): PlanStep[] {
   const steps: PlanStep[] = [];
-  let w = width, h = height;
+  let w = width,
+    h = height;
   for (const op of spec.ops) {
     switch (op.op) {
       case 'randomResizedCrop': {
@@ -121,8 +154,14 @@ export function planView(spec: ViewSpec, width: number, height: number, rng: Uni
       }
       case 'resizeShorter': {
         const out = resizeShorterSize(w, h, op.size);
-        steps.push({ kind: 'resizedCrop', box: { top: 0, left: 0, width: w, height: h }, outWidth: out.width, outHeight: out.height });
-        w = out.width; h = out.height;
+        steps.push({
+          kind: 'resizedCrop',
+          box: { top: 0, left: 0, width: w, height: h },
+          outWidth: out.width,
+          outHeight: out.height,
+        });
+        w = out.width;
+        h = out.height;
         break;
       }
       case 'centerCrop':

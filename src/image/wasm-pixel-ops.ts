@@ -10,7 +10,10 @@ import type { CropBox, PlanStep } from './sample-params.ts';
 import type { Triple } from './view-spec.ts';
 
 // The project's tsconfig has no DOM lib, so the few WebAssembly APIs used are typed here.
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
@@ -51,7 +54,12 @@ function load(): Kernels {
 
 /** Whether the WebAssembly kernels load on this platform (they need SIMD and bulk memory). */
 export function wasmKernelsAvailable(): boolean {
-  try { load(); return true; } catch { return false; }
+  try {
+    load();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function ensure(bytes: number): void {
@@ -65,52 +73,82 @@ const align = (n: number) => (n + 15) & ~15;
  * Execute `steps` on `img`; returns the final bytes or (when the plan ends in normalize / floatOut) the float32
  * HWC data. Identical to executePlan + toFloat of the TypeScript path.
  */
-export function executePlanWasm(img: RgbImage, steps: PlanStep[], floatTables?: (n?: { mean: Triple; std: Triple }) => Float32Array):
-  { width: number; height: number; bytes?: Uint8Array; floats?: Float32Array; normalize?: { mean: Triple; std: Triple } } {
+export function executePlanWasm(
+  img: RgbImage,
+  steps: PlanStep[],
+  floatTables?: (n?: { mean: Triple; std: Triple }) => Float32Array,
+): {
+  width: number;
+  height: number;
+  bytes?: Uint8Array;
+  floats?: Float32Array;
+  normalize?: { mean: Triple; std: Triple };
+} {
   const k = load();
   // A leading crop (RandomResizedCrop's box, CenterCrop) is cut straight out of the decoded image, so only the
   // box enters wasm memory, not the whole (possibly large) photo.
   let pending = steps;
   let firstBox: CropBox | undefined;
   const first = steps[0];
-  if (first && (first.kind === 'resizedCrop' || first.kind === 'crop') &&
-      !(first.box.left === 0 && first.box.top === 0 && first.box.width === img.width && first.box.height === img.height)) {
+  if (
+    first &&
+    (first.kind === 'resizedCrop' || first.kind === 'crop') &&
+    !(first.box.left === 0 && first.box.top === 0 && first.box.width === img.width && first.box.height === img.height)
+  ) {
     firstBox = first.box;
     const whole = { top: 0, left: 0, width: first.box.width, height: first.box.height };
     pending = first.kind === 'crop' ? steps.slice(1) : [{ ...first, box: whole }, ...steps.slice(1)];
   }
   // the largest intermediate image, to size four equal slots: current, next, and two scratch buffers
-  let w = firstBox ? firstBox.width : img.width, h = firstBox ? firstBox.height : img.height, maxBytes = w * h * 3;
+  let w = firstBox ? firstBox.width : img.width,
+    h = firstBox ? firstBox.height : img.height,
+    maxBytes = w * h * 3;
   for (const s of pending) {
     if (s.kind === 'resizedCrop') {
-      maxBytes = Math.max(maxBytes, s.box.width * s.box.height * 3, s.outWidth * s.box.height * 3, s.outWidth * s.outHeight * 3);
-      w = s.outWidth; h = s.outHeight;
+      maxBytes = Math.max(
+        maxBytes,
+        s.box.width * s.box.height * 3,
+        s.outWidth * s.box.height * 3,
+        s.outWidth * s.outHeight * 3,
+      );
+      w = s.outWidth;
+      h = s.outHeight;
     } else if (s.kind === 'crop') {
-      w = s.box.width; h = s.box.height; maxBytes = Math.max(maxBytes, w * h * 3);
+      w = s.box.width;
+      h = s.box.height;
+      maxBytes = Math.max(maxBytes, w * h * 3);
     }
   }
   const slot = align(maxBytes);
-  const lut = heapBase, tables = align(lut + 256), base = align(tables + 768 * 4);
+  const lut = heapBase,
+    tables = align(lut + 256),
+    base = align(tables + 768 * 4);
   const slots = [base, base + slot, base + 2 * slot, base + 3 * slot];
   const needBytes = base + 4 * slot + align(maxBytes * 4) + 16;
-  if (needBytes > MAX_MEMORY_BYTES) throw new Error(`a ${img.width}x${img.height} view needs ${needBytes} bytes: too large for the wasm kernels`);
+  if (needBytes > MAX_MEMORY_BYTES)
+    throw new Error(`a ${img.width}x${img.height} view needs ${needBytes} bytes: too large for the wasm kernels`);
   ensure(needBytes);
   let mem = new Uint8Array(memory.buffer);
   let cur = 0; // index of the slot holding the current image
   /** Copy `box` (zero outside the source) of a width x height RGB image at src[offset] into mem at dst. */
   const copyBox = (src: Uint8Array, offset: number, width: number, height: number, box: CropBox, dst: number) => {
     mem.fill(0, dst, dst + box.width * box.height * 3);
-    const x0 = Math.max(0, box.left), x1 = Math.min(width, box.left + box.width);
+    const x0 = Math.max(0, box.left),
+      x1 = Math.min(width, box.left + box.width);
     if (x1 <= x0) return;
     for (let y = 0; y < box.height; y++) {
       const sy = box.top + y;
       if (sy < 0 || sy >= height) continue;
-      mem.set(src.subarray(offset + (sy * width + x0) * 3, offset + (sy * width + x1) * 3), dst + (y * box.width + (x0 - box.left)) * 3);
+      mem.set(
+        src.subarray(offset + (sy * width + x0) * 3, offset + (sy * width + x1) * 3),
+        dst + (y * box.width + (x0 - box.left)) * 3,
+      );
     }
   };
   if (firstBox) copyBox(img.data, 0, img.width, img.height, firstBox, slots[cur]);
   else mem.set(img.data, slots[cur]);
-  w = firstBox ? firstBox.width : img.width; h = firstBox ? firstBox.height : img.height;
+  w = firstBox ? firstBox.width : img.width;
+  h = firstBox ? firstBox.height : img.height;
   const other = (...busy: number[]) => [0, 1, 2, 3].find((i) => !busy.includes(i))!;
   /** Copy box (zero outside the image) of the current image into slot `to`. */
   const cropInto = (box: CropBox, to: number) => copyBox(mem, slots[cur], w, h, box, slots[to]);
@@ -121,38 +159,80 @@ export function executePlanWasm(img: RgbImage, steps: PlanStep[], floatTables?: 
       case 'resizedCrop': {
         const whole = s.box.left === 0 && s.box.top === 0 && s.box.width === w && s.box.height === h;
         let from = cur;
-        if (!whole) { from = other(cur); cropInto(s.box, from); }
-        const to = other(cur, from), tmp = other(cur, from, to);
-        if (s.outWidth === s.box.width && s.outHeight === s.box.height) {
-          if (from === cur) mem.copyWithin(slots[to], slots[cur], slots[cur] + npix * 3); else { cur = from; w = s.box.width; h = s.box.height; break; }
-        } else if (k.resize_bilinear(slots[from], s.box.width, s.box.height, slots[to], s.outWidth, s.outHeight, slots[tmp]) !== 0) {
-          throw new Error(`resize ${s.box.width}x${s.box.height} -> ${s.outWidth}x${s.outHeight} is too large for the wasm kernels`);
+        if (!whole) {
+          from = other(cur);
+          cropInto(s.box, from);
         }
-        cur = to; w = s.outWidth; h = s.outHeight;
+        const to = other(cur, from),
+          tmp = other(cur, from, to);
+        if (s.outWidth === s.box.width && s.outHeight === s.box.height) {
+          if (from === cur) mem.copyWithin(slots[to], slots[cur], slots[cur] + npix * 3);
+          else {
+            cur = from;
+            w = s.box.width;
+            h = s.box.height;
+            break;
+          }
+        } else if (
+          k.resize_bilinear(slots[from], s.box.width, s.box.height, slots[to], s.outWidth, s.outHeight, slots[tmp]) !==
+          0
+        ) {
+          throw new Error(
+            `resize ${s.box.width}x${s.box.height} -> ${s.outWidth}x${s.outHeight} is too large for the wasm kernels`,
+          );
+        }
+        cur = to;
+        w = s.outWidth;
+        h = s.outHeight;
         break;
       }
-      case 'crop': { const to = other(cur); cropInto(s.box, to); cur = to; w = s.box.width; h = s.box.height; break; }
-      case 'flip': { const to = other(cur); k.flip(slots[cur], w, h, slots[to]); cur = to; break; }
-      case 'brightness': mem.set(blendTable(0, s.factor), lut); k.map_lut(slots[cur], npix * 3, lut); break;
+      case 'crop': {
+        const to = other(cur);
+        cropInto(s.box, to);
+        cur = to;
+        w = s.box.width;
+        h = s.box.height;
+        break;
+      }
+      case 'flip': {
+        const to = other(cur);
+        k.flip(slots[cur], w, h, slots[to]);
+        cur = to;
+        break;
+      }
+      case 'brightness':
+        mem.set(blendTable(0, s.factor), lut);
+        k.map_lut(slots[cur], npix * 3, lut);
+        break;
       case 'contrast': {
         const mean = npix === 0 ? 0 : Math.trunc(k.luma_sum(slots[cur], npix) / npix + 0.5);
-        mem.set(blendTable(mean, s.factor), lut); k.map_lut(slots[cur], npix * 3, lut);
+        mem.set(blendTable(mean, s.factor), lut);
+        k.map_lut(slots[cur], npix * 3, lut);
         break;
       }
-      case 'saturation': k.saturation(slots[cur], npix, Math.fround(s.factor)); break;
+      case 'saturation':
+        k.saturation(slots[cur], npix, Math.fround(s.factor));
+        break;
       case 'hue': {
-        if (!(s.factor >= -0.5 && s.factor <= 0.5)) throw new RangeError(`hue factor ${s.factor} is not in [-0.5, 0.5]`);
+        if (!(s.factor >= -0.5 && s.factor <= 0.5))
+          throw new RangeError(`hue factor ${s.factor} is not in [-0.5, 0.5]`);
         k.hue(slots[cur], npix, ((Math.trunc(s.factor * 255) % 256) + 256) % 256);
         break;
       }
-      case 'grayscale': k.grayscale(slots[cur], npix); break;
+      case 'grayscale':
+        k.grayscale(slots[cur], npix);
+        break;
       case 'blur': {
         const { r, ww, fw } = pilBoxBlurParams(s.sigma);
-        const a = other(cur), b = other(cur, a);
-        if (k.box_blur(slots[cur], w, h, r, ww, fw, slots[a], slots[b]) !== 0) throw new Error(`blur of a ${w}x${h} image is too large for the wasm kernels`);
+        const a = other(cur),
+          b = other(cur, a);
+        if (k.box_blur(slots[cur], w, h, r, ww, fw, slots[a], slots[b]) !== 0)
+          throw new Error(`blur of a ${w}x${h} image is too large for the wasm kernels`);
         break;
       }
-      case 'normalize': normalize = { mean: s.mean, std: s.std }; break;
+      case 'normalize':
+        normalize = { mean: s.mean, std: s.std };
+        break;
     }
     mem = new Uint8Array(memory.buffer);
   }

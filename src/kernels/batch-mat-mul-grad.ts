@@ -24,18 +24,29 @@ export function batchMatMulGradient(): GradConfig {
       const [a, b] = saved as [tf.Tensor, tf.Tensor];
       const { transposeA: ta, transposeB: tb } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       if (b.rank === 2 && a.rank > 2 && !ta) {
-        const k = a.shape[a.rank - 1]!, n = g.shape[g.rank - 1]!;
-        const a2 = () => tf.reshape(a, [-1, k]), g2 = () => tf.reshape(g, [-1, n]);
+        const k = a.shape[a.rank - 1]!,
+          n = g.shape[g.rank - 1]!;
+        const a2 = () => tf.reshape(a, [-1, k]),
+          g2 = () => tf.reshape(g, [-1, n]);
         return {
           a: () => tf.matMul(g, b, false, !tb),
           b: () => (tb ? tf.matMul(g2(), a2(), true, false) : tf.matMul(a2(), g2(), true, false)),
         };
       }
       let da: () => tf.Tensor, db: () => tf.Tensor;
-      if (!ta && !tb) { da = () => tf.matMul(g, b, false, true); db = () => tf.matMul(a, g, true, false); }
-      else if (!ta && tb) { da = () => tf.matMul(g, b, false, false); db = () => tf.matMul(g, a, true, false); }
-      else if (ta && !tb) { da = () => tf.matMul(b, g, false, true); db = () => tf.matMul(a, g, false, false); }
-      else { da = () => tf.matMul(b, g, true, true); db = () => tf.matMul(g, a, true, true); }
+      if (!ta && !tb) {
+        da = () => tf.matMul(g, b, false, true);
+        db = () => tf.matMul(a, g, true, false);
+      } else if (!ta && tb) {
+        da = () => tf.matMul(g, b, false, false);
+        db = () => tf.matMul(g, a, true, false);
+      } else if (ta && !tb) {
+        da = () => tf.matMul(b, g, false, true);
+        db = () => tf.matMul(a, g, false, false);
+      } else {
+        da = () => tf.matMul(b, g, true, true);
+        db = () => tf.matMul(g, a, true, true);
+      }
       return { a: () => sumToShape(da(), a.shape), b: () => sumToShape(db(), b.shape) };
     },
   };

@@ -10,8 +10,15 @@ import { asWasm, kernelFromOps, makeView, releaseView, runKernel, tensorId, with
 import type { WasmBackend } from './wasm-heap.ts';
 
 type WasmBatchMatMul = (
-  aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
-  transposeA: boolean, transposeB: boolean, outId: number,
+  aId: number,
+  aShape: Uint8Array,
+  aRank: number,
+  bId: number,
+  bShape: Uint8Array,
+  bRank: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  outId: number,
 ) => void;
 
 let xnnBatchMatMul: WasmBatchMatMul | null = null;
@@ -28,7 +35,14 @@ function shapeBytes(shape: number[]): Uint8Array {
 function xnnMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, out: TensorInfo): void {
   batchMatMulRouting.xnnCalls++;
   xnnBatchMatMul!(
-    tensorId(backend, a), shapeBytes(a.shape), 3, tensorId(backend, b), shapeBytes(b.shape), 3, false, false,
+    tensorId(backend, a),
+    shapeBytes(a.shape),
+    3,
+    tensorId(backend, b),
+    shapeBytes(b.shape),
+    3,
+    false,
+    false,
     tensorId(backend, out),
   );
 }
@@ -48,37 +62,65 @@ function transposeLast2(backend: WasmBackend, t: TensorInfo): TensorInfo {
 }
 
 /** Bring a and b to untransposed rank-3 form; temporaries must be disposed by the caller. */
-function normalise(backend: WasmBackend, aIn: TensorInfo, bIn: TensorInfo, transposeA: boolean, transposeB: boolean): Operands {
-  const ra = aIn.shape.length, rb = bIn.shape.length;
+function normalise(
+  backend: WasmBackend,
+  aIn: TensorInfo,
+  bIn: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): Operands {
+  const ra = aIn.shape.length,
+    rb = bIn.shape.length;
   if (ra < 2 || rb < 2) throw new Error(`BatchMatMul: inputs must have rank >= 2, got ${aIn.shape} and ${bIn.shape}`);
   const [a0, a1] = [aIn.shape[ra - 2]!, aIn.shape[ra - 1]!];
   const [b0, b1] = [bIn.shape[rb - 2]!, bIn.shape[rb - 1]!];
-  const M = transposeA ? a1 : a0, Ka = transposeA ? a0 : a1;
-  const Kb = transposeB ? b1 : b0, N = transposeB ? b0 : b1;
+  const M = transposeA ? a1 : a0,
+    Ka = transposeA ? a0 : a1;
+  const Kb = transposeB ? b1 : b0,
+    N = transposeB ? b0 : b1;
   if (Ka !== Kb) {
-    throw new Error(`matMul: inner dimensions ${Ka} and ${Kb} of shapes [${aIn.shape}] and [${bIn.shape}] ` +
-      `(transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+    throw new Error(
+      `matMul: inner dimensions ${Ka} and ${Kb} of shapes [${aIn.shape}] and [${bIn.shape}] ` +
+        `(transposeA=${transposeA}, transposeB=${transposeB}) must match`,
+    );
   }
-  const batchShapeA = aIn.shape.slice(0, -2), batchShapeB = bIn.shape.slice(0, -2);
+  const batchShapeA = aIn.shape.slice(0, -2),
+    batchShapeB = bIn.shape.slice(0, -2);
   const batchShapeOut = tf.broadcast_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
-  const batchA = batchShapeA.reduce((p, x) => p * x, 1), batchB = batchShapeB.reduce((p, x) => p * x, 1);
+  const batchA = batchShapeA.reduce((p, x) => p * x, 1),
+    batchB = batchShapeB.reduce((p, x) => p * x, 1);
   const temporaries: TensorInfo[] = [];
   let a = withShape(aIn, [batchA, a0, a1]);
   let b = withShape(bIn, [batchB, b0, b1]);
-  if (transposeA) { a = transposeLast2(backend, a); temporaries.push(a); }
-  if (transposeB) { b = transposeLast2(backend, b); temporaries.push(b); }
+  if (transposeA) {
+    a = transposeLast2(backend, a);
+    temporaries.push(a);
+  }
+  if (transposeB) {
+    b = transposeLast2(backend, b);
+    temporaries.push(b);
+  }
   return { a, b, temporaries, outShape: [...batchShapeOut, M, N], batchShapeA, batchShapeB, batchShapeOut };
 }
 
 /** For each flat index of the broadcast batch shape, the flat index into an operand's batch shape. */
 function broadcastIndex(outBatch: number[], operandBatch: number[]): (i: number) => number {
-  const rank = outBatch.length, shape = [...new Array(rank - operandBatch.length).fill(1), ...operandBatch];
+  const rank = outBatch.length,
+    shape = [...new Array(rank - operandBatch.length).fill(1), ...operandBatch];
   if (shape.every((d, k) => d === outBatch[k])) return (i) => i;
   return (i) => {
-    let rest = i, idx = 0, stride = 1;
+    let rest = i,
+      idx = 0,
+      stride = 1;
     const coords = new Array<number>(rank);
-    for (let k = rank - 1; k >= 0; k--) { coords[k] = rest % outBatch[k]!; rest = Math.floor(rest / outBatch[k]!); }
-    for (let k = rank - 1; k >= 0; k--) { idx += (shape[k] === 1 ? 0 : coords[k]!) * stride; stride *= shape[k]!; }
+    for (let k = rank - 1; k >= 0; k--) {
+      coords[k] = rest % outBatch[k]!;
+      rest = Math.floor(rest / outBatch[k]!);
+    }
+    for (let k = rank - 1; k >= 0; k--) {
+      idx += (shape[k] === 1 ? 0 : coords[k]!) * stride;
+      stride *= shape[k]!;
+    }
     return idx;
   };
 }
@@ -102,7 +144,8 @@ function fastBatchMatMul(backend: WasmBackend, o: Operands): TensorInfo {
   }
   const batchOut = o.batchShapeOut.reduce((p, x) => p * x, 1);
   const out = backend.makeOutput([batchOut, M, N], 'float32');
-  const ia = broadcastIndex(o.batchShapeOut, o.batchShapeA), ib = broadcastIndex(o.batchShapeOut, o.batchShapeB);
+  const ia = broadcastIndex(o.batchShapeOut, o.batchShapeA),
+    ib = broadcastIndex(o.batchShapeOut, o.batchShapeB);
   for (let i = 0; i < batchOut; i++) {
     const av = makeView(backend, o.a, ia(i) * M * K, [1, M, K]);
     const bv = makeView(backend, o.b, ib(i) * K * N, [1, K, N]);
@@ -110,7 +153,9 @@ function fastBatchMatMul(backend: WasmBackend, o: Operands): TensorInfo {
     try {
       xnnMatMul(backend, av, bv, ov);
     } finally {
-      releaseView(backend, av); releaseView(backend, bv); releaseView(backend, ov);
+      releaseView(backend, av);
+      releaseView(backend, bv);
+      releaseView(backend, ov);
     }
   }
   return withShape(out, o.outShape);
@@ -143,11 +188,13 @@ const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
 export const SMALL_ITEM_MACS = 32768;
 
 function isSmallEqualBatch(a: TensorInfo, b: TensorInfo, transposeA: boolean): boolean {
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   if (ra < 3 || ra !== rb) return false;
   for (let i = 0; i < ra - 2; i++) if (a.shape[i] !== b.shape[i]) return false;
-  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!, k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-  const n = b.shape[rb - 2]! * b.shape[rb - 1]! / k;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!,
+    k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const n = (b.shape[rb - 2]! * b.shape[rb - 1]!) / k;
   return m * k * n < SMALL_ITEM_MACS;
 }
 
@@ -168,7 +215,11 @@ function makeFusedMatMul(stock: KernelFunc): KernelFunc {
         const fusedInputs: Record<string, TensorInfo> = { a: withShape(o.a, [1, batchA * M, K]), b: o.b };
         if (bias) fusedInputs.bias = bias;
         if (preluActivationWeights) fusedInputs.preluActivationWeights = preluActivationWeights;
-        const out = stock({ inputs: fusedInputs, backend: b, attrs: { ...attrs, transposeA: false, transposeB: false } as NamedAttrMap });
+        const out = stock({
+          inputs: fusedInputs,
+          backend: b,
+          attrs: { ...attrs, transposeA: false, transposeB: false } as NamedAttrMap,
+        });
         return withShape(out as TensorInfo, o.outShape);
       }
       const product = fastBatchMatMul(backend, o);
@@ -193,30 +244,48 @@ function makeFusedMatMul(stock: KernelFunc): KernelFunc {
 
 function applyActivation(x: tf.Tensor, activation: string, alpha: number, prelu?: tf.Tensor): tf.Tensor {
   switch (activation) {
-    case 'linear': return x;
-    case 'relu': return tf.relu(x);
-    case 'relu6': return tf.relu6(x);
-    case 'elu': return tf.elu(x);
-    case 'sigmoid': return tf.sigmoid(x);
-    case 'leakyrelu': return tf.leakyRelu(x, alpha);
-    case 'prelu': return tf.prelu(x, prelu!);
-    default: throw new Error(`_FusedMatMul: unsupported activation '${activation}'`);
+    case 'linear':
+      return x;
+    case 'relu':
+      return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
+    case 'elu':
+      return tf.elu(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'leakyrelu':
+      return tf.leakyRelu(x, alpha);
+    case 'prelu':
+      return tf.prelu(x, prelu!);
+    default:
+      throw new Error(`_FusedMatMul: unsupported activation '${activation}'`);
   }
 }
 
 export function batchMatMulKernels(): KernelConfig[] {
   const stockBmm = tf.getKernel('BatchMatMul', 'wasm');
   const stockFused = tf.getKernel('_FusedMatMul', 'wasm');
-  if (!stockBmm || !stockFused) throw new Error('wasm BatchMatMul/_FusedMatMul kernels not found: is @tensorflow/tfjs-backend-wasm imported?');
+  if (!stockBmm || !stockFused)
+    throw new Error('wasm BatchMatMul/_FusedMatMul kernels not found: is @tensorflow/tfjs-backend-wasm imported?');
   const stockFusedFunc = stockFused.kernelFunc;
   stockBatchMatMul = stockBmm.kernelFunc;
   return [
     {
       kernelName: 'BatchMatMul',
       backendName: 'wasm',
-      setupFunc: (backend) => { // (register.ts runs the stock kernel's setup first)
+      setupFunc: (backend) => {
+        // (register.ts runs the stock kernel's setup first)
         xnnBatchMatMul = asWasm(backend).wasm.cwrap('BatchMatMul', null, [
-          'number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number',
+          'number',
+          'array',
+          'number',
+          'number',
+          'array',
+          'number',
+          'number',
+          'number',
+          'number',
         ]) as WasmBatchMatMul;
       },
       kernelFunc: batchMatMul,

@@ -9,13 +9,21 @@ export function concatKernels(stockConcat: KernelFunc): KernelConfig[] {
     const inputs = args.inputs as unknown as TensorInfo[];
     if (inputs.length === 0 || inputs[0]!.dtype === 'string') return stockConcat(args);
     const axis = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, inputs[0]!.shape)[0]!;
-    tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
-    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    tf.backend_util.assertParamsConsistent(
+      inputs.map((t) => t.shape),
+      axis,
+    );
+    const outShape = tf.backend_util.computeOutShape(
+      inputs.map((t) => t.shape),
+      axis,
+    );
     const backend = asWasm(args.backend);
     const dtype = inputs[0]!.dtype;
     if (inputs.some((t) => t.dtype !== dtype)) throw new Error(`Concat: mixed dtypes ${inputs.map((t) => t.dtype)}`);
     const out = backend.makeOutput(outShape, dtype);
-    const heap = backend.wasm.HEAPU8, outOffset = memoryOffset(backend, out), eb = bytesPerElement(dtype);
+    const heap = backend.wasm.HEAPU8,
+      outOffset = memoryOffset(backend, out),
+      eb = bytesPerElement(dtype);
     const begin = new Array<number>(outShape.length).fill(0);
     for (const t of inputs) {
       if (t.shape[axis] === 0) continue;

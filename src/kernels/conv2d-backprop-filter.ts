@@ -17,16 +17,29 @@ interface Attrs {
 
 export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: Attrs): tf.Tensor4D {
   if (a.dataFormat === 'NCHW') {
-    return conv2dFilterGradient(tf.transpose(x, [0, 2, 3, 1]), tf.transpose(dy, [0, 2, 3, 1]), { ...a, dataFormat: 'NHWC' });
+    return conv2dFilterGradient(tf.transpose(x, [0, 2, 3, 1]), tf.transpose(dy, [0, 2, 3, 1]), {
+      ...a,
+      dataFormat: 'NHWC',
+    });
   }
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape, a.filterShape, a.strides, 1, a.pad as never, a.dimRoundingMode, false, 'channelsLast');
+    x.shape,
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad as never,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const [kh, kw, cin, cout] = a.filterShape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const { top, bottom, left, right } = info.padInfo;
   const [n] = x.shape;
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== cout) {
-    throw new Error(`Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the output [${n},${oh},${ow},${cout}]`);
+    throw new Error(
+      `Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the output [${n},${oh},${ow},${cout}]`,
+    );
   }
   const dy2 = tf.reshape(dy, [n * oh * ow, cout]);
   if (sh === kh && sw === kw && top === 0 && left === 0 && bottom <= 0 && right <= 0) {
@@ -36,11 +49,24 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: Attrs):
     const dw = tf.matMul(tf.reshape(patches, [n * oh * ow, kh * kw * cin]), dy2, true, false);
     return tf.reshape(dw, [kh, kw, cin, cout]);
   }
-  const xp = top || bottom || left || right ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x;
+  const xp =
+    top || bottom || left || right
+      ? tf.pad(x, [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ])
+      : x;
   const taps: tf.Tensor[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const xs = tf.stridedSlice(xp, [0, i, j, 0], [n, i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1, cin], [1, sh, sw, 1]);
+      const xs = tf.stridedSlice(
+        xp,
+        [0, i, j, 0],
+        [n, i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1, cin],
+        [1, sh, sw, 1],
+      );
       taps.push(tf.matMul(tf.reshape(xs, [n * oh * ow, cin]), dy2, true, false)); // [Cin, Cout]
     }
   }
@@ -50,7 +76,9 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: Attrs):
 const kernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a = attrs as unknown as Attrs;
-  return kernelFromOps(backend as never, [x, dy], (xt, dyt) => conv2dFilterGradient(xt as tf.Tensor4D, dyt as tf.Tensor4D, a));
+  return kernelFromOps(backend as never, [x, dy], (xt, dyt) =>
+    conv2dFilterGradient(xt as tf.Tensor4D, dyt as tf.Tensor4D, a),
+  );
 };
 
 export function conv2dBackpropFilterKernels(): KernelConfig[] {

@@ -12,7 +12,12 @@ export function gatherKernels(stockGather: KernelFunc): KernelConfig[] {
     const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
     if (x.dtype === 'string' || indices.dtype !== 'int32') return stockGather(args);
     const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
-    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, ax, batchDims);
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
+      x as tf.Tensor,
+      indices as tf.Tensor,
+      ax,
+      batchDims,
+    );
     const backend = asWasm(args.backend);
     const ids = backend.typedArrayFromHeap(indices) as Int32Array;
     const dim = info.dimSize;
@@ -21,9 +26,11 @@ export function gatherKernels(stockGather: KernelFunc): KernelConfig[] {
       if (k < 0 || k >= dim) throw new Error(`GatherV2: the index value ${k} is not in [0, ${dim - 1}]`);
     }
     const out = backend.makeOutput(info.outputShape, x.dtype); // before taking the heap (growth detaches it)
-    const heap = backend.wasm.HEAPU8, eb = bytesPerElement(x.dtype);
+    const heap = backend.wasm.HEAPU8,
+      eb = bytesPerElement(x.dtype);
     const idx = backend.typedArrayFromHeap(indices) as Int32Array; // re-read: the allocation may have moved the buffer
-    const slice = info.sliceSize * eb, n = idx.length / info.batchSize;
+    const slice = info.sliceSize * eb,
+      n = idx.length / info.batchSize;
     const xOff = memoryOffset(backend, x);
     let o = memoryOffset(backend, out);
     for (let b = 0; b < info.batchSize; b++) {

@@ -14,45 +14,79 @@ export const LAYER_NORM = 'ClipBenchLayerNorm';
 export const LAYER_NORM_GRAD = 'ClipBenchLayerNormGrad';
 
 /** y, and per-row mean and rstd (saved for the gradient). */
-export function layerNormForward(x: TypedArray, gamma: TypedArray, beta: TypedArray, rows: number, d: number, eps: number,
-  y: Float32Array, mean: Float32Array, rstd: Float32Array): void {
+export function layerNormForward(
+  x: TypedArray,
+  gamma: TypedArray,
+  beta: TypedArray,
+  rows: number,
+  d: number,
+  eps: number,
+  y: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+): void {
   for (let r = 0, o = 0; r < rows; r++, o += d) {
     let s = 0;
     for (let i = 0; i < d; i++) s += x[o + i]!;
     const mu = s / d;
     let v = 0;
-    for (let i = 0; i < d; i++) { const c = x[o + i]! - mu; v += c * c; }
+    for (let i = 0; i < d; i++) {
+      const c = x[o + i]! - mu;
+      v += c * c;
+    }
     const rs = 1 / Math.sqrt(v / d + eps);
-    mean[r] = mu; rstd[r] = rs;
+    mean[r] = mu;
+    rstd[r] = rs;
     for (let i = 0; i < d; i++) y[o + i] = (x[o + i]! - mu) * rs * gamma[i]! + beta[i]!;
   }
 }
 
-export function layerNormBackward(dy: TypedArray, x: TypedArray, mean: TypedArray, rstd: TypedArray, gamma: TypedArray,
-  rows: number, d: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void {
-  const dg = new Float64Array(d), db = new Float64Array(d);
+export function layerNormBackward(
+  dy: TypedArray,
+  x: TypedArray,
+  mean: TypedArray,
+  rstd: TypedArray,
+  gamma: TypedArray,
+  rows: number,
+  d: number,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+): void {
+  const dg = new Float64Array(d),
+    db = new Float64Array(d);
   for (let r = 0, o = 0; r < rows; r++, o += d) {
-    const mu = mean[r]!, rs = rstd[r]!;
-    let sg = 0, sgx = 0;
+    const mu = mean[r]!,
+      rs = rstd[r]!;
+    let sg = 0,
+      sgx = 0;
     for (let i = 0; i < d; i++) {
-      const xh = (x[o + i]! - mu) * rs, g = dy[o + i]!;
-      dg[i]! += g * xh; db[i]! += g;
+      const xh = (x[o + i]! - mu) * rs,
+        g = dy[o + i]!;
+      dg[i]! += g * xh;
+      db[i]! += g;
       const gg = g * gamma[i]!;
-      sg += gg; sgx += gg * xh;
+      sg += gg;
+      sgx += gg * xh;
     }
-    const mg = sg / d, mgx = sgx / d;
+    const mg = sg / d,
+      mgx = sgx / d;
     for (let i = 0; i < d; i++) {
       const xh = (x[o + i]! - mu) * rs;
       dx[o + i] = rs * (dy[o + i]! * gamma[i]! - mg - xh * mgx);
     }
   }
-  for (let i = 0; i < d; i++) { dgamma[i] = dg[i]!; dbeta[i] = db[i]!; }
+  for (let i = 0; i < d; i++) {
+    dgamma[i] = dg[i]!;
+    dbeta[i] = db[i]!;
+  }
 }
 
 function dims(x: TensorInfo, gamma: TensorInfo): { rows: number; d: number } {
   const d = x.shape[x.shape.length - 1]!;
   if (x.dtype !== 'float32') throw new Error(`layerNorm: x must be float32, got ${x.dtype}`);
-  if (gamma.shape.length !== 1 || gamma.shape[0] !== d) throw new Error(`layerNorm: gamma shape [${gamma.shape}] does not match the last axis ${d} of [${x.shape}]`);
+  if (gamma.shape.length !== 1 || gamma.shape[0] !== d)
+    throw new Error(`layerNorm: gamma shape [${gamma.shape}] does not match the last axis ${d} of [${x.shape}]`);
   return { rows: x.shape.reduce((p, v) => p * v, 1) / d, d };
 }
 
@@ -82,29 +116,42 @@ const wasmBackward: KernelFunc = ({ inputs, backend: b }) => {
   return [dx, dgamma, dbeta];
 };
 
-interface CpuBackend { readSync(dataId: object): TypedArray; makeTensorInfo(shape: number[], dtype: string, values: TypedArray): TensorInfo }
+interface CpuBackend {
+  readSync(dataId: object): TypedArray;
+  makeTensorInfo(shape: number[], dtype: string, values: TypedArray): TensorInfo;
+}
 
 const cpuForward: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as CpuBackend;
   const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
   const { rows, d } = dims(x!, gamma!);
-  const y = new Float32Array(rows * d), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+  const y = new Float32Array(rows * d),
+    mean = new Float32Array(rows),
+    rstd = new Float32Array(rows);
   const r = (t: TensorInfo) => backend.readSync(t.dataId);
   layerNormForward(r(x!), r(gamma!), r(beta!), rows, d, (attrs as { epsilon: number }).epsilon, y, mean, rstd);
   const rowShape = x!.shape.slice(0, -1);
-  return [backend.makeTensorInfo(x!.shape.slice(), 'float32', y), backend.makeTensorInfo(rowShape, 'float32', mean),
-    backend.makeTensorInfo(rowShape, 'float32', rstd)];
+  return [
+    backend.makeTensorInfo(x!.shape.slice(), 'float32', y),
+    backend.makeTensorInfo(rowShape, 'float32', mean),
+    backend.makeTensorInfo(rowShape, 'float32', rstd),
+  ];
 };
 
 const cpuBackward: KernelFunc = ({ inputs, backend: b }) => {
   const backend = b as unknown as CpuBackend;
   const { dy, x, mean, rstd, gamma } = inputs as Record<string, TensorInfo>;
   const { rows, d } = dims(x!, gamma!);
-  const dx = new Float32Array(rows * d), dgamma = new Float32Array(d), dbeta = new Float32Array(d);
+  const dx = new Float32Array(rows * d),
+    dgamma = new Float32Array(d),
+    dbeta = new Float32Array(d);
   const r = (t: TensorInfo) => backend.readSync(t.dataId);
   layerNormBackward(r(dy!), r(x!), r(mean!), r(rstd!), r(gamma!), rows, d, dx, dgamma, dbeta);
-  return [backend.makeTensorInfo(x!.shape.slice(), 'float32', dx), backend.makeTensorInfo([d], 'float32', dgamma),
-    backend.makeTensorInfo([d], 'float32', dbeta)];
+  return [
+    backend.makeTensorInfo(x!.shape.slice(), 'float32', dx),
+    backend.makeTensorInfo([d], 'float32', dgamma),
+    backend.makeTensorInfo([d], 'float32', dbeta),
+  ];
 };
 
 export function layerNormKernels(): KernelConfig[] {
@@ -125,7 +172,9 @@ export function layerNormGradient(): GradConfig {
       const dy = Array.isArray(dys) ? dys[0]! : dys;
       const [x, gamma, mean, rstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       // one kernel gives all three; computed here, not in the per-input closures (each runs in its own tidy)
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x, mean, rstd, gamma }, {}) as tf.Tensor[];
+      const [dx, dgamma, dbeta] = tf
+        .engine()
+        .runKernel(LAYER_NORM_GRAD, { dy, x, mean, rstd, gamma }, {}) as tf.Tensor[];
       return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
     },
   };
@@ -140,7 +189,8 @@ export function hasFusedLayerNorm(): boolean {
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
   if (hasFusedLayerNorm()) {
     const out = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { epsilon: eps }) as tf.Tensor[];
-    out[1]!.dispose(); out[2]!.dispose(); // the gradient keeps its own references
+    out[1]!.dispose();
+    out[2]!.dispose(); // the gradient keeps its own references
     return out[0]!;
   }
   return tf.tidy(() => {

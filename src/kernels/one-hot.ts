@@ -6,7 +6,12 @@ import { asWasm } from './wasm-heap.ts';
 const oneHot: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = asWasm(b);
   const { indices } = inputs as { indices: TensorInfo };
-  const { depth, onValue, offValue, dtype } = attrs as { depth: number; onValue: number; offValue: number; dtype: string };
+  const { depth, onValue, offValue, dtype } = attrs as {
+    depth: number;
+    onValue: number;
+    offValue: number;
+    dtype: string;
+  };
   if (indices.dtype !== 'int32') throw new Error(`OneHot: indices must be int32, got ${indices.dtype}`);
   if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`OneHot: dtype must be float32 or int32, got ${dtype}`);
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`OneHot: depth must be a positive integer, got ${depth}`);

@@ -36,16 +36,24 @@ export function projectKernels(): KernelConfig[] {
     const original = tf.getKernel(c.kernelName, c.backendName);
     stock.set(`${c.kernelName}/${c.backendName}`, original);
     // replacements delegate to the stock kernel in some cases: its setup (cwrap of the C++ function) must still run
-    const stockSetup = original?.setupFunc, ownSetup = c.setupFunc;
+    const stockSetup = original?.setupFunc,
+      ownSetup = c.setupFunc;
     if (!stockSetup || ownSetup === stockSetup) return c;
-    return { ...c, setupFunc: (backend) => { stockSetup(backend); ownSetup?.(backend); } };
+    return {
+      ...c,
+      setupFunc: (backend) => {
+        stockSetup(backend);
+        ownSetup?.(backend);
+      },
+    };
   });
   return configs;
 }
 
 function requireKernel(name: string, backendName: string): KernelConfig {
   const k = tf.getKernel(name, backendName);
-  if (!k) throw new Error(`kernel ${name} is not registered for ${backendName}: is @tensorflow/tfjs-backend-wasm imported?`);
+  if (!k)
+    throw new Error(`kernel ${name} is not registered for ${backendName}: is @tensorflow/tfjs-backend-wasm imported?`);
   return k;
 }
 

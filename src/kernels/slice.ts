@@ -8,8 +8,16 @@ import type { WasmBackend } from './wasm-heap.ts';
 
 function sliceHeap(backend: WasmBackend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
   const out = backend.makeOutput(size, x.dtype); // allocate before reading HEAPU8 (growth replaces the buffer)
-  copyBox(backend.wasm.HEAPU8, memoryOffset(backend, x), x.shape, begin, size, memoryOffset(backend, out),
-    bytesPerElement(x.dtype), 'out');
+  copyBox(
+    backend.wasm.HEAPU8,
+    memoryOffset(backend, x),
+    x.shape,
+    begin,
+    size,
+    memoryOffset(backend, out),
+    bytesPerElement(x.dtype),
+    'out',
+  );
   return out;
 }
 

@@ -4,7 +4,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 
-interface WasmTensorData { id: number; memoryOffset: number; shape: number[]; dtype: DataType; refCount: number }
+interface WasmTensorData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: DataType;
+  refCount: number;
+}
 
 /** The parts of tfjs-backend-wasm's BackendWasm that kernels use (4.22.0). */
 export interface WasmBackend {
@@ -59,7 +65,11 @@ export function withShape(t: TensorInfo, shape: number[]): TensorInfo {
 
 /** Call the kernel currently registered for `name` on `backend`'s backend name. */
 export function runKernel(
-  name: string, backendName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap, backend: unknown,
+  name: string,
+  backendName: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap,
+  backend: unknown,
 ): TensorInfo {
   const k = tf.getKernel(name, backendName);
   if (!k) throw new Error(`kernel ${name} is not registered for ${backendName}`);
@@ -72,7 +82,11 @@ export function runKernel(
  * Implement a kernel with tf ops (way 1 of node-engineering.md §2): the inputs are wrapped as tensors, `fn` runs in a
  * tidy (ops inside a kernel are not recorded on the gradient tape), and the result's data is handed to the caller.
  */
-export function kernelFromOps(backend: { incRef(dataId: object): void }, inputs: TensorInfo[], fn: (...xs: tf.Tensor[]) => tf.Tensor): TensorInfo {
+export function kernelFromOps(
+  backend: { incRef(dataId: object): void },
+  inputs: TensorInfo[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor,
+): TensorInfo {
   const wrapped = inputs.map((info) => {
     backend.incRef(info.dataId);
     return tf.engine().makeTensorFromTensorInfo(info);
@@ -92,16 +106,28 @@ export function kernelFromOps(backend: { incRef(dataId: object): void }, inputs:
  * Copy between a dense tensor and a box inside another tensor on the heap (byte offsets; memmove per contiguous run).
  * `direction` 'out': box [begin, begin+size) of `big` (shape bigShape) -> dense `small`; 'in': dense `small` -> box of `big`.
  */
-export function copyBox(heap: Uint8Array, bigOffset: number, bigShape: number[], begin: number[], size: number[],
-  smallOffset: number, elementBytes: number, direction: 'out' | 'in'): void {
+export function copyBox(
+  heap: Uint8Array,
+  bigOffset: number,
+  bigShape: number[],
+  begin: number[],
+  size: number[],
+  smallOffset: number,
+  elementBytes: number,
+  direction: 'out' | 'in',
+): void {
   const rank = bigShape.length;
   if (size.some((d) => d === 0)) return;
   // innermost axis k whose extent is partial: the run covers axes k.. contiguously
   let k = rank - 1;
   while (k >= 0 && size[k] === bigShape[k] && begin[k] === 0) k--;
   const strides = new Array<number>(rank);
-  for (let i = rank - 1, s = elementBytes; i >= 0; i--) { strides[i] = s; s *= bigShape[i]!; }
-  if (k < 0) { // the whole tensor
+  for (let i = rank - 1, s = elementBytes; i >= 0; i--) {
+    strides[i] = s;
+    s *= bigShape[i]!;
+  }
+  if (k < 0) {
+    // the whole tensor
     const n = strides[0]! * bigShape[0]!;
     if (direction === 'out') heap.copyWithin(smallOffset, bigOffset, bigOffset + n);
     else heap.copyWithin(bigOffset, smallOffset, smallOffset + n);
@@ -118,7 +144,11 @@ export function copyBox(heap: Uint8Array, bigOffset: number, bigShape: number[],
     else heap.copyWithin(off, small, small + run);
     small += run;
     let i = k - 1;
-    while (i >= 0) { if (++idx[i]! < size[i]!) break; idx[i] = 0; i--; }
+    while (i >= 0) {
+      if (++idx[i]! < size[i]!) break;
+      idx[i] = 0;
+      i--;
+    }
     if (i < 0) break;
   }
 }

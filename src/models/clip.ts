@@ -28,15 +28,21 @@ export interface ClipModel {
 }
 
 export function createClip(config: ClipConfig, store: ParamStore, rng: Rng): ClipModel {
-  const vision: VisionTower = config.vision.type === 'vit'
-    ? createVit(config.vision, config.embedDim, store, rng.fork())
-    : createModifiedResNet(config.vision, config.embedDim, store, rng.fork());
+  const vision: VisionTower =
+    config.vision.type === 'vit'
+      ? createVit(config.vision, config.embedDim, store, rng.fork())
+      : createModifiedResNet(config.vision, config.embedDim, store, rng.fork());
   const text = createTextTransformer(config.text, config.embedDim, store, rng.fork());
   const logitScale = store.add('logit_scale', tf.scalar(Math.log(1 / 0.07)), { kind: 'logit_scale' });
   return {
-    config, store, logitScale,
+    config,
+    store,
+    logitScale,
     encodeImage: (images, opts) => vision.encode(images, opts),
     encodeText: (ids, opts) => text.encode(ids, opts),
-    dispose: () => { text.dispose(); store.dispose(); },
+    dispose: () => {
+      text.dispose();
+      store.dispose();
+    },
   };
 }

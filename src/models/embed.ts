@@ -9,11 +9,15 @@ const normalizedRows = (x: tf.Tensor2D): Float32Array => l2Normalize(x).dataSync
 /** pixels: n NHWC images at the model's resolution, normalised; returns n x embedDim row-major, unit rows. */
 export function imageEmbeddings(model: ClipModel, pixels: Float32Array, n: number): Float32Array {
   const s = model.config.vision.imageSize;
-  return tf.tidy(() => normalizedRows(model.encodeImage(tf.tensor4d(pixels, [n, s, s, 3]), { training: false }).embedding));
+  return tf.tidy(() =>
+    normalizedRows(model.encodeImage(tf.tensor4d(pixels, [n, s, s, 3]), { training: false }).embedding),
+  );
 }
 
 /** ids: n x contextLength int32 row-major; returns n x embedDim row-major, unit rows. */
 export function textEmbeddings(model: ClipModel, ids: Int32Array, n: number): Float32Array {
   const ctx = model.config.text.contextLength;
-  return tf.tidy(() => normalizedRows(model.encodeText(tf.tensor2d(ids, [n, ctx], 'int32'), { training: false }).embedding));
+  return tf.tidy(() =>
+    normalizedRows(model.encodeText(tf.tensor2d(ids, [n, ctx], 'int32'), { training: false }).embedding),
+  );
 }

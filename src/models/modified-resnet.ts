@@ -19,35 +19,62 @@ import type { VisionOutput, VisionTower } from './vit.ts';
 type Call = BatchNormCallOptions;
 type Layer = (x: tf.Tensor4D, call: Call) => tf.Tensor4D;
 
-function avgPool(x: tf.Tensor4D, k: number): tf.Tensor4D { return k > 1 ? tf.avgPool(x, k, k, 'valid') : x; }
-
-/** conv -> BN (-> ReLU) with OpenAI names `${conv}.weight`, `${bn}.*`. */
-function convBn(store: ParamStore, conv: string, bn: string, inC: number, outC: number, k: number, rng: Rng,
-  o: { stride?: number; relu: boolean; zeroGamma?: boolean; ghostSize?: number }): Layer {
-  const c = createConv2d(store, conv, inC, outC, k, rng, { stride: o.stride ?? 1, padding: (k - 1) / 2 });
-  const n = createBatchNorm(store, bn, outC, { zeroInitGamma: o.zeroGamma, ghostSize: o.ghostSize });
-  return (x, call) => tf.tidy(() => {
-    const y = n.apply(c.apply(x), call) as tf.Tensor4D;
-    return o.relu ? tf.relu(y) : y;
-  });
+function avgPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  return k > 1 ? tf.avgPool(x, k, k, 'valid') : x;
 }
 
-function createBottleneck(store: ParamStore, p: string, inplanes: number, planes: number, stride: number, rng: Rng, ghostSize?: number): Layer {
+/** conv -> BN (-> ReLU) with OpenAI names `${conv}.weight`, `${bn}.*`. */
+function convBn(
+  store: ParamStore,
+  conv: string,
+  bn: string,
+  inC: number,
+  outC: number,
+  k: number,
+  rng: Rng,
+  o: { stride?: number; relu: boolean; zeroGamma?: boolean; ghostSize?: number },
+): Layer {
+  const c = createConv2d(store, conv, inC, outC, k, rng, { stride: o.stride ?? 1, padding: (k - 1) / 2 });
+  const n = createBatchNorm(store, bn, outC, { zeroInitGamma: o.zeroGamma, ghostSize: o.ghostSize });
+  return (x, call) =>
+    tf.tidy(() => {
+      const y = n.apply(c.apply(x), call) as tf.Tensor4D;
+      return o.relu ? tf.relu(y) : y;
+    });
+}
+
+function createBottleneck(
+  store: ParamStore,
+  p: string,
+  inplanes: number,
+  planes: number,
+  stride: number,
+  rng: Rng,
+  ghostSize?: number,
+): Layer {
   const out = planes * 4;
   const a = convBn(store, `${p}.conv1`, `${p}.bn1`, inplanes, planes, 1, rng, { relu: true, ghostSize });
   const b = convBn(store, `${p}.conv2`, `${p}.bn2`, planes, planes, 3, rng, { relu: true, ghostSize });
   const c = convBn(store, `${p}.conv3`, `${p}.bn3`, planes, out, 1, rng, { relu: false, zeroGamma: true, ghostSize });
-  const down = stride > 1 || inplanes !== out
-    ? convBn(store, `${p}.downsample.0`, `${p}.downsample.1`, inplanes, out, 1, rng, { relu: false, ghostSize })
-    : undefined;
-  return (x, call) => tf.tidy(() => {
-    const y = c(avgPool(b(a(x, call), call), stride), call);
-    const identity = down ? down(avgPool(x, stride), call) : x;
-    return tf.relu(tf.add(y, identity));
-  });
+  const down =
+    stride > 1 || inplanes !== out
+      ? convBn(store, `${p}.downsample.0`, `${p}.downsample.1`, inplanes, out, 1, rng, { relu: false, ghostSize })
+      : undefined;
+  return (x, call) =>
+    tf.tidy(() => {
+      const y = c(avgPool(b(a(x, call), call), stride), call);
+      const identity = down ? down(avgPool(x, stride), call) : x;
+      return tf.relu(tf.add(y, identity));
+    });
 }
 
-export function createModifiedResNet(cfg: ModifiedResNetConfig, embedDim: number, store: ParamStore, rng: Rng, prefix = 'visual'): VisionTower {
+export function createModifiedResNet(
+  cfg: ModifiedResNetConfig,
+  embedDim: number,
+  store: ParamStore,
+  rng: Rng,
+  prefix = 'visual',
+): VisionTower {
   if (cfg.imageSize % 32 !== 0) throw new Error(`modified-resnet: image size ${cfg.imageSize} is not a multiple of 32`);
   const w = cfg.width;
   const g = cfg.bnGhostSize;
@@ -61,7 +88,17 @@ export function createModifiedResNet(cfg: ModifiedResNetConfig, embedDim: number
   cfg.layers.forEach((count, stage) => {
     const planes = w * 2 ** stage;
     for (let i = 0; i < count; i++) {
-      blocks.push(createBottleneck(store, `${prefix}.layer${stage + 1}.${i}`, inplanes, planes, i === 0 && stage > 0 ? 2 : 1, rng, g));
+      blocks.push(
+        createBottleneck(
+          store,
+          `${prefix}.layer${stage + 1}.${i}`,
+          inplanes,
+          planes,
+          i === 0 && stage > 0 ? 2 : 1,
+          rng,
+          g,
+        ),
+      );
       inplanes = planes * 4;
     }
   });
@@ -71,7 +108,11 @@ export function createModifiedResNet(cfg: ModifiedResNetConfig, embedDim: number
   const spatial = cfg.imageSize / 32;
   const tokens = spatial * spatial;
   const std = channels ** -0.5;
-  const pos = store.add(`${prefix}.attnpool.positional_embedding`, normalInit(rng, [tokens + 1, channels], channels ** -0.5), { kind: 'embedding' });
+  const pos = store.add(
+    `${prefix}.attnpool.positional_embedding`,
+    normalInit(rng, [tokens + 1, channels], channels ** -0.5),
+    { kind: 'embedding' },
+  );
   const qProj = createLinear(store, `${prefix}.attnpool.q_proj`, channels, channels, rng, { std });
   const kProj = createLinear(store, `${prefix}.attnpool.k_proj`, channels, channels, rng, { std });
   const vProj = createLinear(store, `${prefix}.attnpool.v_proj`, channels, channels, rng, { std });
@@ -80,7 +121,9 @@ export function createModifiedResNet(cfg: ModifiedResNetConfig, embedDim: number
   function encode(images: tf.Tensor4D, call: Call): VisionOutput {
     const [b, h, wd, c] = images.shape;
     if (h !== cfg.imageSize || wd !== cfg.imageSize || c !== 3) {
-      throw new Error(`modified-resnet: expected NHWC images [B, ${cfg.imageSize}, ${cfg.imageSize}, 3], got [${images.shape}]`);
+      throw new Error(
+        `modified-resnet: expected NHWC images [B, ${cfg.imageSize}, ${cfg.imageSize}, 3], got [${images.shape}]`,
+      );
     }
     return tf.tidy(() => {
       let x = stem.reduce((y, layer) => layer(y, call), images);
@@ -89,7 +132,11 @@ export function createModifiedResNet(cfg: ModifiedResNetConfig, embedDim: number
       const map = tf.reshape(x, [b, tokens, channels]) as tf.Tensor3D;
       const seq = tf.add(tf.concat([tf.mean(map, 1, true), map], 1), pos) as tf.Tensor3D;
       const q = qProj.apply(tf.slice(seq, [0, 0, 0], [b, 1, channels]));
-      const pooled = attend(splitHeads(q, cfg.heads), splitHeads(kProj.apply(seq), cfg.heads), splitHeads(vProj.apply(seq), cfg.heads));
+      const pooled = attend(
+        splitHeads(q, cfg.heads),
+        splitHeads(kProj.apply(seq), cfg.heads),
+        splitHeads(vProj.apply(seq), cfg.heads),
+      );
       const feature = tf.reshape(mergeHeads(pooled), [b, channels]) as tf.Tensor2D;
       const embedding = cProj.apply(feature) as tf.Tensor2D;
       return { embedding, feature, tokens: map };

@@ -47,24 +47,73 @@ export const OPENAI_VOCAB_SIZE = 49408;
 export const DECLIP_VOCAB_SIZE = 49409;
 
 export const visionPresets: Record<string, VisionConfig> = {
-  'vit-b32': { type: 'vit', imageSize: 224, patchSize: 32, width: 768, layers: 12, heads: 12, freezePatchEmbedding: true },
-  'vit-b16': { type: 'vit', imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12, freezePatchEmbedding: true },
-  'rn50': { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 6, 3], width: 64, heads: 32 },
-  'rn101': { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 23, 3], width: 64, heads: 32 },
+  'vit-b32': {
+    type: 'vit',
+    imageSize: 224,
+    patchSize: 32,
+    width: 768,
+    layers: 12,
+    heads: 12,
+    freezePatchEmbedding: true,
+  },
+  'vit-b16': {
+    type: 'vit',
+    imageSize: 224,
+    patchSize: 16,
+    width: 768,
+    layers: 12,
+    heads: 12,
+    freezePatchEmbedding: true,
+  },
+  rn50: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 6, 3], width: 64, heads: 32 },
+  rn101: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 23, 3], width: 64, heads: 32 },
   'tiny-vit': { type: 'vit', imageSize: 32, patchSize: 8, width: 64, layers: 2, heads: 2, freezePatchEmbedding: true },
   'tiny-rn': { type: 'modified-resnet', imageSize: 64, layers: [1, 1, 1, 1], width: 8, heads: 4 },
 };
 
 export const textPresets: Record<string, TextConfig> = {
-  'text-12x512': { vocabSize: OPENAI_VOCAB_SIZE, contextLength: 77, width: 512, layers: 12, heads: 8, projectionBias: false },
-  'text-6x512': { vocabSize: OPENAI_VOCAB_SIZE, contextLength: 77, width: 512, layers: 6, heads: 8, projectionBias: false },
-  'text-3x512': { vocabSize: OPENAI_VOCAB_SIZE, contextLength: 77, width: 512, layers: 3, heads: 8, projectionBias: false },
-  'tiny-text': { vocabSize: OPENAI_VOCAB_SIZE, contextLength: 77, width: 64, layers: 2, heads: 2, projectionBias: false },
+  'text-12x512': {
+    vocabSize: OPENAI_VOCAB_SIZE,
+    contextLength: 77,
+    width: 512,
+    layers: 12,
+    heads: 8,
+    projectionBias: false,
+  },
+  'text-6x512': {
+    vocabSize: OPENAI_VOCAB_SIZE,
+    contextLength: 77,
+    width: 512,
+    layers: 6,
+    heads: 8,
+    projectionBias: false,
+  },
+  'text-3x512': {
+    vocabSize: OPENAI_VOCAB_SIZE,
+    contextLength: 77,
+    width: 512,
+    layers: 3,
+    heads: 8,
+    projectionBias: false,
+  },
+  'tiny-text': {
+    vocabSize: OPENAI_VOCAB_SIZE,
+    contextLength: 77,
+    width: 64,
+    layers: 2,
+    heads: 2,
+    projectionBias: false,
+  },
 };
 
 /** Joint embedding width used by the reference configs for each vision preset. */
 export const defaultEmbedDim: Record<string, number> = {
-  'vit-b32': 512, 'vit-b16': 512, 'rn50': 1024, 'rn101': 512, 'tiny-vit': 64, 'tiny-rn': 64,
+  'vit-b32': 512,
+  'vit-b16': 512,
+  rn50: 1024,
+  rn101: 512,
+  'tiny-vit': 64,
+  'tiny-rn': 64,
 };
 
 export interface ClipPresetOptions {
@@ -84,9 +133,10 @@ export function clipConfigFromPresets(o: ClipPresetOptions): ClipConfig {
   if (!v) throw new Error(`unknown vision preset "${o.vision}" (known: ${Object.keys(visionPresets).join(', ')})`);
   const t = textPresets[o.text];
   if (!t) throw new Error(`unknown text preset "${o.text}" (known: ${Object.keys(textPresets).join(', ')})`);
-  const vision: VisionConfig = v.type === 'vit'
-    ? { ...v, freezePatchEmbedding: o.freezePatchEmbedding ?? v.freezePatchEmbedding }
-    : { ...v, layers: [...v.layers], ...(o.bnGhostSize !== undefined ? { bnGhostSize: o.bnGhostSize } : {}) };
+  const vision: VisionConfig =
+    v.type === 'vit'
+      ? { ...v, freezePatchEmbedding: o.freezePatchEmbedding ?? v.freezePatchEmbedding }
+      : { ...v, layers: [...v.layers], ...(o.bnGhostSize !== undefined ? { bnGhostSize: o.bnGhostSize } : {}) };
   return {
     embedDim: o.embedDim ?? defaultEmbedDim[o.vision],
     vision,

@@ -26,14 +26,23 @@ export interface TextTower {
 
 export function createTextTransformer(cfg: TextConfig, embedDim: number, store: ParamStore, rng: Rng): TextTower {
   const w = cfg.width;
-  const tokenEmbedding = store.add('token_embedding.weight', normalInit(rng, [cfg.vocabSize, w], 0.02), { kind: 'embedding' });
-  const positionalEmbedding = store.add('positional_embedding', normalInit(rng, [cfg.contextLength, w], 0.01), { kind: 'embedding' });
+  const tokenEmbedding = store.add('token_embedding.weight', normalInit(rng, [cfg.vocabSize, w], 0.02), {
+    kind: 'embedding',
+  });
+  const positionalEmbedding = store.add('positional_embedding', normalInit(rng, [cfg.contextLength, w], 0.01), {
+    kind: 'embedding',
+  });
   const transformer = createTransformer(store, 'transformer', w, cfg.layers, cfg.heads, rng);
   const lnFinal = createLayerNorm(store, 'ln_final', w);
   const project: (x: tf.Tensor2D) => tf.Tensor2D = cfg.projectionBias
-    ? ((lin) => (x: tf.Tensor2D) => lin.apply(x) as tf.Tensor2D)(createLinear(store, 'text_projection', w, embedDim, rng, { std: w ** -0.5 }))
-    : ((p) => (x: tf.Tensor2D) => tf.matMul(x, p as tf.Tensor as tf.Tensor2D) as tf.Tensor2D)(
-      store.add('text_projection', normalInit(rng, [w, embedDim], w ** -0.5), { kind: 'weight' }));
+    ? (
+        (lin) => (x: tf.Tensor2D) =>
+          lin.apply(x) as tf.Tensor2D
+      )(createLinear(store, 'text_projection', w, embedDim, rng, { std: w ** -0.5 }))
+    : (
+        (p) => (x: tf.Tensor2D) =>
+          tf.matMul(x, p as tf.Tensor as tf.Tensor2D) as tf.Tensor2D
+      )(store.add('text_projection', normalInit(rng, [w, embedDim], w ** -0.5), { kind: 'weight' }));
   const mask = tf.keep(causalMask(cfg.contextLength));
 
   function encode(ids: tf.Tensor2D): TextOutput {
@@ -41,7 +50,10 @@ export function createTextTransformer(cfg: TextConfig, embedDim: number, store: 
     if (t !== cfg.contextLength) throw new Error(`text: expected ids [B, ${cfg.contextLength}], got [${ids.shape}]`);
     if (ids.dtype !== 'int32') throw new Error(`text: ids must be int32, got ${ids.dtype}`);
     return tf.tidy(() => {
-      let x = tf.add(tf.reshape(tf.gather(tokenEmbedding, tf.reshape(ids, [-1])), [b, t, w]), positionalEmbedding) as tf.Tensor3D;
+      let x = tf.add(
+        tf.reshape(tf.gather(tokenEmbedding, tf.reshape(ids, [-1])), [b, t, w]),
+        positionalEmbedding,
+      ) as tf.Tensor3D;
       x = transformer.apply(x, mask);
       const wordFeatures = lnFinal.apply(x) as tf.Tensor3D;
       // pool at argmax(id) with a one-hot row mask (cast: float oneHot is broken on wasm 4.22)

@@ -17,7 +17,14 @@ export interface Transformer {
   apply(x: tf.Tensor3D, mask?: tf.Tensor): tf.Tensor3D;
 }
 
-export function createTransformer(store: ParamStore, prefix: string, width: number, layers: number, heads: number, rng: Rng): Transformer {
+export function createTransformer(
+  store: ParamStore,
+  prefix: string,
+  width: number,
+  layers: number,
+  heads: number,
+  rng: Rng,
+): Transformer {
   const attnStd = width ** -0.5;
   const projStd = width ** -0.5 * (2 * layers) ** -0.5;
   const fcStd = (2 * width) ** -0.5;
@@ -28,13 +35,16 @@ export function createTransformer(store: ParamStore, prefix: string, width: numb
     const ln2 = createLayerNorm(store, `${p}.ln_2`, width);
     const fc = createLinear(store, `${p}.mlp.c_fc`, width, 4 * width, rng, { std: fcStd });
     const proj = createLinear(store, `${p}.mlp.c_proj`, 4 * width, width, rng, { std: projStd });
-    return (x: tf.Tensor3D, mask?: tf.Tensor): tf.Tensor3D => tf.tidy(() => {
-      const h = tf.add(x, attn.apply(ln1.apply(x) as tf.Tensor3D, mask)) as tf.Tensor3D;
-      return tf.add(h, proj.apply(quickGelu(fc.apply(ln2.apply(h))))) as tf.Tensor3D;
-    });
+    return (x: tf.Tensor3D, mask?: tf.Tensor): tf.Tensor3D =>
+      tf.tidy(() => {
+        const h = tf.add(x, attn.apply(ln1.apply(x) as tf.Tensor3D, mask)) as tf.Tensor3D;
+        return tf.add(h, proj.apply(quickGelu(fc.apply(ln2.apply(h))))) as tf.Tensor3D;
+      });
   });
   return {
-    width, layers, heads,
+    width,
+    layers,
+    heads,
     apply: (x, mask) => tf.tidy(() => blocks.reduce((h, block) => block(h, mask), x)),
   };
 }

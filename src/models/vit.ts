@@ -22,13 +22,25 @@ export interface VisionTower {
   encode(images: tf.Tensor4D, opts: { training: boolean; updateStats?: boolean }): VisionOutput;
 }
 
-export function createVit(cfg: VitConfig, embedDim: number, store: ParamStore, rng: Rng, prefix = 'visual'): VisionTower {
-  if (cfg.imageSize % cfg.patchSize !== 0) throw new Error(`vit: image size ${cfg.imageSize} is not a multiple of patch ${cfg.patchSize}`);
+export function createVit(
+  cfg: VitConfig,
+  embedDim: number,
+  store: ParamStore,
+  rng: Rng,
+  prefix = 'visual',
+): VisionTower {
+  if (cfg.imageSize % cfg.patchSize !== 0)
+    throw new Error(`vit: image size ${cfg.imageSize} is not a multiple of patch ${cfg.patchSize}`);
   const grid = cfg.imageSize / cfg.patchSize;
   const w = cfg.width;
-  const conv1 = createConv2d(store, `${prefix}.conv1`, 3, w, cfg.patchSize, rng, { stride: cfg.patchSize, trainable: !cfg.freezePatchEmbedding });
+  const conv1 = createConv2d(store, `${prefix}.conv1`, 3, w, cfg.patchSize, rng, {
+    stride: cfg.patchSize,
+    trainable: !cfg.freezePatchEmbedding,
+  });
   const classEmbedding = store.add(`${prefix}.class_embedding`, normalInit(rng, [w], w ** -0.5), { kind: 'embedding' });
-  const positionalEmbedding = store.add(`${prefix}.positional_embedding`, normalInit(rng, [grid * grid + 1, w], 0.01), { kind: 'embedding' });
+  const positionalEmbedding = store.add(`${prefix}.positional_embedding`, normalInit(rng, [grid * grid + 1, w], 0.01), {
+    kind: 'embedding',
+  });
   const lnPre = createLayerNorm(store, `${prefix}.ln_pre`, w);
   const transformer = createTransformer(store, `${prefix}.transformer`, w, cfg.layers, cfg.heads, rng);
   const lnPost = createLayerNorm(store, `${prefix}.ln_post`, w);

@@ -6,4 +6,6 @@ export function quickGelu<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))) as T;
 }
 
-export function relu<T extends tf.Tensor>(x: T): T { return tf.relu(x); }
+export function relu<T extends tf.Tensor>(x: T): T {
+  return tf.relu(x);
+}

@@ -42,10 +42,10 @@ export function causalMask(t: number): tf.Tensor2D {
 }
 
 export interface AttentionParams {
-  inProjWeight: tf.Tensor;   // [W, 3W] (q | k | v columns)
-  inProjBias: tf.Tensor;     // [3W]
-  outProjWeight: tf.Tensor;  // [W, W]
-  outProjBias: tf.Tensor;    // [W]
+  inProjWeight: tf.Tensor; // [W, 3W] (q | k | v columns)
+  inProjBias: tf.Tensor; // [3W]
+  outProjWeight: tf.Tensor; // [W, W]
+  outProjBias: tf.Tensor; // [W]
 }
 
 /** Self-attention as PyTorch nn.MultiheadAttention(W, heads) on [B, T, W] (batch first). */
@@ -69,11 +69,22 @@ export interface MultiHeadAttention extends AttentionParams {
  * (nn.MultiheadAttention is not an nn.Linear, so the reference's bias rule misses it); out_proj.bias is not.
  */
 export function createMultiHeadAttention(
-  store: ParamStore, name: string, width: number, heads: number, rng: Rng, init: { inStd: number; outStd: number },
+  store: ParamStore,
+  name: string,
+  width: number,
+  heads: number,
+  rng: Rng,
+  init: { inStd: number; outStd: number },
 ): MultiHeadAttention {
-  const inProjWeight = store.add(`${name}.in_proj_weight`, normalInit(rng, [width, 3 * width], init.inStd), { kind: 'weight', torchLayout: 'linear' });
+  const inProjWeight = store.add(`${name}.in_proj_weight`, normalInit(rng, [width, 3 * width], init.inStd), {
+    kind: 'weight',
+    torchLayout: 'linear',
+  });
   const inProjBias = store.add(`${name}.in_proj_bias`, constantInit([3 * width], 0), { kind: 'bias', decay: true });
-  const outProjWeight = store.add(`${name}.out_proj.weight`, normalInit(rng, [width, width], init.outStd), { kind: 'weight', torchLayout: 'linear' });
+  const outProjWeight = store.add(`${name}.out_proj.weight`, normalInit(rng, [width, width], init.outStd), {
+    kind: 'weight',
+    torchLayout: 'linear',
+  });
   const outProjBias = store.add(`${name}.out_proj.bias`, constantInit([width], 0), { kind: 'bias' });
   const p = { inProjWeight, inProjBias, outProjWeight, outProjBias };
   return { ...p, heads, apply: (x, mask) => multiHeadAttention(x, p, heads, mask) };

@@ -18,9 +18,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from './params.ts';
 
 export interface BatchNormOptions {
-  eps?: number;          // 1e-5
-  momentum?: number;     // 0.1
-  ghostSize?: number;    // statistics per chunk of this many samples (training only)
+  eps?: number; // 1e-5
+  momentum?: number; // 0.1
+  ghostSize?: number; // statistics per chunk of this many samples (training only)
   /** Initialise gamma to zero (CLIP ResNet bottleneck bn3). */
   zeroInitGamma?: boolean;
 }
@@ -41,18 +41,35 @@ export interface BatchNorm {
   apply(x: tf.Tensor, call: BatchNormCallOptions): tf.Tensor;
 }
 
-export function createBatchNorm(store: ParamStore, name: string, channels: number, options: BatchNormOptions = {}): BatchNorm {
-  const opts = { eps: options.eps ?? 1e-5, momentum: options.momentum ?? 0.1, zeroInitGamma: options.zeroInitGamma ?? false, ghostSize: options.ghostSize };
+export function createBatchNorm(
+  store: ParamStore,
+  name: string,
+  channels: number,
+  options: BatchNormOptions = {},
+): BatchNorm {
+  const opts = {
+    eps: options.eps ?? 1e-5,
+    momentum: options.momentum ?? 0.1,
+    zeroInitGamma: options.zeroInitGamma ?? false,
+    ghostSize: options.ghostSize,
+  };
   if (opts.ghostSize !== undefined && !(Number.isInteger(opts.ghostSize) && opts.ghostSize > 0)) {
     throw new Error(`batchNorm ${name}: ghostSize must be a positive integer, got ${opts.ghostSize}`);
   }
-  const weight = store.add(`${name}.weight`, opts.zeroInitGamma ? tf.zeros([channels]) : tf.ones([channels]), { kind: 'norm' });
+  const weight = store.add(`${name}.weight`, opts.zeroInitGamma ? tf.zeros([channels]) : tf.ones([channels]), {
+    kind: 'norm',
+  });
   const bias = store.add(`${name}.bias`, tf.zeros([channels]), { kind: 'norm' });
   const runningMean = store.add(`${name}.running_mean`, tf.zeros([channels]), { kind: 'buffer' });
   const runningVar = store.add(`${name}.running_var`, tf.ones([channels]), { kind: 'buffer' });
   const numBatchesTracked = store.add(`${name}.num_batches_tracked`, tf.scalar(0, 'int32'), { kind: 'buffer' });
   const bn: BatchNorm = {
-    weight, bias, runningMean, runningVar, numBatchesTracked, options: opts,
+    weight,
+    bias,
+    runningMean,
+    runningVar,
+    numBatchesTracked,
+    options: opts,
     apply: (x, call) => batchNorm(x, bn, call),
   };
   return bn;
@@ -69,9 +86,12 @@ function normaliseChunk(x: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Ten
 export function batchNorm(x: tf.Tensor, bn: BatchNorm, call: BatchNormCallOptions): tf.Tensor {
   const { eps, momentum, ghostSize } = bn.options;
   const channels = bn.weight.shape[0];
-  if (x.shape[x.rank - 1] !== channels) throw new Error(`batchNorm: expected ${channels} channels (last axis), got shape [${x.shape}]`);
+  if (x.shape[x.rank - 1] !== channels)
+    throw new Error(`batchNorm: expected ${channels} channels (last axis), got shape [${x.shape}]`);
   if (!call.training) {
-    return tf.tidy(() => tf.add(tf.mul(tf.mul(tf.sub(x, bn.runningMean), tf.rsqrt(tf.add(bn.runningVar, eps))), bn.weight), bn.bias));
+    return tf.tidy(() =>
+      tf.add(tf.mul(tf.mul(tf.sub(x, bn.runningMean), tf.rsqrt(tf.add(bn.runningVar, eps))), bn.weight), bn.bias),
+    );
   }
   const batch = x.shape[0];
   const perSample = x.size / batch / channels; // spatial positions per sample
@@ -85,7 +105,10 @@ export function batchNorm(x: tf.Tensor, bn: BatchNorm, call: BatchNormCallOption
       const n = Math.min(chunk, batch - start);
       const part = chunk === batch ? x : tf.slice(x, start, n);
       const r = normaliseChunk(part, eps);
-      normed.push(r.y); means.push(r.mean); vars.push(r.variance); counts.push(n * perSample);
+      normed.push(r.y);
+      means.push(r.mean);
+      vars.push(r.variance);
+      counts.push(n * perSample);
     }
     const y = normed.length === 1 ? normed[0] : tf.concat(normed, 0);
     if (call.updateStats ?? true) {

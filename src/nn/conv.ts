@@ -19,10 +19,19 @@ export function conv2d(x: tf.Tensor4D, weight: tf.Tensor4D, stride: number, padd
 
 /** Bias-free conv registered as `${name}.weight` [k, k, in, out]; PyTorch default init U(+-1/sqrt(in*k*k)). */
 export function createConv2d(
-  store: ParamStore, name: string, inChannels: number, outChannels: number, kernel: number, rng: Rng,
+  store: ParamStore,
+  name: string,
+  inChannels: number,
+  outChannels: number,
+  kernel: number,
+  rng: Rng,
   opts: { stride?: number; padding?: number; trainable?: boolean } = {},
 ): Conv2d {
-  const w = uniformInit(rng, [kernel, kernel, inChannels, outChannels], torchDefaultBound(inChannels * kernel * kernel));
+  const w = uniformInit(
+    rng,
+    [kernel, kernel, inChannels, outChannels],
+    torchDefaultBound(inChannels * kernel * kernel),
+  );
   const weight = store.add(`${name}.weight`, w, { kind: 'weight', torchLayout: 'conv', trainable: opts.trainable });
   const stride = opts.stride ?? 1;
   const padding = opts.padding ?? 0;

@@ -4,7 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 
-function sizeOf(shape: readonly number[]): number { return shape.reduce((a, b) => a * b, 1); }
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
 
 /**
  * N(mean, std) by Box-Muller on 32-bit uniforms drawn straight from the Rng (two uint32 per pair of normals;
@@ -30,7 +32,11 @@ export function uniformInit(rng: Rng, shape: number[], bound: number): tf.Tensor
   return tf.tensor(data, shape, 'float32');
 }
 
-export function constantInit(shape: number[], value: number): tf.Tensor { return tf.fill(shape, value, 'float32'); }
+export function constantInit(shape: number[], value: number): tf.Tensor {
+  return tf.fill(shape, value, 'float32');
+}
 
 /** PyTorch's default bound for Linear/Conv weights and biases: 1/sqrt(fan_in). */
-export function torchDefaultBound(fanIn: number): number { return 1 / Math.sqrt(fanIn); }
+export function torchDefaultBound(fanIn: number): number {
+  return 1 / Math.sqrt(fanIn);
+}

@@ -9,9 +9,10 @@ import { normalInit, uniformInit, constantInit, torchDefaultBound } from './init
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [inDim, outDim] = weight.shape as [number, number];
-    if (x.shape[x.rank - 1] !== inDim) throw new Error(`linear: input last dim ${x.shape[x.rank - 1]} != weight in-dim ${inDim}`);
+    if (x.shape[x.rank - 1] !== inDim)
+      throw new Error(`linear: input last dim ${x.shape[x.rank - 1]} != weight in-dim ${inDim}`);
     const lead = x.shape.slice(0, -1) as number[];
-    const x2 = x.rank === 2 ? x as tf.Tensor2D : x.reshape([-1, inDim]) as tf.Tensor2D;
+    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (x.reshape([-1, inDim]) as tf.Tensor2D);
     let y: tf.Tensor = tf.matMul(x2, weight as tf.Tensor2D);
     if (bias) y = tf.add(y, bias);
     return x.rank === 2 ? y : y.reshape([...lead, outDim]);
@@ -19,7 +20,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
 }
 
 export interface LinearOptions {
-  bias?: boolean;                 // default true
+  bias?: boolean; // default true
   /** Weight init: N(0, std) if given, else PyTorch default U(+-1/sqrt(in)). */
   std?: number;
   /** Bias init: 'zeros' or PyTorch default 'torch' (U(+-1/sqrt(in))). Default 'torch'. */
@@ -34,9 +35,17 @@ export interface Linear {
 }
 
 /** Registers `${name}.weight` ([in, out]) and `${name}.bias` in the store. */
-export function createLinear(store: ParamStore, name: string, inDim: number, outDim: number, rng: Rng, opts: LinearOptions = {}): Linear {
+export function createLinear(
+  store: ParamStore,
+  name: string,
+  inDim: number,
+  outDim: number,
+  rng: Rng,
+  opts: LinearOptions = {},
+): Linear {
   const bound = torchDefaultBound(inDim);
-  const w = opts.std !== undefined ? normalInit(rng, [inDim, outDim], opts.std) : uniformInit(rng, [inDim, outDim], bound);
+  const w =
+    opts.std !== undefined ? normalInit(rng, [inDim, outDim], opts.std) : uniformInit(rng, [inDim, outDim], bound);
   const weight = store.add(`${name}.weight`, w, { kind: 'weight', torchLayout: 'linear', trainable: opts.trainable });
   let bias: tf.Variable | undefined;
   if (opts.bias ?? true) {

@@ -33,7 +33,12 @@ export interface TensorRecord {
 }
 
 const defaultDecay: Record<ParamKind, boolean> = {
-  weight: true, embedding: true, bias: false, norm: false, logit_scale: false, buffer: false,
+  weight: true,
+  embedding: true,
+  bias: false,
+  norm: false,
+  logit_scale: false,
+  buffer: false,
 };
 
 let storeCounter = 0;
@@ -47,7 +52,11 @@ export class ParamStore {
    * Register a parameter. `value` is the initial tensor (ownership passes to the store: it is disposed after copying).
    * Defaults: trainable unless kind is 'buffer'; decay from the kind; torchLayout 'none'.
    */
-  add(name: string, value: tf.Tensor, meta: { kind: ParamKind; trainable?: boolean; decay?: boolean; torchLayout?: TorchLayout }): tf.Variable {
+  add(
+    name: string,
+    value: tf.Tensor,
+    meta: { kind: ParamKind; trainable?: boolean; decay?: boolean; torchLayout?: TorchLayout },
+  ): tf.Variable {
     if (this.map.has(name)) throw new Error(`ParamStore: parameter "${name}" already exists`);
     const trainable = meta.trainable ?? meta.kind !== 'buffer';
     const full: ParamMeta = {
@@ -62,7 +71,9 @@ export class ParamStore {
     return variable;
   }
 
-  has(name: string): boolean { return this.map.has(name); }
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
 
   get(name: string): tf.Variable {
     const e = this.map.get(name);
@@ -77,9 +88,15 @@ export class ParamStore {
   }
 
   /** Entries in registration order. */
-  entries(): ParamEntry[] { return [...this.map.values()]; }
-  names(): string[] { return [...this.map.keys()]; }
-  get size(): number { return this.map.size; }
+  entries(): ParamEntry[] {
+    return [...this.map.values()];
+  }
+  names(): string[] {
+    return [...this.map.keys()];
+  }
+  get size(): number {
+    return this.map.size;
+  }
 
   /** Change whether a parameter receives gradients (e.g. to unfreeze ViT conv1). */
   setTrainable(name: string, trainable: boolean): void {
@@ -89,10 +106,16 @@ export class ParamStore {
     e.variable.trainable = trainable;
   }
 
-  trainableEntries(): ParamEntry[] { return this.entries().filter((e) => e.meta.trainable); }
-  trainableVariables(): tf.Variable[] { return this.trainableEntries().map((e) => e.variable); }
+  trainableEntries(): ParamEntry[] {
+    return this.entries().filter((e) => e.meta.trainable);
+  }
+  trainableVariables(): tf.Variable[] {
+    return this.trainableEntries().map((e) => e.variable);
+  }
   /** Non-trainable state updated by the forward pass (BN running statistics). */
-  buffers(): ParamEntry[] { return this.entries().filter((e) => e.meta.kind === 'buffer'); }
+  buffers(): ParamEntry[] {
+    return this.entries().filter((e) => e.meta.kind === 'buffer');
+  }
 
   /** Number of scalar values over all entries (or only trainable ones). */
   countValues(onlyTrainable = false): number {
@@ -127,7 +150,8 @@ export class ParamStore {
       this.assign(e.name, r.data, r.shape);
     }
     if (!opts.allowExtra) {
-      for (const k of Object.keys(record)) if (!this.map.has(k)) throw new Error(`ParamStore.load: unknown parameter "${k}"`);
+      for (const k of Object.keys(record))
+        if (!this.map.has(k)) throw new Error(`ParamStore.load: unknown parameter "${k}"`);
     }
   }
 
@@ -137,9 +161,10 @@ export class ParamStore {
     if (shape.length !== v.shape.length || shape.some((d, i) => d !== v.shape[i])) {
       throw new Error(`ParamStore: shape mismatch for "${name}": store [${v.shape}] vs given [${shape}]`);
     }
-    const t = v.dtype === 'int32'
-      ? tf.tensor(Int32Array.from(data), v.shape, 'int32')
-      : tf.tensor(data instanceof Float32Array ? data : Float32Array.from(data), v.shape, 'float32');
+    const t =
+      v.dtype === 'int32'
+        ? tf.tensor(Int32Array.from(data), v.shape, 'int32')
+        : tf.tensor(data instanceof Float32Array ? data : Float32Array.from(data), v.shape, 'float32');
     v.assign(t);
     t.dispose();
   }

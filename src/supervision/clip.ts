@@ -23,7 +23,9 @@ export function createClipSupervision(given: Record<string, unknown> = {}): Supe
     imageViews: ['clip'],
     textViews: ['raw'],
     options: o,
-    addHeads(_model: SupervisedModel, _rng: Rng) { /* CLIP adds no heads */ },
+    addHeads(_model: SupervisedModel, _rng: Rng) {
+      /* CLIP adds no heads */
+    },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       return tf.tidy(() => ({
         image: normalizeImageEmbedding(model.encodeImage(imageView(sup, batch, 0), opts).embedding),
@@ -37,11 +39,21 @@ export function createClipSupervision(given: Record<string, unknown> = {}): Supe
         return { total: tf.clone(clip), parts: { clip } };
       });
     },
-    beforeStep(model) { clampLogitScaleParam(model.logitScale, range); },
-    afterStep(model) { clampLogitScaleParam(model.logitScale, range); },
-    getState() { return {}; },
-    setState() { /* stateless */ },
-    dispose() { /* nothing held */ },
+    beforeStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+    },
+    afterStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+    },
+    getState() {
+      return {};
+    },
+    setState() {
+      /* stateless */
+    },
+    dispose() {
+      /* nothing held */
+    },
   };
   return sup;
 }

@@ -16,15 +16,30 @@ import type { Rng } from '../rng.ts';
 import type { Linear } from '../nn/linear.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
 import {
-  diagonalCrossEntropy, mlmLossFromSums, mlmPerSample, normalizeImageEmbedding, normalizeTextEmbedding,
-  scaledSimilarity, simSiamLoss, symmetricInfoNce,
+  diagonalCrossEntropy,
+  mlmLossFromSums,
+  mlmPerSample,
+  normalizeImageEmbedding,
+  normalizeTextEmbedding,
+  scaledSimilarity,
+  simSiamLoss,
+  symmetricInfoNce,
 } from './losses.ts';
 import { createMlmHead, createSimSiamPredictor, createSimSiamProjector } from './heads.ts';
 import type { Head } from './heads.ts';
 import { NnQueue } from './nn-queue.ts';
 import type { NnQueueState } from './nn-queue.ts';
 import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
-import { feature, ghostSize, HeadsSlot, imageView, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+import {
+  feature,
+  ghostSize,
+  HeadsSlot,
+  imageView,
+  positiveInt,
+  resolveOptions,
+  textView,
+  weightedTotal,
+} from './common.ts';
 
 export const declipDefaults = {
   mvWeight: 0.4,
@@ -54,11 +69,15 @@ export interface DeclipHeads {
 export function createDeclipHeads(model: SupervisedModel, rng: Rng, o: DeclipOptions, name: string): DeclipHeads {
   const ghost = ghostSize(name, o.headGhostSize);
   const projector = createSimSiamProjector(model.store, rng.fork(), {
-    inDim: model.config.embedDim, hiddenDim: positiveInt(name, 'projectorHidden', o.projectorHidden),
-    outDim: positiveInt(name, 'projectorOut', o.projectorOut), ghostSize: ghost,
+    inDim: model.config.embedDim,
+    hiddenDim: positiveInt(name, 'projectorHidden', o.projectorHidden),
+    outDim: positiveInt(name, 'projectorOut', o.projectorOut),
+    ghostSize: ghost,
   });
   const predictor = createSimSiamPredictor(model.store, rng.fork(), {
-    dim: o.projectorOut, hiddenDim: positiveInt(name, 'predictorHidden', o.predictorHidden), ghostSize: ghost,
+    dim: o.projectorOut,
+    hiddenDim: positiveInt(name, 'predictorHidden', o.predictorHidden),
+    ghostSize: ghost,
   });
   const mlm = createMlmHead(model.store, rng.fork(), model.config.text.width, model.config.text.vocabSize);
   return { projector, predictor, mlm };
@@ -73,8 +92,12 @@ export interface DeclipEncoded {
 
 /** DeCLIP's per-sample features plus the encoder outputs a dense term needs (view 1 tokens, MLM word features). */
 export function declipEncode(
-  sup: Pick<Supervision, 'name' | 'imageViews'>, heads: DeclipHeads, queue: NnQueue,
-  model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions,
+  sup: Pick<Supervision, 'name' | 'imageViews'>,
+  heads: DeclipHeads,
+  queue: NnQueue,
+  model: SupervisedModel,
+  batch: TrainBatch,
+  opts: FeatureOptions,
 ): DeclipEncoded {
   return tf.tidy(() => {
     const v1 = model.encodeImage(imageView(sup, batch, 0), opts);
@@ -94,8 +117,18 @@ export function declipEncode(
     const mlm = mlmPerSample(tm.wordFeatures, textView(sup, batch, 'mlmLabels'), (rows) => heads.mlm.apply(rows));
     return {
       features: {
-        image1: normalizeImageEmbedding(v1.embedding), image2: normalizeImageEmbedding(v2.embedding),
-        textMlm, textEda, nnMlm, nnEda, z1, z2, p1, p2, mlmSum: mlm.sum, mlmCount: mlm.count,
+        image1: normalizeImageEmbedding(v1.embedding),
+        image2: normalizeImageEmbedding(v2.embedding),
+        textMlm,
+        textEda,
+        nnMlm,
+        nnEda,
+        z1,
+        z2,
+        p1,
+        p2,
+        mlmSum: mlm.sum,
+        mlmCount: mlm.count,
       },
       image1Tokens: v1.tokens,
       mlmWordFeatures: tm.wordFeatures,
@@ -104,21 +137,37 @@ export function declipEncode(
 }
 
 /** The four DeCLIP parts from (possibly concatenated) features. */
-export function declipParts(name: string, f: Features, model: SupervisedModel, o: DeclipOptions): Record<string, tf.Scalar> {
+export function declipParts(
+  name: string,
+  f: Features,
+  model: SupervisedModel,
+  o: DeclipOptions,
+): Record<string, tf.Scalar> {
   return tf.tidy(() => {
     const get = (k: string) => feature<tf.Tensor2D>(name, f, k);
     const s = logitScaleValue(model.logitScale, o.maxLogitScale);
     const [u1, u2, vm, ve] = [get('image1'), get('image2'), get('textMlm'), get('textEda')];
-    const mv = tf.div(tf.addN([
-      symmetricInfoNce(u1, vm, s), symmetricInfoNce(u2, vm, s), symmetricInfoNce(u1, ve, s), symmetricInfoNce(u2, ve, s),
-    ]), 4) as tf.Scalar;
+    const mv = tf.div(
+      tf.addN([
+        symmetricInfoNce(u1, vm, s),
+        symmetricInfoNce(u2, vm, s),
+        symmetricInfoNce(u1, ve, s),
+        symmetricInfoNce(u2, ve, s),
+      ]),
+      4,
+    ) as tf.Scalar;
     const simsiam = simSiamLoss(get('p1'), get('z1'), get('p2'), get('z2'));
     const mlm = mlmLossFromSums(feature<tf.Tensor1D>(name, f, 'mlmSum'), feature<tf.Tensor1D>(name, f, 'mlmCount'));
     const [nm, ne] = [get('nnMlm'), get('nnEda')];
-    const nn = tf.div(tf.addN([
-      diagonalCrossEntropy(scaledSimilarity(u1, nm, s)), diagonalCrossEntropy(scaledSimilarity(u1, ne, s)),
-      diagonalCrossEntropy(scaledSimilarity(u2, nm, s)), diagonalCrossEntropy(scaledSimilarity(u2, ne, s)),
-    ]), 4) as tf.Scalar;
+    const nn = tf.div(
+      tf.addN([
+        diagonalCrossEntropy(scaledSimilarity(u1, nm, s)),
+        diagonalCrossEntropy(scaledSimilarity(u1, ne, s)),
+        diagonalCrossEntropy(scaledSimilarity(u2, nm, s)),
+        diagonalCrossEntropy(scaledSimilarity(u2, ne, s)),
+      ]),
+      4,
+    ) as tf.Scalar;
     return { mv, simsiam, mlm, nn };
   });
 }
@@ -129,7 +178,10 @@ export function declipWeights(o: DeclipOptions): Record<string, number> {
 
 /** afterStep's enqueue: this step's v^e rows, then its v^m rows (the seed's order). */
 export function enqueueStep(name: string, queue: NnQueue | null, features: Features): void {
-  if (!queue) throw new Error(`supervision ${name}: call addHeads(model, rng) before afterStep (the queue is sized to the model)`);
+  if (!queue)
+    throw new Error(
+      `supervision ${name}: call addHeads(model, rng) before afterStep (the queue is sized to the model)`,
+    );
   queue.enqueue(feature(name, features, 'textEda'));
   queue.enqueue(feature(name, features, 'textMlm'));
 }
@@ -141,7 +193,8 @@ export function queueState(queue: NnQueue | null): Record<string, unknown> {
 export function restoreQueue(name: string, queue: NnQueue | null, state: Record<string, unknown>): void {
   const q = state.nnQueue as NnQueueState | undefined;
   if (!q) throw new Error(`supervision ${name}: state has no nnQueue`);
-  if (!queue) throw new Error(`supervision ${name}: call addHeads(model, rng) before setState (the queue is sized to the model)`);
+  if (!queue)
+    throw new Error(`supervision ${name}: call addHeads(model, rng) before setState (the queue is sized to the model)`);
   queue.setState(q);
 }
 
@@ -174,14 +227,18 @@ export function createDeclipSupervision(given: Record<string, unknown> = {}): Su
         return { total: weightedTotal(parts, declipWeights(o)), parts };
       });
     },
-    beforeStep(model) { clampLogitScaleParam(model.logitScale, range); },
+    beforeStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+    },
     afterStep(model, features) {
       clampLogitScaleParam(model.logitScale, range);
       enqueueStep(name, queue, features);
     },
     getState: () => queueState(queue),
     setState: (state) => restoreQueue(name, queue, state),
-    dispose() { queue?.dispose(); },
+    dispose() {
+      queue?.dispose();
+    },
   };
   return sup;
 }

@@ -6,7 +6,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
-import { createDeclipHeads, declipDefaults, declipEncode, declipNullable, declipParts, declipWeights, enqueueStep, queueState, restoreQueue } from './declip.ts';
+import {
+  createDeclipHeads,
+  declipDefaults,
+  declipEncode,
+  declipNullable,
+  declipParts,
+  declipWeights,
+  enqueueStep,
+  queueState,
+  restoreQueue,
+} from './declip.ts';
 import type { DeclipHeads } from './declip.ts';
 import { createFilipHeads, filipDenseFeatures, filipPart, validateFilipOptions } from './filip.ts';
 import type { FilipHeads } from './filip.ts';
@@ -38,21 +48,33 @@ export function createDefilipSupervision(given: Record<string, unknown> = {}): S
     textViews: ['mlm', 'eda'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, () => ({ declip: createDeclipHeads(model, rng, o, name), filip: createFilipHeads(model, rng, o.denseDim) }));
+      slot.bind(model.store, () => ({
+        declip: createDeclipHeads(model, rng, o, name),
+        filip: createFilipHeads(model, rng, o.denseDim),
+      }));
       queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const heads = slot.get(model.store);
       return tf.tidy(() => {
         const enc = declipEncode(sup, heads.declip, queue!, model, batch, opts);
-        const dense = filipDenseFeatures(heads.filip, enc.image1Tokens, enc.mlmWordFeatures, textView(sup, batch, 'mlm'), o.textPadding);
+        const dense = filipDenseFeatures(
+          heads.filip,
+          enc.image1Tokens,
+          enc.mlmWordFeatures,
+          textView(sup, batch, 'mlm'),
+          o.textPadding,
+        );
         return { ...enc.features, ...dense };
       });
     },
     loss(features: Features, model: SupervisedModel): LossOutput {
       const heads = slot.get(model.store);
       return tf.tidy(() => {
-        const parts = { ...declipParts(name, features, model, o), filip: filipPart(name, features, heads.filip, o.topK) };
+        const parts = {
+          ...declipParts(name, features, model, o),
+          filip: filipPart(name, features, heads.filip, o.topK),
+        };
         return { total: weightedTotal(parts, { ...declipWeights(o), filip: o.filipWeight }), parts };
       });
     },
@@ -67,7 +89,9 @@ export function createDefilipSupervision(given: Record<string, unknown> = {}): S
     },
     getState: () => queueState(queue),
     setState: (state) => restoreQueue(name, queue, state),
-    dispose() { queue?.dispose(); },
+    dispose() {
+      queue?.dispose();
+    },
   };
   return sup;
 }

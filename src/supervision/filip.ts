@@ -8,9 +8,23 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Linear } from '../nn/linear.ts';
-import type { DenseScorer, Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
+import type {
+  DenseScorer,
+  Features,
+  FeatureOptions,
+  LossOutput,
+  Supervision,
+  SupervisedModel,
+  TrainBatch,
+} from './types.ts';
 import { visionFeatureDim } from './types.ts';
-import { denseZeroShotScores, filipLoss, normalizeImageEmbedding, normalizeTextEmbedding, symmetricInfoNce } from './losses.ts';
+import {
+  denseZeroShotScores,
+  filipLoss,
+  normalizeImageEmbedding,
+  normalizeTextEmbedding,
+  symmetricInfoNce,
+} from './losses.ts';
 import { createTokenMapping } from './heads.ts';
 import { clampLogitScaleParam, LOGIT_SCALE_INIT, logitScaleValue, parseScaleRange } from './logit-scale.ts';
 import { feature, HeadsSlot, imageView, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
@@ -35,16 +49,28 @@ export interface FilipHeads {
   logitScaleDense: tf.Variable;
 }
 
-export function validateFilipOptions(name: string, o: Pick<FilipOptionValues, 'topK' | 'denseDim' | 'textPadding'>): void {
-  if (!Number.isInteger(o.topK) || o.topK < 0) throw new Error(`supervision ${name}: option "topK" must be an integer >= 0, got ${o.topK}`);
+export function validateFilipOptions(
+  name: string,
+  o: Pick<FilipOptionValues, 'topK' | 'denseDim' | 'textPadding'>,
+): void {
+  if (!Number.isInteger(o.topK) || o.topK < 0)
+    throw new Error(`supervision ${name}: option "topK" must be an integer >= 0, got ${o.topK}`);
   positiveInt(name, 'denseDim', o.denseDim);
   if (o.textPadding !== 'include' && o.textPadding !== 'exclude') {
-    throw new Error(`supervision ${name}: option "textPadding" must be 'include' or 'exclude', got ${JSON.stringify(o.textPadding)}`);
+    throw new Error(
+      `supervision ${name}: option "textPadding" must be 'include' or 'exclude', got ${JSON.stringify(o.textPadding)}`,
+    );
   }
 }
 
 export function createFilipHeads(model: SupervisedModel, rng: Rng, denseDim: number): FilipHeads {
-  const imageMapping = createTokenMapping(model.store, rng.fork(), 'image_mapping', visionFeatureDim(model.config), denseDim);
+  const imageMapping = createTokenMapping(
+    model.store,
+    rng.fork(),
+    'image_mapping',
+    visionFeatureDim(model.config),
+    denseDim,
+  );
   const textMapping = createTokenMapping(model.store, rng.fork(), 'text_mapping', model.config.text.width, denseDim);
   const logitScaleDense = model.store.add('logit_scale_dense', tf.scalar(LOGIT_SCALE_INIT), { kind: 'logit_scale' });
   return { imageMapping, textMapping, logitScaleDense };
@@ -68,10 +94,17 @@ export function denseTextTokens(heads: FilipHeads, wordFeatures: tf.Tensor3D): t
 
 /** Per-sample dense features: denseImage [B, P, d], denseText [B, T, d] and, with textPadding 'exclude', textMask [B, T]. */
 export function filipDenseFeatures(
-  heads: FilipHeads, imageTokens: tf.Tensor3D, wordFeatures: tf.Tensor3D, ids: tf.Tensor2D, textPadding: 'include' | 'exclude',
+  heads: FilipHeads,
+  imageTokens: tf.Tensor3D,
+  wordFeatures: tf.Tensor3D,
+  ids: tf.Tensor2D,
+  textPadding: 'include' | 'exclude',
 ): Features {
   return tf.tidy(() => {
-    const out: Features = { denseImage: denseImageTokens(heads, imageTokens), denseText: denseTextTokens(heads, wordFeatures) };
+    const out: Features = {
+      denseImage: denseImageTokens(heads, imageTokens),
+      denseText: denseTextTokens(heads, wordFeatures),
+    };
     if (textPadding === 'exclude') out.textMask = textTokenMask(ids);
     return out;
   });
@@ -82,8 +115,12 @@ export function filipPart(name: string, f: Features, heads: FilipHeads, topK: nu
   return tf.tidy(() => {
     const sDense = logitScaleValue(heads.logitScaleDense, null);
     const mask = f.textMask as tf.Tensor2D | undefined;
-    return filipLoss(feature<tf.Tensor3D>(name, f, 'denseImage'), feature<tf.Tensor3D>(name, f, 'denseText'), sDense,
-      mask ? { topK, textMask: mask } : { topK });
+    return filipLoss(
+      feature<tf.Tensor3D>(name, f, 'denseImage'),
+      feature<tf.Tensor3D>(name, f, 'denseText'),
+      sDense,
+      mask ? { topK, textMask: mask } : { topK },
+    );
   });
 }
 
@@ -118,7 +155,9 @@ export function createFilipSupervision(given: Record<string, unknown> = {}): Sup
     imageViews: ['mocov2'],
     textViews: ['mlm'],
     options: o,
-    addHeads(model: SupervisedModel, rng: Rng) { slot.bind(model.store, () => createFilipHeads(model, rng, o.denseDim)); },
+    addHeads(model: SupervisedModel, rng: Rng) {
+      slot.bind(model.store, () => createFilipHeads(model, rng, o.denseDim));
+    },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const heads = slot.get(model.store);
       return tf.tidy(() => {
@@ -150,9 +189,15 @@ export function createFilipSupervision(given: Record<string, unknown> = {}): Sup
       clampLogitScaleParam(model.logitScale, range);
       clampLogitScaleParam(slot.get(model.store).logitScaleDense, denseRange);
     },
-    getState() { return {}; },
-    setState() { /* stateless beyond the ParamStore */ },
-    dispose() { /* nothing held */ },
+    getState() {
+      return {};
+    },
+    setState() {
+      /* stateless beyond the ParamStore */
+    },
+    dispose() {
+      /* nothing held */
+    },
     dense: filipDenseScorer(slot, o.textPadding),
   };
   return sup;

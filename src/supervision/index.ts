@@ -19,7 +19,16 @@ import { createSlipSupervision } from './slip.ts';
 import { createFilipSupervision } from './filip.ts';
 import { createDefilipSupervision } from './defilip.ts';
 
-export type { Supervision, SupervisionName, TrainBatch, TextView, ImageViewName, Features, LossOutput, DenseScorer } from './types.ts';
+export type {
+  Supervision,
+  SupervisionName,
+  TrainBatch,
+  TextView,
+  ImageViewName,
+  Features,
+  LossOutput,
+  DenseScorer,
+} from './types.ts';
 
 const registry: Record<SupervisionName, (options?: Record<string, unknown>) => Supervision> = {
   clip: createClipSupervision,

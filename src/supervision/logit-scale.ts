@@ -35,7 +35,12 @@ export function clampLogitScaleParam(theta: tf.Variable, range: [number, number]
 /** Validate a [lo, hi] option (or null). */
 export function parseScaleRange(value: unknown, name: string): [number, number] | null {
   if (value === null) return null;
-  if (!Array.isArray(value) || value.length !== 2 || !value.every((v) => typeof v === 'number' && Number.isFinite(v)) || value[0] > value[1]) {
+  if (
+    !Array.isArray(value) ||
+    value.length !== 2 ||
+    !value.every((v) => typeof v === 'number' && Number.isFinite(v)) ||
+    value[0] > value[1]
+  ) {
     throw new Error(`supervision option ${name} must be null or [lo, hi] with lo <= hi, got ${JSON.stringify(value)}`);
   }
   return [value[0], value[1]];

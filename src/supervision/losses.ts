@@ -27,7 +27,8 @@ export const maxLastAxis = tf.customGrad(((x: tf.Tensor, save: (ts: tf.Tensor[])
   save([idx]);
   return {
     value: tf.max(x, -1),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(tf.oneHot(saved[0].reshape([-1]), k).reshape([...dy.shape, k]), tf.expandDims(dy, -1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.mul(tf.oneHot(saved[0].reshape([-1]), k).reshape([...dy.shape, k]), tf.expandDims(dy, -1)),
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
@@ -99,7 +100,10 @@ export function ntXentLoss(h1: tf.Tensor2D, h2: tf.Tensor2D, temperature = 0.1):
     // Self-similarity is removed from the softmax by a -1e9 offset (exp underflows to exactly 0 in float32).
     const n = 2 * b;
     const masked = tf.sub(logits, tf.mul(tf.eye(n), 1e9));
-    const positiveIndex = tf.tensor1d(Array.from({ length: n }, (_, i) => (i < b ? i + b : i - b)), 'int32');
+    const positiveIndex = tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i < b ? i + b : i - b)),
+      'int32',
+    );
     const positives = tf.oneHot(positiveIndex, n);
     const logp = tf.logSoftmax(masked, 1);
     return tf.neg(tf.mean(tf.sum(tf.mul(logp, positives), 1))) as tf.Scalar;
@@ -115,7 +119,10 @@ export function selectedMlmPositions(labels: tf.Tensor2D): { positions: Int32Arr
   const positions: number[] = [];
   const targets: number[] = [];
   for (let i = 0; i < flat.length; i++) {
-    if (flat[i] !== -100) { positions.push(i); targets.push(flat[i]); }
+    if (flat[i] !== -100) {
+      positions.push(i);
+      targets.push(flat[i]);
+    }
   }
   return { positions: Int32Array.from(positions), targets: Int32Array.from(targets) };
 }
@@ -127,7 +134,9 @@ export function selectedMlmPositions(labels: tf.Tensor2D): { positions: Int32Arr
  * `predict` maps selected word-feature rows [N, W] to vocabulary logits [N, V].
  */
 export function mlmPerSample(
-  wordFeatures: tf.Tensor3D, labels: tf.Tensor2D, predict: (rows: tf.Tensor2D) => tf.Tensor,
+  wordFeatures: tf.Tensor3D,
+  labels: tf.Tensor2D,
+  predict: (rows: tf.Tensor2D) => tf.Tensor,
 ): { sum: tf.Tensor1D; count: tf.Tensor1D } {
   const [b, l, w] = wordFeatures.shape;
   if (labels.shape[0] !== b || labels.shape[1] !== l) {
@@ -136,16 +145,26 @@ export function mlmPerSample(
   const { positions, targets } = selectedMlmPositions(labels);
   const counts = new Float32Array(b);
   const sampleOf = new Int32Array(positions.length);
-  for (let i = 0; i < positions.length; i++) { sampleOf[i] = Math.floor(positions[i] / l); counts[sampleOf[i]] += 1; }
+  for (let i = 0; i < positions.length; i++) {
+    sampleOf[i] = Math.floor(positions[i] / l);
+    counts[sampleOf[i]] += 1;
+  }
   return tf.tidy(() => {
     const count = tf.tensor1d(counts);
     if (positions.length === 0) return { sum: tf.zeros([b]) as tf.Tensor1D, count };
     const rows = tf.gather(wordFeatures.reshape([b * l, w]), tf.tensor1d(positions, 'int32')) as tf.Tensor2D;
     const logits = predict(rows) as tf.Tensor2D;
     const v = logits.shape[1];
-    for (const t of targets) if (t < 0 || t >= v) throw new Error(`mlm: label id ${t} outside the vocabulary [0, ${v})`);
+    for (const t of targets)
+      if (t < 0 || t >= v) throw new Error(`mlm: label id ${t} outside the vocabulary [0, ${v})`);
     const logp = tf.logSoftmax(logits, 1).reshape([-1]);
-    const picked = tf.gather(logp, tf.tensor1d(Int32Array.from(targets, (t, i) => i * v + t), 'int32'));
+    const picked = tf.gather(
+      logp,
+      tf.tensor1d(
+        Int32Array.from(targets, (t, i) => i * v + t),
+        'int32',
+      ),
+    );
     const sum = tf.unsortedSegmentSum(tf.neg(picked), tf.tensor1d(sampleOf, 'int32'), b) as tf.Tensor1D;
     return { sum, count };
   });
@@ -169,8 +188,14 @@ export interface FilipOptions {
  * With a text mask, padding never wins a text slot unless fewer than k real tokens exist; `textSelectedMask`
  * marks which selected text slots are real tokens.
  */
-export function filipSelectTokens(x: tf.Tensor3D, y: tf.Tensor3D, options: FilipOptions): {
-  imageSelected: tf.Tensor3D; textSelected: tf.Tensor3D; textSelectedMask?: tf.Tensor2D;
+export function filipSelectTokens(
+  x: tf.Tensor3D,
+  y: tf.Tensor3D,
+  options: FilipOptions,
+): {
+  imageSelected: tf.Tensor3D;
+  textSelected: tf.Tensor3D;
+  textSelectedMask?: tf.Tensor2D;
 } {
   return tf.tidy(() => {
     const [b, p, d] = x.shape;
@@ -185,7 +210,10 @@ export function filipSelectTokens(x: tf.Tensor3D, y: tf.Tensor3D, options: Filip
       if (options.textMask) textScores = tf.add(textScores, tf.mul(tf.sub(options.textMask, 1), 1e9));
       const img = tf.topk(tf.sum(cross, 2) as tf.Tensor2D, kImage).indices.dataSync() as Int32Array;
       const txt = tf.topk(textScores, kText).indices.dataSync() as Int32Array;
-      return [tf.tensor2d(Int32Array.from(img), [b, kImage], 'int32'), tf.tensor2d(Int32Array.from(txt), [b, kText], 'int32')];
+      return [
+        tf.tensor2d(Int32Array.from(img), [b, kImage], 'int32'),
+        tf.tensor2d(Int32Array.from(txt), [b, kText], 'int32'),
+      ];
     });
     const rowStart = (n: number) => tf.mul(tf.range(0, b, 1, 'int32').reshape([b, 1]), tf.scalar(n, 'int32'));
     const flatImage = tf.add(imageIds, rowStart(p)).reshape([-1]);
@@ -204,7 +232,10 @@ export function filipSelectTokens(x: tf.Tensor3D, y: tf.Tensor3D, options: Filip
  * out[i, j] = mean_{a} max_{q} ⟨A_ia, S_jq⟩ (mean weighted by `fullMask`, max restricted by `selectedMask`).
  */
 export function lateInteraction(
-  full: tf.Tensor3D, selected: tf.Tensor3D, fullMask?: tf.Tensor2D, selectedMask?: tf.Tensor2D,
+  full: tf.Tensor3D,
+  selected: tf.Tensor3D,
+  fullMask?: tf.Tensor2D,
+  selectedMask?: tf.Tensor2D,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const [b, na, d] = full.shape;
@@ -222,12 +253,21 @@ export function lateInteraction(
  * FILIP dense logits (filip.py): x [B, P, d], y [B, T, d] already L2-normalised tokens, s_d the dense scale.
  * image→text ℓ^I_ij = s_d · mean_p max_{q ∈ sel(j)} ⟨x_ip, y_jq⟩; text→image ℓ^T_ji = s_d · mean_q max_{p ∈ sel(i)} ⟨y_jq, x_ip⟩.
  */
-export function filipLogits(x: tf.Tensor3D, y: tf.Tensor3D, scale: tf.Scalar, options: FilipOptions): {
-  perImage: tf.Tensor2D; perText: tf.Tensor2D;
+export function filipLogits(
+  x: tf.Tensor3D,
+  y: tf.Tensor3D,
+  scale: tf.Scalar,
+  options: FilipOptions,
+): {
+  perImage: tf.Tensor2D;
+  perText: tf.Tensor2D;
 } {
   return tf.tidy(() => {
     const sel = filipSelectTokens(x, y, options);
-    const perImage = tf.mul(scale, lateInteraction(x, sel.textSelected, undefined, sel.textSelectedMask)) as tf.Tensor2D;
+    const perImage = tf.mul(
+      scale,
+      lateInteraction(x, sel.textSelected, undefined, sel.textSelectedMask),
+    ) as tf.Tensor2D;
     const perText = tf.mul(scale, lateInteraction(y, sel.imageSelected, options.textMask)) as tf.Tensor2D;
     return { perImage, perText };
   });

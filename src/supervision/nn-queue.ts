@@ -29,14 +29,19 @@ export class NnQueue {
   private cache: tf.Tensor2D | null = null;
 
   constructor(size: number, dim: number, rng: Rng) {
-    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`NnQueue: size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size <= 0)
+      throw new RangeError(`NnQueue: size must be a positive integer, got ${size}`);
     if (!Number.isInteger(dim) || dim <= 0) throw new RangeError(`NnQueue: dim must be a positive integer, got ${dim}`);
     this.size = size;
     this.dim = dim;
     this.bank = new Float32Array(size * dim);
     for (let i = 0; i < size; i++) {
       let sq = 0;
-      for (let j = 0; j < dim; j++) { const v = rng.normal(); this.bank[i * dim + j] = v; sq += v * v; }
+      for (let j = 0; j < dim; j++) {
+        const v = rng.normal();
+        this.bank[i * dim + j] = v;
+        sq += v * v;
+      }
       const inv = 1 / (Math.sqrt(sq) + 1e-10);
       for (let j = 0; j < dim; j++) this.bank[i * dim + j] *= inv;
     }
@@ -63,7 +68,8 @@ export class NnQueue {
 
   /** Indices of the top-1 cosine neighbours of each query row [B, dim]. */
   nearestIndices(queries: tf.Tensor2D): Int32Array {
-    if (queries.shape[1] !== this.dim) throw new Error(`NnQueue.lookup: queries have dim ${queries.shape[1]}, queue has ${this.dim}`);
+    if (queries.shape[1] !== this.dim)
+      throw new Error(`NnQueue.lookup: queries have dim ${queries.shape[1]}, queue has ${this.dim}`);
     const entriesT = this.snapshot();
     const ids = tf.tidy(() => {
       const q = queries; // only indices leave this function (read back), so no gradient can flow
@@ -85,7 +91,8 @@ export class NnQueue {
 
   /** Append rows [n, dim] at the pointer, wrapping to the start. Reads the values; keeps no reference to the tensor. */
   enqueue(rows: tf.Tensor2D): void {
-    if (rows.shape[1] !== this.dim) throw new Error(`NnQueue.enqueue: rows have dim ${rows.shape[1]}, queue has ${this.dim}`);
+    if (rows.shape[1] !== this.dim)
+      throw new Error(`NnQueue.enqueue: rows have dim ${rows.shape[1]}, queue has ${this.dim}`);
     this.enqueueValues(rows.dataSync() as Float32Array, rows.shape[0]);
   }
 
@@ -129,8 +136,13 @@ export class NnQueue {
   }
 
   private invalidate(): void {
-    if (this.cache) { this.cache.dispose(); this.cache = null; }
+    if (this.cache) {
+      this.cache.dispose();
+      this.cache = null;
+    }
   }
 
-  dispose(): void { this.invalidate(); }
+  dispose(): void {
+    this.invalidate();
+  }
 }

@@ -13,7 +13,16 @@ import { normalizeImageEmbedding, normalizeTextEmbedding, ntXentLoss, symmetricI
 import { createSimClrMlp } from './heads.ts';
 import type { Head } from './heads.ts';
 import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
-import { feature, ghostSize, HeadsSlot, imageView, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+import {
+  feature,
+  ghostSize,
+  HeadsSlot,
+  imageView,
+  positiveInt,
+  resolveOptions,
+  textView,
+  weightedTotal,
+} from './common.ts';
 
 export const slipDefaults = {
   clipWeight: 1,
@@ -39,10 +48,14 @@ export function createSlipSupervision(given: Record<string, unknown> = {}): Supe
     textViews: ['raw'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, () => createSimClrMlp(model.store, rng.fork(), {
-        inDim: visionFeatureDim(model.config), hiddenDim: positiveInt(name, 'mlpHidden', o.mlpHidden),
-        outDim: positiveInt(name, 'mlpOut', o.mlpOut), ghostSize: ghostSize(name, o.headGhostSize),
-      }));
+      slot.bind(model.store, () =>
+        createSimClrMlp(model.store, rng.fork(), {
+          inDim: visionFeatureDim(model.config),
+          hiddenDim: positiveInt(name, 'mlpHidden', o.mlpHidden),
+          outDim: positiveInt(name, 'mlpOut', o.mlpOut),
+          ghostSize: ghostSize(name, o.headGhostSize),
+        }),
+      );
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const mlp = slot.get(model.store);
@@ -64,16 +77,30 @@ export function createSlipSupervision(given: Record<string, unknown> = {}): Supe
       return tf.tidy(() => {
         const s = logitScaleValue(model.logitScale, o.maxLogitScale);
         const clip = symmetricInfoNce(feature(name, features, 'image'), feature(name, features, 'text'), s);
-        const simclr = ntXentLoss(feature(name, features, 'simclr1'), feature(name, features, 'simclr2'), o.temperature);
+        const simclr = ntXentLoss(
+          feature(name, features, 'simclr1'),
+          feature(name, features, 'simclr2'),
+          o.temperature,
+        );
         const parts = { clip, simclr };
         return { total: weightedTotal(parts, { clip: o.clipWeight, simclr: o.simclrWeight }), parts };
       });
     },
-    beforeStep(model) { clampLogitScaleParam(model.logitScale, range); },
-    afterStep(model) { clampLogitScaleParam(model.logitScale, range); },
-    getState() { return {}; },
-    setState() { /* stateless beyond the ParamStore */ },
-    dispose() { /* nothing held */ },
+    beforeStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+    },
+    afterStep(model) {
+      clampLogitScaleParam(model.logitScale, range);
+    },
+    getState() {
+      return {};
+    },
+    setState() {
+      /* stateless beyond the ParamStore */
+    },
+    dispose() {
+      /* nothing held */
+    },
   };
   return sup;
 }

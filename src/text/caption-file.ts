@@ -10,7 +10,10 @@ export function readCaptionLines(path: string): string[] {
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   if (lines[0] === 'image,caption') {
-    return lines.slice(1).filter((l) => l.includes(',')).map((l) => l.slice(l.indexOf(',') + 1));
+    return lines
+      .slice(1)
+      .filter((l) => l.includes(','))
+      .map((l) => l.slice(l.indexOf(',') + 1));
   }
   return lines;
 }

@@ -31,11 +31,17 @@ function parts(word: string): [string, string, string] {
   return [m[1], m[2], m[3]];
 }
 
-export function synonymReplacement(words: readonly string[], n: number, rng: Rng, wordnet: SynonymSource,
-  stopwords: ReadonlySet<string> = ENGLISH_STOPWORDS): string[] {
+export function synonymReplacement(
+  words: readonly string[],
+  n: number,
+  rng: Rng,
+  wordnet: SynonymSource,
+  stopwords: ReadonlySet<string> = ENGLISH_STOPWORDS,
+): string[] {
   let out = words.slice();
   const candidates = [...new Set(words.map((w) => parts(w)[1].toLowerCase()))]
-    .filter((w) => w !== '' && !stopwords.has(w)).sort();
+    .filter((w) => w !== '' && !stopwords.has(w))
+    .sort();
   rng.shuffle(candidates);
   let replaced = 0;
   for (const core of candidates) {
@@ -90,15 +96,24 @@ export function randomInsertion(words: readonly string[], n: number, rng: Rng, w
 }
 
 /** Apply one EDA operation to a text. */
-export function applyEda(text: string, op: EdaOperation, rng: Rng, wordnet: SynonymSource,
-  options: { n?: number; p?: number } = {}): string {
+export function applyEda(
+  text: string,
+  op: EdaOperation,
+  rng: Rng,
+  wordnet: SynonymSource,
+  options: { n?: number; p?: number } = {},
+): string {
   const words = splitWords(text);
   const n = options.n ?? 1;
   switch (op) {
-    case 'sr': return synonymReplacement(words, n, rng, wordnet).join(' ');
-    case 'rs': return randomSwap(words, n, rng).join(' ');
-    case 'rd': return randomDeletion(words, options.p ?? 0.1, rng).join(' ');
-    case 'ri': return randomInsertion(words, n, rng, wordnet).join(' ');
+    case 'sr':
+      return synonymReplacement(words, n, rng, wordnet).join(' ');
+    case 'rs':
+      return randomSwap(words, n, rng).join(' ');
+    case 'rd':
+      return randomDeletion(words, options.p ?? 0.1, rng).join(' ');
+    case 'ri':
+      return randomInsertion(words, n, rng, wordnet).join(' ');
   }
 }
 

@@ -19,8 +19,12 @@ export interface MlmOptions {
 
 export const IGNORE_INDEX = -100;
 
-export function maskTokens(ids: Int32Array, tokenizer: MaskVocabulary, rng: Rng, options: MlmOptions = {}):
-  { ids: Int32Array; labels: Int32Array } {
+export function maskTokens(
+  ids: Int32Array,
+  tokenizer: MaskVocabulary,
+  rng: Rng,
+  options: MlmOptions = {},
+): { ids: Int32Array; labels: Int32Array } {
   const mask = tokenizer.mask;
   if (mask === undefined) throw new Error('maskTokens needs a tokenizer with a <|mask|> token (variant "declip")');
   const p = options.probability ?? 0.15;

@@ -1,4 +1,4 @@
-// The text views a supervision asks for, computed from one caption (no streams; stages/tokenize.ts adapts it):
+// The text views a supervision asks for, computed from one caption (no streams; stages/text/tokenize-views.ts adapts it):
 //   raw  = framed ids of the caption;
 //   eda  = framed ids of DeCLIP's EDA of the caption (one of SR/RS/RD, eda.ts);
 //   mlm  = the raw ids with MLM corruption (mlm.ts), mlmLabels = original ids at corrupted positions, -100 elsewhere.
@@ -12,7 +12,12 @@ import { declipEda, type SynonymSource } from './eda.ts';
 import { maskTokens } from './mlm.ts';
 
 export type TextView = 'raw' | 'eda' | 'mlm';
-export interface TextViews { raw?: Int32Array; eda?: Int32Array; mlm?: Int32Array; mlmLabels?: Int32Array }
+export interface TextViews {
+  raw?: Int32Array;
+  eda?: Int32Array;
+  mlm?: Int32Array;
+  mlmLabels?: Int32Array;
+}
 
 export interface TextViewOptions {
   tokenizer: ClipTokenizer;
@@ -24,7 +29,10 @@ export interface TextViewOptions {
 
 /** The non-empty lines of a caption member (trimmed). */
 export function captionLines(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 /** One caption for this (seed, epoch, key): the only line, or a seeded choice among several. */
@@ -34,9 +42,12 @@ export function chooseCaption(lines: readonly string[], seed: number, epoch: num
 }
 
 export function checkTextViews(views: readonly TextView[], tokenizer: ClipTokenizer): void {
-  for (const v of views) if (v !== 'raw' && v !== 'eda' && v !== 'mlm') throw new Error(`unknown text view "${v}" (raw, eda or mlm)`);
+  for (const v of views)
+    if (v !== 'raw' && v !== 'eda' && v !== 'mlm') throw new Error(`unknown text view "${v}" (raw, eda or mlm)`);
   if (views.includes('mlm') && tokenizer.mask === undefined) {
-    throw new Error(`text view "mlm" needs the declip tokenizer variant (a <|mask|> token); got "${tokenizer.variant}"`);
+    throw new Error(
+      `text view "mlm" needs the declip tokenizer variant (a <|mask|> token); got "${tokenizer.variant}"`,
+    );
   }
 }
 

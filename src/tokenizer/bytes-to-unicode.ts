@@ -30,7 +30,9 @@ export const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_UNIC
 /** byte -> base vocabulary id (position of the byte in BYTE_ORDER); add 256 for the `</w>` form. */
 export const BYTE_TO_ID: Int32Array = (() => {
   const out = new Int32Array(256);
-  BYTE_ORDER.forEach((b, i) => { out[b] = i; });
+  BYTE_ORDER.forEach((b, i) => {
+    out[b] = i;
+  });
   return out;
 })();
 

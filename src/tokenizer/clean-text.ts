@@ -16,10 +16,33 @@
 import { decode as decodeHtml } from 'html-entities';
 
 const CP1252_SPECIALS: Record<number, number> = {
-  0x20ac: 0x80, 0x201a: 0x82, 0x0192: 0x83, 0x201e: 0x84, 0x2026: 0x85, 0x2020: 0x86, 0x2021: 0x87, 0x02c6: 0x88,
-  0x2030: 0x89, 0x0160: 0x8a, 0x2039: 0x8b, 0x0152: 0x8c, 0x017d: 0x8e, 0x2018: 0x91, 0x2019: 0x92, 0x201c: 0x93,
-  0x201d: 0x94, 0x2022: 0x95, 0x2013: 0x96, 0x2014: 0x97, 0x02dc: 0x98, 0x2122: 0x99, 0x0161: 0x9a, 0x203a: 0x9b,
-  0x0153: 0x9c, 0x017e: 0x9e, 0x0178: 0x9f,
+  0x20ac: 0x80,
+  0x201a: 0x82,
+  0x0192: 0x83,
+  0x201e: 0x84,
+  0x2026: 0x85,
+  0x2020: 0x86,
+  0x2021: 0x87,
+  0x02c6: 0x88,
+  0x2030: 0x89,
+  0x0160: 0x8a,
+  0x2039: 0x8b,
+  0x0152: 0x8c,
+  0x017d: 0x8e,
+  0x2018: 0x91,
+  0x2019: 0x92,
+  0x201c: 0x93,
+  0x201d: 0x94,
+  0x2022: 0x95,
+  0x2013: 0x96,
+  0x2014: 0x97,
+  0x02dc: 0x98,
+  0x2122: 0x99,
+  0x0161: 0x9a,
+  0x203a: 0x9b,
+  0x0153: 0x9c,
+  0x017e: 0x9e,
+  0x0178: 0x9f,
 };
 
 /** The sloppy-cp1252 byte of a character, or -1 when it has none. */
@@ -30,7 +53,8 @@ function cp1252Byte(code: number): number {
 }
 
 // Candidate runs: a lead character (Â..ô = bytes C2..F4) followed by 1-3 characters whose cp1252 byte is 80..BF.
-const CONT = '\\u0080-\\u00bf\\u20ac\\u201a\\u0192\\u201e\\u2026\\u2020\\u2021\\u02c6\\u2030\\u0160\\u2039\\u0152\\u017d' +
+const CONT =
+  '\\u0080-\\u00bf\\u20ac\\u201a\\u0192\\u201e\\u2026\\u2020\\u2021\\u02c6\\u2030\\u0160\\u2039\\u0152\\u017d' +
   '\\u2018\\u2019\\u201c\\u201d\\u2022\\u2013\\u2014\\u02dc\\u2122\\u0161\\u203a\\u0153\\u017e\\u0178';
 const MOJIBAKE = new RegExp(`[\\u00c2-\\u00f4][${CONT}]{1,3}`, 'g');
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -44,7 +68,11 @@ export function fixMojibake(text: string): string {
     const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
     if (bytes.length < need) return run;
     let decoded: string;
-    try { decoded = strictUtf8.decode(Uint8Array.from(bytes.slice(0, need))); } catch { return run; }
+    try {
+      decoded = strictUtf8.decode(Uint8Array.from(bytes.slice(0, need)));
+    } catch {
+      return run;
+    }
     // strictUtf8 rejects overlong forms and surrogates; the decoded text must be exactly one code point.
     if ([...decoded].length !== 1) return run;
     return decoded + run.slice(need);

@@ -27,7 +27,6 @@ export interface TokenizerOptions {
   sha256?: string;
 }
 
-
 const MAX_CACHED_WORDS = 500_000;
 
 export class ClipTokenizer {
@@ -56,7 +55,10 @@ export class ClipTokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly utf8 = new TextEncoder();
 
-  constructor(file: MergesFile, options: { variant?: TokenizerVariant; contextLength?: number; truncation?: TruncationPolicy } = {}) {
+  constructor(
+    file: MergesFile,
+    options: { variant?: TokenizerVariant; contextLength?: number; truncation?: TruncationPolicy } = {},
+  ) {
     this.variant = options.variant ?? 'openai';
     this.contextLength = options.contextLength ?? 77;
     this.truncation = options.truncation ?? 'truncate';
@@ -74,9 +76,10 @@ export class ClipTokenizer {
     for (const b of BYTE_ORDER) vocab.push(BYTE_TO_UNICODE[b]);
     for (const b of BYTE_ORDER) vocab.push(BYTE_TO_UNICODE[b] + '</w>');
     for (const [a, b] of merges) vocab.push(a + b);
-    const specialNames = this.variant === 'declip'
-      ? ['<|mask|>', '<|startoftext|>', '<|endoftext|>']
-      : ['<|startoftext|>', '<|endoftext|>'];
+    const specialNames =
+      this.variant === 'declip'
+        ? ['<|mask|>', '<|startoftext|>', '<|endoftext|>']
+        : ['<|startoftext|>', '<|endoftext|>'];
     const firstSpecial = vocab.length;
     vocab.push(...specialNames);
     this.vocab = vocab;
@@ -90,7 +93,7 @@ export class ClipTokenizer {
     this.mask = this.specials.get('<|mask|>');
 
     let bits = 4;
-    while ((1 << bits) < merges.length * 2.5) bits++;
+    while (1 << bits < merges.length * 2.5) bits++;
     this.pairShift = 32 - bits;
     this.pairA = new Int32Array(1 << bits).fill(-1);
     this.pairB = new Int32Array(1 << bits);
@@ -138,13 +141,16 @@ export class ClipTokenizer {
     const mask = this.pairA.length - 1;
     let i = this.slot(a, b);
     while (this.pairA[i] !== -1 && !(this.pairA[i] === a && this.pairB[i] === b)) i = (i + 1) & mask;
-    this.pairA[i] = a; this.pairB[i] = b; this.pairRank[i] = rank;
+    this.pairA[i] = a;
+    this.pairB[i] = b;
+    this.pairRank[i] = rank;
   }
 
   /** Merge rank of the pair (a, b), or -1. */
   rankOf(a: number, b: number): number {
     const mask = this.pairA.length - 1;
-    const pa = this.pairA, pb = this.pairB;
+    const pa = this.pairA,
+      pb = this.pairB;
     for (let i = this.slot(a, b); ; i = (i + 1) & mask) {
       const x = pa[i];
       if (x === -1) return -1;
@@ -157,7 +163,11 @@ export class ClipTokenizer {
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached;
     const special = this.specials.get(token);
-    if (special !== undefined) { const r = [special]; this.cache.set(token, r); return r; }
+    if (special !== undefined) {
+      const r = [special];
+      this.cache.set(token, r);
+      return r;
+    }
     const bytes = this.utf8.encode(token);
     const word: number[] = new Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) word[i] = BYTE_TO_ID[bytes[i]];
@@ -165,18 +175,25 @@ export class ClipTokenizer {
     let n = word.length;
     while (n > 1) {
       let bestRank = 0x7fffffff;
-      let first = -1, second = -1;
+      let first = -1,
+        second = -1;
       for (let i = 0; i < n - 1; i++) {
         const r = this.rankOf(word[i], word[i + 1]);
-        if (r >= 0 && r < bestRank) { bestRank = r; first = word[i]; second = word[i + 1]; }
+        if (r >= 0 && r < bestRank) {
+          bestRank = r;
+          first = word[i];
+          second = word[i + 1];
+        }
       }
       if (first < 0) break;
       // Merge every occurrence of (first, second), left to right, in place.
       const merged = this.mergedId[bestRank];
       let w = 0;
       for (let i = 0; i < n; i++) {
-        if (i < n - 1 && word[i] === first && word[i + 1] === second) { word[w++] = merged; i++; }
-        else word[w++] = word[i];
+        if (i < n - 1 && word[i] === first && word[i + 1] === second) {
+          word[w++] = merged;
+          i++;
+        } else word[w++] = word[i];
       }
       n = w;
     }
@@ -233,7 +250,9 @@ export class ClipTokenizer {
   }
 
   /** Number of pre-tokens currently cached. */
-  get cacheSize(): number { return this.cache.size; }
+  get cacheSize(): number {
+    return this.cache.size;
+  }
 }
 
 /** Load a tokenizer (OpenAI's vocab by default; $CLIP_BENCH_VOCAB overrides the default location). */

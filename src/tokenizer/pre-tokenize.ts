@@ -24,33 +24,55 @@ export function preTokenize(cleaned: string, pattern: RegExp, specials: readonly
   let i = 0;
   outer: while (i < n) {
     const c = cleaned.charCodeAt(i);
-    if (c === 0x20) { i++; continue; }
-    if (c === 0x3c) { // '<': special tokens (case-insensitive like the regex)
+    if (c === 0x20) {
+      i++;
+      continue;
+    }
+    if (c === 0x3c) {
+      // '<': special tokens (case-insensitive like the regex)
       for (const sp of specials) {
         if (cleaned.length - i >= sp.length && cleaned.slice(i, i + sp.length).toLowerCase() === sp) {
-          out.push(cleaned.slice(i, i + sp.length)); i += sp.length; continue outer;
+          out.push(cleaned.slice(i, i + sp.length));
+          i += sp.length;
+          continue outer;
         }
       }
     }
-    if (c === 0x27 && i + 1 < n) { // contractions 's 't 're 've 'm 'll 'd (case-insensitive)
+    if (c === 0x27 && i + 1 < n) {
+      // contractions 's 't 're 've 'm 'll 'd (case-insensitive)
       const d = cleaned.charCodeAt(i + 1) | 0x20;
       const e = i + 2 < n ? cleaned.charCodeAt(i + 2) | 0x20 : 0;
-      if (d === 0x73 || d === 0x74 || d === 0x6d || d === 0x64) { out.push(cleaned.slice(i, i + 2)); i += 2; continue; }
-      if ((d === 0x72 && e === 0x65) || (d === 0x76 && e === 0x65) || (d === 0x6c && e === 0x6c)) { out.push(cleaned.slice(i, i + 3)); i += 3; continue; }
+      if (d === 0x73 || d === 0x74 || d === 0x6d || d === 0x64) {
+        out.push(cleaned.slice(i, i + 2));
+        i += 2;
+        continue;
+      }
+      if ((d === 0x72 && e === 0x65) || (d === 0x76 && e === 0x65) || (d === 0x6c && e === 0x6c)) {
+        out.push(cleaned.slice(i, i + 3));
+        i += 3;
+        continue;
+      }
     }
     if (isLetter(c)) {
       let j = i + 1;
       while (j < n && isLetter(cleaned.charCodeAt(j))) j++;
-      out.push(cleaned.slice(i, j)); i = j; continue;
+      out.push(cleaned.slice(i, j));
+      i = j;
+      continue;
     }
-    if (c >= 0x30 && c <= 0x39) { out.push(cleaned[i]); i++; continue; }
+    if (c >= 0x30 && c <= 0x39) {
+      out.push(cleaned[i]);
+      i++;
+      continue;
+    }
     let j = i + 1;
     while (j < n) {
       const x = cleaned.charCodeAt(j);
       if (x === 0x20 || isLetter(x) || (x >= 0x30 && x <= 0x39)) break;
       j++;
     }
-    out.push(cleaned.slice(i, j)); i = j;
+    out.push(cleaned.slice(i, j));
+    i = j;
   }
   return out;
 }

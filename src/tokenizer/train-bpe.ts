@@ -31,7 +31,9 @@ const SPECIALS = ['<|startoftext|>', '<|endoftext|>', '<|mask|>'];
 class PairHeap {
   private counts: number[] = [];
   private keys: number[] = [];
-  get size(): number { return this.counts.length; }
+  get size(): number {
+    return this.counts.length;
+  }
   private before(i: number, j: number): boolean {
     return this.counts[i] > this.counts[j] || (this.counts[i] === this.counts[j] && this.keys[i] < this.keys[j]);
   }
@@ -40,22 +42,33 @@ class PairHeap {
     [this.keys[i], this.keys[j]] = [this.keys[j], this.keys[i]];
   }
   push(count: number, key: number): void {
-    this.counts.push(count); this.keys.push(key);
+    this.counts.push(count);
+    this.keys.push(key);
     let i = this.counts.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.before(i, p)) break; this.swap(i, p); i = p; }
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
   }
   pop(): [number, number] {
     const top: [number, number] = [this.counts[0], this.keys[0]];
-    const lastC = this.counts.pop()!; const lastK = this.keys.pop()!;
+    const lastC = this.counts.pop()!;
+    const lastK = this.keys.pop()!;
     if (this.counts.length > 0) {
-      this.counts[0] = lastC; this.keys[0] = lastK;
+      this.counts[0] = lastC;
+      this.keys[0] = lastK;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1; let m = i;
+        const l = 2 * i + 1,
+          r = l + 1;
+        let m = i;
         if (l < this.counts.length && this.before(l, m)) m = l;
         if (r < this.counts.length && this.before(r, m)) m = r;
         if (m === i) break;
-        this.swap(i, m); i = m;
+        this.swap(i, m);
+        i = m;
       }
     }
     return top;
@@ -87,7 +100,8 @@ export function trainBpe(captions: Iterable<string>, options: TrainBpeOptions): 
     const bytes = utf8.encode(token);
     const w = Array.from(bytes, (b) => BYTE_TO_ID[b]);
     w[w.length - 1] += 256;
-    words.push(w); freqs.push(count);
+    words.push(w);
+    freqs.push(count);
   }
 
   const pairCounts = new Map<number, number>();
@@ -98,7 +112,11 @@ export function trainBpe(captions: Iterable<string>, options: TrainBpeOptions): 
     for (let i = 0; i < w.length - 1; i++) {
       const key = w[i] * BASE + w[i + 1];
       pairCounts.set(key, (pairCounts.get(key) ?? 0) + sign * freqs[wi]);
-      if (sign > 0) { let s = where.get(key); if (!s) where.set(key, (s = new Set())); s.add(wi); }
+      if (sign > 0) {
+        let s = where.get(key);
+        if (!s) where.set(key, (s = new Set()));
+        s.add(wi);
+      }
       touched.add(key);
     }
   };
@@ -112,11 +130,16 @@ export function trainBpe(captions: Iterable<string>, options: TrainBpeOptions): 
     const [count, key] = heap.pop();
     if (pairCounts.get(key) !== count || skipped.has(key)) continue; // stale entry
     if (count < minFrequency) break;
-    const a = Math.floor(key / BASE), b = key - a * BASE;
+    const a = Math.floor(key / BASE),
+      b = key - a * BASE;
     const merged = symbols[a] + symbols[b];
-    if (symbolIds.has(merged)) { skipped.add(key); continue; }
+    if (symbolIds.has(merged)) {
+      skipped.add(key);
+      continue;
+    }
     const id = symbols.length;
-    symbols.push(merged); symbolIds.set(merged, id);
+    symbols.push(merged);
+    symbolIds.set(merged, id);
     merges.push([symbols[a], symbols[b]]);
     const touched = new Set<number>();
     for (const wi of where.get(key) ?? []) {
@@ -124,7 +147,10 @@ export function trainBpe(captions: Iterable<string>, options: TrainBpeOptions): 
       const w = words[wi];
       const next: number[] = [];
       for (let i = 0; i < w.length; i++) {
-        if (i < w.length - 1 && w[i] === a && w[i + 1] === b) { next.push(id); i++; } else next.push(w[i]);
+        if (i < w.length - 1 && w[i] === a && w[i + 1] === b) {
+          next.push(id);
+          i++;
+        } else next.push(w[i]);
       }
       words[wi] = next;
       addPairs(wi, 1, touched);
@@ -132,7 +158,8 @@ export function trainBpe(captions: Iterable<string>, options: TrainBpeOptions): 
     where.delete(key);
     for (const k of touched) {
       const c = pairCounts.get(k)!;
-      if (c > 0) heap.push(c, k); else pairCounts.delete(k);
+      if (c > 0) heap.push(c, k);
+      else pairCounts.delete(k);
     }
   }
   return { merges, words: wordCounts.size, tokens };

@@ -15,7 +15,8 @@ export const OPENAI_VOCAB_SHA256 = '924691ac288e54409236115652ad4aa250f48203de50
 export const OPENAI_HEADER_PREFIX = '"bpe_simple_vocab_16e6.txt';
 export const OPENAI_MERGES = 49152 - 256 - 2; // 48,894
 
-const WHERE_TO_GET = `get ${OPENAI_VOCAB_NAME} (sha256 ${OPENAI_VOCAB_SHA256.slice(0, 12)}...) from ${OPENAI_VOCAB_URL} ` +
+const WHERE_TO_GET =
+  `get ${OPENAI_VOCAB_NAME} (sha256 ${OPENAI_VOCAB_SHA256.slice(0, 12)}...) from ${OPENAI_VOCAB_URL} ` +
   `and pass --vocab PATH or set CLIP_BENCH_VOCAB`;
 
 export interface MergesFile {
@@ -94,7 +95,12 @@ export function parseMergesFile(bytes: Uint8Array, source: string, options: { al
 const PREFIX_BYTES = 512 * 1024;
 
 /** Parse merges text; with `partial`, returns undefined unless the limit was reached on complete lines. */
-function parseMergesText(text: string, source: string, options: { all?: boolean }, partial: boolean): MergesFile | undefined {
+function parseMergesText(
+  text: string,
+  source: string,
+  options: { all?: boolean },
+  partial: boolean,
+): MergesFile | undefined {
   let end = text.indexOf('\n');
   if (end < 0) end = text.length;
   const header = text.slice(0, end);
@@ -104,13 +110,23 @@ function parseMergesText(text: string, source: string, options: { all?: boolean 
   while (end < text.length && merges.length < limit) {
     const start = end + 1;
     end = text.indexOf('\n', start);
-    if (end < 0) { if (partial) return undefined; end = text.length; }
+    if (end < 0) {
+      if (partial) return undefined;
+      end = text.length;
+    }
     lineNo++;
     if (end === start) continue;
     const space = text.indexOf(' ', start);
-    if (space < 0 || space >= end - 1 || space === start || text.indexOf(' ', space + 1) < end && text.indexOf(' ', space + 1) >= 0) {
+    if (
+      space < 0 ||
+      space >= end - 1 ||
+      space === start ||
+      (text.indexOf(' ', space + 1) < end && text.indexOf(' ', space + 1) >= 0)
+    ) {
       const line = text.slice(start, end);
-      throw new Error(`bad merge on line ${lineNo} of ${source}: ${JSON.stringify(line.slice(0, 60))} (expected "a b")`);
+      throw new Error(
+        `bad merge on line ${lineNo} of ${source}: ${JSON.stringify(line.slice(0, 60))} (expected "a b")`,
+      );
     }
     merges.push([text.slice(start, space), text.slice(space + 1, end)]);
   }

@@ -67,15 +67,21 @@ export class AdamW {
     const bc2 = 1 - Math.pow(beta2, this.step);
     const stepSize = f(lr / bc1);
     const sqrtBc2 = f(Math.sqrt(bc2));
-    const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2), e = f(eps);
+    const b1 = f(beta1),
+      c1 = f(1 - beta1),
+      b2 = f(beta2),
+      c2 = f(1 - beta2),
+      e = f(eps);
     for (const p of this.params) {
       const gt = grads[p.name];
       if (!gt) continue;
-      if (gt.size !== p.variable.size) throw new Error(`AdamW: gradient of ${p.name} has ${gt.size} elements, the parameter ${p.variable.size}`);
+      if (gt.size !== p.variable.size)
+        throw new Error(`AdamW: gradient of ${p.name} has ${gt.size} elements, the parameter ${p.variable.size}`);
       const decay = p.decay && weightDecay !== 0 ? f(1 - lr * weightDecay) : 1;
       const g = gt.dataSync() as Float32Array;
       const w = new Float32Array(p.variable.dataSync() as Float32Array);
-      const m = this.m.get(p.name)!, v = this.v.get(p.name)!;
+      const m = this.m.get(p.name)!,
+        v = this.v.get(p.name)!;
       for (let i = 0; i < w.length; i++) {
         const gi = g[i]!;
         const value = decay === 1 ? w[i]! : f(w[i]! * decay);
@@ -106,7 +112,8 @@ export class AdamW {
       const v = state.v[p.name];
       if (!m || !v) throw new Error(`AdamW.loadState: no moments for parameter ${p.name} in the checkpoint`);
       const size = p.variable.size;
-      if (m.length !== size || v.length !== size) throw new Error(`AdamW.loadState: ${p.name} has ${size} elements, checkpoint moments have ${m.length}`);
+      if (m.length !== size || v.length !== size)
+        throw new Error(`AdamW.loadState: ${p.name} has ${size} elements, checkpoint moments have ${m.length}`);
       this.m.get(p.name)!.set(m);
       this.v.get(p.name)!.set(v);
     }

@@ -18,14 +18,19 @@ export function assembleTrainBatch(samples: HostSample[], imageViews: number, te
   const images: tf.Tensor4D[] = [];
   for (let v = 0; v < imageViews; v++) {
     const first = samples[0].views[v];
-    if (!first) throw new Error(`assembleTrainBatch: sample ${samples[0].__key__} has ${samples[0].views.length} image views, expected ${imageViews}`);
+    if (!first)
+      throw new Error(
+        `assembleTrainBatch: sample ${samples[0].__key__} has ${samples[0].views.length} image views, expected ${imageViews}`,
+      );
     const { height, width } = first;
     const per = height * width * 3;
     const data = new Float32Array(n * per);
     samples.forEach((s, i) => {
       const view = s.views[v];
       if (!view || view.height !== height || view.width !== width || view.data.length !== per) {
-        throw new Error(`assembleTrainBatch: view ${v} of sample ${s.__key__} is ${view ? `${view.height}x${view.width}` : 'missing'}, expected ${height}x${width}x3`);
+        throw new Error(
+          `assembleTrainBatch: view ${v} of sample ${s.__key__} is ${view ? `${view.height}x${view.width}` : 'missing'}, expected ${height}x${width}x3`,
+        );
       }
       data.set(view.data, i * per);
     });
@@ -39,7 +44,10 @@ export function assembleTrainBatch(samples: HostSample[], imageViews: number, te
     const ids = new Int32Array(n * ctx);
     samples.forEach((s, i) => {
       const row = s.text[key];
-      if (!row || row.length !== ctx) throw new Error(`assembleTrainBatch: "${key}" tokens of sample ${s.__key__} have length ${row?.length}, expected ${ctx}`);
+      if (!row || row.length !== ctx)
+        throw new Error(
+          `assembleTrainBatch: "${key}" tokens of sample ${s.__key__} have length ${row?.length}, expected ${ctx}`,
+        );
       ids.set(row, i * ctx);
     });
     texts[key] = tf.tensor2d(ids, [n, ctx], 'int32');

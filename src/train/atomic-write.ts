@@ -7,7 +7,11 @@ import { dirname, basename, join } from 'node:path';
 /** fsync a directory so a rename inside it is durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
-  try { await handle.sync(); } finally { await handle.close(); }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Write `chunks` to `path` and fsync the file (no rename). */

@@ -59,12 +59,20 @@ function filteredTape(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode
  * Like tf.variableGrads(f, varList): the value of f (a scalar) and the gradient of every variable it depends on, by
  * variable name. Must not be nested inside another gradient computation.
  */
-export function variableGradsFrugal(f: () => tf.Scalar, varList: tf.Variable[]): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+export function variableGradsFrugal(
+  f: () => tf.Scalar,
+  varList: tf.Variable[],
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineInternals;
-  if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal: nested gradient computations are not supported');
+  if (engine.state.gradientDepth !== 0)
+    throw new Error('variableGradsFrugal: nested gradient computations are not supported');
   const xs = varList.filter((v) => v.trainable);
   if (xs.length === 0) throw new Error('variableGradsFrugal: no trainable variables in varList');
-  const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+  const y = engine.scopedRun(
+    () => engine.startTape(),
+    () => engine.endTape(),
+    () => engine.tidy('forward', f),
+  );
   if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error('variableGradsFrugal: f must return a scalar tensor');
   const tape = engine.state.activeTape!;
   const nodes = filteredTape(tape, xs, y);
@@ -74,27 +82,43 @@ export function variableGradsFrugal(f: () => tf.Scalar, varList: tf.Variable[]):
     // may hand back a tensor it was given), so nothing still referenced is disposed
     const acc = new Map<number, tf.Tensor>();
     const uses = new Map<number, number>();
-    const hold = (id: number, g: tf.Tensor) => { acc.set(id, g); uses.set(g.id, (uses.get(g.id) ?? 0) + 1); };
+    const hold = (id: number, g: tf.Tensor) => {
+      acc.set(id, g);
+      uses.set(g.id, (uses.get(g.id) ?? 0) + 1);
+    };
     const release = (id: number): void => {
       const g = acc.get(id);
       if (!g) return;
       acc.delete(id);
       const n = (uses.get(g.id) ?? 1) - 1;
-      if (n > 0) uses.set(g.id, n); else { uses.delete(g.id); g.dispose(); }
+      if (n > 0) uses.set(g.id, n);
+      else {
+        uses.delete(g.id);
+        g.dispose();
+      }
     };
     hold(y.id, tf.onesLike(y));
     for (let i = nodes.length - 1; i >= 0; i--) {
       const node = nodes[i]!;
       const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
-      if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+      if (!node.gradient)
+        throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
       const inputGradients = node.gradient(dys);
       for (const [name, x] of Object.entries(node.inputs)) {
         const gradOf = inputGradients[name];
-        if (!gradOf) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`);
+        if (!gradOf)
+          throw new Error(
+            `Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`,
+          );
         const dx = engine.tidy(() => gradOf());
-        if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}: the gradient of input ${name} must be float32, got ${dx.dtype}`);
+        if (dx.dtype !== 'float32')
+          throw new Error(
+            `Error in gradient for op ${node.kernelName}: the gradient of input ${name} must be float32, got ${dx.dtype}`,
+          );
         if (!tf.util.arraysEqual(dx.shape, x.shape)) {
-          throw new Error(`Error in gradient for op ${node.kernelName}: gradient of input '${name}' has shape [${dx.shape}], input has [${x.shape}]`);
+          throw new Error(
+            `Error in gradient for op ${node.kernelName}: gradient of input '${name}' has shape [${dx.shape}], input has [${x.shape}]`,
+          );
         }
         if (!acc.has(x.id)) hold(x.id, dx);
         else {
@@ -109,7 +133,10 @@ export function variableGradsFrugal(f: () => tf.Scalar, varList: tf.Variable[]):
       for (const t of node.saved ?? []) if (!uses.has(t.id)) t.dispose();
     }
     const grads: Record<string, tf.Tensor> = {};
-    for (const x of xs) { const g = acc.get(x.id); if (g) grads[(x as tf.Variable).name] = g; }
+    for (const x of xs) {
+      const g = acc.get(x.id);
+      if (g) grads[(x as tf.Variable).name] = g;
+    }
     for (const node of tape) for (const t of node.saved ?? []) t.dispose();
     engine.state.activeTape = null;
     return { value: y as tf.Scalar, grads };

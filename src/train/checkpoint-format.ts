@@ -17,14 +17,20 @@ import type { ParamStore } from '../nn/params.ts';
 import type { AdamWConfig, AdamWState } from './adamw.ts';
 import type { ScheduleConfig } from './schedule.ts';
 import type { RngState } from '../rng.ts';
-import { serializeSafetensors, parseSafetensors, toFloat32, type SafeTensor, type TensorToWrite } from '../weights/safetensors.ts';
+import {
+  serializeSafetensors,
+  parseSafetensors,
+  toFloat32,
+  type SafeTensor,
+  type TensorToWrite,
+} from '../weights/safetensors.ts';
 import { exportStateDict, importStateDict } from '../weights/openai-names.ts';
 import { publishDirAtomic, removeDirAtomic, writeAndSync } from './atomic-write.ts';
 
 const packr = new Packr({ moreTypes: true });
 
 export interface DataCursor {
-  /** The reader's cursor after the last sample of the last trained batch (stages/read-shards.ts ReaderCursor). */
+  /** The reader's cursor after the last sample of the last trained batch (stages/webdataset/read-shards.ts ReaderCursor). */
   epoch: number;
   samplesConsumed: number;
   pass?: number;
@@ -77,15 +83,25 @@ export async function saveCheckpoint(root: string, input: SaveInput, keep: numbe
   const weights = exportStateDict(input.store); // the models area's OpenAI-name / PyTorch-layout export
   const moments = new Map<string, TensorToWrite>();
   for (const e of input.store.trainableEntries()) {
-    const m = input.moments.m[e.name]; const v = input.moments.v[e.name];
+    const m = input.moments.m[e.name];
+    const v = input.moments.v[e.name];
     if (!m || !v) continue;
     moments.set(`exp_avg.${e.name}`, { shape: e.variable.shape.slice(), data: m });
     moments.set(`exp_avg_sq.${e.name}`, { shape: e.variable.shape.slice(), data: v });
   }
-  const state: TrainState = { format: 'clip-bench/checkpoint', version: 1, savedAt: new Date().toISOString(), ...input.state };
+  const state: TrainState = {
+    format: 'clip-bench/checkpoint',
+    version: 1,
+    savedAt: new Date().toISOString(),
+    ...input.state,
+  };
   await publishDirAtomic(dir, async (tmp) => {
-    await writeAndSync(join(tmp, 'model.safetensors'), [serializeSafetensors(weights, { format: 'pt', step: String(state.step), pipeline: state.pipeline })]);
-    await writeAndSync(join(tmp, 'optimizer.safetensors'), [serializeSafetensors(moments, { optimizer: 'adamw', step: String(input.moments.step) })]);
+    await writeAndSync(join(tmp, 'model.safetensors'), [
+      serializeSafetensors(weights, { format: 'pt', step: String(state.step), pipeline: state.pipeline }),
+    ]);
+    await writeAndSync(join(tmp, 'optimizer.safetensors'), [
+      serializeSafetensors(moments, { optimizer: 'adamw', step: String(input.moments.step) }),
+    ]);
     await writeAndSync(join(tmp, 'state.msgpack'), [packr.pack(state)]);
   });
   await pruneCheckpoints(root, keep);
@@ -95,8 +111,17 @@ export async function saveCheckpoint(root: string, input: SaveInput, keep: numbe
 /** Complete checkpoints under root, oldest first. */
 export async function listCheckpoints(root: string): Promise<Array<{ step: number; dir: string }>> {
   let names: string[];
-  try { names = await readdir(root); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []; throw err; }
-  return names.flatMap((n) => { const m = STEP_DIR.exec(n); return m ? [{ step: Number(m[1]), dir: join(root, n) }] : []; })
+  try {
+    names = await readdir(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return names
+    .flatMap((n) => {
+      const m = STEP_DIR.exec(n);
+      return m ? [{ step: Number(m[1]), dir: join(root, n) }] : [];
+    })
     .sort((a, b) => a.step - b.step);
 }
 
@@ -124,10 +149,14 @@ export async function removeCheckpointsAfter(root: string, step: number): Promis
 
 export async function loadCheckpoint(dirOrFile: string): Promise<LoadedCheckpoint> {
   const dir = resolve(dirOrFile);
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new Error(`checkpoint ${dirOrFile}: not a checkpoint directory`);
-  const stateBytes = await readFile(join(dir, 'state.msgpack')).catch(() => { throw new Error(`checkpoint ${dir}: state.msgpack missing`); });
+  if (!(await stat(dir).catch(() => null))?.isDirectory())
+    throw new Error(`checkpoint ${dirOrFile}: not a checkpoint directory`);
+  const stateBytes = await readFile(join(dir, 'state.msgpack')).catch(() => {
+    throw new Error(`checkpoint ${dir}: state.msgpack missing`);
+  });
   const state = packr.unpack(stateBytes) as TrainState;
-  if (state?.format !== 'clip-bench/checkpoint') throw new Error(`checkpoint ${dir}: state.msgpack is not a clip-bench checkpoint`);
+  if (state?.format !== 'clip-bench/checkpoint')
+    throw new Error(`checkpoint ${dir}: state.msgpack is not a clip-bench checkpoint`);
   if (state.version !== 1) throw new Error(`checkpoint ${dir}: unsupported version ${state.version}`);
   const model = parseSafetensors(await readFile(join(dir, 'model.safetensors')), `${dir}/model.safetensors`);
   const opt = parseSafetensors(await readFile(join(dir, 'optimizer.safetensors')), `${dir}/optimizer.safetensors`);
@@ -143,5 +172,8 @@ export async function loadCheckpoint(dirOrFile: string): Promise<LoadedCheckpoin
 /** Load a checkpoint's weights into a store (every entry must be present, shapes must match). */
 export function applyWeights(store: ParamStore, ck: LoadedCheckpoint): void {
   const r = importStateDict(store, ck.weights);
-  if (r.unused.length) throw new Error(`checkpoint ${ck.dir}: model.safetensors has ${r.unused.length} tensor(s) this model lacks, e.g. "${r.unused[0]}"`);
+  if (r.unused.length)
+    throw new Error(
+      `checkpoint ${ck.dir}: model.safetensors has ${r.unused.length} tensor(s) this model lacks, e.g. "${r.unused[0]}"`,
+    );
 }

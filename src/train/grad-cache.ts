@@ -27,14 +27,19 @@ export interface GradientsResult {
 }
 
 export function sliceBatch(batch: TrainBatch, start: number, size: number): TrainBatch {
-  const rows = <T extends tf.Tensor>(t: T): T => tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]) as T;
+  const rows = <T extends tf.Tensor>(t: T): T =>
+    tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]) as T;
   const texts: TrainBatch['texts'] = {};
-  for (const [k, t] of Object.entries(batch.texts) as Array<[keyof TrainBatch['texts'], tf.Tensor2D | undefined]>) if (t) texts[k] = rows(t);
+  for (const [k, t] of Object.entries(batch.texts) as Array<[keyof TrainBatch['texts'], tf.Tensor2D | undefined]>)
+    if (t) texts[k] = rows(t);
   return { images: batch.images.map(rows), texts };
 }
 
 /** The model's trainable variables, and `rename` mapping a gradient map keyed by tfjs variable names to store names. */
-export function trainableVariables(model: TrainableModel): { vars: tf.Variable[]; rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor> } {
+export function trainableVariables(model: TrainableModel): {
+  vars: tf.Variable[];
+  rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor>;
+} {
   const entries = model.store.trainableEntries();
   const names = new Map(entries.map((e) => [e.variable.name, e.name]));
   const rename = (g: Record<string, tf.Tensor | null>) => {
@@ -54,7 +59,13 @@ function scalars(parts: Record<string, tf.Scalar>): Record<string, number> {
  * the loss uses itself (logit scales, loss-side heads). A gradient-cache pass includes that direct gradient once per
  * recomputation, so callers subtract the surplus. With no loss-side parameter the direct gradient is empty.
  */
-export function lossWithDirectGradient<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, features: Record<string, tf.Tensor>, vars: tf.Variable[], rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor>): { loss: number; parts: Record<string, number>; direct: Record<string, tf.Tensor> } {
+export function lossWithDirectGradient<M extends TrainableModel>(
+  model: M,
+  supervision: SupervisionLike<M>,
+  features: Record<string, tf.Tensor>,
+  vars: tf.Variable[],
+  rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor>,
+): { loss: number; parts: Record<string, number>; direct: Record<string, tf.Tensor> } {
   let partTensors: Record<string, tf.Scalar> = {};
   let value: tf.Scalar;
   let direct: Record<string, tf.Tensor> = {};
@@ -70,7 +81,10 @@ export function lossWithDirectGradient<M extends TrainableModel>(model: M, super
   } catch (err) {
     if (!/Cannot find a connection/.test((err as Error).message)) throw err;
     for (const p of Object.values(partTensors)) p.dispose();
-    const out = tf.tidy(() => { const o = supervision.loss(features, model); return { total: tf.keep(o.total), parts: o.parts }; });
+    const out = tf.tidy(() => {
+      const o = supervision.loss(features, model);
+      return { total: tf.keep(o.total), parts: o.parts };
+    });
     partTensors = out.parts;
     value = out.total;
   }
@@ -85,7 +99,12 @@ export function lossWithDirectGradient<M extends TrainableModel>(model: M, super
  * Loss, parts, gradients and features of one batch. With microBatchSize >= batch size (or 0) this is a single
  * forward/backward; otherwise the gradient cache above.
  */
-export function computeGradients<M extends TrainableModel>(model: M, supervision: SupervisionLike<M>, batch: TrainBatch, microBatchSize: number): GradientsResult {
+export function computeGradients<M extends TrainableModel>(
+  model: M,
+  supervision: SupervisionLike<M>,
+  batch: TrainBatch,
+  microBatchSize: number,
+): GradientsResult {
   const B = batchSize(batch);
   const micro = microBatchSize > 0 ? Math.min(microBatchSize, B) : B;
   const { vars, rename } = trainableVariables(model);
@@ -118,7 +137,10 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
       const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true });
       for (const [k, t] of Object.entries(f)) (pieces[k] ??= []).push(t);
     }
-    return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<string, tf.Tensor>;
+    return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<
+      string,
+      tf.Tensor
+    >;
   });
   const bufferSnapshot = model.store.buffers().map((e) => ({ variable: e.variable, value: tf.clone(e.variable) }));
 
@@ -136,7 +158,10 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
       const full: Record<string, tf.Tensor> = {};
       for (const [k, all] of Object.entries(cached)) {
         const mine = f[k];
-        if (!mine) throw new Error(`gradient cache: supervision ${supervision.name} returned feature "${k}" in one pass but not the other`);
+        if (!mine)
+          throw new Error(
+            `gradient cache: supervision ${supervision.name} returned feature "${k}" in one pass but not the other`,
+          );
         const rest = all.shape.slice(1).map(() => -1);
         const zeros = all.shape.slice(1).map(() => 0);
         const before = start > 0 ? [tf.slice(all, [0, ...zeros], [start, ...rest])] : [];
@@ -149,17 +174,28 @@ export function computeGradients<M extends TrainableModel>(model: M, supervision
     const named = rename(grads);
     const next: Record<string, tf.Tensor> = {};
     for (const [k, g] of Object.entries(named)) {
-      if (acc[k]) { next[k] = tf.add(acc[k], g); acc[k].dispose(); g.dispose(); } else next[k] = g;
+      if (acc[k]) {
+        next[k] = tf.add(acc[k], g);
+        acc[k].dispose();
+        g.dispose();
+      } else next[k] = g;
     }
     for (const [k, g] of Object.entries(acc)) if (!next[k]) next[k] = g;
     acc = next;
   }
 
   for (const [k, d] of Object.entries(direct)) {
-    if (acc[k]) { const fixed = tf.tidy(() => tf.sub(acc[k], tf.mul(d, chunks - 1))); acc[k].dispose(); acc[k] = fixed; }
+    if (acc[k]) {
+      const fixed = tf.tidy(() => tf.sub(acc[k], tf.mul(d, chunks - 1)));
+      acc[k].dispose();
+      acc[k] = fixed;
+    }
     d.dispose();
   }
-  for (const { variable, value } of bufferSnapshot) { variable.assign(value); value.dispose(); }
+  for (const { variable, value } of bufferSnapshot) {
+    variable.assign(value);
+    value.dispose();
+  }
   return { grads: acc, loss, parts, features: cached };
 }
 

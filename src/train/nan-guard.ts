@@ -2,9 +2,7 @@
 // learning rate by 0.997 when the loss is NaN or jumps more than 10 above its running mean
 // (declip-reference.md §5, "Crash recovery"); the alternative is to stop, naming the step.
 
-export type GuardVerdict =
-  | { action: 'ok' }
-  | { action: 'stop' | 'rollback'; reason: string };
+export type GuardVerdict = { action: 'ok' } | { action: 'stop' | 'rollback'; reason: string };
 
 export interface NanGuardOptions {
   policy: 'stop' | 'rollback';
@@ -42,6 +40,10 @@ export class NanGuard {
     return { action: 'ok' };
   }
 
-  getState(): number[] { return [...this.history]; }
-  setState(history: number[]): void { this.history = [...history]; }
+  getState(): number[] {
+    return [...this.history];
+  }
+  setState(history: number[]): void {
+    this.history = [...history];
+  }
 }

@@ -22,7 +22,7 @@ export function learningRate(t: number, s: ScheduleConfig): number {
   const W = s.warmupSteps;
   if (t < W) {
     // W >= 2 here (t >= 1 and t < W).
-    return s.baseLr + (s.peakLr - s.baseLr) * (t - 1) / (W - 1);
+    return s.baseLr + ((s.peakLr - s.baseLr) * (t - 1)) / (W - 1);
   }
   const span = s.totalSteps - W;
   const progress = span > 0 ? Math.min(1, (t - W) / span) : 1;
@@ -34,8 +34,10 @@ export function scheduleProblem(s: ScheduleConfig, prefix = 'optim.schedule'): s
   if (!(s.baseLr >= 0)) return `${prefix}.baseLr must be >= 0, got ${s.baseLr}`;
   if (!(s.peakLr > 0)) return `${prefix}.peakLr must be > 0, got ${s.peakLr}`;
   if (!(s.minLr >= 0)) return `${prefix}.minLr must be >= 0, got ${s.minLr}`;
-  if (!Number.isInteger(s.warmupSteps) || s.warmupSteps < 0) return `${prefix}.warmupSteps must be an integer >= 0, got ${s.warmupSteps}`;
-  if (!Number.isInteger(s.totalSteps) || s.totalSteps < 1) return `${prefix}.totalSteps must be an integer >= 1, got ${s.totalSteps}`;
+  if (!Number.isInteger(s.warmupSteps) || s.warmupSteps < 0)
+    return `${prefix}.warmupSteps must be an integer >= 0, got ${s.warmupSteps}`;
+  if (!Number.isInteger(s.totalSteps) || s.totalSteps < 1)
+    return `${prefix}.totalSteps must be an integer >= 1, got ${s.totalSteps}`;
   return undefined;
 }
 

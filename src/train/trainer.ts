@@ -52,7 +52,9 @@ export class Trainer<M extends TrainableModel> {
     this.guard = new NanGuard({ policy: options.nanPolicy });
   }
 
-  learningRate(t: number): number { return learningRate(t, this.options.schedule) * this.lrScale; }
+  learningRate(t: number): number {
+    return learningRate(t, this.options.schedule) * this.lrScale;
+  }
 
   logitScales(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -67,7 +69,12 @@ export class Trainer<M extends TrainableModel> {
     const t = this.step + 1;
     const started = performance.now();
     const lr = this.learningRate(t);
-    const r = (this.options.computeGradients ?? computeGradients)(this.model, this.supervision, batch, this.options.microBatchSize);
+    const r = (this.options.computeGradients ?? computeGradients)(
+      this.model,
+      this.supervision,
+      batch,
+      this.options.microBatchSize,
+    );
     let gradNorm = NaN;
     let verdict: GuardVerdict;
     try {
@@ -86,10 +93,19 @@ export class Trainer<M extends TrainableModel> {
       for (const f of Object.values(r.features)) f.dispose();
     }
     return {
-      step: t, samples: batchSize(batch), loss: r.loss, parts: r.parts, lr, gradNorm,
-      logitScales: this.logitScales(), verdict, computeMs: performance.now() - started,
+      step: t,
+      samples: batchSize(batch),
+      loss: r.loss,
+      parts: r.parts,
+      lr,
+      gradNorm,
+      logitScales: this.logitScales(),
+      verdict,
+      computeMs: performance.now() - started,
     };
   }
 
-  dispose(): void { this.optimizer.dispose(); }
+  dispose(): void {
+    this.optimizer.dispose();
+  }
 }

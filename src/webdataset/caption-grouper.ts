@@ -6,7 +6,10 @@ export class CaptionGrouper {
   private captions: string[] = [];
 
   add(image: string, caption: string): { image: string; captions: string[] } | undefined {
-    if (image === this.image) { this.captions.push(caption); return undefined; }
+    if (image === this.image) {
+      this.captions.push(caption);
+      return undefined;
+    }
     const done = this.flush();
     this.image = image;
     this.captions = [caption];

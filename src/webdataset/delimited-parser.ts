@@ -6,11 +6,13 @@ export class DelimitedParser {
   private field = '';
   private row: string[] = [];
   private inQuotes = false;
-  private quoteSeen = false;   // just saw a quote inside a quoted field (could be "" or the closing quote)
+  private quoteSeen = false; // just saw a quote inside a quoted field (could be "" or the closing quote)
   private fieldStarted = false;
   line = 1;
 
-  constructor(delimiter: ',' | '\t') { this.delimiter = delimiter; }
+  constructor(delimiter: ',' | '\t') {
+    this.delimiter = delimiter;
+  }
 
   /** Parse more text; returns the rows completed by it. */
   push(text: string): string[][] {
@@ -20,14 +22,35 @@ export class DelimitedParser {
       if (this.inQuotes) {
         if (this.quoteSeen) {
           this.quoteSeen = false;
-          if (c === '"') { this.field += '"'; continue; }
+          if (c === '"') {
+            this.field += '"';
+            continue;
+          }
           this.inQuotes = false; // that quote closed the field; handle c normally below
-        } else if (c === '"') { this.quoteSeen = true; continue; }
-        else { if (c === '\n') this.line++; this.field += c; continue; }
+        } else if (c === '"') {
+          this.quoteSeen = true;
+          continue;
+        } else {
+          if (c === '\n') this.line++;
+          this.field += c;
+          continue;
+        }
       }
-      if (c === '"' && !this.fieldStarted) { this.inQuotes = true; this.fieldStarted = true; continue; }
-      if (c === this.delimiter) { this.endField(); continue; }
-      if (c === '\n') { this.endField(); this.endRow(rows); this.line++; continue; }
+      if (c === '"' && !this.fieldStarted) {
+        this.inQuotes = true;
+        this.fieldStarted = true;
+        continue;
+      }
+      if (c === this.delimiter) {
+        this.endField();
+        continue;
+      }
+      if (c === '\n') {
+        this.endField();
+        this.endRow(rows);
+        this.line++;
+        continue;
+      }
       if (c === '\r' && (text[i + 1] === '\n' || i + 1 === text.length)) continue; // CRLF (a lone CR at a chunk end is dropped too)
       this.field += c;
       this.fieldStarted = true;
@@ -37,11 +60,15 @@ export class DelimitedParser {
 
   /** Flush the last row (a file without a final newline). */
   end(): string[][] {
-    if (this.inQuotes && !this.quoteSeen) throw new Error(`unterminated quoted field starting before line ${this.line}`);
+    if (this.inQuotes && !this.quoteSeen)
+      throw new Error(`unterminated quoted field starting before line ${this.line}`);
     this.inQuotes = false;
     this.quoteSeen = false;
     const rows: string[][] = [];
-    if (this.fieldStarted || this.row.length > 0) { this.endField(); this.endRow(rows); }
+    if (this.fieldStarted || this.row.length > 0) {
+      this.endField();
+      this.endRow(rows);
+    }
     return rows;
   }
 

@@ -25,7 +25,9 @@ export class SampleGrouper {
   droppedSamples = 0;
   private readonly url: string;
 
-  constructor(url: string) { this.url = url; }
+  constructor(url: string) {
+    this.url = url;
+  }
 
   /**
    * Add a member (key and lowercased extension already split); returns the sample this member
@@ -46,10 +48,14 @@ export class SampleGrouper {
   }
 
   /** The last, still open sample (call at the end of the shard). */
-  flush(): WdsSample | undefined { return this.take(); }
+  flush(): WdsSample | undefined {
+    return this.take();
+  }
 
   /** Key of the open sample, if any. */
-  get openKey(): string | undefined { return this.current?.__key__; }
+  get openKey(): string | undefined {
+    return this.current?.__key__;
+  }
 
   /** Drop the open sample (after a read error it may be missing members). Returns whether one was dropped. */
   discard(): boolean {
@@ -64,7 +70,10 @@ export class SampleGrouper {
     const bad = this.currentBad;
     this.current = undefined;
     this.currentBad = false;
-    if (sample !== undefined && bad) { this.droppedSamples++; return undefined; }
+    if (sample !== undefined && bad) {
+      this.droppedSamples++;
+      return undefined;
+    }
     return sample;
   }
 }

@@ -11,7 +11,16 @@ export function keyForImagePath(path: string): string {
   return (dir + stem.replace(/\./g, '_')).replace(/\.\.\//g, '');
 }
 
-const IMAGE_EXTENSIONS: Record<string, string> = { jpg: 'jpg', jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', bmp: 'bmp', tif: 'tiff', tiff: 'tiff' };
+const IMAGE_EXTENSIONS: Record<string, string> = {
+  jpg: 'jpg',
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  bmp: 'bmp',
+  tif: 'tiff',
+  tiff: 'tiff',
+};
 
 /** The member extension for an image file ('jpg' for .jpg/.jpeg), or undefined when it is not an image. */
 export function imageExtension(fileName: string): string | undefined {

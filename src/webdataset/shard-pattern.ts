@@ -6,8 +6,11 @@ const PLACEHOLDER = /%(0?)(\d*)d/;
 export function formatShardName(pattern: string, index: number): string {
   const matches = pattern.match(/%0?\d*d/g) ?? [];
   if (matches.length !== 1) {
-    throw new Error(`shard pattern ${JSON.stringify(pattern)} must contain exactly one %d placeholder (e.g. out-%06d.tar)`);
+    throw new Error(
+      `shard pattern ${JSON.stringify(pattern)} must contain exactly one %d placeholder (e.g. out-%06d.tar)`,
+    );
   }
   return pattern.replace(PLACEHOLDER, (_m, zero: string, width: string) =>
-    String(index).padStart(width ? Number(width) : 0, zero ? '0' : ' '));
+    String(index).padStart(width ? Number(width) : 0, zero ? '0' : ' '),
+  );
 }

@@ -14,7 +14,10 @@ type Piece = string | Piece[][]; // a literal, or a group of alternatives (each 
 export class ShardSpecError extends Error {}
 
 /** Expand one shard spec (or an array of them) into the ordered list of shard URLs. */
-export function expandShardSpec(spec: string | string[], env: Record<string, string | undefined> = process.env): string[] {
+export function expandShardSpec(
+  spec: string | string[],
+  env: Record<string, string | undefined> = process.env,
+): string[] {
   if (Array.isArray(spec)) return spec.flatMap((s) => expandShardSpec(s, env));
   const out: string[] = [];
   for (const part of spec.split('::')) {
@@ -37,12 +40,17 @@ export function braceExpand(pattern: string): string[] {
   const parser = { text: pattern, pos: 0 };
   const sequence = parseSequence(parser, false);
   if (parser.pos < pattern.length) {
-    throw new ShardSpecError(`unbalanced braces in shard spec ${JSON.stringify(pattern)}: unexpected '}' at ${parser.pos}`);
+    throw new ShardSpecError(
+      `unbalanced braces in shard spec ${JSON.stringify(pattern)}: unexpected '}' at ${parser.pos}`,
+    );
   }
   return expandSequence(sequence);
 }
 
-interface Parser { text: string; pos: number }
+interface Parser {
+  text: string;
+  pos: number;
+}
 
 // sequence := (literal | group)*   ; inside a group it stops at an unescaped ',' or '}'
 function parseSequence(p: Parser, inGroup: boolean): Piece[] {
@@ -54,7 +62,10 @@ function parseSequence(p: Parser, inGroup: boolean): Piece[] {
       literal += p.text[p.pos + 1];
       p.pos += 2;
     } else if (c === '{') {
-      if (literal) { pieces.push(literal); literal = ''; }
+      if (literal) {
+        pieces.push(literal);
+        literal = '';
+      }
       pieces.push(...parseGroup(p));
     } else if (c === '}' || (c === ',' && inGroup)) {
       break;
@@ -72,7 +83,10 @@ function parseGroup(p: Parser): Piece[] {
   const start = p.pos;
   p.pos++; // '{'
   const close = findClosingBrace(p.text, start);
-  if (close < 0) throw new ShardSpecError(`unbalanced braces in shard spec ${JSON.stringify(p.text)}: '{' at ${start} is never closed`);
+  if (close < 0)
+    throw new ShardSpecError(
+      `unbalanced braces in shard spec ${JSON.stringify(p.text)}: '{' at ${start} is never closed`,
+    );
   const body = p.text.slice(start + 1, close);
   const range = expandRange(body);
   if (range) {
@@ -82,7 +96,10 @@ function parseGroup(p: Parser): Piece[] {
   const alternatives: Piece[][] = [];
   while (true) {
     alternatives.push(parseSequence(p, true));
-    if (p.text[p.pos] === ',') { p.pos++; continue; }
+    if (p.text[p.pos] === ',') {
+      p.pos++;
+      continue;
+    }
     break; // at the matching '}'
   }
   p.pos++; // '}'
@@ -97,9 +114,15 @@ function findClosingBrace(text: string, open: number): number {
   let depth = 0;
   for (let i = open; i < text.length; i++) {
     const c = text[i];
-    if (c === '\\') { i++; continue; }
+    if (c === '\\') {
+      i++;
+      continue;
+    }
     if (c === '{') depth++;
-    else if (c === '}') { depth--; if (depth === 0) return i; }
+    else if (c === '}') {
+      depth--;
+      if (depth === 0) return i;
+    }
   }
   return -1;
 }
@@ -114,7 +137,8 @@ function expandRange(body: string): string[] | undefined {
     const [, left, right, incr] = m;
     const padded = [left, right].some((s) => s !== '0' && s !== '-0' && (s.startsWith('0') || s.startsWith('-0')));
     const width = padded ? Math.max(left.length, right.length) : 0;
-    const start = Number(left), end = Number(right);
+    const start = Number(left),
+      end = Number(right);
     const step = Math.abs(incr ? Number(incr) || 1 : 1);
     const out: string[] = [];
     if (start <= end) for (let i = start; i <= end; i += step) out.push(pad(i, width));
@@ -124,7 +148,8 @@ function expandRange(body: string): string[] | undefined {
   m = CHAR_RANGE.exec(body);
   if (m) {
     const [, left, right, incr] = m;
-    const start = left.charCodeAt(0), end = right.charCodeAt(0);
+    const start = left.charCodeAt(0),
+      end = right.charCodeAt(0);
     const step = Math.abs(incr ? Number(incr) || 1 : 1);
     const out: string[] = [];
     if (start <= end) for (let i = start; i <= end; i += step) out.push(String.fromCharCode(i));

@@ -17,17 +17,23 @@ export const CONFIG_METADATA_KEY = 'clip_bench.config';
 type Shaped = { shape: number[] };
 
 export function inferClipConfig(
-  tensors: Map<string, Shaped>, metadata: Record<string, string> = {}, opts: { freezePatchEmbedding?: boolean } = {},
+  tensors: Map<string, Shaped>,
+  metadata: Record<string, string> = {},
+  opts: { freezePatchEmbedding?: boolean } = {},
 ): ClipConfig {
   if (metadata[CONFIG_METADATA_KEY]) {
     const cfg = JSON.parse(metadata[CONFIG_METADATA_KEY]) as ClipConfig;
-    if (cfg.vision.type === 'vit' && opts.freezePatchEmbedding !== undefined) cfg.vision.freezePatchEmbedding = opts.freezePatchEmbedding;
+    if (cfg.vision.type === 'vit' && opts.freezePatchEmbedding !== undefined)
+      cfg.vision.freezePatchEmbedding = opts.freezePatchEmbedding;
     return cfg;
   }
   const sd = canonicalise(tensors);
   const shape = (name: string): number[] => {
     const t = sd.get(name);
-    if (!t) throw new Error(`cannot infer the architecture: the weights have no "${name}" tensor (not an OpenAI/open_clip/DeCLIP CLIP state dict?)`);
+    if (!t)
+      throw new Error(
+        `cannot infer the architecture: the weights have no "${name}" tensor (not an OpenAI/open_clip/DeCLIP CLIP state dict?)`,
+      );
     return t.shape;
   };
   const keys = [...sd.keys()];
@@ -38,18 +44,36 @@ export function inferClipConfig(
     const patchSize = conv[3];
     const layers = keys.filter((k) => k.startsWith('visual.') && k.endsWith('.attn.in_proj_weight')).length;
     const grid = Math.round(Math.sqrt(shape('visual.positional_embedding')[0] - 1));
-    vision = { type: 'vit', imageSize: patchSize * grid, patchSize, width, layers, heads: Math.max(1, Math.floor(width / 64)), freezePatchEmbedding: opts.freezePatchEmbedding ?? true };
+    vision = {
+      type: 'vit',
+      imageSize: patchSize * grid,
+      patchSize,
+      width,
+      layers,
+      heads: Math.max(1, Math.floor(width / 64)),
+      freezePatchEmbedding: opts.freezePatchEmbedding ?? true,
+    };
   } else {
-    const counts = [1, 2, 3, 4].map((b) => new Set(keys.filter((k) => k.startsWith(`visual.layer${b}.`)).map((k) => k.split('.')[2])).size);
-    if (counts.some((c) => c === 0)) throw new Error('cannot infer the architecture: neither "visual.proj" (ViT) nor visual.layer1..4 (ResNet) found');
+    const counts = [1, 2, 3, 4].map(
+      (b) => new Set(keys.filter((k) => k.startsWith(`visual.layer${b}.`)).map((k) => k.split('.')[2])).size,
+    );
+    if (counts.some((c) => c === 0))
+      throw new Error('cannot infer the architecture: neither "visual.proj" (ViT) nor visual.layer1..4 (ResNet) found');
     const width = shape('visual.layer1.0.conv1.weight')[0];
     const grid = Math.round(Math.sqrt(shape('visual.attnpool.positional_embedding')[0] - 1));
-    vision = { type: 'modified-resnet', imageSize: grid * 32, layers: counts as [number, number, number, number], width, heads: Math.max(1, Math.floor((width * 32) / 64)) };
+    vision = {
+      type: 'modified-resnet',
+      imageSize: grid * 32,
+      layers: counts as [number, number, number, number],
+      width,
+      heads: Math.max(1, Math.floor((width * 32) / 64)),
+    };
   }
   const projectionBias = sd.has('text_projection.weight');
   const embedDim = projectionBias ? shape('text_projection.weight')[0] : shape('text_projection')[1];
   const textWidth = shape('ln_final.weight')[0];
-  const textLayers = new Set(keys.filter((k) => k.startsWith('transformer.resblocks.')).map((k) => k.split('.')[2])).size;
+  const textLayers = new Set(keys.filter((k) => k.startsWith('transformer.resblocks.')).map((k) => k.split('.')[2]))
+    .size;
   return {
     embedDim,
     vision,

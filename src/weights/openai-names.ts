@@ -50,18 +50,24 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 /** OIHW [o, i, h, w] -> HWIO [h, w, i, o]. */
 export function oihwToHwio(data: Float32Array, [o, i, h, w]: number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    out[((y * w + x) * i + b) * o + a] = data[((a * i + b) * h + y) * w + x];
-  }
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          out[((y * w + x) * i + b) * o + a] = data[((a * i + b) * h + y) * w + x];
+        }
   return out;
 }
 
 /** HWIO [h, w, i, o] -> OIHW [o, i, h, w]. */
 export function hwioToOihw(data: Float32Array | Int32Array, [h, w, i, o]: number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let b = 0; b < i; b++) for (let a = 0; a < o; a++) {
-    out[((a * i + b) * h + y) * w + x] = data[((y * w + x) * i + b) * o + a];
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let b = 0; b < i; b++)
+        for (let a = 0; a < o; a++) {
+          out[((a * i + b) * h + y) * w + x] = data[((y * w + x) * i + b) * o + a];
+        }
   return out;
 }
 
@@ -75,7 +81,11 @@ export interface ImportResult {
  * Load a state dict (checkpoint keys, PyTorch layouts) into the store. Every store entry must be present unless
  * `allowMissing` lists it (or is true); shapes must match after layout conversion.
  */
-export function importStateDict(store: ParamStore, tensors: Map<string, SafeTensor>, opts: { allowMissing?: boolean | ((name: string) => boolean) } = {}): ImportResult {
+export function importStateDict(
+  store: ParamStore,
+  tensors: Map<string, SafeTensor>,
+  opts: { allowMissing?: boolean | ((name: string) => boolean) } = {},
+): ImportResult {
   const named = canonicalise(tensors);
   const loaded: string[] = [];
   const missing: string[] = [];
@@ -89,8 +99,12 @@ export function importStateDict(store: ParamStore, tensors: Map<string, SafeTens
     const shape = e.variable.shape;
     const size = shape.reduce((a, b) => a * b, 1);
     const tsize = t.shape.reduce((a, b) => a * b, 1);
-    const mismatch = () => new Error(`weights: "${e.name}" has shape [${t.shape}] in the checkpoint, the model expects ${
-      e.meta.torchLayout === 'none' ? '' : `(PyTorch layout of) `}[${describeTorchShape(shape, e.meta.torchLayout)}]`);
+    const mismatch = () =>
+      new Error(
+        `weights: "${e.name}" has shape [${t.shape}] in the checkpoint, the model expects ${
+          e.meta.torchLayout === 'none' ? '' : `(PyTorch layout of) `
+        }[${describeTorchShape(shape, e.meta.torchLayout)}]`,
+      );
     if (tsize !== size) throw mismatch();
     if (e.variable.dtype === 'int32') {
       store.assign(e.name, toInt32(t), shape);
@@ -98,7 +112,14 @@ export function importStateDict(store: ParamStore, tensors: Map<string, SafeTens
       if (t.shape.length !== 2 || t.shape[0] !== shape[1] || t.shape[1] !== shape[0]) throw mismatch();
       store.assign(e.name, transpose2d(toFloat32(t), t.shape[0], t.shape[1]), shape);
     } else if (e.meta.torchLayout === 'conv') {
-      if (t.shape.length !== 4 || t.shape[0] !== shape[3] || t.shape[1] !== shape[2] || t.shape[2] !== shape[0] || t.shape[3] !== shape[1]) throw mismatch();
+      if (
+        t.shape.length !== 4 ||
+        t.shape[0] !== shape[3] ||
+        t.shape[1] !== shape[2] ||
+        t.shape[2] !== shape[0] ||
+        t.shape[3] !== shape[1]
+      )
+        throw mismatch();
       store.assign(e.name, oihwToHwio(toFloat32(t), t.shape), shape);
     } else {
       // same layout; allow [1] <-> [] (DeCLIP's logit_scale) and other pure reshapes of equal size only for scalars
@@ -109,7 +130,12 @@ export function importStateDict(store: ParamStore, tensors: Map<string, SafeTens
     loaded.push(e.name);
   }
   if (missing.length) {
-    throw new Error(`weights: checkpoint lacks ${missing.length} tensor(s) the model needs, e.g. ${missing.slice(0, 3).map((m) => `"${m}"`).join(', ')}`);
+    throw new Error(
+      `weights: checkpoint lacks ${missing.length} tensor(s) the model needs, e.g. ${missing
+        .slice(0, 3)
+        .map((m) => `"${m}"`)
+        .join(', ')}`,
+    );
   }
   const have = new Set(store.names());
   return { loaded, unused: [...named.keys()].filter((k) => !have.has(k)) };
@@ -125,7 +151,10 @@ function describeTorchShape(shape: number[], layout: string): number[] {
  * The store as an OpenAI-named state dict in PyTorch layouts: floats as F32, BN num_batches_tracked as I64
  * (as PyTorch saves it). `filter` selects entries (default all).
  */
-export function exportStateDict(store: ParamStore, filter: (name: string) => boolean = () => true): Map<string, TensorToWrite> {
+export function exportStateDict(
+  store: ParamStore,
+  filter: (name: string) => boolean = () => true,
+): Map<string, TensorToWrite> {
   const out = new Map<string, TensorToWrite>();
   for (const e of store.entries()) {
     if (!filter(e.name)) continue;
@@ -136,7 +165,10 @@ export function exportStateDict(store: ParamStore, filter: (name: string) => boo
     } else if (e.meta.torchLayout === 'linear') {
       out.set(e.name, { shape: [shape[1], shape[0]], data: transpose2d(data as Float32Array, shape[0], shape[1]) });
     } else if (e.meta.torchLayout === 'conv') {
-      out.set(e.name, { shape: [shape[3], shape[2], shape[0], shape[1]], data: hwioToOihw(data as Float32Array, shape) });
+      out.set(e.name, {
+        shape: [shape[3], shape[2], shape[0], shape[1]],
+        data: hwioToOihw(data as Float32Array, shape),
+      });
     } else {
       out.set(e.name, { shape, data: Float32Array.from(data as Float32Array) });
     }
@@ -149,7 +181,14 @@ export function torchShapes(store: ParamStore): Map<string, { shape: number[] }>
   const out = new Map<string, { shape: number[] }>();
   for (const e of store.entries()) {
     const s = e.variable.shape as number[];
-    out.set(e.name, { shape: e.meta.torchLayout === 'linear' ? [s[1], s[0]] : e.meta.torchLayout === 'conv' ? [s[3], s[2], s[0], s[1]] : s.slice() });
+    out.set(e.name, {
+      shape:
+        e.meta.torchLayout === 'linear'
+          ? [s[1], s[0]]
+          : e.meta.torchLayout === 'conv'
+            ? [s[3], s[2], s[0], s[1]]
+            : s.slice(),
+    });
   }
   return out;
 }

@@ -7,7 +7,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-const ELEMENT_SIZE: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const ELEMENT_SIZE: Record<SafetensorsDtype, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 export interface SafeTensor {
   dtype: SafetensorsDtype;
@@ -32,20 +43,25 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
   if (buf.byteLength < 8) throw new Error(`${source}: file too short (${buf.byteLength} bytes) to be safetensors`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > buf.byteLength - 8) throw new Error(`${source}: header length ${headerLen} exceeds file size ${buf.byteLength}`);
+  if (headerLen > buf.byteLength - 8)
+    throw new Error(`${source}: header length ${headerLen} exceeds file size ${buf.byteLength}`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
   } catch (e) {
     throw new Error(`${source}: header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`${source}: header is not a JSON object`);
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new Error(`${source}: header is not a JSON object`);
   const dataStart = 8 + headerLen;
   const dataLen = buf.byteLength - dataStart;
   const tensors = new Map<string, SafeTensor>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = raw as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      metadata = raw as Record<string, string>;
+      continue;
+    }
     const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     const dtype = info.dtype as SafetensorsDtype;
     if (!(dtype in ELEMENT_SIZE)) throw new Error(`${source}: tensor "${name}" has unsupported dtype ${info.dtype}`);
@@ -54,9 +70,12 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
     }
     const [begin, end] = info.data_offsets;
     const count = info.shape.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end >= begin && end <= dataLen)) throw new Error(`${source}: tensor "${name}" offsets [${begin}, ${end}] outside data (${dataLen} bytes)`);
+    if (!(begin >= 0 && end >= begin && end <= dataLen))
+      throw new Error(`${source}: tensor "${name}" offsets [${begin}, ${end}] outside data (${dataLen} bytes)`);
     if (end - begin !== count * ELEMENT_SIZE[dtype]) {
-      throw new Error(`${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ${count * ELEMENT_SIZE[dtype]}`);
+      throw new Error(
+        `${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ${count * ELEMENT_SIZE[dtype]}`,
+      );
     }
     tensors.set(name, { dtype, shape: info.shape.slice(), bytes: buf.subarray(dataStart + begin, dataStart + end) });
   }
@@ -65,11 +84,17 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
 
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   let buf: Buffer;
-  try { buf = await readFile(path); } catch (e) { throw new Error(`cannot read weights file ${path}: ${(e as Error).message}`); }
+  try {
+    buf = await readFile(path);
+  } catch (e) {
+    throw new Error(`cannot read weights file ${path}: ${(e as Error).message}`);
+  }
   return parseSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
 }
 
-function count(t: SafeTensor): number { return t.bytes.byteLength / ELEMENT_SIZE[t.dtype]; }
+function count(t: SafeTensor): number {
+  return t.bytes.byteLength / ELEMENT_SIZE[t.dtype];
+}
 
 function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -91,14 +116,35 @@ export function toFloat32(t: SafeTensor): Float32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);
   switch (t.dtype) {
-    case 'F16': for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true)); break;
-    case 'BF16': { const u = new Uint32Array(1); const f = new Float32Array(u.buffer); for (let i = 0; i < n; i++) { u[0] = dv.getUint16(2 * i, true) << 16; out[i] = f[0]; } break; }
-    case 'F64': for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true); break;
-    case 'I64': for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(8 * i, true)); break;
-    case 'I32': for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true); break;
-    case 'I16': for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true); break;
-    case 'I8': for (let i = 0; i < n; i++) out[i] = dv.getInt8(i); break;
-    default: for (let i = 0; i < n; i++) out[i] = bytes[i];
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(2 * i, true));
+      break;
+    case 'BF16': {
+      const u = new Uint32Array(1);
+      const f = new Float32Array(u.buffer);
+      for (let i = 0; i < n; i++) {
+        u[0] = dv.getUint16(2 * i, true) << 16;
+        out[i] = f[0];
+      }
+      break;
+    }
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(8 * i, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);
+      break;
+    default:
+      for (let i = 0; i < n; i++) out[i] = bytes[i];
   }
   return out;
 }
@@ -132,7 +178,10 @@ function dtypeOf(t: TensorToWrite): SafetensorsDtype {
 }
 
 /** Serialise tensors (in the given order) to safetensors bytes; data start is padded to 8-byte alignment. */
-export function serializeSafetensors(tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -142,7 +191,10 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite> | Ma
     const dtype = dtypeOf(t);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const expected = t.shape.reduce((a, b) => a * b, 1) * ELEMENT_SIZE[dtype];
-    if (bytes.byteLength !== expected) throw new Error(`safetensors: "${name}" has ${bytes.byteLength} bytes, shape [${t.shape}] ${dtype} needs ${expected}`);
+    if (bytes.byteLength !== expected)
+      throw new Error(
+        `safetensors: "${name}" has ${bytes.byteLength} bytes, shape [${t.shape}] ${dtype} needs ${expected}`,
+      );
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
     chunks.push(bytes);
     offset += bytes.byteLength;
@@ -155,10 +207,17 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite> | Ma
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.byteLength;
-  for (const c of chunks) { out.set(c, pos); pos += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.byteLength;
+  }
   return out;
 }
 
-export async function writeSafetensors(path: string, tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFile(path, serializeSafetensors(tensors, metadata));
 }

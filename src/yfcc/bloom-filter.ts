@@ -17,7 +17,8 @@ export class BloomFilter {
 
   constructor(capacity: number, falsePositiveRate: number) {
     if (!(capacity >= 1)) throw new RangeError(`BloomFilter: capacity must be >= 1, got ${capacity}`);
-    if (!(falsePositiveRate > 0 && falsePositiveRate < 1)) throw new RangeError(`BloomFilter: false-positive rate must be in (0, 1), got ${falsePositiveRate}`);
+    if (!(falsePositiveRate > 0 && falsePositiveRate < 1))
+      throw new RangeError(`BloomFilter: false-positive rate must be in (0, 1), got ${falsePositiveRate}`);
     this.capacity = capacity;
     this.targetRate = falsePositiveRate;
     this.bits = Math.max(64, Math.ceil((-capacity * Math.log(falsePositiveRate)) / (Math.LN2 * Math.LN2)));
@@ -25,12 +26,17 @@ export class BloomFilter {
     this.words = new Uint32Array(Math.ceil(this.bits / 32));
   }
 
-  get byteLength(): number { return this.words.byteLength; }
-  get count(): number { return this.inserted; }
+  get byteLength(): number {
+    return this.words.byteLength;
+  }
+  get count(): number {
+    return this.inserted;
+  }
 
   private indexes(key: string): number[] {
     const d = createHash('md5').update(key).digest();
-    const a = d.readUInt32LE(0), b = (d.readUInt32LE(4) | 1) >>> 0;
+    const a = d.readUInt32LE(0),
+      b = (d.readUInt32LE(4) | 1) >>> 0;
     const out = new Array<number>(this.hashes);
     for (let i = 0; i < this.hashes; i++) out[i] = (a + i * b) % this.bits;
     return out;
@@ -40,8 +46,12 @@ export class BloomFilter {
   testAndAdd(key: string): boolean {
     let present = true;
     for (const idx of this.indexes(key)) {
-      const w = idx >>> 5, bit = 1 << (idx & 31);
-      if ((this.words[w] & bit) === 0) { present = false; this.words[w] |= bit; }
+      const w = idx >>> 5,
+        bit = 1 << (idx & 31);
+      if ((this.words[w] & bit) === 0) {
+        present = false;
+        this.words[w] |= bit;
+      }
     }
     if (!present) this.inserted++;
     return present;

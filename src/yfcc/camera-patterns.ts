@@ -8,10 +8,22 @@ const COPY_SUFFIX = String.raw`(?:[ _-]?(?:\(\d+\)|copy|edit(?:ed)?|hdr|pano|\d{
 
 const CAMERA_TITLE_PATTERNS: RegExp[] = [
   // Camera/phone file-name prefixes followed by a counter: IMG_1234, DSC01234, DSCN0001, P1010001, GOPR0123, DJI_0001 ...
-  new RegExp(String.raw`^(?:img|imgp|dsc|dscn|dscf|dsci|dcp|dscim|sdc|sdim|pict|pic|pxl|p|pa|pb|mvi|mvc|cimg|hpim|sam|photo|image|dji|gopr|gp|wp|fb|snapshot|scan|picture|dcim|kif|cam|_mg|_dsc|_igp|_img|_mg_|s|r|100|101|102)[ _-]?\d{3,}(?:[ _-]\d+)*` + COPY_SUFFIX + IMAGE_EXT + '$', 'i'),
+  new RegExp(
+    String.raw`^(?:img|imgp|dsc|dscn|dscf|dsci|dcp|dscim|sdc|sdim|pict|pic|pxl|p|pa|pb|mvi|mvc|cimg|hpim|sam|photo|image|dji|gopr|gp|wp|fb|snapshot|scan|picture|dcim|kif|cam|_mg|_dsc|_igp|_img|_mg_|s|r|100|101|102)[ _-]?\d{3,}(?:[ _-]\d+)*` +
+      COPY_SUFFIX +
+      IMAGE_EXT +
+      '$',
+    'i',
+  ),
   // Timestamps: 20160716_113957, 2016-07-16 11.39.57, 20160716-113957-123, IMG_20160716_113957,
   // PXL_20210101_123456789, PANO_..., IMG-20190101-WA0001 (WhatsApp)
-  new RegExp(String.raw`^(?:(?:img|vid|pxl|photo|screenshot|pano|mvimg|burst)[ _-]?)?\d{4}[-_.]?\d{2}[-_.]?\d{2}(?:[ _T-]+\d{2}[-_.:]?\d{2}[-_.:]?\d{2}(?:[-_.]?\d{1,4})?)?(?:[-_]wa\d{4})?` + COPY_SUFFIX + IMAGE_EXT + '$', 'i'),
+  new RegExp(
+    String.raw`^(?:(?:img|vid|pxl|photo|screenshot|pano|mvimg|burst)[ _-]?)?\d{4}[-_.]?\d{2}[-_.]?\d{2}(?:[ _T-]+\d{2}[-_.:]?\d{2}[-_.:]?\d{2}(?:[-_.]?\d{1,4})?)?(?:[-_]wa\d{4})?` +
+      COPY_SUFFIX +
+      IMAGE_EXT +
+      '$',
+    'i',
+  ),
   // A bare number or hex/alnum blob with an image extension: 1234567, 8f3a9c.jpg, untitled.jpg
   new RegExp(String.raw`^\d+` + IMAGE_EXT + '$', 'i'),
   new RegExp(String.raw`^[\w.-]+\.(?:jpe?g|png|gif|tiff?|bmp|heic|raw|cr2|nef|arw|dng)$`, 'i'),
@@ -57,7 +69,8 @@ export function exifMarkerCount(description: string): number {
  */
 export function isExifDescription(description: string, maxProseWords = 3): boolean {
   if (exifMarkerCount(description) < EXIF_MIN_MARKERS) return false;
-  const vocab = /^(?:camera|make|model|lens|aperture|exposure|time|shutter|speed|focal|length|flash|fired|fire|white|balance|auto|manual|metering|mode|program|pattern|spot|center|weighted|average|software|firmware|date|original|taken|ratings?|rating|bias|compensation|sensitivity|canon|nikon|sony|olympus|pentax|fujifilm|panasonic|samsung|apple|iphone|digital|rebel|coolpix|powershot|lumix|cyber|shot|photoshop|lightroom|adobe|ultra|zoom|normal|settings|info|exif|data|did|not|on|off|yes|none|unknown|aperture-priority|priority|landscape|portrait)$/i;
+  const vocab =
+    /^(?:camera|make|model|lens|aperture|exposure|time|shutter|speed|focal|length|flash|fired|fire|white|balance|auto|manual|metering|mode|program|pattern|spot|center|weighted|average|software|firmware|date|original|taken|ratings?|rating|bias|compensation|sensitivity|canon|nikon|sony|olympus|pentax|fujifilm|panasonic|samsung|apple|iphone|digital|rebel|coolpix|powershot|lumix|cyber|shot|photoshop|lightroom|adobe|ultra|zoom|normal|settings|info|exif|data|did|not|on|off|yes|none|unknown|aperture-priority|priority|landscape|portrait)$/i;
   let prose = 0;
   for (const w of description.split(/[\s,;|]+/)) {
     if (/^[a-z]{4,}$/i.test(w) && !vocab.test(w)) prose++;

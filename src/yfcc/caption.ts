@@ -26,9 +26,15 @@ export function parseCaptionPolicy(s: string): CaptionPolicy {
 export function captionCandidates(policy: CaptionPolicy, title: string, description: string): CaptionCandidate[] {
   const out: CaptionCandidate[] = [];
   if ((policy === 'title' || policy === 'keep-both') && title) out.push({ source: 'title', text: title });
-  if ((policy === 'description' || policy === 'keep-both') && description) out.push({ source: 'description', text: description });
+  if ((policy === 'description' || policy === 'keep-both') && description)
+    out.push({ source: 'description', text: description });
   if (policy === 'concat') {
-    const text = title && description ? (/[.!?:]$/.test(title) ? `${title} ${description}` : `${title}. ${description}`) : title || description;
+    const text =
+      title && description
+        ? /[.!?:]$/.test(title)
+          ? `${title} ${description}`
+          : `${title}. ${description}`
+        : title || description;
     if (text) out.push({ source: 'concat', text });
   }
   return out;

@@ -21,7 +21,11 @@ export function unquotePlus(s: string): string {
   } catch {
     // Decode each maximal run of %XX escapes separately; runs that are not valid UTF-8 stay as-is.
     return s.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
-      try { return decodeURIComponent(run); } catch { return decodeBytesLossy(run); }
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return decodeBytesLossy(run);
+      }
     });
   }
 }
@@ -37,9 +41,15 @@ const URL_PATTERN = /\b(?:https?:\/\/|www\.)\S+/gi;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b\ufeff]/g;
 const SPACES = /\s+/g;
 
-export function stripHtmlTags(s: string): string { return s.indexOf('<') < 0 ? s : s.replace(TAG, ' '); }
-export function stripUrls(s: string): string { return s.replace(URL_PATTERN, ' '); }
-export function collapseWhitespace(s: string): string { return s.replace(SPACES, ' ').trim(); }
+export function stripHtmlTags(s: string): string {
+  return s.indexOf('<') < 0 ? s : s.replace(TAG, ' ');
+}
+export function stripUrls(s: string): string {
+  return s.replace(URL_PATTERN, ' ');
+}
+export function collapseWhitespace(s: string): string {
+  return s.replace(SPACES, ' ').trim();
+}
 
 /** yfcc-clean-v1 of one URL-encoded YFCC text field. */
 export function cleanText(raw: string): string {

@@ -4,14 +4,42 @@
 // export (e.g. the 23-column variant without line number/marker).
 
 export const YFCC100M_COLUMNS = [
-  'lineNumber', 'photoId', 'photoHash', 'userNsid', 'userNickname', 'dateTaken', 'dateUploaded',
-  'captureDevice', 'title', 'description', 'userTags', 'machineTags', 'longitude', 'latitude',
-  'accuracy', 'pageUrl', 'downloadUrl', 'licenseName', 'licenseUrl', 'serverId', 'farmId',
-  'secret', 'secretOriginal', 'extensionOriginal', 'marker',
+  'lineNumber',
+  'photoId',
+  'photoHash',
+  'userNsid',
+  'userNickname',
+  'dateTaken',
+  'dateUploaded',
+  'captureDevice',
+  'title',
+  'description',
+  'userTags',
+  'machineTags',
+  'longitude',
+  'latitude',
+  'accuracy',
+  'pageUrl',
+  'downloadUrl',
+  'licenseName',
+  'licenseUrl',
+  'serverId',
+  'farmId',
+  'secret',
+  'secretOriginal',
+  'extensionOriginal',
+  'marker',
 ] as const;
 
 /** Columns whose values are URL-encoded (application/x-www-form-urlencoded, '+' = space). */
-export const YFCC100M_ENCODED_COLUMNS = ['userNickname', 'captureDevice', 'title', 'description', 'userTags', 'machineTags'] as const;
+export const YFCC100M_ENCODED_COLUMNS = [
+  'userNickname',
+  'captureDevice',
+  'title',
+  'description',
+  'userTags',
+  'machineTags',
+] as const;
 
 /** Columns of OpenAI's yfcc100m_subset_data.tsv (the first three YFCC100M columns). */
 export const OPENAI_SUBSET_COLUMNS = ['lineNumber', 'photoId', 'photoHash'] as const;
@@ -36,15 +64,27 @@ export function parseYfccLine(line: string, pos: number, columns: readonly strin
   if (line.length === 0) return { ok: false, reason: 'empty-line', detail: `empty line at input position ${pos}` };
   const parts = line.split('\t');
   if (parts.length !== columns.length) {
-    return { ok: false, reason: 'wrong-column-count', detail: `input position ${pos}: expected ${columns.length} columns, got ${parts.length}` };
+    return {
+      ok: false,
+      reason: 'wrong-column-count',
+      detail: `input position ${pos}: expected ${columns.length} columns, got ${parts.length}`,
+    };
   }
   const fields: Record<string, string> = {};
   for (let i = 0; i < columns.length; i++) fields[columns[i]] = parts[i];
   if ('photoId' in fields && !/^\d+$/.test(fields.photoId)) {
-    return { ok: false, reason: 'bad-photo-id', detail: `input position ${pos}: photo id ${JSON.stringify(fields.photoId.slice(0, 40))} is not an integer` };
+    return {
+      ok: false,
+      reason: 'bad-photo-id',
+      detail: `input position ${pos}: photo id ${JSON.stringify(fields.photoId.slice(0, 40))} is not an integer`,
+    };
   }
   if ('marker' in fields && fields.marker !== '0' && fields.marker !== '1') {
-    return { ok: false, reason: 'bad-marker', detail: `input position ${pos}: marker ${JSON.stringify(fields.marker.slice(0, 20))} is not 0 or 1` };
+    return {
+      ok: false,
+      reason: 'bad-marker',
+      detail: `input position ${pos}: marker ${JSON.stringify(fields.marker.slice(0, 20))} is not 0 or 1`,
+    };
   }
   return { ok: true, row: { pos, fields } };
 }
@@ -54,7 +94,8 @@ export function parseColumnMap(spec: string): string[] {
   if (spec === 'yfcc100m') return [...YFCC100M_COLUMNS];
   const names = spec.split(',').map((s) => s.trim());
   if (names.some((n) => n.length === 0)) throw new Error(`--columns: empty column name in ${JSON.stringify(spec)}`);
-  if (new Set(names).size !== names.length) throw new Error(`--columns: duplicate column name in ${JSON.stringify(spec)}`);
+  if (new Set(names).size !== names.length)
+    throw new Error(`--columns: duplicate column name in ${JSON.stringify(spec)}`);
   if (!names.includes('photoId')) throw new Error(`--columns: the map must name a photoId column`);
   return names;
 }

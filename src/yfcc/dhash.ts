@@ -8,27 +8,39 @@
 export function dHash(grey: Uint8Array | Buffer): bigint {
   if (grey.length !== 72) throw new RangeError(`dHash: expected 9x8 = 72 grey pixels, got ${grey.length}`);
   let h = 0n;
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
-    h <<= 1n;
-    if (grey[y * 9 + x] > grey[y * 9 + x + 1]) h |= 1n;
-  }
+  for (let y = 0; y < 8; y++)
+    for (let x = 0; x < 8; x++) {
+      h <<= 1n;
+      if (grey[y * 9 + x] > grey[y * 9 + x + 1]) h |= 1n;
+    }
   return h;
 }
 
 export function hamming(a: bigint, b: bigint): number {
-  let x = a ^ b, n = 0;
-  while (x) { x &= x - 1n; n++; }
+  let x = a ^ b,
+    n = 0;
+  while (x) {
+    x &= x - 1n;
+    n++;
+  }
   return n;
 }
 
-const BANDS: Array<[number, number]> = [[0, 13], [13, 13], [26, 13], [39, 13], [52, 12]];
+const BANDS: Array<[number, number]> = [
+  [0, 13],
+  [13, 13],
+  [26, 13],
+  [39, 13],
+  [52, 12],
+];
 
 export class NearDuplicateIndex {
   private buckets: Array<Map<number, bigint[]>> = BANDS.map(() => new Map());
   readonly maxDistance: number;
   size = 0;
   constructor(maxDistance = 4) {
-    if (maxDistance > BANDS.length - 1) throw new RangeError(`NearDuplicateIndex: maxDistance must be <= ${BANDS.length - 1}`);
+    if (maxDistance > BANDS.length - 1)
+      throw new RangeError(`NearDuplicateIndex: maxDistance must be <= ${BANDS.length - 1}`);
     this.maxDistance = maxDistance;
   }
 
@@ -40,11 +52,14 @@ export class NearDuplicateIndex {
     }
     for (let b = 0; b < BANDS.length; b++) {
       const list = this.buckets[b].get(keys[b]);
-      if (list) list.push(h); else this.buckets[b].set(keys[b], [h]);
+      if (list) list.push(h);
+      else this.buckets[b].set(keys[b], [h]);
     }
     this.size++;
     return undefined;
   }
 }
 
-export function hashHex(h: bigint): string { return h.toString(16).padStart(16, '0'); }
+export function hashHex(h: bigint): string {
+  return h.toString(16).padStart(16, '0');
+}

@@ -4,8 +4,11 @@
 export const MULTIMEDIA_COMMONS_TEMPLATE = 'data/images/{hash:0:3}/{hash:3:6}/{hash}.jpg';
 
 export function expandImagePath(template: string, values: { hash: string; id: string; ext?: string }): string {
-  return template.replace(/\{(hash|id|ext)(?::(\d+):(\d+))?\}/g, (_, name: 'hash' | 'id' | 'ext', a?: string, b?: string) => {
-    const v = values[name] ?? '';
-    return a === undefined ? v : v.slice(Number(a), Number(b));
-  });
+  return template.replace(
+    /\{(hash|id|ext)(?::(\d+):(\d+))?\}/g,
+    (_, name: 'hash' | 'id' | 'ext', a?: string, b?: string) => {
+      const v = values[name] ?? '';
+      return a === undefined ? v : v.slice(Number(a), Number(b));
+    },
+  );
 }

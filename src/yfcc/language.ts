@@ -20,7 +20,10 @@ export interface LanguageResult {
   engScore: number | null;
 }
 
-export interface LanguageOptions { minChars?: number; maxChars?: number }
+export interface LanguageOptions {
+  minChars?: number;
+  maxChars?: number;
+}
 
 export function identifyLanguage(text: string, options: LanguageOptions = {}): LanguageResult {
   const minChars = options.minChars ?? 20;
@@ -30,7 +33,11 @@ export function identifyLanguage(text: string, options: LanguageOptions = {}): L
   const all = francAll(sample, { minLength: minChars });
   if (all.length === 0 || all[0][0] === 'und') return { lang: 'und', engScore: null };
   let eng = 0;
-  for (const [code, score] of all) if (code === 'eng') { eng = score; break; }
+  for (const [code, score] of all)
+    if (code === 'eng') {
+      eng = score;
+      break;
+    }
   return { lang: all[0][0], engScore: Math.round(eng * 1e4) / 1e4 };
 }
 

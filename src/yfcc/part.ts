@@ -7,18 +7,25 @@
 // Either way the union of the parts is exactly the input, and each row keeps its input position
 // (`pos`: byte offset, or line index) so part outputs can be merged back into input order.
 
-export interface Part { index: number; count: number }
+export interface Part {
+  index: number;
+  count: number;
+}
 
 export function parsePart(spec: string): Part {
   const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
   if (!m) throw new Error(`--part: expected i/N (e.g. 0/4), got ${JSON.stringify(spec)}`);
-  const index = Number(m[1]), count = Number(m[2]);
+  const index = Number(m[1]),
+    count = Number(m[2]);
   if (!(count >= 1 && index < count)) throw new Error(`--part: need 0 <= i < N, got ${spec}`);
   return { index, count };
 }
 
 export function byteRange(size: number, part: Part): { start: number; end: number } {
-  return { start: Math.floor((part.index * size) / part.count), end: Math.floor(((part.index + 1) * size) / part.count) };
+  return {
+    start: Math.floor((part.index * size) / part.count),
+    end: Math.floor(((part.index + 1) * size) / part.count),
+  };
 }
 
 export function lineInPart(lineIndex: number, part: Part, blockLines: number): boolean {

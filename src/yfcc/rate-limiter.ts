@@ -28,11 +28,20 @@ export class RateLimiter {
       const now = performance.now();
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
       this.last = now;
-      if (this.tokens >= 1) { this.tokens -= 1; return; }
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
       const waitMs = ((1 - this.tokens) / this.perSecond) * 1000;
       await new Promise<void>((resolve, reject) => {
-        const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
-        const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, waitMs);
+        const onAbort = () => {
+          clearTimeout(t);
+          reject(signal!.reason);
+        };
+        const t = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, waitMs);
         signal?.addEventListener('abort', onAbort, { once: true });
       });
     }

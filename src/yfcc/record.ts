@@ -46,8 +46,10 @@ export function toTableRow(rec: YfccRecord): TableRow {
   };
   for (const [k, v] of Object.entries(rec.fields)) {
     if (k in row || DROPPED.has(k)) continue;
-    if (NUMERIC.has(k)) { const n = Number(v); row[k] = v === '' || !Number.isFinite(n) ? null : n; }
-    else row[k] = DECODED.has(k) ? unquotePlus(v) : v;
+    if (NUMERIC.has(k)) {
+      const n = Number(v);
+      row[k] = v === '' || !Number.isFinite(n) ? null : n;
+    } else row[k] = DECODED.has(k) ? unquotePlus(v) : v;
   }
   return row;
 }

@@ -19,16 +19,29 @@ export interface YfccReport {
   extra: Record<string, number | string>;
 }
 
-export function stageCounter(stage: string, what: 'in' | 'out'): string { return `yfcc.${stage}.${what}`; }
-export function dropCounter(stage: string, reason: string): string { return `yfcc.${stage}.drop.${reason}`; }
-export function noteCounter(stage: string, name: string): string { return `yfcc.${stage}.note.${name}`; }
+export function stageCounter(stage: string, what: 'in' | 'out'): string {
+  return `yfcc.${stage}.${what}`;
+}
+export function dropCounter(stage: string, reason: string): string {
+  return `yfcc.${stage}.drop.${reason}`;
+}
+export function noteCounter(stage: string, name: string): string {
+  return `yfcc.${stage}.note.${name}`;
+}
 
 /** Build a report from a flat counters record (Counters.toJSON(), possibly summed over parts). */
-export function buildReport(counters: Record<string, number>, stageOrder: readonly string[], extra: Record<string, number | string> = {}): YfccReport {
+export function buildReport(
+  counters: Record<string, number>,
+  stageOrder: readonly string[],
+  extra: Record<string, number | string> = {},
+): YfccReport {
   const byStage = new Map<string, StageReport>();
   const get = (stage: string) => {
     let r = byStage.get(stage);
-    if (!r) { r = { stage, in: 0, out: 0, dropped: 0, reasons: {}, notes: {} }; byStage.set(stage, r); }
+    if (!r) {
+      r = { stage, in: 0, out: 0, dropped: 0, reasons: {}, notes: {} };
+      byStage.set(stage, r);
+    }
     return r;
   };
   for (const [name, value] of Object.entries(counters)) {
@@ -37,11 +50,16 @@ export function buildReport(counters: Record<string, number>, stageOrder: readon
     const r = get(m[1]);
     if (m[2] === 'in') r.in += value;
     else if (m[2] === 'out') r.out += value;
-    else if (m[2] === 'drop') { r.reasons[m[3]] = (r.reasons[m[3]] ?? 0) + value; r.dropped += value; }
-    else r.notes[m[3]] = (r.notes[m[3]] ?? 0) + value;
+    else if (m[2] === 'drop') {
+      r.reasons[m[3]] = (r.reasons[m[3]] ?? 0) + value;
+      r.dropped += value;
+    } else r.notes[m[3]] = (r.notes[m[3]] ?? 0) + value;
   }
   const ordered = stageOrder.filter((s) => byStage.has(s)).map((s) => byStage.get(s)!);
-  const rest = [...byStage.keys()].filter((s) => !stageOrder.includes(s)).sort().map((s) => byStage.get(s)!);
+  const rest = [...byStage.keys()]
+    .filter((s) => !stageOrder.includes(s))
+    .sort()
+    .map((s) => byStage.get(s)!);
   return { stages: [...ordered, ...rest], extra };
 }
 
@@ -55,12 +73,22 @@ export function sumCounters(records: Array<Record<string, number>>): Record<stri
 /** A plain-text table: stage, in, out, dropped, reasons. */
 export function formatReport(report: YfccReport): string {
   const rows = report.stages.map((s) => [
-    s.stage, String(s.in), String(s.out), String(s.dropped),
-    [...Object.entries(s.reasons).map(([k, v]) => `${k}=${v}`), ...Object.entries(s.notes).map(([k, v]) => `(${k}=${v})`)].join(' '),
+    s.stage,
+    String(s.in),
+    String(s.out),
+    String(s.dropped),
+    [
+      ...Object.entries(s.reasons).map(([k, v]) => `${k}=${v}`),
+      ...Object.entries(s.notes).map(([k, v]) => `(${k}=${v})`),
+    ].join(' '),
   ]);
   const header = ['stage', 'in', 'out', 'dropped', 'reasons (notes)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i >= 1 && i <= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i >= 1 && i <= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   for (const [k, v] of Object.entries(report.extra)) out.push(`${k}: ${v}`);
   return out.join('\n');

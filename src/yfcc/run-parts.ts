@@ -2,14 +2,24 @@
 // Parts are idempotent, so a failed run is retried by rerunning the job: finished parts are skipped.
 import { spawn } from 'node:child_process';
 
-export async function runPartsInProcesses(o: { script: string; argv: string[]; parts: number; parallel: number; job: string; retryHint: string }): Promise<void> {
+export async function runPartsInProcesses(o: {
+  script: string;
+  argv: string[];
+  parts: number;
+  parallel: number;
+  job: string;
+  retryHint: string;
+}): Promise<void> {
   let next = 0;
   const failures: string[] = [];
   const worker = async () => {
     while (next < o.parts) {
       const i = next++;
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, [o.script, ...o.argv, '--part', `${i}/${o.parts}`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' } });
+        const child = spawn(process.execPath, [o.script, ...o.argv, '--part', `${i}/${o.parts}`], {
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' },
+        });
         child.on('error', reject);
         child.on('close', (c) => resolve(c ?? 1));
       });

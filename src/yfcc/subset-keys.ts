@@ -9,14 +9,23 @@ const MAX_ID = 2 ** 37;
 
 export class SubsetKeys {
   private readonly keys: Float64Array;
-  constructor(keys: Float64Array) { this.keys = keys.sort(); }
-  get size(): number { return this.keys.length; }
+  constructor(keys: Float64Array) {
+    this.keys = keys.sort();
+  }
+  get size(): number {
+    return this.keys.length;
+  }
 
   /** 'match', 'hash-mismatch' (id listed with another hash) or 'absent'. */
   lookup(photoId: number, photoHash: string): 'match' | 'hash-mismatch' | 'absent' {
     const base = photoId * SHIFT;
-    let lo = 0, hi = this.keys.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (this.keys[mid] < base) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid] < base) lo = mid + 1;
+      else hi = mid;
+    }
     const want = hash16(photoHash);
     let found = false;
     for (let i = lo; i < this.keys.length && this.keys[i] < base + SHIFT; i++) {
@@ -39,11 +48,18 @@ export class SubsetKeysBuilder {
   private n = 0;
 
   add(photoId: number, photoHash: string): void {
-    if (!(Number.isInteger(photoId) && photoId >= 0 && photoId < MAX_ID)) throw new RangeError(`subset list: photo id ${photoId} is not an integer in [0, 2^37)`);
-    if (this.n === this.keys.length) { const k = new Float64Array(this.n * 2); k.set(this.keys); this.keys = k; }
+    if (!(Number.isInteger(photoId) && photoId >= 0 && photoId < MAX_ID))
+      throw new RangeError(`subset list: photo id ${photoId} is not an integer in [0, 2^37)`);
+    if (this.n === this.keys.length) {
+      const k = new Float64Array(this.n * 2);
+      k.set(this.keys);
+      this.keys = k;
+    }
     // A list entry without a hash is stored as 0, which matches any hash (as does a real 0000 prefix: 1 in 65536).
     this.keys[this.n++] = photoId * SHIFT + Math.max(0, hash16(photoHash));
   }
 
-  build(): SubsetKeys { return new SubsetKeys(this.keys.slice(0, this.n)); }
+  build(): SubsetKeys {
+    return new SubsetKeys(this.keys.slice(0, this.n));
+  }
 }

@@ -13,21 +13,72 @@ export const tinyOptions: Record<string, Record<string, unknown>> = {
   declip: { projectorHidden: 64, projectorOut: 64, predictorHidden: 32, queueSize: 256, headGhostSize: 4 },
   slip: { mlpHidden: 64, mlpOut: 32 },
   filip: { denseDim: 32, topK: 4 },
-  defilip: { projectorHidden: 64, projectorOut: 64, predictorHidden: 32, queueSize: 256, headGhostSize: 4, denseDim: 32, topK: 4 },
+  defilip: {
+    projectorHidden: 64,
+    projectorOut: 64,
+    predictorHidden: 32,
+    queueSize: 256,
+    headGhostSize: 4,
+    denseDim: 32,
+    topK: 4,
+  },
 };
 
 export function tinyArgs(method: string, out: string, extra: string[] = []): string[] {
-  return ['--data', demoShards, '--model', 'tiny', '--text.vocab-path', demoVocab, '--text.context-length', '16',
-    '--supervision.options', JSON.stringify(tinyOptions[method]), '--batch-size', '8', '--micro-batch', '4',
-    '--backend', 'wasm', '--threads', '1', '--out', out, '--progress', 'plain', '--logging.every', '1', '--data.decode-concurrency', '2', ...extra];
+  return [
+    '--data',
+    demoShards,
+    '--model',
+    'tiny',
+    '--text.vocab-path',
+    demoVocab,
+    '--text.context-length',
+    '16',
+    '--supervision.options',
+    JSON.stringify(tinyOptions[method]),
+    '--batch-size',
+    '8',
+    '--micro-batch',
+    '4',
+    '--backend',
+    'wasm',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--progress',
+    'plain',
+    '--logging.every',
+    '1',
+    '--data.decode-concurrency',
+    '2',
+    ...extra,
+  ];
 }
 
-export interface ChildRun { code: number | null; signal: NodeJS.Signals | null; stderr: string; child: ChildProcess }
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  child: ChildProcess;
+}
 
-export function startPipeline(script: string, args: string[], onStderr?: (chunk: string, child: ChildProcess) => void): Promise<ChildRun> {
-  const child = spawn(nodeBin, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CLIP_BENCH_YFCC15M: '' } });
+export function startPipeline(
+  script: string,
+  args: string[],
+  onStderr?: (chunk: string, child: ChildProcess) => void,
+): Promise<ChildRun> {
+  const child = spawn(nodeBin, [script, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CLIP_BENCH_YFCC15M: '' },
+  });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { const s = d.toString(); stderr += s; onStderr?.(s, child); });
+  child.stderr!.on('data', (d: Buffer) => {
+    const s = d.toString();
+    stderr += s;
+    onStderr?.(s, child);
+  });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve({ code, signal, stderr, child }));

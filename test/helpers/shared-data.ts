@@ -13,7 +13,9 @@ export const sharedRoot: string = fileURLToPath(new URL('../../../shared/', impo
 export function sharedData(relPath: string): string {
   const path = fileURLToPath(new URL(relPath.replace(/^\/+/, ''), new URL('../../../shared/', import.meta.url)));
   if (!existsSync(path)) {
-    throw new Error(`shared test data missing: ${path} (tests expect the reference data next to the repo in ../shared)`);
+    throw new Error(
+      `shared test data missing: ${path} (tests expect the reference data next to the repo in ../shared)`,
+    );
   }
   return path;
 }

@@ -5,12 +5,22 @@ import { ParamStore } from '../../src/nn/params.ts';
 import { Rng } from '../../src/rng.ts';
 import type { SupervisionLike, TrainBatch } from '../../src/train/contracts.ts';
 
-export interface ToyModel { store: ParamStore; pixels: number; vocab: number }
+export interface ToyModel {
+  store: ParamStore;
+  pixels: number;
+  vocab: number;
+}
 
 export function createToyModel(seed: number, opts: { pixels?: number; vocab?: number; embed?: number } = {}): ToyModel {
-  const pixels = opts.pixels ?? 4 * 4 * 3; const vocab = opts.vocab ?? 16; const embed = opts.embed ?? 8;
+  const pixels = opts.pixels ?? 4 * 4 * 3;
+  const vocab = opts.vocab ?? 16;
+  const embed = opts.embed ?? 8;
   const rng = new Rng(seed);
-  const normal = (shape: number[], std: number) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal(0, std)), shape);
+  const normal = (shape: number[], std: number) =>
+    tf.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal(0, std)),
+      shape,
+    );
   const store = new ParamStore();
   store.add('visual.proj', normal([pixels, embed], 0.2), { kind: 'weight' });
   store.add('visual.bias', normal([embed], 0.1), { kind: 'bias' });
@@ -22,8 +32,15 @@ export function createToyModel(seed: number, opts: { pixels?: number; vocab?: nu
 export function toyBatch(seed: number, n: number, model: ToyModel, context = 5): TrainBatch {
   const rng = new Rng(seed);
   const side = Math.round(Math.sqrt(model.pixels / 3));
-  const images = tf.tensor4d(Float32Array.from({ length: n * model.pixels }, () => rng.normal()), [n, side, side, 3]);
-  const raw = tf.tensor2d(Int32Array.from({ length: n * context }, () => rng.int(model.vocab)), [n, context], 'int32');
+  const images = tf.tensor4d(
+    Float32Array.from({ length: n * model.pixels }, () => rng.normal()),
+    [n, side, side, 3],
+  );
+  const raw = tf.tensor2d(
+    Int32Array.from({ length: n * context }, () => rng.int(model.vocab)),
+    [n, context],
+    'int32',
+  );
   return { images: [images], texts: { raw } };
 }
 
@@ -55,10 +72,19 @@ export function toyClipSupervision(): SupervisionLike<ToyModel> & { afterSteps: 
       });
     },
     beforeStep(model) {
-      tf.tidy(() => { const v = model.store.get('logit_scale'); v.assign(tf.clipByValue(v, 0, Math.log(100))); });
+      tf.tidy(() => {
+        const v = model.store.get('logit_scale');
+        v.assign(tf.clipByValue(v, 0, Math.log(100)));
+      });
     },
-    afterStep() { this.afterSteps++; },
-    getState() { return { afterSteps: this.afterSteps }; },
-    setState(s) { this.afterSteps = s.afterSteps as number; },
+    afterStep() {
+      this.afterSteps++;
+    },
+    getState() {
+      return { afterSteps: this.afterSteps };
+    },
+    setState(s) {
+      this.afterSteps = s.afterSteps as number;
+    },
   };
 }

@@ -1,4 +1,4 @@
-// Launched by test/distributed-equivalence.test.ts under `mpirun -np 2`. For each supervision given on the command line:
+// Launched by test/distributed/equivalence.test.ts under `mpirun -np 2`. For each supervision given on the command line:
 //   - the data-parallel run: every rank trains a tiny model on its contiguous half of deterministic global batches
 //     (rank 1 starts from DIFFERENT random weights, so rank 0's broadcast is exercised);
 //   - the 1-rank reference: the ordinary Trainer (no collective) on the whole global batch, in this process;
@@ -10,8 +10,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.ts';
 import { getCollective, type Collective } from '../../src/distributed/collective.ts';
-import { createDataParallel, broadcastParameters, replicaDivergence, allreduceGradients, allgatherFeatures, type NnQueueMode } from '../../src/distributed/data-parallel.ts';
-import { syntheticBatch, type SyntheticBatchSpec } from '../../src/distributed/synthetic-batch.ts';
+import {
+  createDataParallel,
+  broadcastParameters,
+  replicaDivergence,
+  allreduceGradients,
+  allgatherFeatures,
+  type NnQueueMode,
+} from '../../src/distributed/data-parallel.ts';
+import { syntheticBatch, type SyntheticBatchSpec } from '../../fixtures/synthetic-batch.ts';
 import { clipConfigFromPresets } from '../../src/models/presets.ts';
 import { createClip, type ClipModel } from '../../src/models/clip.ts';
 import { ParamStore } from '../../src/nn/params.ts';
@@ -46,11 +53,12 @@ const world = getCollective();
 await initBackend({ threads: 1, quiet: true });
 
 const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
-const optionsFor = (name: string, ghost: number): Record<string, unknown> => ({
-  clip: {},
-  declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: ghost },
-  filip: { denseDim: 8, topK: 3, textPadding: 'exclude' },
-}[name] ?? {});
+const optionsFor = (name: string, ghost: number): Record<string, unknown> =>
+  ({
+    clip: {},
+    declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: ghost },
+    filip: { denseDim: 8, topK: 3, textPadding: 'exclude' },
+  })[name] ?? {};
 
 type GradientFn = NonNullable<TrainerOptions['computeGradients']>;
 
@@ -58,37 +66,65 @@ type GradientFn = NonNullable<TrainerOptions['computeGradients']>;
 function recording(fn: GradientFn, log: Array<Record<string, Float32Array>>): GradientFn {
   return (model, supervision, batch, micro) => {
     const r = fn(model, supervision, batch, micro);
-    log.push(Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, Float32Array.from(g.dataSync() as Float32Array)])));
+    log.push(
+      Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, Float32Array.from(g.dataSync() as Float32Array)])),
+    );
     return r;
   };
 }
 
 /** Worst over steps and tensors of max |a - b| / max |b| (per tensor; tensors whose exact gradient is zero skipped). */
-function worstGradient(a: Array<Record<string, Float32Array>>, b: Array<Record<string, Float32Array>>, nullBelow: number): { worst: number; name: string } {
-  let worst = 0; let name = '';
+function worstGradient(
+  a: Array<Record<string, Float32Array>>,
+  b: Array<Record<string, Float32Array>>,
+  nullBelow: number,
+): { worst: number; name: string } {
+  let worst = 0;
+  let name = '';
   b.forEach((ref, s) => {
     const stepMax = Math.max(...Object.values(ref).map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
     const keys = new Set([...Object.keys(ref), ...Object.keys(a[s])]);
     for (const k of keys) {
-      const x = a[s][k]; const y = ref[k];
-      if (!x || !y) { worst = Infinity; name = `${k} (missing at step ${s + 1})`; continue; }
-      let diff = 0; let scale = 0;
-      for (let i = 0; i < y.length; i++) { diff = Math.max(diff, Math.abs(x[i] - y[i])); scale = Math.max(scale, Math.abs(y[i])); }
+      const x = a[s][k];
+      const y = ref[k];
+      if (!x || !y) {
+        worst = Infinity;
+        name = `${k} (missing at step ${s + 1})`;
+        continue;
+      }
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < y.length; i++) {
+        diff = Math.max(diff, Math.abs(x[i] - y[i]));
+        scale = Math.max(scale, Math.abs(y[i]));
+      }
       if (scale <= nullBelow * stepMax) continue;
       const rel = diff / scale;
-      if (rel > worst) { worst = rel; name = `${k} @ step ${s + 1}`; }
+      if (rel > worst) {
+        worst = rel;
+        name = `${k} @ step ${s + 1}`;
+      }
     }
   });
   return { worst, name };
 }
 
-function build(name: string, modelSeed: number, ghost: number, gradients?: TrainerOptions['computeGradients'], micro = 0) {
+function build(
+  name: string,
+  modelSeed: number,
+  ghost: number,
+  gradients?: TrainerOptions['computeGradients'],
+  micro = 0,
+) {
   const sup = createSupervision(name as SupervisionName, optionsFor(name, ghost));
   const model = createClip(config, new ParamStore(), new Rng(modelSeed));
   sup.addHeads(model, new Rng(6));
   const trainer = new Trainer<ClipModel>(model, sup as unknown as SupervisionLike<ClipModel>, {
     schedule: { baseLr: 2e-3, peakLr: 2e-3, warmupSteps: 0, totalSteps: 100, minLr: 2e-3 },
-    adamw: { ...seedAdamW(0.1), eps }, microBatchSize: micro, nanPolicy: 'stop', computeGradients: gradients,
+    adamw: { ...seedAdamW(0.1), eps },
+    microBatchSize: micro,
+    nanPolicy: 'stop',
+    computeGradients: gradients,
   });
   return { sup, model, trainer };
 }
@@ -116,21 +152,45 @@ function train(t: ReturnType<typeof build>, spec: SyntheticBatchSpec, start: num
  * biases feeding straight into a BatchNorm. In float32 their gradients are rounding noise in ANY two computations of
  * the same step (also two micro-batch splits in one process), and Adam normalises noise into steps of size lr.
  */
-function worstRelative(a: ParamStore, b: ParamStore, which: 'params' | 'buffers', refGrads: Array<Record<string, Float32Array>>, nullBelow: number): { worst: number; name: string; skipped: number; l2: number } {
-  let worst = 0; let name = ''; let skipped = 0; let d2 = 0; let n2 = 0;
-  const stepMax = refGrads.map((g) => Math.max(...Object.values(g).map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0))));
+function worstRelative(
+  a: ParamStore,
+  b: ParamStore,
+  which: 'params' | 'buffers',
+  refGrads: Array<Record<string, Float32Array>>,
+  nullBelow: number,
+): { worst: number; name: string; skipped: number; l2: number } {
+  let worst = 0;
+  let name = '';
+  let skipped = 0;
+  let d2 = 0;
+  let n2 = 0;
+  const stepMax = refGrads.map((g) =>
+    Math.max(...Object.values(g).map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0))),
+  );
   for (const e of a.entries()) {
     if (e.variable.dtype === 'int32' || (which === 'buffers') !== (e.meta.kind === 'buffer')) continue;
-    const x = e.variable.dataSync(); const y = b.get(e.name).dataSync();
-    let diff = 0; let scale = 0;
+    const x = e.variable.dataSync();
+    const y = b.get(e.name).dataSync();
+    let diff = 0;
+    let scale = 0;
     for (let i = 0; i < x.length; i++) {
       scale = Math.max(scale, Math.abs(y[i]));
-      if (which === 'params' && refGrads.every((g, s) => !g[e.name] || Math.abs(g[e.name][i]) <= nullBelow * stepMax[s])) { skipped++; continue; }
+      if (
+        which === 'params' &&
+        refGrads.every((g, s) => !g[e.name] || Math.abs(g[e.name][i]) <= nullBelow * stepMax[s])
+      ) {
+        skipped++;
+        continue;
+      }
       diff = Math.max(diff, Math.abs(x[i] - y[i]));
-      d2 += (x[i] - y[i]) ** 2; n2 += y[i] ** 2;
+      d2 += (x[i] - y[i]) ** 2;
+      n2 += y[i] ** 2;
     }
     const rel = diff / Math.max(scale, 1e-12);
-    if (rel > worst) { worst = rel; name = e.name; }
+    if (rel > worst) {
+      worst = rel;
+      name = e.name;
+    }
   }
   return { worst, name, skipped, l2: Math.sqrt(d2 / Math.max(n2, 1e-30)) };
 }
@@ -140,7 +200,10 @@ function localLossDdp(w: Collective): TrainerOptions['computeGradients'] {
   return (model, supervision, batch, micro) => {
     const r = computeGradients(model, supervision, batch, micro);
     const grads = allreduceGradients(w, model.store, r.grads);
-    for (const [k, g] of Object.entries(grads)) { grads[k] = tf.div(g, w.size); g.dispose(); }
+    for (const [k, g] of Object.entries(grads)) {
+      grads[k] = tf.div(g, w.size);
+      g.dispose();
+    }
     return { ...r, grads, loss: w.allreduceMean(new Float64Array([r.loss]))[0] };
   };
 }
@@ -152,7 +215,13 @@ for (const run of runs) {
   const bucketBytes = bucketText ? Number(bucketText) : undefined;
   const local = B / world.size;
   const sup0 = createSupervision(name as SupervisionName, optionsFor(name, local));
-  const spec: SyntheticBatchSpec = { size: B, imageViews: sup0.imageViews.length, imageSize: config.vision.imageSize, contextLength: 12, vocabSize: 64 };
+  const spec: SyntheticBatchSpec = {
+    size: B,
+    imageViews: sup0.imageViews.length,
+    imageSize: config.vision.imageSize,
+    contextLength: 12,
+    vocabSize: 64,
+  };
   sup0.dispose();
   const dp = createDataParallel(world, { nnQueue, buffers: 'mean', bucketBytes });
   const dpGrads: Array<Record<string, Float32Array>> = [];
@@ -170,9 +239,32 @@ for (const run of runs) {
   const buffers = worstRelative(par.model.store, ref.model.store, 'buffers', refGrads, nullBelow);
   const grads = worstGradient(dpGrads, refGrads, nullBelow);
   const grads1 = worstGradient(dpGrads.slice(0, 1), refGrads.slice(0, 1), nullBelow);
-  const out: Record<string, unknown> = { rank: world.rank, size: world.size, name, micro, nnQueue, buckets: dp.lastComm.buckets, dpLosses, refLosses, weightsL2: weights.l2, worstWeight: weights.worst, worstName: weights.name, nullSkipped: weights.skipped, worstBuffer: buffers.worst, worstBufferName: buffers.name, worstGrad: grads.worst, worstGradName: grads.name, worstGradStep1: grads1.worst, worstGradStep1Name: grads1.name, divergence, dpMs: Math.round(dpMs), dpTensorCounts };
+  const out: Record<string, unknown> = {
+    rank: world.rank,
+    size: world.size,
+    name,
+    micro,
+    nnQueue,
+    buckets: dp.lastComm.buckets,
+    dpLosses,
+    refLosses,
+    weightsL2: weights.l2,
+    worstWeight: weights.worst,
+    worstName: weights.name,
+    nullSkipped: weights.skipped,
+    worstBuffer: buffers.worst,
+    worstBufferName: buffers.name,
+    worstGrad: grads.worst,
+    worstGradName: grads.name,
+    worstGradStep1: grads1.worst,
+    worstGradStep1Name: grads1.name,
+    divergence,
+    dpMs: Math.round(dpMs),
+    dpTensorCounts,
+  };
   const state = par.sup.getState().nnQueue as { bank: Float32Array } | undefined;
-  if (state) { // how far this rank's NN queue is from rank 0's
+  if (state) {
+    // how far this rank's NN queue is from rank 0's
     const mine = state.bank;
     const root = world.broadcast(mine.slice(), 0);
     out.queueDiff = mine.reduce((m, v, i) => Math.max(m, Math.abs(v - root[i])), 0);
@@ -184,10 +276,16 @@ for (const run of runs) {
     const ddpWeights = worstRelative(ddp.model.store, ref.model.store, 'params', refGrads, nullBelow);
     out.ddpWeightsL2 = ddpWeights.l2;
     out.ddpWorstWeight = ddpWeights.worst;
-    ddp.trainer.dispose(); ddp.sup.dispose(); ddp.model.dispose();
+    ddp.trainer.dispose();
+    ddp.sup.dispose();
+    ddp.model.dispose();
   }
   console.log(JSON.stringify(out));
-  for (const x of [par, ref]) { x.trainer.dispose(); x.sup.dispose(); x.model.dispose(); }
+  for (const x of [par, ref]) {
+    x.trainer.dispose();
+    x.sup.dispose();
+    x.model.dispose();
+  }
 }
 world.barrier();
 world.finalize();

@@ -8,8 +8,12 @@ const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
 
 export async function classFolderDataset(root: string, name = root): Promise<ClassificationDataset> {
   const info = await stat(root).catch(() => undefined);
-  if (!info?.isDirectory()) throw new Error(`class-folder dataset: ${root} is not a directory (expected one sub-folder per class)`);
-  const classes = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  if (!info?.isDirectory())
+    throw new Error(`class-folder dataset: ${root} is not a directory (expected one sub-folder per class)`);
+  const classes = (await readdir(root, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   if (classes.length === 0) throw new Error(`class-folder dataset: ${root} has no class sub-folders`);
   const files: Array<{ path: string; label: number; key: string }> = [];
   for (const [label, cls] of classes.entries()) {
@@ -17,9 +21,12 @@ export async function classFolderDataset(root: string, name = root): Promise<Cla
     for (const f of names) files.push({ path: join(root, cls, f), label, key: `${cls}/${f}` });
   }
   return {
-    name, classes, size: files.length,
+    name,
+    classes,
+    size: files.length,
     async *items() {
-      for (const f of files) yield { key: f.key, label: f.label, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f.path)) } };
+      for (const f of files)
+        yield { key: f.key, label: f.label, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f.path)) } };
     },
   };
 }

@@ -6,8 +6,16 @@ export type EvalImage =
   | { kind: 'encoded'; bytes: Uint8Array }
   | { kind: 'raw'; pixels: Uint8Array; width: number; height: number; channels: 1 | 3 };
 
-export interface ClassificationItem { key: string; image: EvalImage; label: number }
-export interface RetrievalItem { key: string; image: EvalImage; captions: string[] }
+export interface ClassificationItem {
+  key: string;
+  image: EvalImage;
+  label: number;
+}
+export interface RetrievalItem {
+  key: string;
+  image: EvalImage;
+  captions: string[];
+}
 
 export interface ClassificationDataset {
   name: string;

@@ -1,0 +1,104 @@
+// The options every evaluation pipeline shares (weights, data, vocab, normalisation, batch size, output), parsed
+// once, with one-line errors, and the model + tokenizer they name.
+import { parseArgs } from 'node:util';
+import { basename } from 'node:path';
+import { initBackend } from '../src/backend.ts';
+import type { BackendChoice } from '../src/backend.ts';
+import { loadEvalModel } from '../src/eval/load-model.ts';
+import { imagenetStats, openaiClipStats, type NormalizeStats } from '../src/image/presets.ts';
+import type { ClipModel } from '../src/models/clip.ts';
+import type { ClipTokenizer, TokenizerVariant } from '../src/tokenizer/clip-tokenizer.ts';
+import type { BenchmarkResult, EvalTask } from '../src/eval/results.ts';
+
+const common = {
+  weights: { type: 'string' },
+  data: { type: 'string' },
+  dataset: { type: 'string' },
+  vocab: { type: 'string' },
+  variant: { type: 'string' },
+  normalize: { type: 'string', default: 'openai' },
+  'batch-size': { type: 'string', default: '256' },
+  out: { type: 'string', default: 'results' },
+  'model-name': { type: 'string' },
+  pretrained: { type: 'string' },
+  backend: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+} as const;
+
+type Extra = Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>;
+
+export interface EvalSetup {
+  values: Record<string, string | boolean | undefined>;
+  datasetName: string;
+  stats: NormalizeStats;
+  batchSize: number;
+  model: ClipModel;
+  tokenizer: ClipTokenizer;
+  weightsFile: string;
+  quiet: boolean;
+  /** The CLIP_benchmark-shaped record for this run's metrics. */
+  record(task: EvalTask, metrics: Record<string, number>, extra?: Record<string, unknown>): BenchmarkResult;
+}
+
+export function positiveInt(name: string, value: string | boolean | undefined): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return n;
+}
+
+export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a dataset'): Promise<EvalSetup> {
+  const { values } = parseArgs({ args: argv, options: { ...common, ...extra } as Extra, strict: true });
+  if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
+  if (!values.data) throw new Error(`--data is required (${dataHelp})`);
+  const data = String(values.data);
+  const datasetName = (values.dataset as string | undefined) ?? basename(data.replace(/\/+$/, ''));
+  const stats =
+    values.normalize === 'imagenet' ? imagenetStats : values.normalize === 'openai' ? openaiClipStats : undefined;
+  if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
+  const batchSize = positiveInt('batch-size', values['batch-size']);
+  const quiet = values.quiet === true;
+  await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
+  const { model, tokenizer, weightsFile } = await loadEvalModel({
+    weights: String(values.weights),
+    vocab: values.vocab as string | undefined,
+    variant: values.variant as TokenizerVariant | undefined,
+  });
+  const modelName = (values['model-name'] as string | undefined) ?? describeModel(model);
+  const pretrained = (values.pretrained as string | undefined) ?? basename(weightsFile).replace(/\.safetensors$/, '');
+  return {
+    values,
+    datasetName,
+    stats,
+    batchSize,
+    model,
+    tokenizer,
+    weightsFile,
+    quiet,
+    record: (task, metrics, more = {}) => ({
+      dataset: datasetName,
+      model: modelName,
+      pretrained,
+      task,
+      metrics,
+      language: 'en',
+      ...more,
+    }),
+  };
+}
+
+function describeModel(model: ClipModel): string {
+  const v = model.config.vision;
+  return v.type === 'vit' ? `vit-p${v.patchSize}-w${v.width}-${v.imageSize}px` : `rn-w${v.width}-${v.imageSize}px`;
+}
+
+/** Run a pipeline's main() from the command line: one-line error, exit code 1, backend shut down. */
+export async function runCli(name: string, main: () => Promise<unknown>, shutdown: () => void): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`${name}: ${(e as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    shutdown();
+  }
+}

@@ -1,0 +1,96 @@
+import test from 'ava';
+import { validateDeclaration, DeclarationError } from '../../run/validate.ts';
+import { parseArgs, applyOverrides } from '../../run/cli.ts';
+
+const base = () => validateDeclaration({ name: 't' });
+
+test('defaults are the seed recipe', (t) => {
+  const d = base();
+  t.is(d.optim.batchSize, 4096);
+  t.deepEqual([d.optim.beta1, d.optim.beta2, d.optim.eps], [0.9, 0.98, 1e-8]);
+  t.deepEqual(
+    [d.optim.baseLr, d.optim.peakLr, d.optim.warmupSteps, d.optim.totalSteps, d.optim.minLr],
+    [1e-4, 1e-3, 2500, 128001, 0],
+  );
+  t.is(d.optim.rollbackLrFactor, 0.997);
+});
+
+test('validation errors are one line and name the field', (t) => {
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ name: 't', optim: { batchSize: 0 } }, 'optim.batchSize', /^optim\.batchSize must be an integer >= 1, got 0$/],
+    [{ name: 't', optim: { batchsize: 3 } }, 'optim.batchsize', /^unknown field optim\.batchsize/],
+    [{ name: 't', data: { epochs: 'forever' } }, 'data.epochs', /data\.epochs must be an integer >= 1 or "endless"/],
+    [
+      { name: 't', supervision: { name: 'moco' } },
+      'supervision.name',
+      /supervision\.name must be one of clip\|declip\|slip\|filip\|defilip/,
+    ],
+    [{ name: 't', eval: { evaluate: 'zero-shot' } }, 'eval.evaluate', /eval\.evaluate must be a function or null/],
+    [{ name: 't', optim: { eps: -1 } }, 'optim.eps', /optim\.eps must be a finite number > 0/],
+    [{ name: 't', logging: 'runs' }, 'logging', /^logging must be an object/],
+    [{ name: '' }, 'name', /^name must not be empty$/],
+    [
+      { name: 't', optim: { batchSize: 64, microBatchSize: 24 } },
+      'optim.microBatchSize',
+      /must divide optim\.batchSize/,
+    ],
+    [{ name: 't', extra: 1 }, 'extra', /^unknown field extra/],
+  ];
+  for (const [input, field, message] of cases) {
+    const err = t.throws(() => validateDeclaration(input), { instanceOf: DeclarationError });
+    t.is(err!.field, field);
+    t.regex(err!.message, message);
+    t.false(err!.message.includes('\n'));
+  }
+});
+
+test('command-line flags override any field, typed by the schema', (t) => {
+  const { overrides } = parseArgs([
+    '--data',
+    'a/{0..3}.tar',
+    '--model',
+    'rn50',
+    '--batch-size',
+    '256',
+    '--micro-batch=64',
+    '--steps',
+    '3',
+    '--resume',
+    'latest',
+    '--backend',
+    'cpu',
+    '--out',
+    '/tmp/x',
+    '--optim.weight-decay',
+    '0.5',
+    '--eval.at-end',
+    'false',
+    '--checkpoint.onSignal',
+  ]);
+  const d = applyOverrides(base(), overrides);
+  t.is(d.data.shards, 'a/{0..3}.tar');
+  t.is(d.model.preset, 'rn50');
+  t.is(d.optim.batchSize, 256);
+  t.is(d.optim.microBatchSize, 64);
+  t.is(d.optim.steps, 3);
+  t.is(d.checkpoint.resume, 'latest');
+  t.is(d.backend.name, 'cpu');
+  t.is(d.logging.out, '/tmp/x');
+  t.is(d.optim.weightDecay, 0.5);
+  t.false(d.eval.atEnd);
+  t.true(d.checkpoint.onSignal);
+});
+
+test('bad flags are one-line errors naming flag and field', (t) => {
+  t.throws(() => parseArgs(['--batch-size', 'many']), {
+    message: '--batch-size: optim.batchSize must be an integer >= 1, got "many"',
+  });
+  t.throws(() => parseArgs(['--frobnicate', '1']), { message: /^unknown flag --frobnicate/ });
+  t.throws(() => parseArgs(['--backend', 'gpu']), {
+    message: /--backend: backend\.name must be one of auto\|tensorflow\|wasm\|cpu/,
+  });
+  t.throws(() => parseArgs(['--steps']), { message: '--steps needs a value (optim.steps)' });
+  t.throws(() => applyOverrides(base(), parseArgs(['--batch-size', '100', '--micro-batch', '30']).overrides), {
+    message: /optim\.microBatchSize \(30\) must divide/,
+  });
+});
