@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { stockKernel } from '../../src/kernels/register.ts';
 import { batchMatMulRouting } from '../../src/kernels/batch-mat-mul.ts';
+import { convRouting } from '../../src/kernels/conv2d.ts';
 import { ADDON_PATH, nativeBlasStatus, setNativeBlas } from '../../src/kernels/native-blas.ts';
 
 type Arrays = Float32Array[];
@@ -277,26 +278,40 @@ const convCases: Array<{
   { x: [2, 8, 11, 2], k: [2, 3, 2, 3], stride: [1, 2], pad: 'valid' },
 ];
 
-for (const c of convCases) {
+for (const [c, path] of convCases.flatMap((c) => matMulPaths.map((p) => [c, p] as const))) {
   test.serial(
-    `Conv2DBackpropFilter x[${c.x}] k[${c.k}] stride ${c.stride} pad ${c.pad}: wasm gradients match cpu`,
-    async (t) => {
-      const xd = randn(c.x, 8),
-        kd = randn(c.k, 9);
-      const f = () => {
-        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
-        const k = tf.tensor4d(kd, c.k as [number, number, number, number]);
-        const y = tf.conv2d(x, k, c.stride, c.pad);
-        const w = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
-        return tf.grads((xx: tf.Tensor, kk: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, kk as tf.Tensor4D, c.stride, c.pad), w)),
-        )([x, k]);
-      };
-      const [gx, gk] = await on('wasm', f);
-      const [rgx, rgk] = await on('cpu', f);
-      t.true(relErr(gk!, rgk!) < 1e-5, `dW rel err ${relErr(gk!, rgk!)}`);
-      t.true(relErr(gx!, rgx!) < 1e-5, `dX rel err ${relErr(gx!, rgx!)}`);
-    },
+    `Conv2D (${path}) x[${c.x}] k[${c.k}] stride ${c.stride} pad ${c.pad}: wasm value and gradients match cpu`,
+    (t) =>
+      onPath(t, path, async () => {
+        const xd = randn(c.x, 8),
+          kd = randn(c.k, 9);
+        const f = () => {
+          const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+          const k = tf.tensor4d(kd, c.k as [number, number, number, number]);
+          const y = tf.conv2d(x, k, c.stride, c.pad);
+          const w = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
+          const g = tf.grads((xx: tf.Tensor, kk: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, kk as tf.Tensor4D, c.stride, c.pad), w)),
+          )([x, k]);
+          return [y, ...g];
+        };
+        const r0 = { ...convRouting };
+        const [y, gx, gk] = await on('wasm', f);
+        const [ry, rgx, rgk] = await on('cpu', f);
+        t.true(relErr(y!, ry!) < 1e-5, `y rel err ${relErr(y!, ry!)}`);
+        t.true(relErr(gk!, rgk!) < 1e-5, `dW rel err ${relErr(gk!, rgk!)}`);
+        t.true(relErr(gx!, rgx!) < 1e-5, `dX rel err ${relErr(gx!, rgx!)}`);
+        const native = path === 'native BLAS' ? 1 : 0;
+        t.deepEqual(
+          [
+            convRouting.forward - r0.forward,
+            convRouting.filterGrad - r0.filterGrad,
+            convRouting.inputGrad - r0.inputGrad,
+          ],
+          [2 * native, native, native],
+          'native calls: forward (value and inside the gradient), filter and input gradients',
+        );
+      }),
   );
 }
 
@@ -568,6 +583,62 @@ test.serial(
     t.throws(() => layerNorm(tf.ones([2, 24]), tf.ones([23]), tf.zeros([23])), {
       message: /gamma shape \[23\] does not match the last axis 24/,
     });
+  },
+);
+
+if (matMulPaths.includes('native BLAS')) {
+  test.serial("fused layer norm on wasm: the native kernel gives the JavaScript kernel's floats", async (t) => {
+    const { layerNorm } = await import('../../src/kernels/layer-norm.ts');
+    const xd = randn([6, 50, 96], 22),
+      gd = randn([96], 23),
+      bd = randn([96], 24);
+    const run = () => {
+      const x = tf.tensor3d(xd, [6, 50, 96]),
+        g = tf.tensor1d(gd),
+        b = tf.tensor1d(bd);
+      const w = tf.randomNormal([6, 50, 96], 0, 1, 'float32', 25);
+      const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb), w));
+      return [layerNorm(x, g, b), ...tf.grads(f)([x, g, b])];
+    };
+    const native = await onPath(t, 'native BLAS', () => on('wasm', run));
+    const js = await onPath(t, 'XNNPACK', () => on('wasm', run));
+    t.deepEqual(Array.from(native[0]!), Array.from(js[0]!), 'y bit-identical');
+    t.deepEqual(Array.from(native[1]!), Array.from(js[1]!), 'dx bit-identical');
+    // dgamma, dbeta: sums over rows in blocks instead of one running sum (double precision either way)
+    t.true(relErr(native[2]!, js[2]!) < 1e-6, `dgamma ${relErr(native[2]!, js[2]!)}`);
+    t.true(relErr(native[3]!, js[3]!) < 1e-6, `dbeta ${relErr(native[3]!, js[3]!)}`);
+  });
+}
+
+test.serial(
+  'QuickGELU kernel: value and gradient match the op composition on cpu (native and JavaScript)',
+  async (t) => {
+    const { fusedQuickGelu, hasFusedQuickGelu } = await import('../../src/kernels/quick-gelu.ts');
+    const { quickGelu } = await import('../../src/nn/activations.ts');
+    const xd = randn([7, 33, 40], 26).map((v) => v * 4); // well into both tails of the sigmoid
+    const run = (gelu: (x: tf.Tensor) => tf.Tensor) => () => {
+      const x = tf.tensor3d(xd, [7, 33, 40]);
+      const w = tf.randomNormal([7, 33, 40], 0, 1, 'float32', 27);
+      return [gelu(x), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(gelu(xx), w)))(x)];
+    };
+    const composed = (x: tf.Tensor) => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+    const want = await on('cpu', run(composed));
+    for (const path of matMulPaths) {
+      const got = await onPath(t, path, () => on('wasm', run(fusedQuickGelu)));
+      t.true(relErr(got[0]!, want[0]!) < 1e-6, `${path} y: ${relErr(got[0]!, want[0]!)}`);
+      t.true(relErr(got[1]!, want[1]!) < 1e-5, `${path} dx: ${relErr(got[1]!, want[1]!)}`);
+      await tf.setBackend('wasm');
+      t.is(
+        await onPath(t, path, () => hasFusedQuickGelu()),
+        path === 'native BLAS',
+        'quickGelu() fuses only on the native path',
+      );
+    }
+    // and the layer's entry point gives the same on every path
+    for (const path of matMulPaths) {
+      const got = await onPath(t, path, () => on('wasm', run(quickGelu)));
+      t.true(relErr(got[0]!, want[0]!) < 1e-6, `${path} quickGelu(): ${relErr(got[0]!, want[0]!)}`);
+    }
   },
 );
 
