@@ -167,12 +167,28 @@ static void gemm_range(void *ctx, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; i++) gemm_item((const GemmJob *)ctx, i);
 }
 
-/* Every item of the job: a batch of small items spread over the pool (a BLAS runs each on one thread), larger items
- * one after another, each split by the BLAS's own threads. */
+/* Items of a batch spread over the pool run the BLAS single-threaded (set for the duration: the caller issues every
+ * BLAS call of the process, one at a time, so nothing else is affected). */
+static void parallel_items(int64_t count, range_fn fn, void *ctx) {
+#ifdef HAVE_OPENBLAS
+  openblas_set_num_threads(1);
+#endif
+  parallel_for(count, 1, fn, ctx);
+#ifdef HAVE_OPENBLAS
+  openblas_set_num_threads(thread_count);
+#endif
+}
+
+/* Whether a batch of `count` products of `macs` multiply-adds each is better spread over the pool (one product per
+ * thread at a time) than run one after another with the BLAS splitting each. */
+static int pool_items(int64_t count, double macs) {
+  return thread_count > 1 && count > 1 && (macs <= SMALL_ITEM_MACS || count >= 4 * thread_count);
+}
+
 static void run_gemm(GemmJob *j) {
   double macs = (double)j->m * (double)j->n * (double)j->k;
-  if (j->batch > 1 && thread_count > 1 && macs <= SMALL_ITEM_MACS)
-    parallel_for(j->batch, 1, gemm_range, j);
+  if (pool_items(j->batch, macs))
+    parallel_items(j->batch, gemm_range, j);
   else
     gemm_range(j, 0, j->batch);
 }
@@ -510,26 +526,80 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
 }
 
 /* ---- QuickGELU: y = x * sigmoid(1.702 x) ---------------------------------------------------------------------- *
- * dy/dx = s + 1.702 x s (1 - s) with s = sigmoid(1.702 x). */
+ * dy/dx = s + 1.702 x s (1 - s) with s = sigmoid(1.702 x). exp is a branch-free polynomial (Cephes expf, about 1 ulp)
+ * that compilers vectorise; on x86-64 Linux an AVX2 copy is picked at load time where the CPU has it. */
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* exp(x) for x in [-87.3, 89] (callers clamp, in a separate loop: clamping here lets compilers split the caller's
+ * division into per-case copies) */
+static inline float exp_poly(float x) {
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return p * scale;
+}
 
 typedef struct {
   const float *x, *dy;
   float *out;
 } GeluJob;
 
-static inline float sigmoid_1702(float x) { return 1.0f / (1.0f + expf(-1.702f * x)); }
+#define GELU_BLOCK 256
+
+/* e[i] = exp(-1.702 x[i]) for m <= GELU_BLOCK values, in three vectorisable loops */
+static inline void exp_neg_1702(const float *restrict x, float *restrict e, int64_t m) {
+  for (int64_t i = 0; i < m; i++) {
+    const float v = -1.702f * x[i];
+    e[i] = v < -87.3f ? -87.3f : (v > 89.0f ? 89.0f : v); /* above 88.72 the result is +inf */
+  }
+  for (int64_t i = 0; i < m; i++) e[i] = exp_poly(e[i]);
+}
+
+VECTOR_CLONES static void gelu_block(const float *restrict x, float *restrict y, int64_t n) {
+  float e[GELU_BLOCK];
+  for (int64_t b = 0; b < n; b += GELU_BLOCK) {
+    const int64_t m = n - b < GELU_BLOCK ? n - b : GELU_BLOCK;
+    exp_neg_1702(x + b, e, m);
+    for (int64_t i = 0; i < m; i++) y[b + i] = x[b + i] / (1.0f + e[i]);
+  }
+}
+
+VECTOR_CLONES static void gelu_grad_block(const float *restrict dy, const float *restrict x, float *restrict dx,
+                                          int64_t n) {
+  float e[GELU_BLOCK];
+  for (int64_t b = 0; b < n; b += GELU_BLOCK) {
+    const int64_t m = n - b < GELU_BLOCK ? n - b : GELU_BLOCK;
+    exp_neg_1702(x + b, e, m);
+    for (int64_t i = 0; i < m; i++) {
+      const float s = 1.0f / (1.0f + e[i]), xi = x[b + i];
+      dx[b + i] = dy[b + i] * (s + 1.702f * xi * s * (1.0f - s));
+    }
+  }
+}
 
 static void gelu_range(void *ctx, int64_t begin, int64_t end) {
   const GeluJob *j = (const GeluJob *)ctx;
-  for (int64_t i = begin; i < end; i++) j->out[i] = j->x[i] * sigmoid_1702(j->x[i]);
+  gelu_block(j->x + begin, j->out + begin, end - begin);
 }
 
 static void gelu_grad_range(void *ctx, int64_t begin, int64_t end) {
   const GeluJob *j = (const GeluJob *)ctx;
-  for (int64_t i = begin; i < end; i++) {
-    const float x = j->x[i], s = sigmoid_1702(x);
-    j->out[i] = j->dy[i] * (s + 1.702f * x * s * (1.0f - s));
-  }
+  gelu_grad_block(j->dy + begin, j->x + begin, j->out + begin, end - begin);
 }
 
 /* quickGelu(heap, xOff, yOff, n) and quickGeluGrad(heap, dyOff, xOff, dxOff, n) */
@@ -745,6 +815,163 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- multi-head self-attention on the packed projection -------------------------------------------------------- *
+ * qkv [B, T, 3W] holds q | k | v, head h at columns h*D of each (W = H*D). Per (batch, head) item, with strided BLAS
+ * calls straight on qkv (no split, no transposes):
+ *   forward   P = softmax(scale Q K^T + mask), out[:, h*D:(h+1)*D] = P V       (out [B, T, W], P kept [B, H, T, T])
+ *   backward  dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = scale dS K, dK = scale dS^T Q  (into dqkv)
+ * mask: additive [T, T] (0 keep, very negative drop), shared by every item, or none. */
+
+typedef struct {
+  const float *qkv, *mask, *dout;
+  float *out, *probs, *dqkv;
+  int64_t t, h, d;
+  float scale;
+} AttnJob;
+
+static void softmax_rows(float *p, const float *mask, int64_t t) {
+  float e[GELU_BLOCK];
+  for (int64_t i = 0; i < t; i++) {
+    float *row = p + i * t;
+    if (mask)
+      for (int64_t j = 0; j < t; j++) row[j] += mask[i * t + j];
+    float mx = row[0];
+    for (int64_t j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0;
+    for (int64_t b = 0; b < t; b += GELU_BLOCK) {
+      const int64_t m = t - b < GELU_BLOCK ? t - b : GELU_BLOCK;
+      for (int64_t j = 0; j < m; j++) {
+        const float v = row[b + j] - mx;
+        e[j] = v < -87.3f ? -87.3f : v;
+      }
+      for (int64_t j = 0; j < m; j++) e[j] = exp_poly(e[j]);
+      for (int64_t j = 0; j < m; j++) {
+        const float v = row[b + j] - mx < -87.3f ? 0.0f : e[j]; /* exp underflows to 0, as expf does */
+        row[b + j] = v;
+        sum += v;
+      }
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < t; j++) row[j] *= inv;
+  }
+}
+
+static void attn_forward_range(void *ctx, int64_t begin, int64_t end) {
+  const AttnJob *j = (const AttnJob *)ctx;
+  const int64_t t = j->t, d = j->d, w = j->h * d, ld = 3 * w;
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t b = item / j->h, h = item % j->h;
+    const float *q = j->qkv + b * t * ld + h * d, *k = q + w, *v = q + 2 * w;
+    float *p = j->probs + item * t * t;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, (int)d, j->scale, q, (int)ld, k, (int)ld, 0.0f,
+                p, (int)t);
+    softmax_rows(p, j->mask, t);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)d, (int)t, 1.0f, p, (int)t, v, (int)ld, 0.0f,
+                j->out + b * t * w + h * d, (int)w);
+  }
+}
+
+static void attn_backward_range(void *ctx, int64_t begin, int64_t end) {
+  const AttnJob *j = (const AttnJob *)ctx;
+  const int64_t t = j->t, d = j->d, w = j->h * d, ld = 3 * w;
+  float *ds = (float *)malloc((size_t)(t * t) * 4);
+  if (!ds) abort();
+  for (int64_t item = begin; item < end; item++) {
+    const int64_t b = item / j->h, h = item % j->h;
+    const float *q = j->qkv + b * t * ld + h * d, *k = q + w, *v = q + 2 * w;
+    const float *p = j->probs + item * t * t, *dout = j->dout + b * t * w + h * d;
+    float *dq = j->dqkv + b * t * ld + h * d, *dk = dq + w, *dv = dq + 2 * w;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)d, (int)t, 1.0f, p, (int)t, dout, (int)w, 0.0f,
+                dv, (int)ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t, (int)t, (int)d, 1.0f, dout, (int)w, v, (int)ld, 0.0f,
+                ds, (int)t);
+    for (int64_t i = 0; i < t; i++) {
+      float *row = ds + i * t;
+      const float *prow = p + i * t;
+      float dot = 0;
+      for (int64_t c = 0; c < t; c++) dot += row[c] * prow[c];
+      for (int64_t c = 0; c < t; c++) row[c] = prow[c] * (row[c] - dot);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)d, (int)t, j->scale, ds, (int)t, k, (int)ld,
+                0.0f, dq, (int)ld);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)d, (int)t, j->scale, ds, (int)t, q, (int)ld, 0.0f,
+                dk, (int)ld);
+  }
+  free(ds);
+}
+
+static void run_attention(AttnJob *j, int64_t items, range_fn fn) {
+  const double macs = (double)j->t * (double)j->t * (double)j->d;
+  if (pool_items(items, macs))
+    parallel_items(items, fn, j);
+  else
+    fn(j, 0, items);
+}
+
+/* attention(heap, qkvOff, maskOff, outOff, probsOff, b, t, heads, d, scale); maskOff < 0: no mask */
+static napi_value Attention(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  uint8_t *base;
+  size_t hb;
+  if (!heap_arg(env, argv[0], &base, &hb)) return NULL;
+  int64_t v[8];
+  double scale;
+  if (!int_args(env, argv, 1, 8, v) || napi_get_value_double(env, argv[9], &scale) != napi_ok) return NULL;
+  const int64_t bsz = v[4], t = v[5], h = v[6], d = v[7];
+  if (bsz < 0 || t < 1 || h < 1 || d < 1) {
+    napi_throw_range_error(env, NULL, "blas addon: bad attention shape");
+    return NULL;
+  }
+  if (!block_ok(env, hb, v[0], bsz * t * 3 * h * d) || (v[1] >= 0 && !block_ok(env, hb, v[1], t * t)) ||
+      !block_ok(env, hb, v[2], bsz * t * h * d) || !block_ok(env, hb, v[3], bsz * h * t * t))
+    return NULL;
+  AttnJob j = {(const float *)(base + v[0]),
+               v[1] >= 0 ? (const float *)(base + v[1]) : NULL,
+               NULL,
+               (float *)(base + v[2]),
+               (float *)(base + v[3]),
+               NULL,
+               t,
+               h,
+               d,
+               (float)scale};
+  run_attention(&j, bsz * h, attn_forward_range);
+  return NULL;
+}
+
+/* attentionGrad(heap, doutOff, qkvOff, probsOff, dqkvOff, b, t, heads, d, scale) */
+static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 10, argv)) return NULL;
+  uint8_t *base;
+  size_t hb;
+  if (!heap_arg(env, argv[0], &base, &hb)) return NULL;
+  int64_t v[8];
+  double scale;
+  if (!int_args(env, argv, 1, 8, v) || napi_get_value_double(env, argv[9], &scale) != napi_ok) return NULL;
+  const int64_t bsz = v[4], t = v[5], h = v[6], d = v[7];
+  if (bsz < 0 || t < 1 || h < 1 || d < 1) {
+    napi_throw_range_error(env, NULL, "blas addon: bad attention shape");
+    return NULL;
+  }
+  if (!block_ok(env, hb, v[0], bsz * t * h * d) || !block_ok(env, hb, v[1], bsz * t * 3 * h * d) ||
+      !block_ok(env, hb, v[2], bsz * h * t * t) || !block_ok(env, hb, v[3], bsz * t * 3 * h * d))
+    return NULL;
+  AttnJob j = {(const float *)(base + v[1]),
+               NULL,
+               (const float *)(base + v[0]),
+               NULL,
+               (float *)(base + v[2]),
+               (float *)(base + v[3]),
+               t,
+               h,
+               d,
+               (float)scale};
+  run_attention(&j, bsz * h, attn_backward_range);
+  return NULL;
+}
+
 /* ---- threads and identity ------------------------------------------------------------------------------------ */
 
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -799,6 +1026,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"quickGelu", NULL, QuickGelu, NULL, NULL, NULL, napi_default, NULL},
       {"quickGeluGrad", NULL, QuickGeluGrad, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
+      {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
   };

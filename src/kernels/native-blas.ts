@@ -84,6 +84,35 @@ export interface BlasAddon {
     outOff: number,
     ...shape: number[] // n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left
   ): void;
+  /**
+   * Multi-head self-attention on the packed projection qkv [b, t, 3·heads·d]: out [b, t, heads·d] and the attention
+   * probabilities [b, heads, t, t]; maskOff < 0 for no mask, else an additive [t, t] mask.
+   */
+  attention(
+    heap: Uint8Array,
+    qkvOff: number,
+    maskOff: number,
+    outOff: number,
+    probsOff: number,
+    b: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
+  ): void;
+  /** The gradient with respect to qkv, from dOut, qkv and the saved probabilities. */
+  attentionGrad(
+    heap: Uint8Array,
+    doutOff: number,
+    qkvOff: number,
+    probsOff: number,
+    dqkvOff: number,
+    b: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
+  ): void;
   setThreads(n: number): void;
   info(): { name: string; config: string; threads: number; blasThreads: number; core: string };
 }

@@ -9,6 +9,7 @@ import { batchMatMulGradient } from './batch-mat-mul-grad.ts';
 import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
 import { conv2dKernels } from './conv2d.ts';
 import { quickGeluGradient, quickGeluKernels } from './quick-gelu.ts';
+import { attentionGradient, attentionKernels } from './attention.ts';
 import { identityKernels } from './identity.ts';
 import { layerNormGradient, layerNormKernels } from './layer-norm.ts';
 import { oneHotKernels } from './one-hot.ts';
@@ -28,6 +29,7 @@ export function projectKernels(): KernelConfig[] {
     ...conv2dBackpropFilterKernels(),
     ...conv2dKernels(),
     ...quickGeluKernels(),
+    ...attentionKernels(),
     ...unsortedSegmentSumKernels(),
     ...oneHotKernels(),
     ...identityKernels(requireKernel('Cast', 'wasm').kernelFunc),
@@ -69,7 +71,7 @@ export function stockKernel(kernelName: string, backendName: string): KernelConf
 
 /** Gradients the project replaces (for every backend). */
 export function projectGradients(): GradConfig[] {
-  return [batchMatMulGradient(), layerNormGradient(), quickGeluGradient()];
+  return [batchMatMulGradient(), layerNormGradient(), quickGeluGradient(), attentionGradient()];
 }
 
 let registered = false;

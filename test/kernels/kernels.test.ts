@@ -642,6 +642,67 @@ test.serial(
   },
 );
 
+test.serial(
+  'self-attention (packed q|k|v, with and without a causal mask): value and gradients match cpu',
+  async (t) => {
+    const { multiHeadAttention, causalMask } = await import('../../src/nn/attention.ts');
+    const { hasFusedAttention } = await import('../../src/kernels/attention.ts');
+    // many small (batch, head) items spread over threads, and one large item split by the BLAS's own threads
+    for (const [b, tt, w, heads] of [
+      [3, 13, 24, 4],
+      [1, 70, 64, 1],
+    ]) {
+      const xd = randn([b, tt, w], 28),
+        wi = randn([w, 3 * w], 29).map((v) => v * 0.3),
+        bi = randn([3 * w], 30),
+        wo = randn([w, w], 31).map((v) => v * 0.3),
+        bo = randn([w], 32);
+      for (const masked of [false, true]) {
+        const run = () => {
+          const x = tf.tensor3d(xd, [b, tt, w]);
+          const p = {
+            inProjWeight: tf.tensor2d(wi, [w, 3 * w]),
+            inProjBias: tf.tensor1d(bi),
+            outProjWeight: tf.tensor2d(wo, [w, w]),
+            outProjBias: tf.tensor1d(bo),
+          };
+          const mask = masked ? causalMask(tt) : undefined;
+          const r = tf.randomNormal([b, tt, w], 0, 1, 'float32', 33);
+          const f = (xx: tf.Tensor, a: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(
+              tf.mul(multiHeadAttention(xx as tf.Tensor3D, { ...p, inProjWeight: a, inProjBias: c }, heads, mask), r),
+            );
+          return [multiHeadAttention(x, p, heads, mask), ...tf.grads(f)([x, p.inProjWeight, p.inProjBias])];
+        };
+        const want = await on('cpu', run);
+        for (const path of matMulPaths) {
+          const got = await onPath(t, path, () => on('wasm', run));
+          ['y', 'dx', 'dW_in', 'db_in'].forEach((name, i) =>
+            t.true(relErr(got[i]!, want[i]!) < 1e-5, `${path} mask=${masked} ${name}: ${relErr(got[i]!, want[i]!)}`),
+          );
+          await tf.setBackend('wasm');
+          const fused = await onPath(t, path, () =>
+            tf.tidy(() => hasFusedAttention(tf.zeros([b, tt, 3 * w]), masked ? tf.zeros([tt, tt]) : undefined)),
+          );
+          t.is(fused, path === 'native BLAS', `${path}: fused kernel used only on the native path`);
+        }
+      }
+    }
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.ones([2, 5, 8]) as tf.Tensor3D;
+      const p = {
+        inProjWeight: tf.ones([8, 24]),
+        inProjBias: tf.zeros([24]),
+        outProjWeight: tf.ones([8, 8]),
+        outProjBias: tf.zeros([8]),
+      };
+      tf.grad((xx: tf.Tensor) => tf.sum(multiHeadAttention(xx as tf.Tensor3D, p, 2)))(x);
+    });
+    t.is(tf.memory().numTensors, before, 'no leaked tensors');
+  },
+);
+
 test.serial('Identity and same-dtype Cast share data on wasm; disposing either side keeps the other intact', (t) => {
   const before = tf.memory().numDataBuffers;
   const x = tf.tensor1d([1, 2, 3]);
