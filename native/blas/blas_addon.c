@@ -659,15 +659,26 @@ static void im2col_range(void *ctx, int64_t begin, int64_t end) {
     int64_t p = j->row0 + q;
     const int64_t ow = p % s->ow, oh = (p / s->ow) % s->oh, n = p / (s->ow * s->oh);
     float *row = j->cols + q * k;
+    const int64_t x0 = ow * s->sw - s->left; /* first input column of the patch */
+    const int contiguous = s->dw == 1 && x0 >= 0 && x0 + s->kw <= s->w;
     for (int64_t i = 0; i < s->kh; i++) {
       const int64_t y = oh * s->sh + i * s->dh - s->top;
+      float *dst = row + i * s->kw * s->ci;
+      if (y < 0 || y >= s->h) {
+        memset(dst, 0, (size_t)(s->kw * s->ci) * 4);
+        continue;
+      }
+      const float *src = j->x + (n * s->h + y) * s->w * s->ci;
+      if (contiguous) { /* the patch row is one run of kw * ci floats in x */
+        memcpy(dst, src + x0 * s->ci, (size_t)(s->kw * s->ci) * 4);
+        continue;
+      }
       for (int64_t jj = 0; jj < s->kw; jj++) {
-        const int64_t xx = ow * s->sw + jj * s->dw - s->left;
-        float *dst = row + (i * s->kw + jj) * s->ci;
-        if (y < 0 || y >= s->h || xx < 0 || xx >= s->w)
-          memset(dst, 0, (size_t)s->ci * 4);
+        const int64_t xx = x0 + jj * s->dw;
+        if (xx < 0 || xx >= s->w)
+          memset(dst + jj * s->ci, 0, (size_t)s->ci * 4);
         else
-          memcpy(dst, j->x + ((n * s->h + y) * s->w + xx) * s->ci, (size_t)s->ci * 4);
+          memcpy(dst + jj * s->ci, src + xx * s->ci, (size_t)s->ci * 4);
       }
     }
   }
@@ -815,6 +826,52 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- column sums: out[c] = sum over rows r of x[r, c] ----------------------------------------------------------- *
+ * Each column block is summed row by row in float, in row order: the floats of a row-wise sum of the transposed
+ * matrix, as tfjs's own reduction computes them. */
+
+typedef struct {
+  const float *x;
+  float *out;
+  int64_t rows, cols;
+} ColSumJob;
+
+#define COLSUM_BLOCK 512
+
+VECTOR_CLONES static void col_sum_range(void *ctx, int64_t begin, int64_t end) {
+  const ColSumJob *j = (const ColSumJob *)ctx;
+  for (int64_t c0 = begin * COLSUM_BLOCK; c0 < end * COLSUM_BLOCK && c0 < j->cols; c0 += COLSUM_BLOCK) {
+    const int64_t n = j->cols - c0 < COLSUM_BLOCK ? j->cols - c0 : COLSUM_BLOCK;
+    float acc[COLSUM_BLOCK];
+    for (int64_t c = 0; c < n; c++) acc[c] = 0;
+    for (int64_t r = 0; r < j->rows; r++) {
+      const float *row = j->x + r * j->cols + c0;
+      for (int64_t c = 0; c < n; c++) acc[c] += row[c];
+    }
+    memcpy(j->out + c0, acc, (size_t)n * 4);
+  }
+}
+
+/* columnSum(heap, xOff, rows, cols, outOff) */
+static napi_value ColumnSum(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint8_t *base;
+  size_t hb;
+  if (!heap_arg(env, argv[0], &base, &hb)) return NULL;
+  int64_t v[4];
+  if (!int_args(env, argv, 1, 4, v)) return NULL;
+  if (v[1] < 0 || v[2] < 0 || !block_ok(env, hb, v[0], v[1] * v[2]) || !block_ok(env, hb, v[3], v[2])) return NULL;
+  ColSumJob j = {(const float *)(base + v[0]), (float *)(base + v[3]), v[1], v[2]};
+  const int64_t blocks = (v[2] + COLSUM_BLOCK - 1) / COLSUM_BLOCK;
+  /* small sums are not worth waking the pool */
+  if (v[1] * v[2] < (1 << 16))
+    col_sum_range(&j, 0, blocks);
+  else
+    parallel_for(blocks, 1, col_sum_range, &j);
+  return NULL;
+}
+
 /* ---- multi-head self-attention on the packed projection -------------------------------------------------------- *
  * qkv [B, T, 3W] holds q | k | v, head h at columns h*D of each (W = H*D). Per (batch, head) item, with strided BLAS
  * calls straight on qkv (no split, no transposes):
@@ -829,14 +886,39 @@ typedef struct {
   float scale;
 } AttnJob;
 
-static void softmax_rows(float *p, const float *mask, int64_t t) {
+#define LANES 8
+
+/* max and sum over n floats with LANES independent lanes (vectorisable without reassociation flags) */
+static inline float max_lanes(const float *x, int64_t n) {
+  float m[LANES];
+  for (int l = 0; l < LANES; l++) m[l] = x[0];
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+  float r = m[0];
+  for (int l = 1; l < LANES; l++) r = m[l] > r ? m[l] : r;
+  return r;
+}
+
+static inline float sum_lanes(const float *x, int64_t n) {
+  float s[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += x[i + l];
+  for (; i < n; i++) s[0] += x[i];
+  float r = 0;
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return r;
+}
+
+VECTOR_CLONES static void softmax_rows(float *p, const float *mask, int64_t t) {
   float e[GELU_BLOCK];
   for (int64_t i = 0; i < t; i++) {
     float *row = p + i * t;
     if (mask)
       for (int64_t j = 0; j < t; j++) row[j] += mask[i * t + j];
-    float mx = row[0];
-    for (int64_t j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
+    const float mx = max_lanes(row, t);
     float sum = 0;
     for (int64_t b = 0; b < t; b += GELU_BLOCK) {
       const int64_t m = t - b < GELU_BLOCK ? t - b : GELU_BLOCK;
@@ -845,11 +927,8 @@ static void softmax_rows(float *p, const float *mask, int64_t t) {
         e[j] = v < -87.3f ? -87.3f : v;
       }
       for (int64_t j = 0; j < m; j++) e[j] = exp_poly(e[j]);
-      for (int64_t j = 0; j < m; j++) {
-        const float v = row[b + j] - mx < -87.3f ? 0.0f : e[j]; /* exp underflows to 0, as expf does */
-        row[b + j] = v;
-        sum += v;
-      }
+      for (int64_t j = 0; j < m; j++) row[b + j] = row[b + j] - mx < -87.3f ? 0.0f : e[j]; /* underflow to 0 */
+      sum += sum_lanes(row + b, m);
     }
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < t; j++) row[j] *= inv;
@@ -871,6 +950,18 @@ static void attn_forward_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* dS = P (dP - sum(dP P)) in place over one row */
+VECTOR_CLONES static void softmax_backward_row(float *restrict row, const float *restrict prow, int64_t t) {
+  float s[LANES] = {0};
+  int64_t c = 0;
+  for (; c + LANES <= t; c += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += row[c + l] * prow[c + l];
+  for (; c < t; c++) s[0] += row[c] * prow[c];
+  float dot = 0;
+  for (int l = 0; l < LANES; l++) dot += s[l];
+  for (c = 0; c < t; c++) row[c] = prow[c] * (row[c] - dot);
+}
+
 static void attn_backward_range(void *ctx, int64_t begin, int64_t end) {
   const AttnJob *j = (const AttnJob *)ctx;
   const int64_t t = j->t, d = j->d, w = j->h * d, ld = 3 * w;
@@ -888,9 +979,7 @@ static void attn_backward_range(void *ctx, int64_t begin, int64_t end) {
     for (int64_t i = 0; i < t; i++) {
       float *row = ds + i * t;
       const float *prow = p + i * t;
-      float dot = 0;
-      for (int64_t c = 0; c < t; c++) dot += row[c] * prow[c];
-      for (int64_t c = 0; c < t; c++) row[c] = prow[c] * (row[c] - dot);
+      softmax_backward_row(row, prow, t);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t, (int)d, (int)t, j->scale, ds, (int)t, k, (int)ld,
                 0.0f, dq, (int)ld);
@@ -1019,17 +1108,18 @@ static napi_value Init(napi_env env, napi_value exports) {
   thread_count = openblas_get_num_threads();
 #endif
   napi_property_descriptor props[] = {
-      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
-      {"epilogue", NULL, Epilogue, NULL, NULL, NULL, napi_default, NULL},
-      {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
-      {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_default, NULL},
-      {"quickGelu", NULL, QuickGelu, NULL, NULL, NULL, napi_default, NULL},
-      {"quickGeluGrad", NULL, QuickGeluGrad, NULL, NULL, NULL, napi_default, NULL},
-      {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
-      {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
-      {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
-      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
-      {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default_method, NULL},
+      {"epilogue", NULL, Epilogue, NULL, NULL, NULL, napi_default_method, NULL},
+      {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default_method, NULL},
+      {"layerNormGrad", NULL, LayerNormGrad, NULL, NULL, NULL, napi_default_method, NULL},
+      {"quickGelu", NULL, QuickGelu, NULL, NULL, NULL, napi_default_method, NULL},
+      {"quickGeluGrad", NULL, QuickGeluGrad, NULL, NULL, NULL, napi_default_method, NULL},
+      {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default_method, NULL},
+      {"columnSum", NULL, ColumnSum, NULL, NULL, NULL, napi_default_method, NULL},
+      {"attention", NULL, Attention, NULL, NULL, NULL, napi_default_method, NULL},
+      {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default_method, NULL},
+      {"info", NULL, Info, NULL, NULL, NULL, napi_default_method, NULL},
   };
   CHECK_NAPI(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -84,6 +84,8 @@ export interface BlasAddon {
     outOff: number,
     ...shape: number[] // n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left
   ): void;
+  /** out[c] = sum over rows of x[r, c] for a row-major [rows, cols] block (row order, float accumulation). */
+  columnSum(heap: Uint8Array, xOff: number, rows: number, cols: number, outOff: number): void;
   /**
    * Multi-head self-attention on the packed projection qkv [b, t, 3·heads·d]: out [b, t, heads·d] and the attention
    * probabilities [b, heads, t, t]; maskOff < 0 for no mask, else an additive [t, t] mask.

@@ -10,6 +10,7 @@ import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
 import { conv2dKernels } from './conv2d.ts';
 import { quickGeluGradient, quickGeluKernels } from './quick-gelu.ts';
 import { attentionGradient, attentionKernels } from './attention.ts';
+import { sumKernels } from './sum.ts';
 import { identityKernels } from './identity.ts';
 import { layerNormGradient, layerNormKernels } from './layer-norm.ts';
 import { oneHotKernels } from './one-hot.ts';
@@ -30,6 +31,7 @@ export function projectKernels(): KernelConfig[] {
     ...conv2dKernels(),
     ...quickGeluKernels(),
     ...attentionKernels(),
+    ...sumKernels(),
     ...unsortedSegmentSumKernels(),
     ...oneHotKernels(),
     ...identityKernels(requireKernel('Cast', 'wasm').kernelFunc),

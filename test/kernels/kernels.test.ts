@@ -703,6 +703,39 @@ test.serial(
   },
 );
 
+test.serial(
+  "Sum over leading axes: the native column sum gives the stock kernel's floats; other sums unchanged",
+  async (t) => {
+    const xd = randn([3, 700, 37], 34).map((v) => v * 100);
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[3, 700, 37], [0, 1], false], // the bias gradient of [..., N]
+      [[2100, 37], 0, true],
+      [[3, 700, 37], [-3, -2], true],
+      [[3, 700, 37], 0, false],
+      [[3, 700, 37], [1, 2], false], // innermost axes: the stock kernel
+      [[3, 700, 37], 1, false], // a middle axis: the stock kernel
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const label = `[${shape}] axis ${axis} keepDims ${keepDims}`;
+      const run = () => tf.sum(tf.tensor(xd, shape), axis, keepDims);
+      const want = tf.tidy(() => run().shape);
+      const results: Float32Array[] = [];
+      for (const path of matMulPaths) {
+        const shapeHere = await onPath(t, path, () => tf.tidy(() => run().shape));
+        t.deepEqual(shapeHere, want, `${path} ${label}: shape`);
+        results.push((await onPath(t, path, () => on('wasm', run)))[0]!);
+      }
+      for (let i = 1; i < results.length; i++)
+        t.deepEqual(Array.from(results[i]!), Array.from(results[0]!), `${label}: the same floats on every path`);
+      const ref = await on('cpu', run);
+      t.true(relErr(results[0]!, ref[0]!) < 1e-5, `${label} vs cpu: ${relErr(results[0]!, ref[0]!)}`);
+    }
+    const ints = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+    t.deepEqual(Array.from(tf.sum(ints, 0).dataSync()), [4, 6]);
+    ints.dispose();
+  },
+);
+
 test.serial('Identity and same-dtype Cast share data on wasm; disposing either side keeps the other intact', (t) => {
   const before = tf.memory().numDataBuffers;
   const x = tf.tensor1d([1, 2, 3]);
