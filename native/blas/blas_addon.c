@@ -57,7 +57,8 @@ typedef struct {
   int64_t count, grain;
 } PoolJob;
 
-static int thread_count = 1;
+static int thread_count = 0; /* 0 until the first load sets it */
+static pthread_mutex_t pool_callers = PTHREAD_MUTEX_INITIALIZER; /* one parallel_for at a time (main or worker threads) */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
@@ -108,6 +109,7 @@ static void parallel_for(int64_t count, int64_t grain, range_fn fn, void *ctx) {
     return;
   }
   PoolJob j = {fn, ctx, count, grain};
+  pthread_mutex_lock(&pool_callers);
   pthread_mutex_lock(&pool_lock);
   while (pool_workers < helpers) {
     pthread_t t;
@@ -128,6 +130,7 @@ static void parallel_for(int64_t count, int64_t grain, range_fn fn, void *ctx) {
   while (pool_active > 0) pthread_cond_wait(&pool_done, &pool_lock);
   pool_job = NULL;
   pthread_mutex_unlock(&pool_lock);
+  pthread_mutex_unlock(&pool_callers);
 }
 
 /* Rows per chunk so that a chunk is about `bytes_per_chunk` of work, at least 1. */
@@ -962,11 +965,16 @@ VECTOR_CLONES static void softmax_backward_row(float *restrict row, const float 
   for (c = 0; c < t; c++) row[c] = prow[c] * (row[c] - dot);
 }
 
+static atomic_int attn_out_of_memory;
+
 static void attn_backward_range(void *ctx, int64_t begin, int64_t end) {
   const AttnJob *j = (const AttnJob *)ctx;
   const int64_t t = j->t, d = j->d, w = j->h * d, ld = 3 * w;
   float *ds = (float *)malloc((size_t)(t * t) * 4);
-  if (!ds) abort();
+  if (!ds) {
+    atomic_store(&attn_out_of_memory, 1); /* reported by the caller */
+    return;
+  }
   for (int64_t item = begin; item < end; item++) {
     const int64_t b = item / j->h, h = item % j->h;
     const float *q = j->qkv + b * t * ld + h * d, *k = q + w, *v = q + 2 * w;
@@ -1057,7 +1065,9 @@ static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
                h,
                d,
                (float)scale};
+  atomic_store(&attn_out_of_memory, 0);
   run_attention(&j, bsz * h, attn_backward_range);
+  if (atomic_load(&attn_out_of_memory)) napi_throw_error(env, NULL, "blas addon: out of memory in the attention gradient");
   return NULL;
 }
 
@@ -1103,10 +1113,16 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-static napi_value Init(napi_env env, napi_value exports) {
+/* Context-aware: the addon can be loaded by the main thread and by worker threads (its state is process-wide). */
+NAPI_MODULE_INIT() {
+  pthread_mutex_lock(&pool_lock);
+  if (thread_count == 0) {
 #ifdef HAVE_OPENBLAS
-  thread_count = openblas_get_num_threads();
+    thread_count = openblas_get_num_threads();
 #endif
+    if (thread_count < 1) thread_count = 1;
+  }
+  pthread_mutex_unlock(&pool_lock);
   napi_property_descriptor props[] = {
       {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default_method, NULL},
       {"epilogue", NULL, Epilogue, NULL, NULL, NULL, napi_default_method, NULL},
@@ -1125,4 +1141,3 @@ static napi_value Init(napi_env env, napi_value exports) {
   return exports;
 }
 
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
