@@ -1,7 +1,7 @@
 // An evaluation hook for pipeline declarations: zero-shot classification on webdataset shards with `.cls` labels
 // (CLIP_benchmark's layout), prompt-ensemble classifier from a classnames-and-templates JSON, the seed's ONECROP view
-// (declip-reference.md §7.1), reported as <dataset>/acc1, /acc5, /mean_per_class_recall. FILIP is scored with its
-// dense token-wise path (§7.1); CLIP, DeCLIP, SLIP and DeFILIP with the global embeddings.
+// (docs/methods.md, "Evaluation"), reported as <dataset>/acc1, /acc5, /mean_per_class_recall. FILIP is scored with its
+// dense token-wise path; CLIP, DeCLIP, SLIP and DeFILIP with the global embeddings.
 import { createContext, runStages } from '../stages/core/stage.ts';
 import { evalImageBatches, type EvalImageBatch } from '../stages/eval/eval-image-batches.ts';
 import { shardClassificationDataset } from '../stages/eval/shard-datasets.ts';

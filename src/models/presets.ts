@@ -1,5 +1,5 @@
 // Model presets as plain data. A CLIP config = a vision tower + a text tower + the joint embedding width.
-// Sizes follow OpenAI CLIP / DeCLIP (../shared/spec/declip-reference.md §1); tiny presets train in seconds on CPU.
+// Sizes follow OpenAI CLIP / DeCLIP (docs/methods.md, "Models"); tiny presets train in seconds on CPU.
 
 export interface VitConfig {
   type: 'vit';

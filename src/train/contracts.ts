@@ -1,4 +1,4 @@
-// The parts of the model and supervision contracts (interfaces.md) the training step relies on, written
+// The parts of the model and supervision contracts (src/supervision/types.ts) the training step relies on, written
 // structurally so src/train depends only on behaviour: any ClipModel / Supervision that fits works here.
 import type * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.ts';

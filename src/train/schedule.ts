@@ -1,4 +1,4 @@
-// The learning-rate schedule of DeCLIP's CosineLRScheduler (declip-reference.md §5), stepped every
+// The learning-rate schedule of DeCLIP's CosineLRScheduler (docs/methods.md, "Training recipe"), stepped every
 // iteration with the 1-based iteration index t:
 //   t <  W: lr(t) = base + (peak - base) * (t - 1) / (W - 1)          (linear warm-up)
 //   t >= W: lr(t) = min + (peak - min) * 0.5 * (1 + cos(pi * (t - W) / (T - W)))   (cosine to min)
