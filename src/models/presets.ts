@@ -44,7 +44,6 @@ export interface ClipConfig {
 }
 
 export const OPENAI_VOCAB_SIZE = 49408;
-export const DECLIP_VOCAB_SIZE = 49409;
 
 export const visionPresets: Record<string, VisionConfig> = {
   'vit-b32': {
