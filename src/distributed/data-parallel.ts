@@ -236,22 +236,6 @@ export function broadcastParameters(world: Collective, store: ParamStore, root =
   }
 }
 
-/** Max over ranks of |value - rank 0's value| over every ParamStore entry: 0 when the replicas are identical. */
-export function replicaDivergence(world: Collective, store: ParamStore): number {
-  const entries = store.entries().filter((e) => e.variable.dtype !== 'int32');
-  const total = entries.reduce((a, e) => a + e.variable.size, 0);
-  const mine = new Float32Array(total);
-  let off = 0;
-  for (const e of entries) {
-    mine.set(e.variable.dataSync() as Float32Array, off);
-    off += e.variable.size;
-  }
-  const root = world.broadcast(mine.slice(), 0);
-  let worst = 0;
-  for (let i = 0; i < total; i++) worst = Math.max(worst, Math.abs(mine[i] - root[i]));
-  return world.allreduceMax(new Float32Array([worst]))[0];
-}
-
 /** BN running statistics made equal on every rank (see `buffers` above). */
 export function syncBuffers(world: Collective, store: ParamStore, mode: BufferSync, times?: CommTimes): void {
   if (world.size === 1) return;

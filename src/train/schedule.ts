@@ -40,8 +40,3 @@ export function scheduleProblem(s: ScheduleConfig, prefix = 'optim.schedule'): s
     return `${prefix}.totalSteps must be an integer >= 1, got ${s.totalSteps}`;
   return undefined;
 }
-
-/** The seed's YFCC-15M schedule (peak 1e-3 for CLIP/DeCLIP/DeFILIP, 5e-4 for SLIP/FILIP). */
-export function seedSchedule(peakLr: number): ScheduleConfig {
-  return { baseLr: 1e-4, peakLr, warmupSteps: 2500, totalSteps: 128001, minLr: 0 };
-}
