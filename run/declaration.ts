@@ -3,8 +3,7 @@
 // (run/validate.ts), applies command-line overrides (run/cli.ts) and wires the stages from it
 // (run/runner.ts). The five YFCC-15M pipelines differ only in `supervision` and the optimiser numbers.
 import type { BackendChoice } from '../src/backend.ts';
-
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip';
+import type { SupervisionName } from '../src/supervision/index.ts';
 
 /** What the runner hands an evaluation hook (called every `eval.every` steps and at the end). */
 export interface EvaluateContext {

@@ -2,6 +2,7 @@
 // line that names the field by its dotted path (e.g. "optim.batchSize must be an integer >= 1, got 0"), and
 // defaults are filled in for omitted fields. The schema also tells the CLI how to parse an override's value.
 import { defaults, type PipelineDeclaration, type DeepPartial } from './declaration.ts';
+import { supervisionNames } from '../src/supervision/index.ts';
 
 export type Leaf =
   | { type: 'string'; nonEmpty?: boolean }
@@ -38,7 +39,7 @@ export const schema: Schema = {
     contextLength: { type: 'int', min: 2 },
   },
   supervision: {
-    name: { type: 'enum', values: ['clip', 'declip', 'slip', 'filip', 'defilip'] },
+    name: { type: 'enum', values: supervisionNames },
     options: { type: 'record' },
   },
   optim: {

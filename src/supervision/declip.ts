@@ -29,7 +29,13 @@ import { createMlmHead, createSimSiamPredictor, createSimSiamProjector } from '.
 import type { Head } from './heads.ts';
 import { NnQueue } from './nn-queue.ts';
 import type { NnQueueState } from './nn-queue.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import {
+  clampLogitScaleParam,
+  logitScaleRange,
+  logitScaleValue,
+  MAX_LOGIT_SCALE,
+  parseScaleRange,
+} from './logit-scale.ts';
 import {
   feature,
   ghostSize,
@@ -54,8 +60,8 @@ export const declipDefaults = {
   headGhostSize: 128,
   /** NN FIFO queue entries. */
   queueSize: 65536,
-  maxLogitScale: 100 as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
+  maxLogitScale: MAX_LOGIT_SCALE as number | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
 };
 export type DeclipOptions = typeof declipDefaults;
 export const declipNullable = ['maxLogitScale', 'logitScaleRange'] as const;

@@ -21,7 +21,7 @@ import type { DeclipHeads } from './declip.ts';
 import { createFilipHeads, filipDenseFeatures, filipPart, validateFilipOptions } from './filip.ts';
 import type { FilipHeads } from './filip.ts';
 import { NnQueue } from './nn-queue.ts';
-import { clampLogitScaleParam, parseScaleRange } from './logit-scale.ts';
+import { clampLogitScaleParam, logitScaleRange, parseScaleRange } from './logit-scale.ts';
 import { HeadsSlot, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const defilipDefaults = {
@@ -30,7 +30,7 @@ export const defilipDefaults = {
   topK: 16,
   denseDim: 256,
   textPadding: 'include' as 'include' | 'exclude',
-  denseScaleRange: [3, 6] as [number, number] | null,
+  denseScaleRange: logitScaleRange() as [number, number] | null,
 };
 
 export function createDefilipSupervision(given: Record<string, unknown> = {}): Supervision {

@@ -26,7 +26,14 @@ import {
   symmetricInfoNce,
 } from './losses.ts';
 import { createTokenMapping } from './heads.ts';
-import { clampLogitScaleParam, LOGIT_SCALE_INIT, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import {
+  clampLogitScaleParam,
+  logitScaleRange,
+  logitScaleValue,
+  MAX_LOGIT_SCALE,
+  parseScaleRange,
+} from './logit-scale.ts';
+import { LOGIT_SCALE_INIT } from '../models/clip.ts';
 import { feature, HeadsSlot, imageView, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const filipDefaults = {
@@ -36,9 +43,9 @@ export const filipDefaults = {
   topK: 16,
   denseDim: 256,
   textPadding: 'include' as 'include' | 'exclude',
-  maxLogitScale: 100 as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
-  denseScaleRange: [3, 6] as [number, number] | null,
+  maxLogitScale: MAX_LOGIT_SCALE as number | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
+  denseScaleRange: logitScaleRange() as [number, number] | null,
 };
 export type FilipOptionValues = typeof filipDefaults;
 export const filipNullable = ['maxLogitScale', 'logitScaleRange', 'denseScaleRange'] as const;

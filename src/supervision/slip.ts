@@ -12,7 +12,7 @@ import { visionFeatureDim } from './types.ts';
 import { normalizeImageEmbedding, normalizeTextEmbedding, ntXentLoss, symmetricInfoNce } from './losses.ts';
 import { createSimClrMlp } from './heads.ts';
 import type { Head } from './heads.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import { clampLogitScaleParam, logitScaleRange, logitScaleValue, parseScaleRange } from './logit-scale.ts';
 import {
   feature,
   ghostSize,
@@ -33,7 +33,7 @@ export const slipDefaults = {
   /** 0 = BN statistics over the whole batch (SyncBN intent); N = per chunk of N samples. */
   headGhostSize: 0,
   maxLogitScale: null as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
 };
 
 export function createSlipSupervision(given: Record<string, unknown> = {}): Supervision {

@@ -7,7 +7,7 @@ import { Rng } from '../../src/rng.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { NnQueue } from '../../src/supervision/nn-queue.ts';
 import { clampLogitScaleParam, logitScaleValue } from '../../src/supervision/logit-scale.ts';
 import { createSupervision, supervisionNames } from '../../src/supervision/index.ts';
@@ -274,7 +274,7 @@ const slice = (b: TrainBatch, start: number, size: number): TrainBatch => ({
 test.serial(
   'features of micro-batches concatenate into the batch features (gradient cache), ghost-BN heads included',
   (t) => {
-    const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+    const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
     const options: Record<string, Record<string, unknown>> = {
       clip: {},
       declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4 },
@@ -315,7 +315,7 @@ test.serial(
 test.serial(
   'gradient cache (src/train/grad-cache.ts) with micro-batches of 4 reproduces the batch-of-8 gradients',
   (t) => {
-    const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+    const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
     const options: Record<string, Record<string, unknown>> = {
       clip: {},
       declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4 },
@@ -368,7 +368,7 @@ test.serial(
 );
 
 test.serial('DeCLIP state: the NN queue round-trips through getState/setState and must follow addHeads', (t) => {
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+  const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
   const opts = { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32 };
   const a = createSupervision('declip', opts);
   t.throws(() => a.setState({}), { message: /state has no nnQueue/ });
@@ -399,7 +399,7 @@ test.serial('DeCLIP state: the NN queue round-trips through getState/setState an
 });
 
 test.serial('FILIP dense zero-shot scorer: image tokens score highest against their own caption tokens', (t) => {
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+  const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
   const sup = createSupervision('filip', { denseDim: 8, topK: 3 });
   const model = createClip(config, new ParamStore(), new Rng(5));
   sup.addHeads(model, new Rng(6));
