@@ -62,6 +62,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     let value: unknown = raw;
     if (leaf.type === 'int' || leaf.type === 'number' || (leaf.type === 'int|endless' && raw !== 'endless'))
       value = raw.trim() === '' ? NaN : Number(raw);
+    else if (leaf.type === 'int|ints')
+      value = raw.includes(',') ? raw.split(',').map((x) => (x.trim() === '' ? NaN : Number(x))) : Number(raw);
     else if (leaf.type === 'boolean') value = raw === 'true' ? true : raw === 'false' ? false : raw;
     else if (leaf.type === 'record') {
       try {

@@ -12,7 +12,6 @@ import { initBackend } from '../src/backend.ts';
 import { loadTokenizer, type ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { createSupervision } from '../src/supervision/index.ts';
 import type { Supervision } from '../src/supervision/types.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
 import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
@@ -29,8 +28,7 @@ import {
   type DataCursor,
   type LoadedCheckpoint,
 } from '../src/train/checkpoint-format.ts';
-import type { SupervisionLike } from '../src/train/contracts.ts';
-import { modelPreset } from './model-presets.ts';
+import { declaredModelConfig } from './model-config.ts';
 import { zeroShotEvaluation } from './zero-shot-hook.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 import { runStages, createContext, type Stage, type StageContext } from '../stages/core/stage.ts';
@@ -105,19 +103,12 @@ export async function buildRunParts(
     contextLength: d.text.contextLength,
   });
   const supervision = createSupervision(d.supervision.name, d.supervision.options);
-  const preset = modelPreset(d.model.preset);
-  const config = clipConfigFromPresets({
-    vision: preset.vision,
-    text: preset.text,
-    vocabSize: tokenizer.vocabSize,
-    contextLength: d.text.contextLength,
-    ...(d.model.bnGhostSize > 0 ? { bnGhostSize: d.model.bnGhostSize } : {}),
-  });
+  const config = declaredModelConfig(d, tokenizer.vocabSize);
   const store = new ParamStore();
   const model = createClip(config, store, deriveRng(d.seed, 'model'));
   supervision.addHeads(model, deriveRng(d.seed, 'heads'));
   const o = d.optim;
-  const trainer = new Trainer<ClipModel>(model, supervision as unknown as SupervisionLike<ClipModel>, {
+  const trainer = new Trainer<ClipModel>(model, supervision, {
     schedule: {
       baseLr: o.baseLr,
       peakLr: o.peakLr,
