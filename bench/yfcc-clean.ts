@@ -17,7 +17,8 @@ import { cleanText } from '../src/yfcc/clean-text.ts';
 import { isCameraTitle, isExifDescription } from '../src/yfcc/camera-patterns.ts';
 import { captionCandidates, passesMinLength } from '../src/yfcc/caption.ts';
 import { identifyLanguage } from '../src/yfcc/language.ts';
-import { runFilterPart, mergeParts } from '../pipelines/yfcc15m-filter.ts';
+import { runFilterPart } from '../run/yfcc/filter-part.ts';
+import { mergeParts } from '../run/yfcc/merge-parts.ts';
 import { systemBzip2 } from '../stages/yfcc/read-lines.ts';
 import { createContext } from '../stages/core/stage.ts';
 
