@@ -53,9 +53,6 @@ export interface FilterOptions {
   minWords?: number;
   minChars?: number;
   language?: boolean;
-  langThreshold?: number;
-  langMinChars?: number;
-  shortText?: 'keep' | 'reject';
   blockLines?: number;
   decompressor?: 'system' | 'js';
   dedupCapacity?: number;
@@ -89,15 +86,7 @@ export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array
     rejectExifDescriptions(),
     captionPolicy(options.caption ?? 'keep-both'),
     minLength(options.minWords ?? 3, options.minChars ?? 6),
-    ...(options.language === false
-      ? []
-      : [
-          englishOnly({
-            threshold: options.langThreshold,
-            minChars: options.langMinChars,
-            shortText: options.shortText,
-          }),
-        ]),
+    ...(options.language === false ? [] : [englishOnly()]),
     tableRows(),
   ];
 }
