@@ -175,6 +175,13 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   const shardList = expandShardSpec(spec);
   if (shardList.length === 0) throw new MissingDataError(`data.shards: ${JSON.stringify(spec)} names no shards`);
 
+  const hook =
+    d.eval.evaluate ??
+    (d.eval.shards
+      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
+      : null);
+  await hook?.validate?.(); // bad evaluation settings fail now, not at the first evaluation
+
   const backend = await initBackend({ backend: d.backend.name, threads: d.backend.threads || undefined, quiet: true });
   const dp = parallel
     ? createDataParallel(world, {
@@ -344,11 +351,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   let last: (StepRecord & { eval?: EvalResults }) | undefined;
   const evals: RunSummary['evals'] = [];
   let lastCheckpoint: string | undefined;
-  const hook =
-    d.eval.evaluate ??
-    (d.eval.shards
-      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
-      : null);
   const evaluate =
     hook && lead
       ? async (step: number) =>
