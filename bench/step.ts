@@ -1,5 +1,5 @@
 // Benchmark: (1) one CLIP training step (forward + backward of the symmetric contrastive loss, all trainable
-// parameters) of the tiny CLIP preset (tiny-vit + tiny-text, batch 64), (2) a ViT-B/32 image-tower forward at batch 32,
+// parameters) of the tiny CLIP preset (ViT 32 px + text 2x64, batch 64), (2) a ViT-B/32 image-tower forward at batch 32,
 // next to the same models in PyTorch (reference/step_bench.py: Debian python3-torch, OpenBLAS, 2 threads) on this
 // machine. Prints median ms of each and the ratio tfjs / PyTorch.
 //
@@ -25,7 +25,7 @@ import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import type { ClipModel } from '../src/models/clip.ts';
-import { clipConfigFromPresets, visionPresets } from '../src/models/presets.ts';
+import { buildClipConfig, modelPresets } from '../src/models/presets.ts';
 import { createVit } from '../src/models/vit.ts';
 
 const args = process.argv.slice(2);
@@ -39,7 +39,7 @@ const vitReps = Number(opt('--vit-reps', '3'));
 const TINY_BATCH = 64,
   VIT_BATCH = 32,
   EOT = 49407;
-const TINY_CONFIG = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
+const TINY_CONFIG = buildClipConfig('tiny');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -264,7 +264,7 @@ function printProfile(f: () => void): void {
 function benchVitB32Forward(): Partial<Record<MatMulPath, Timing>> {
   const rng = new Rng(32);
   const store = new ParamStore();
-  const vit = createVit(visionPresets['vit-b32'] as Parameters<typeof createVit>[0], 512, store, rng.fork());
+  const vit = createVit(modelPresets['vit-b32'].vision as Parameters<typeof createVit>[0], 512, store, rng.fork());
   const images = randomImages(rng, VIT_BATCH, 224);
   const forward = () => {
     const out = vit.encode(images, { training: false });
@@ -308,7 +308,7 @@ if (torchJson) {
   else {
     const config = {
       tiny: TINY_CONFIG,
-      vit: visionPresets['vit-b32'],
+      vit: modelPresets['vit-b32'].vision,
       vitEmbedDim: 512,
       tinyBatch: TINY_BATCH,
       vitBatch: VIT_BATCH,

@@ -11,7 +11,8 @@
 // thread count at logical cores / 2. While the backend initialises we (1) set the flag, (2) record the Blob contents
 // tfjs creates and redirect URL.createObjectURL to real temp files, (3) report twice the cores from os.cpus(); all
 // three patches are undone once the backend exists. The pthread workers keep the process alive, so shutdownBackend()
-// terminates them. See ../../shared/spec/node-engineering.md §2.
+// terminates them. The patches rely on tfjs-backend-wasm 4.22's internals
+// (pinned; test/backend checks that the thread count took effect).
 import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { createHash } from 'node:crypto';

@@ -96,7 +96,7 @@ export function runKernel(
 }
 
 /**
- * Implement a kernel with tf ops (way 1 of node-engineering.md §2): the inputs are wrapped as tensors, `fn` runs in a
+ * Implement a kernel with tf ops (the kernel is a function of other ops): the inputs are wrapped as tensors, `fn` runs in a
  * tidy (ops inside a kernel are not recorded on the gradient tape), and the result's data is handed to the caller.
  */
 export function kernelFromOps(
