@@ -72,6 +72,6 @@ test('CLIP_BENCH_BLAS=off keeps the XNNPACK kernels and says so', async (t) => {
 
 test('CLIP_BENCH_THREADS sets the native thread count too', async (t) => {
   if (!existsSync(ADDON_PATH)) return t.pass('no addon on this machine');
-  const r = await run({ CLIP_BENCH_THREADS: '1' });
+  const r = await run({ CLIP_BENCH_THREADS: '1', CLIP_BENCH_BLAS: '' });
   t.regex(r.reason, /wasm with 1 thread\(s\).*matmul: .*, 1 thread\(s\)/);
 });
