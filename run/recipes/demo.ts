@@ -38,6 +38,7 @@ export const demoDeclaration: DeepPartial<PipelineDeclaration> = {
     }),
   },
   checkpoint: { every: 50, keep: 2 },
-  logging: { out: 'runs/demo' },
+  // npm start again starts the demo over
+  logging: { out: 'runs/demo', replace: true },
   backend: { name: 'wasm' },
 };
