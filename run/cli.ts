@@ -65,6 +65,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     let value: unknown = raw;
     if (field.kind === 'int' || field.kind === 'number' || (field.kind === 'int|endless' && raw !== 'endless'))
       value = raw.trim() === '' ? NaN : Number(raw);
+    else if (field.kind === 'int|ints')
+      value = raw.includes(',') ? raw.split(',').map((x) => (x.trim() === '' ? NaN : Number(x))) : Number(raw);
     else if (field.kind === 'boolean') value = raw === 'true' ? true : raw === 'false' ? false : raw;
     else if (field.kind === 'record') {
       try {
@@ -125,11 +127,13 @@ export function declarationOptions(
           ? 'JSON'
           : f.kind === 'int|endless'
             ? 'N|endless'
-            : f.kind === 'int'
-              ? 'N'
-              : f.kind === 'number'
-                ? 'X'
-                : 'S';
+            : f.kind === 'int|ints'
+              ? 'N|N,N,N,N'
+              : f.kind === 'int'
+                ? 'N'
+                : f.kind === 'number'
+                  ? 'X'
+                  : 'S';
   };
   const now = (path: string) => ` (now ${JSON.stringify(valueOf(path)) ?? 'unset'})`;
   const options: Record<string, CommandOption> = {};

@@ -24,13 +24,14 @@ export interface EvaluateContext {
 
 /**
  * Returns named scalar results (e.g. { 'demo/top1': 0.41 }); they go to metrics.jsonl as an eval record.
- * `check` (optional) is called before training starts and throws a one-line error when the evaluation cannot run
- * (missing shards or prompts, a dataset absent from the prompts); `identity` (optional, JSON) says what is evaluated,
- * so a resumed run can tell that its evaluation did not change.
+ * `validate` (optional) is called before training starts and throws a one-line error when the evaluation cannot run
+ * (missing files or prompts, a dataset absent from the prompts); `identity` (optional, JSON) says what is evaluated,
+ * so a resumed run can tell that its evaluation did not change (an evaluation suite hook has its `suite`).
  */
 export type EvaluateHook = ((ctx: EvaluateContext) => Promise<Record<string, number>>) & {
-  check?: () => Promise<void>;
+  validate?: () => Promise<void>;
   identity?: unknown;
+  suite?: unknown;
 };
 
 // ---- field kinds -------------------------------------------------------------------------------------------------
@@ -53,6 +54,7 @@ export type Field<T = unknown> = FieldBase<T> &
     | { kind: 'boolean' }
     | { kind: 'enum'; values: readonly string[] }
     | { kind: 'int|endless'; min: number }
+    | { kind: 'int|ints'; min: number }
     | { kind: 'function|null' }
     | { kind: 'record' }
   );
@@ -112,6 +114,24 @@ export const declarationSchema = {
   },
   model: {
     preset: str('vit-b32', 'model preset: vit-b32 | vit-b16 | rn50 | rn101 | tiny | tiny-rn', { nonEmpty: true }),
+    // fields changed on top of the preset; 0 = the preset's (heads: follow the width at the preset's head width)
+    embedDim: int(0, 0, "joint embedding width (0 = the preset's)"),
+    vision: {
+      imageSize: int(0, 0, "input resolution (0 = the preset's)"),
+      patchSize: int(0, 0, "ViT patch size (0 = the preset's)"),
+      width: int(0, 0, "vision width (0 = the preset's)"),
+      layers: {
+        kind: 'int|ints',
+        min: 0,
+        ...base<number | number[]>(0, "ViT blocks, or ResNet bottlenecks per stage as 3,4,6,3 (0 = the preset's)", {}),
+      } as Field<number | number[]>,
+      heads: int(0, 0, "vision attention heads (0 = the preset's head width)"),
+    },
+    text: {
+      width: int(0, 0, "text width (0 = the preset's)"),
+      layers: int(0, 0, "text blocks (0 = the preset's)"),
+      heads: int(0, 0, "text attention heads (0 = the preset's head width)"),
+    },
     normalisation: oneOf(['imagenet', 'openai'], 'imagenet', 'pixel statistics of the views (the seed: ImageNet)'),
     bnGhostSize: int(128, 0, 'ResNet BN statistics per chunk of N samples (the seed: per-GPU 128); 0 = per pass'),
   },

@@ -45,7 +45,7 @@ export function recordedDeclaration(d: PipelineDeclaration, shards: string): Rec
     JSON.stringify({
       ...d,
       data: { ...d.data, shards },
-      eval: { ...d.eval, evaluate: hook ? (hook.identity ?? 'a custom evaluation hook') : null },
+      eval: { ...d.eval, evaluate: hook ? (hook.identity ?? hook.suite ?? 'a custom evaluation hook') : null },
     }),
   );
 }

@@ -4,13 +4,11 @@
 import { loadTokenizer, type ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { createSupervision } from '../src/supervision/index.ts';
 import type { Supervision } from '../src/supervision/types.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
 import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
 import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
-import type { SupervisionLike } from '../src/train/contracts.ts';
-import { modelPreset } from './model-presets.ts';
+import { declaredModelConfig } from './model-config.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 
 export interface RunParts {
@@ -31,19 +29,12 @@ export async function buildRunParts(
     contextLength: d.text.contextLength,
   });
   const supervision = createSupervision(d.supervision.name, d.supervision.options);
-  const preset = modelPreset(d.model.preset);
-  const config = clipConfigFromPresets({
-    vision: preset.vision,
-    text: preset.text,
-    vocabSize: tokenizer.vocabSize,
-    contextLength: d.text.contextLength,
-    ...(d.model.bnGhostSize > 0 ? { bnGhostSize: d.model.bnGhostSize } : {}),
-  });
+  const config = declaredModelConfig(d, tokenizer.vocabSize);
   const store = new ParamStore();
   const model = createClip(config, store, deriveRng(d.seed, 'model'));
   supervision.addHeads(model, deriveRng(d.seed, 'heads'));
   const o = d.optim;
-  const trainer = new Trainer<ClipModel>(model, supervision as unknown as SupervisionLike<ClipModel>, {
+  const trainer = new Trainer<ClipModel>(model, supervision, {
     schedule: {
       baseLr: o.baseLr,
       peakLr: o.peakLr,

@@ -36,6 +36,7 @@ import { trainStepStage, type StepRecord } from '../stages/train/train-step-stag
 import { evaluateStage, type EvalResults } from '../stages/train/evaluate-stage.ts';
 import { checkpointStage } from '../stages/train/checkpoint-stage.ts';
 import type { PipelineDeclaration } from './declaration.ts';
+import { DeclarationError } from './validate.ts';
 import { buildRunParts, type RunParts } from './run-parts.ts';
 import { RunState } from './run-state.ts';
 import { openRunDirectory, type RunDirectory } from './run-directory.ts';
@@ -148,7 +149,11 @@ async function setUp(d: PipelineDeclaration, options: RunOptions): Promise<Run> 
     (d.eval.shards
       ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
       : null);
-  if (hook && lead) await hook.check?.();
+  // bad evaluation settings (files, prompts) fail now, not at the first evaluation
+  if (hook && lead)
+    await hook.validate?.().catch((err: Error) => {
+      throw new DeclarationError('eval', `eval: ${err.message}`);
+    });
 
   const dir = lead ? openRunDirectory(d, spec, { resuming: d.checkpoint.resume !== '', log }) : undefined;
   try {

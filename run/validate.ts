@@ -1,7 +1,7 @@
 // Validation of a pipeline declaration against its schema (run/declaration.ts): every unknown or ill-typed field is
 // ONE line that names the field by its dotted path (e.g. "optim.batchSize must be an integer >= 1, got 0"), and
 // defaults are filled in for omitted fields. Then the rules across fields, and the names that other tables own: the
-// model preset and the supervision's options (so a typo is exit code 2 at start-up, not a failure mid-set-up).
+// model (preset and fields changed on it) and the supervision's options (so a typo is exit code 2 at start-up, not a failure mid-set-up).
 import { UsageError } from './command.ts';
 import {
   declarationSchema,
@@ -12,8 +12,9 @@ import {
   type PipelineDeclaration,
   type Schema,
 } from './declaration.ts';
-import { modelPreset } from './model-presets.ts';
 import { createSupervision } from '../src/supervision/index.ts';
+import { ModelConfigError, OPENAI_VOCAB_SIZE } from '../src/models/presets.ts';
+import { declaredModelConfig } from './model-config.ts';
 
 /** A bad declaration field or flag (exit code 2), naming the field by its dotted path. */
 export class DeclarationError extends UsageError {
@@ -73,6 +74,14 @@ export function fieldProblem(path: string, field: Field, v: unknown): string | u
       if (typeof v !== 'number' || !Number.isInteger(v) || v < field.min)
         return `${path} must be an integer >= ${field.min} or "endless", got ${show(v)}`;
       return undefined;
+    case 'int|ints':
+      if (
+        Array.isArray(v)
+          ? v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1)
+          : Number.isInteger(v) && (v as number) >= field.min
+      )
+        return undefined;
+      return `${path} must be an integer >= ${field.min} or a list of integers >= 1, got ${Array.isArray(v) ? JSON.stringify(v) : show(v)}`;
     case 'function|null':
       return v === null || typeof v === 'function' ? undefined : `${path} must be a function or null, got ${show(v)}`;
     case 'record':
@@ -102,7 +111,7 @@ function merge(path: string, node: Schema, given: unknown, fallback: any): any {
       if (v === undefined) throw new DeclarationError(field, `${field} is required`);
       const problem = fieldProblem(field, sub, v);
       if (problem) throw new DeclarationError(field, problem);
-      out[key] = sub.kind === 'record' ? { ...(v as object) } : v;
+      out[key] = sub.kind === 'record' ? { ...(v as object) } : Array.isArray(v) ? [...v] : v;
     } else {
       out[key] = merge(field, sub, value, fallback?.[key]);
     }
@@ -139,9 +148,10 @@ export function validateDeclaration(
       `eval.prompts is required with eval.shards (a classnames-and-templates JSON)`,
     );
   try {
-    modelPreset(d.model.preset);
-  } catch (err) {
-    throw new DeclarationError('model.preset', (err as Error).message);
+    declaredModelConfig(d, OPENAI_VOCAB_SIZE);
+  } catch (e) {
+    if (e instanceof ModelConfigError) throw new DeclarationError(e.field, e.message);
+    throw e;
   }
   try {
     createSupervision(d.supervision.name, d.supervision.options).dispose();
