@@ -265,6 +265,14 @@ async function restore(run: Run): Promise<void> {
   run.dir?.setStatus('running', state.step);
   const { backend, parts } = run;
   const parameters = parts.model.store.countValues(true);
+  const o = d.optim;
+  log(
+    `[${d.name}] ${d.supervision.name} / ${d.model.preset} (${(parameters / 1e6).toFixed(2)}M trainable) on ${backend.name} x${backend.threads}, ` +
+      `batch ${o.batchSize}${o.microBatchSize && o.microBatchSize < o.batchSize ? ` (micro ${o.microBatchSize})` : ''}, steps ${state.step + 1}..${o.steps}, out ${d.logging.out}` +
+      (world.size > 1
+        ? `; ${world.size} ranks x ${o.batchSize / world.size} samples, NN queue ${d.distributed.nnQueue}, BN buffers ${d.distributed.bnBuffers}`
+        : ''),
+  );
   await metrics.write({
     type: 'run',
     time: new Date().toISOString(),
@@ -282,14 +290,6 @@ async function restore(run: Run): Promise<void> {
     parameters,
     shards: run.shards.length,
   });
-  const o = d.optim;
-  log(
-    `[${d.name}] ${d.supervision.name} / ${d.model.preset} (${(parameters / 1e6).toFixed(2)}M trainable) on ${backend.name} x${backend.threads}, ` +
-      `batch ${o.batchSize}${o.microBatchSize && o.microBatchSize < o.batchSize ? ` (micro ${o.microBatchSize})` : ''}, steps ${state.step + 1}..${o.steps}, out ${d.logging.out}` +
-      (world.size > 1
-        ? `; ${world.size} ranks x ${o.batchSize / world.size} samples, NN queue ${d.distributed.nnQueue}, BN buffers ${d.distributed.bnBuffers}`
-        : ''),
-  );
 }
 
 // ---- stream ------------------------------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ export class ProgressDisplay {
             stream: process.stderr,
             etaBuffer: 20,
             hideCursor: true,
+            // a bar asked for outside a terminal (a log file) is redrawn as a line every 2 s
+            noTTYOutput: !process.stderr.isTTY,
+            notTTYSchedule: 2000,
           },
           cliProgress.Presets.shades_classic,
         )
@@ -64,7 +67,8 @@ export class ProgressDisplay {
     if (this.bar && !this.stopped) {
       this.bar.stop();
       this.write(text);
-      this.bar.start(this.total, this.value, { text: '' });
+      if (this.total === 0 || this.value < this.total) this.bar.start(this.total, this.value, { text: '' });
+      else this.stopped = true; // done: no bar below the last lines
     } else this.write(text);
   }
 
