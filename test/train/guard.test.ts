@@ -66,7 +66,7 @@ test('nanPolicy stop: the run stops with one line naming the step; weights of th
   await rm(out, { recursive: true, force: true });
 });
 
-test('SIGTERM: finishes the step, saves a checkpoint, exits 0 with the resume command', async (t) => {
+test('SIGTERM: finishes the step, saves a checkpoint, exits 143 (as shells expect) with the resume command', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-sig-'));
   let sent = false;
   const run = await startPipeline(
@@ -79,7 +79,7 @@ test('SIGTERM: finishes the step, saves a checkpoint, exits 0 with the resume co
       }
     },
   );
-  t.is(run.code, 0, run.stderr);
+  t.is(run.code, 143, run.stderr);
   const stopped = /stopped by signal at step (\d+)/.exec(run.stderr);
   t.truthy(stopped, run.stderr);
   t.regex(run.stderr, new RegExp(`checkpoint .*step-0+${stopped![1]}`));
