@@ -63,7 +63,7 @@ export class RunState {
   }
 
   /** What a checkpoint stores. `ranks`: every rank's cursor (a data-parallel run). */
-  toCheckpoint(ranks?: RankCursor[]): SaveInput {
+  async toCheckpoint(ranks?: RankCursor[]): Promise<SaveInput> {
     const { trainer, supervision, model } = this.p;
     const data: DataCursor = {
       ...(this.cursor ?? { epoch: 0, samplesConsumed: 0 }),
@@ -73,7 +73,8 @@ export class RunState {
     };
     return {
       store: model.store,
-      moments: trainer.optimizer.state(),
+      // (awaited: on a GPU backend the moments are read back from the device)
+      moments: await trainer.optimizer.state(),
       state: {
         pipeline: this.p.name,
         step: trainer.step,

@@ -260,7 +260,7 @@ async function restore(run: Run): Promise<void> {
     await metrics.rewind(null);
   }
   // every rank starts from rank 0's parameters (fresh runs build the same ones from the seed; this makes it certain)
-  if (world.size > 1) broadcastParameters(world, run.parts.model.store);
+  if (world.size > 1) await broadcastParameters(world, run.parts.model.store);
   run.firstStep = run.savedStep = state.step;
   run.dir?.setStatus('running', state.step);
   const { backend, parts } = run;
@@ -393,7 +393,7 @@ async function saveRunCheckpoint(run: Run): Promise<string> {
   let dir = join(checkpointRoot(d), checkpointDirName(state.step));
   if (lead) {
     await run.metrics.flush(); // the records of this step are on disk before its checkpoint
-    dir = await saveCheckpoint(checkpointRoot(d), state.toCheckpoint(ranks), d.checkpoint.keep);
+    dir = await saveCheckpoint(checkpointRoot(d), await state.toCheckpoint(ranks), d.checkpoint.keep);
   }
   if (world.size > 1) world.barrier(); // nobody starts the next step before the checkpoint is on disk
   run.savedStep = state.step;
@@ -413,7 +413,7 @@ async function rollBack(run: Run, request: RollbackRequest): Promise<void> {
   // the lr reduction accumulates over rollbacks (DeCLIP's solver scales warmup_lr by 0.997 each time)
   state.rollBack(ck, d.optim.rollbackLrFactor);
   if (world.size > 1) {
-    broadcastParameters(world, run.parts.model.store);
+    await broadcastParameters(world, run.parts.model.store);
     world.barrier(); // every rank has read the checkpoint
   }
   run.savedStep = state.step;
