@@ -36,7 +36,8 @@ interface Attempt extends ChildRun {
 
 /**
  * Run the probe pipeline. `kill`: SIGKILL it `fraction` of the way into its start-up, or into the training it has
- * left (estimated from the step it resumed at), chosen by `duringStartUp`.
+ * left (estimated from the step it resumed at, and shortened a little so that the kill lands before the run ends),
+ * chosen by `duringStartUp`.
  */
 function attempt(out: string, kill?: { fraction: number; duringStartUp: boolean }): Promise<Attempt> {
   return new Promise((resolve, reject) => {
@@ -54,7 +55,7 @@ function attempt(out: string, kill?: { fraction: number; duringStartUp: boolean 
       if (Number.isNaN(readyMs) && /\[probe\] clip \/ tiny/.test(stderr)) {
         readyMs = Date.now() - started;
         const resumedAt = Number(/resumed from .* at step (\d+)/.exec(stderr)?.[1] ?? 0);
-        if (kill && !kill.duringStartUp) arm(kill.fraction * trainingMs * ((STEPS - resumedAt) / STEPS));
+        if (kill && !kill.duringStartUp) arm(0.7 * kill.fraction * trainingMs * ((STEPS - resumedAt) / STEPS));
       }
     });
     child.on('error', reject);
