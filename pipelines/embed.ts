@@ -2,9 +2,12 @@
 //
 //   node pipelines/embed.ts --weights W.safetensors --images DIR --texts FILE --out emb.json
 //        [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size 64]
+//        [--vision-heads N] [--text-heads N] [--allow-unexpected]
 //        [--backend auto|wasm|cpu] [--quiet]
 //
-// --weights: OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the shapes) or a checkpoint dir.
+// --weights: a checkpoint (dir) or clip-bench weights file, whose recorded model, tokenizer and normalisation are used
+//           (the flags override them), or OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the
+//           shapes, guesses said on stderr).
 // --images: every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR (sorted by name), eval preprocessing:
 //           resize the shorter side to round(size*256/224), centre crop, normalise; an image already at the
 //           model's resolution is only normalised. --texts: one caption per non-empty line.
@@ -15,11 +18,9 @@ import { join, extname } from 'node:path';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import type { BackendChoice } from '../src/backend.ts';
 import { loadEvalModel } from '../src/eval/load-model.ts';
-import { runCli } from '../run/eval-cli.ts';
+import { loadOptions, reportLoadNotes, runCli } from '../run/eval-cli.ts';
 import { evalImageView } from '../src/eval/eval-image.ts';
-import { imagenetStats, openaiClipStats } from '../src/image/presets.ts';
 import { imageEmbeddings, textEmbeddings } from '../src/models/embed.ts';
-import type { TokenizerVariant } from '../src/tokenizer/clip-tokenizer.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
@@ -37,7 +38,10 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
       out: { type: 'string' },
       vocab: { type: 'string' },
       variant: { type: 'string' },
-      normalize: { type: 'string', default: 'openai' },
+      normalize: { type: 'string' },
+      'vision-heads': { type: 'string' },
+      'text-heads': { type: 'string' },
+      'allow-unexpected': { type: 'boolean', default: false },
       'batch-size': { type: 'string', default: '64' },
       backend: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -46,19 +50,14 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.out) throw new Error('--out is required (the JSON file to write)');
   if (!values.images && !values.texts) throw new Error('give --images DIR and/or --texts FILE');
-  const stats =
-    values.normalize === 'openai' ? openaiClipStats : values.normalize === 'imagenet' ? imagenetStats : undefined;
-  if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
   const batchSize = Number(values['batch-size']);
   if (!(Number.isInteger(batchSize) && batchSize > 0))
     throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
   const quiet = values.quiet;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile } = await loadEvalModel({
-    weights: values.weights,
-    vocab: values.vocab,
-    variant: values.variant as TokenizerVariant | undefined,
-  });
+  const { model, tokenizer, weightsFile, normalisation, notes } = await loadEvalModel(loadOptions(values));
+  reportLoadNotes(notes, quiet);
+  const stats = normalisation.stats;
   try {
     const size = model.config.vision.imageSize;
     const images: Array<{ file: string; embedding: number[] }> = [];
@@ -108,7 +107,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
     }
     await writeFile(
       values.out,
-      JSON.stringify({ weights: weightsFile, config: model.config, normalize: values.normalize, images, texts }),
+      JSON.stringify({ weights: weightsFile, config: model.config, normalize: normalisation.name, images, texts }),
     );
     if (!quiet)
       console.log(

@@ -44,7 +44,7 @@ async function featuresOf(
   const key = await featureCacheKey(setup.weightsFile, [
     data,
     size,
-    setup.values.normalize as string,
+    setup.normalisation,
     String(setup.values.limit ?? 'all'),
   ]);
   const limit = setup.values.limit === undefined ? undefined : positiveInt('limit', setup.values.limit);

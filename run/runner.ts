@@ -16,7 +16,7 @@ import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
 import { expandShardSpec } from '../src/webdataset/shard-spec.ts';
-import { viewPresets, imagenetStats, openaiClipStats } from '../src/image/presets.ts';
+import { viewPresets, normalisations } from '../src/image/presets.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { sampleId, type HostSample, type TextKey } from '../src/train/assemble.ts';
 import {
@@ -28,7 +28,8 @@ import {
   type DataCursor,
   type LoadedCheckpoint,
 } from '../src/train/checkpoint-format.ts';
-import { declaredModelConfig } from './model-config.ts';
+import { declaredModelConfig, modelRecordOf } from './model-config.ts';
+import type { ModelRecord } from '../src/weights/model-record.ts';
 import { zeroShotEvaluation } from './zero-shot-hook.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 import { runStages, createContext, type Stage, type StageContext } from '../stages/core/stage.ts';
@@ -88,6 +89,8 @@ export interface RunParts {
   tokenizer: ClipTokenizer;
   supervision: Supervision;
   model: ClipModel;
+  /** What checkpoints record of the model (architecture, tokenizer, normalisation). */
+  record: ModelRecord;
   trainer: Trainer<ClipModel>;
   dispose(): void;
 }
@@ -124,6 +127,7 @@ export async function buildRunParts(
     tokenizer,
     supervision,
     model,
+    record: modelRecordOf(d, config, tokenizer),
     trainer,
     dispose: () => {
       trainer.dispose();
@@ -183,7 +187,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
       })
     : undefined;
   const parts = await buildRunParts(d, dp?.computeGradients);
-  const { tokenizer, supervision, model, trainer } = parts;
+  const { tokenizer, supervision, model, trainer, record } = parts;
   const out = d.logging.out;
   const ckptRoot = join(out, 'checkpoints');
   const metricsFile = join(out, 'metrics.jsonl');
@@ -207,7 +211,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         `checkpoint.resume: ${ck.dir} was trained on a different shard list (${s.data.shards.length} shards vs ${shardList.length})`,
       );
     }
-    applyWeights(model.store, ck);
+    applyWeights(model, ck);
     trainer.optimizer.loadState(ck.moments);
     trainer.step = s.step;
     trainer.lrScale = s.lrScale;
@@ -282,7 +286,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
 
   // ---- the data path ----
   const imageSize = model.config.vision.imageSize;
-  const stats = d.model.normalisation === 'openai' ? openaiClipStats : imagenetStats;
+  const stats = normalisations[d.model.normalisation];
   const viewSpecs = supervision.imageViews.map((v) => viewPresets[v](imageSize, stats));
   const textKeys: TextKey[] = supervision.textViews.flatMap((v) =>
     v === 'mlm' ? (['mlm', 'mlmLabels'] as TextKey[]) : [v],
@@ -384,6 +388,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
       ckptRoot,
       {
         store: model.store,
+        record,
         moments: trainer.optimizer.state(),
         state: {
           pipeline: d.name,
