@@ -236,7 +236,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
     const clock: PullClock = { wait: 0 };
     t0 = performance.now();
-    const result = await runStages(
+    const result = (await runStages(
       createContext(),
       dataset.items(),
       [evalImageBatches({ size, stats: openaiClipStats, batchSize })],
@@ -248,7 +248,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
           templates: prompts.templates,
           batches: timedPulls(batches, clock),
         }),
-    );
+    ))!;
     const ours: Timings = {
       load_s,
       data_s,

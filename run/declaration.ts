@@ -17,8 +17,11 @@ export interface EvaluateContext {
   declaration: PipelineDeclaration;
   signal: AbortSignal;
 }
-/** Returns named scalar results (e.g. { 'demo/top1': 0.41 }); they go to metrics.jsonl as an eval record. */
-export type EvaluateHook = (ctx: EvaluateContext) => Promise<Record<string, number>>;
+/** Returns named scalar results (e.g. { 'demo/top1': 0.41 }); they go to metrics.jsonl as an eval record.
+ *  `validate`, when present, checks the hook's settings (files, prompts); the runner calls it before training. */
+export type EvaluateHook = ((ctx: EvaluateContext) => Promise<Record<string, number>>) & {
+  validate?: () => Promise<void>;
+};
 
 export interface DataDeclaration {
   /** WebDataset shard spec (`dir/train-{000000..000099}.tar`, `::` joins lists); '' = take it from `env`. */

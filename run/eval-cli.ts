@@ -30,6 +30,13 @@ const common = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
+/** How --weights is read, for the usage text of every command that loads weights. */
+export const weightsUsage = `--weights: a run directory, a checkpoint directory or a weights file. A clip-bench checkpoint records its
+           architecture, tokenizer and image normalisation, and they are used; --vocab, --variant, --normalize,
+           --vision-heads N, --text-heads N override one and say so. For other files (OpenAI, open_clip, DeCLIP
+           names) the architecture is inferred from the shapes and every guess is printed. --allow-unexpected
+           loads a file holding tensors beyond the model and known method heads.`;
+
 type Extra = Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>;
 
 export interface EvalSetup {

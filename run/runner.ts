@@ -49,8 +49,11 @@ import { gatherCursors, cursorForRank } from '../src/distributed/rank-cursors.ts
 import { agreeOnSteps } from '../stages/train/agree-on-steps.ts';
 import { checkpointDirName } from '../src/train/checkpoint-format.ts';
 import type { TrainerOptions } from '../src/train/trainer.ts';
+import { EXIT } from './command.ts';
 
+/** No training data (exit code 3). */
 export class MissingDataError extends Error {
+  readonly exitCode = EXIT.noData;
   constructor(message: string) {
     super(message);
     this.name = 'MissingDataError';
@@ -58,9 +61,7 @@ export class MissingDataError extends Error {
 }
 
 export interface RunOptions {
-  /** Save-and-stop on SIGINT/SIGTERM (the CLI entry point sets this). */
-  installSignalHandlers?: boolean;
-  /** Programmatic stop (tests): finishes the current step, saves, returns. */
+  /** Stop (SIGINT/SIGTERM from runCommand, or tests): finishes the current step, saves, returns. */
   stop?: AbortSignal;
   log?: (line: string) => void;
   /** Data parallelism (default: getCollective() — MPI under mpirun/srun, single process otherwise). */
@@ -178,6 +179,13 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   const shardList = expandShardSpec(spec);
   if (shardList.length === 0) throw new MissingDataError(`data.shards: ${JSON.stringify(spec)} names no shards`);
 
+  const hook =
+    d.eval.evaluate ??
+    (d.eval.shards
+      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
+      : null);
+  await hook?.validate?.(); // bad evaluation settings fail now, not at the first evaluation
+
   const backend = await initBackend({ backend: d.backend.name, threads: d.backend.threads || undefined, quiet: true });
   const dp = parallel
     ? createDataParallel(world, {
@@ -271,18 +279,11 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     stopRequested = true;
     log(`[${d.name}] ${why}: finishing the current step, saving a checkpoint, then stopping`);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopRequested) {
-      log(`[${d.name}] second ${sig}: exiting without saving`);
-      process.exit(130);
-    }
-    requestStop(sig);
-  };
-  if (options.installSignalHandlers && d.checkpoint.onSignal) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  options.stop?.addEventListener('abort', () => requestStop('stop requested'), { once: true });
+  options.stop?.addEventListener(
+    'abort',
+    () => requestStop(options.stop?.reason instanceof Error ? options.stop.reason.message : 'stop requested'),
+    { once: true },
+  );
 
   // ---- the data path ----
   const imageSize = model.config.vision.imageSize;
@@ -354,11 +355,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   let last: (StepRecord & { eval?: EvalResults }) | undefined;
   const evals: RunSummary['evals'] = [];
   let lastCheckpoint: string | undefined;
-  const hook =
-    d.eval.evaluate ??
-    (d.eval.shards
-      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
-      : null);
   const evaluate =
     hook && lead
       ? async (step: number) =>
@@ -544,10 +540,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
       );
     }
   } finally {
-    if (options.installSignalHandlers && d.checkpoint.onSignal) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
     parts.dispose();
   }
   const wallMs = performance.now() - started;

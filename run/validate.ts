@@ -1,6 +1,7 @@
 // Validation of a pipeline declaration against its schema: every unknown or ill-typed field is reported as ONE
 // line that names the field by its dotted path (e.g. "optim.batchSize must be an integer >= 1, got 0"), and
 // defaults are filled in for omitted fields. The schema also tells the CLI how to parse an override's value.
+import { UsageError } from './command.ts';
 import { defaults, type PipelineDeclaration, type DeepPartial } from './declaration.ts';
 import { supervisionNames } from '../src/supervision/index.ts';
 import { ModelConfigError, OPENAI_VOCAB_SIZE } from '../src/models/presets.ts';
@@ -105,7 +106,8 @@ export const schema: Schema = {
   },
 };
 
-export class DeclarationError extends Error {
+/** A bad declaration field or flag (exit code 2), naming the field by its dotted path. */
+export class DeclarationError extends UsageError {
   readonly field: string;
   constructor(field: string, message: string) {
     super(message);

@@ -1,4 +1,4 @@
-// The seed's YFCC-15M recipe (declip-reference.md §5) as one declaration; the five method pipelines change only the
+// The seed's YFCC-15M recipe (docs/methods.md, "Training recipe") as one declaration; the five method pipelines change only the
 // supervision and the optimiser numbers that differ (SLIP and FILIP: peak lr 5e-4, weight decay 0.5).
 import type { PipelineDeclaration, DeepPartial } from '../declaration.ts';
 import type { SupervisionName } from '../../src/supervision/index.ts';

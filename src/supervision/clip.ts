@@ -1,4 +1,4 @@
-// CLIP (spec §2.2): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and the raw
+// CLIP (docs/methods.md, "CLIP"): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and the raw
 // caption, learnable logit scale (init ln(1/0.07), capped at 100 in the forward, parameter clamped into [3, 6]
 // before and after each optimiser step). No heads.
 import * as tf from '@tensorflow/tfjs';

@@ -1,4 +1,4 @@
-// DeCLIP (spec §2.3; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the MLM-corrupted caption
+// DeCLIP (docs/methods.md, "DeCLIP"; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the MLM-corrupted caption
 // t^m (used in every contrastive term) and the EDA caption t^e — supervised by
 //   L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN
 // L_MV  multi-view CLIP: the 4 (image view, text view) InfoNCE pairs averaged;
@@ -6,7 +6,7 @@
 // L_MLM cross-entropy of the MLM head on the word features at the selected positions;
 // L_NN  image→neighbour InfoNCE against the top-1 cosine neighbours of v^m and v^e in a FIFO queue of text embeddings
 //       (both look-ups on the same snapshot, no gradient through the neighbours; enqueue v^e then v^m after the step).
-// NN queue (spec §9, decided explicitly): one queue per supervision instance, i.e. per process, fed by afterStep with
+// NN queue (docs/methods.md, "Which queue"): one queue per supervision instance, i.e. per process, fed by afterStep with
 // the rows of the features it is given. In one process that is a single queue fed the whole batch each step (the
 // paper's "64K queue"). The seed keeps one queue per GPU fed its 256 local rows (≈ 256 steps deep): with ranks, pass
 // each rank's local rows to afterStep to reproduce it, or the gathered rows for one global queue replicated on every

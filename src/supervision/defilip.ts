@@ -1,4 +1,4 @@
-// DeFILIP (spec §2.6): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
+// DeFILIP (docs/methods.md, "DeFILIP"): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
 // (image view 1 dense tokens, MLM-corrupted caption word features) with top-16 selection and the separate
 // clamped dense temperature: L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN + 0.2·L_FILIP.
 // The seed's unused dense logits for the other view/text pairs (dense_aug=False) are not computed.

@@ -1,4 +1,4 @@
-// FILIP as in the seed (spec §2.5): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss), dense tokens
+// FILIP as in the seed (docs/methods.md, "FILIP"): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss), dense tokens
 // mapped to 256-d (`image_mapping`, `text_mapping`) and L2-normalised, top-16 token selection per own pair, token-wise
 // late interaction (image→text: mean over patches of the max over the selected text tokens; text→image: mean over all
 // 77 text tokens of the max over the selected patches), a separate learnable `logit_scale_dense` (no forward cap,

@@ -1,5 +1,5 @@
 // Registry of the supervision modules: createSupervision(name, options) with the seed's defaults
-// (../shared/spec/declip-reference.md §2). What each declares and optimises:
+// (docs/methods.md). What each declares and optimises:
 //
 //   name     image views              text views   heads (state-dict prefix)                 loss (parts)
 //   clip     clip                     raw          -                                          clip

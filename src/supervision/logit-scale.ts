@@ -1,4 +1,4 @@
-// Logit-scale control (spec §1.4, §2.1): the learnable temperature θ (init ln(1/0.07)) enters the logits as
+// Logit-scale control (docs/methods.md, "Logit scale"): the learnable temperature θ (init ln(1/0.07)) enters the logits as
 // s = exp(θ), capped at 100 in the forward for CLIP/DeCLIP/FILIP's global term (not for SLIP nor FILIP's dense scale);
 // the parameter itself is clamped into [3, 6] right before the optimiser step and again right after it
 // (YFCC configs: grad_clip type logit_scale_param_value, value 3, max_value 6).

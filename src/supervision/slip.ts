@@ -1,4 +1,4 @@
-// SLIP (spec §2.4): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented views
+// SLIP (docs/methods.md, "SLIP"): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented views
 // ('simclr' preset) through a 4096-4096-256 MLP with BN on the image tower's pooled feature (before the projection),
 // L = 1·L_CLIP + 1·L_SimCLR. The logit scale has NO forward cap (SLIP's forward lacks the max-100 clamp); the
 // parameter is still clamped into [3, 6] around each step.

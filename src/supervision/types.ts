@@ -1,4 +1,4 @@
-// The supervision-module contract (interfaces.md "Supervision"): a supervision declares the image views
+// The supervision-module contract: a supervision declares the image views
 // (augmentation presets, in order) and text views it consumes, adds its heads to the model's ParamStore, turns a
 // TrainBatch into per-sample features, and turns (possibly concatenated) features into a total loss with named parts.
 // Nothing else in a pipeline changes when the supervision is swapped.

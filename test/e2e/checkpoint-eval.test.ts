@@ -12,7 +12,7 @@ import { validateDeclaration } from '../../run/validate.ts';
 import { runPipeline } from '../../run/runner.ts';
 import { zeroShotEvaluation } from '../../run/zero-shot-hook.ts';
 import { declaredModelConfig } from '../../run/model-config.ts';
-import { main as zeroShot } from '../../pipelines/zero-shot.ts';
+import { zeroShotCommand as zeroShot } from '../../run/eval/zero-shot-command.ts';
 import { modelPresetNames } from '../../src/models/presets.ts';
 import { shutdownBackend } from '../../src/backend.ts';
 import { loadEvalModel } from '../../src/eval/load-model.ts';

@@ -12,7 +12,7 @@ import { saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { openaiClipStats } from '../../src/image/presets.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { shutdownBackend } from '../../src/backend.ts';
-import { main } from '../../pipelines/embed.ts';
+import { embedCommand as main } from '../../run/eval/embed-command.ts';
 
 test.after.always(() => shutdownBackend());
 

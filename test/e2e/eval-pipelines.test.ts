@@ -13,9 +13,9 @@ import { Rng } from '../../src/rng.ts';
 import { runStages, createContext } from '../../stages/core/stage.ts';
 import { writeShards } from '../../stages/webdataset/write-shards.ts';
 import { captionCsvDataset } from '../../src/eval/datasets/caption-table.ts';
-import { main as zeroShot } from '../../pipelines/zero-shot.ts';
-import { main as retrieval } from '../../pipelines/retrieval.ts';
-import { main as linearProbe } from '../../pipelines/linear-probe.ts';
+import { zeroShotCommand as zeroShot } from '../../run/eval/zero-shot-command.ts';
+import { retrievalCommand as retrieval } from '../../run/eval/retrieval-command.ts';
+import { linearProbeCommand as linearProbe } from '../../run/eval/linear-probe-command.ts';
 import type { WdsSample } from '../../src/webdataset/sample.ts';
 
 const fixtures = new URL('../../fixtures/', import.meta.url).pathname;
@@ -74,7 +74,19 @@ test.serial("zero-shot on CIFAR-10 reproduces the PyTorch reference model's pred
   const written = JSON.parse(
     await readFile(join(out, 'cifar10_tiny-clip-cifar10_vit-p8-w64-32px_en_zeroshot_classification.json'), 'utf8'),
   );
-  t.deepEqual(Object.keys(written).sort(), ['dataset', 'language', 'metrics', 'model', 'pretrained', 'task']);
+  t.deepEqual(Object.keys(written).sort(), [
+    'classes',
+    'dataset',
+    'images',
+    'language',
+    'main_metric',
+    'metrics',
+    'model',
+    'pretrained',
+    'task',
+    'templates',
+  ]);
+  t.like(written, { main_metric: 'acc1', images: 10000, classes: 10, templates: 18 });
   t.deepEqual(Object.keys(written.metrics).sort(), ['acc1', 'acc5', 'mean_per_class_recall']);
 });
 
@@ -83,11 +95,11 @@ test.serial('retrieval runs end to end on shards of Flickr8k-1k', async (t) => {
   const csv = await captionCsvDataset(sharedData('data/flickr8k-1k/captions.txt'));
   async function* samples(): AsyncGenerator<WdsSample> {
     for await (const item of csv.items()) {
-      if (item.image.kind !== 'encoded') throw new Error('expected encoded images');
+      if (item.image.kind !== 'file') throw new Error('expected image files');
       yield {
         __key__: item.key.replace(/\.jpg$/, ''),
         __url__: '',
-        jpg: item.image.bytes,
+        jpg: new Uint8Array(await readFile(item.image.path)),
         txt: new TextEncoder().encode(item.captions.join('\n')),
       };
     }

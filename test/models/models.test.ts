@@ -4,8 +4,23 @@ import { Rng } from '../../src/rng.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
 import { buildClipConfig } from '../../src/models/presets.ts';
-import { torchShapes } from '../../src/weights/openai-names.ts';
 import { inferClipConfig } from '../../src/weights/infer-config.ts';
+
+/** Shapes of the store's entries in PyTorch layout (what a checkpoint of this model would hold), without data. */
+function torchShapes(store: ParamStore): Map<string, { shape: number[] }> {
+  const out = new Map<string, { shape: number[] }>();
+  for (const e of store.entries()) {
+    const s = e.variable.shape as number[];
+    const shape =
+      e.meta.torchLayout === 'linear'
+        ? [s[1], s[0]]
+        : e.meta.torchLayout === 'conv'
+          ? [s[3], s[2], s[0], s[1]]
+          : s.slice();
+    out.set(e.name, { shape });
+  }
+  return out;
+}
 
 test.before(async () => {
   await tf.setBackend('cpu');

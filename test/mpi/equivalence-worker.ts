@@ -13,7 +13,6 @@ import { getCollective, type Collective } from '../../src/distributed/collective
 import {
   createDataParallel,
   broadcastParameters,
-  replicaDivergence,
   allreduceGradients,
   allgatherFeatures,
   type NnQueueMode,
@@ -29,6 +28,22 @@ import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 import { seedAdamW } from '../../src/train/adamw.ts';
 import { computeGradients } from '../../src/train/grad-cache.ts';
 import { batchTensors } from '../../src/train/contracts.ts';
+
+/** Max over ranks of |value - rank 0's value| over every ParamStore entry: 0 when the replicas are identical. */
+function replicaDivergence(world: Collective, store: ParamStore): number {
+  const entries = store.entries().filter((e) => e.variable.dtype !== 'int32');
+  const total = entries.reduce((a, e) => a + e.variable.size, 0);
+  const mine = new Float32Array(total);
+  let off = 0;
+  for (const e of entries) {
+    mine.set(e.variable.dataSync() as Float32Array, off);
+    off += e.variable.size;
+  }
+  const root = world.broadcast(mine.slice(), 0);
+  let worst = 0;
+  for (let i = 0; i < total; i++) worst = Math.max(worst, Math.abs(mine[i] - root[i]));
+  return world.allreduceMax(new Float32Array([worst]))[0];
+}
 
 const [stepsArg, batchArg, epsArg, ...runs] = process.argv.slice(2);
 if (stepsArg === 'mismatch') {

@@ -154,7 +154,7 @@ for (const name of supervisionNames) {
     ]) {
       t.true(nonzero.has(p), `${name}: ${p} receives gradient`);
     }
-    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (spec §2.5).
+    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (docs/methods.md, "FILIP").
     for (const p of ['visual.proj', 'text_projection'])
       t.is(nonzero.has(p), name !== 'filip', `${name}: ${p} gradient`);
     if (name !== 'filip') t.true(nonzero.has('logit_scale'), `${name}: logit_scale receives gradient`);

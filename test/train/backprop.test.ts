@@ -16,8 +16,8 @@ test.after.always(() => {
 });
 
 // The frugal backward runs tfjs's own gradient functions in tfjs's order, only freeing tensors earlier: on the real tiny
-// CLIP it must give exactly tf.variableGrads' loss and gradients, and leak nothing (the memory saving is measured by bench/vitb32-step.ts: wasm heap
-// 1972 MB instead of > 4096 MB after a ViT-B/32 forward+backward at batch 8).
+// CLIP it must give exactly tf.variableGrads' loss and gradients, and leak nothing (bench/vitb32-step.ts measures the
+// memory it saves on a ViT-B/32 forward+backward).
 test.serial('variableGradsFrugal == tf.variableGrads on the tiny CLIP, no leaks', (t) => {
   const store = new ParamStore();
   const model = createClip(

@@ -13,7 +13,7 @@ test.before(async () => {
   await tf.ready();
 });
 
-// The seed's param_group_all (declip-reference.md §5): no decay for norms, every Conv/Linear/BN/LN bias and
+// The seed's param_group_all (docs/methods.md, "Training recipe"): no decay for norms, every Conv/Linear/BN/LN bias and
 // anything named *logit_scale*; decay for weights, embeddings, class token, proj, positional embeddings and — the
 // quirk — nn.MultiheadAttention's packed in_proj_bias. ViT conv1 is frozen (never updated).
 function seedDecays(name: string): boolean {
