@@ -8,13 +8,16 @@ import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
 import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
-import { declaredModelConfig } from './model-config.ts';
+import { declaredModelConfig, modelRecordOf } from './model-config.ts';
+import type { ModelRecord } from '../src/weights/model-record.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 
 export interface RunParts {
   tokenizer: ClipTokenizer;
   supervision: Supervision;
   model: ClipModel;
+  /** What checkpoints record of the model (architecture, tokenizer, normalisation). */
+  record: ModelRecord;
   trainer: Trainer<ClipModel>;
   dispose(): void;
 }
@@ -51,6 +54,7 @@ export async function buildRunParts(
     tokenizer,
     supervision,
     model,
+    record: modelRecordOf(d, config, tokenizer),
     trainer,
     dispose: () => {
       trainer.dispose();

@@ -7,6 +7,7 @@ import type { ClipModel } from '../src/models/clip.ts';
 import type { Supervision } from '../src/supervision/types.ts';
 import type { Trainer } from '../src/train/trainer.ts';
 import type { Rng } from '../src/rng.ts';
+import type { ModelRecord } from '../src/weights/model-record.ts';
 import {
   applyWeights,
   type DataCursor,
@@ -21,6 +22,8 @@ export interface RunStateParts {
   trainer: Trainer<ClipModel>;
   supervision: Supervision;
   model: ClipModel;
+  /** What checkpoints record of the model (architecture, tokenizer, normalisation). */
+  record: ModelRecord;
   rng: Rng;
   shards: string[];
   seed: number;
@@ -73,6 +76,7 @@ export class RunState {
     };
     return {
       store: model.store,
+      record: this.p.record,
       // (awaited: on a GPU backend the moments are read back from the device)
       moments: await trainer.optimizer.state(),
       state: {
@@ -124,7 +128,7 @@ export class RunState {
       throw new Error(
         `checkpoint.resume: ${ck.dir} was trained on a different shard list (${s.data.shards.length} shards vs ${shards.length})`,
       );
-    applyWeights(model.store, ck);
+    applyWeights(model, ck);
     trainer.optimizer.loadState(ck.moments);
     trainer.step = s.step;
     trainer.guard.setState(s.guard);

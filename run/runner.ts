@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { initBackend, type BackendInfo } from '../src/backend.ts';
 import { deriveRng } from '../src/rng.ts';
 import { expandShardSpec } from '../src/webdataset/shard-spec.ts';
-import { viewPresets, imagenetStats, openaiClipStats } from '../src/image/presets.ts';
+import { viewPresets, normalisations } from '../src/image/presets.ts';
 import type { TextKey } from '../src/train/assemble.ts';
 import { checkpointDirName, removeCheckpointsAfter, saveCheckpoint } from '../src/train/checkpoint-format.ts';
 import { NoDataError, RollbackRequest, TrainingHalt } from '../src/train/halt.ts';
@@ -176,6 +176,7 @@ async function setUp(d: PipelineDeclaration, options: RunOptions): Promise<Run> 
       trainer: parts.trainer,
       supervision: parts.supervision,
       model: parts.model,
+      record: parts.record,
       rng: deriveRng(d.seed, 'run'),
       shards,
       seed: d.seed,
@@ -298,7 +299,7 @@ async function stream(run: Run): Promise<void> {
   const { d, parts, state, world } = run;
   const { supervision, model, trainer, tokenizer } = parts;
   const parallel = world.size > 1;
-  const stats = d.model.normalisation === 'openai' ? openaiClipStats : imagenetStats;
+  const stats = normalisations[d.model.normalisation];
   const imageViews = supervision.imageViews.map((v) => viewPresets[v](model.config.vision.imageSize, stats));
   const textKeys: TextKey[] = supervision.textViews.flatMap((v) =>
     v === 'mlm' ? (['mlm', 'mlmLabels'] as TextKey[]) : [v],

@@ -5,21 +5,21 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { initBackend, type BackendChoice } from '../../src/backend.ts';
 import { loadEvalModel } from '../../src/eval/load-model.ts';
-import { imagenetStats, openaiClipStats } from '../../src/image/presets.ts';
 import { imageEmbeddings, textEmbeddings } from '../../src/models/embed.ts';
 import { SkippedImages } from '../../src/eval/skipped-images.ts';
-import type { TokenizerVariant } from '../../src/tokenizer/clip-tokenizer.ts';
 import type { EvalItem } from '../../src/eval/datasets/types.ts';
-import { positiveInt } from '../eval-cli.ts';
+import { loadOptions, positiveInt, reportLoadNotes } from '../eval-cli.ts';
 import { streamImageBatches } from './image-batch-stream.ts';
 
 export const embedUsage = `L2-normalised image and text embeddings of a CLIP model.
 
   node pipelines/embed.ts --weights W.safetensors --images DIR --texts FILE --out emb.json
        [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size 64]
-       [--backend auto|wasm|cpu] [--quiet]
+       [--vision-heads N] [--text-heads N] [--allow-unexpected] [--backend auto|wasm|cpu] [--quiet]
 
---weights: OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the shapes) or a checkpoint dir.
+--weights: a run directory, checkpoint directory or clip-bench weights file, whose recorded architecture, tokenizer
+           and image normalisation are used (--vocab, --variant, --normalize, --*-heads override one and say so);
+           or OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the shapes, every guess said).
 --images: every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR (sorted by name), eval preprocessing:
           resize the shorter side to round(size*256/224), centre crop, normalise; an image already at the
           model's resolution is only normalised. --texts: one caption per non-empty line.
@@ -41,7 +41,10 @@ export async function embedCommand(argv: string[]): Promise<{ images: number; te
       out: { type: 'string' },
       vocab: { type: 'string' },
       variant: { type: 'string' },
-      normalize: { type: 'string', default: 'openai' },
+      normalize: { type: 'string' },
+      'vision-heads': { type: 'string' },
+      'text-heads': { type: 'string' },
+      'allow-unexpected': { type: 'boolean', default: false },
       'batch-size': { type: 'string', default: '64' },
       backend: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -50,17 +53,12 @@ export async function embedCommand(argv: string[]): Promise<{ images: number; te
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.out) throw new Error('--out is required (the JSON file to write)');
   if (!values.images && !values.texts) throw new Error('give --images DIR and/or --texts FILE');
-  const stats =
-    values.normalize === 'openai' ? openaiClipStats : values.normalize === 'imagenet' ? imagenetStats : undefined;
-  if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
   const batchSize = positiveInt('batch-size', values['batch-size']);
   const quiet = values.quiet;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile } = await loadEvalModel({
-    weights: values.weights,
-    vocab: values.vocab,
-    variant: values.variant as TokenizerVariant | undefined,
-  });
+  const { model, tokenizer, weightsFile, normalisation, notes } = await loadEvalModel(loadOptions(values));
+  reportLoadNotes(notes, quiet);
+  const stats = normalisation.stats;
   try {
     const images: Array<{ file: string; embedding: number[] }> = [];
     const skipped = new SkippedImages();
@@ -121,7 +119,7 @@ export async function embedCommand(argv: string[]): Promise<{ images: number; te
       JSON.stringify({
         weights: weightsFile,
         config: model.config,
-        normalize: values.normalize,
+        normalize: normalisation.name,
         images,
         texts,
         ...(skipped.count > 0 ? { skipped: skipped.toJSON() } : {}),

@@ -1,5 +1,5 @@
 // `node pipelines/linear-probe.ts`: linear probe of a model's frozen image features, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
+import { setupEval, positiveInt, weightsUsage } from '../eval-cli.ts';
 import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { LinearProbeResult } from '../../src/eval/linear-probe.ts';
 import type { LinearProbeTaskSpec } from '../../src/eval/eval-suite.ts';
@@ -17,7 +17,8 @@ export const linearProbeUsage = `Linear probe of a model's frozen image features
 With --train-data: train on it (a seeded --val-proportion of it held out for the L2 sweep), test on --data.
 Without it: --data is split into train/val/test by --split (seeded). Datasets as for pipelines/zero-shot.ts
 (class folders, MNIST IDX, shards with .cls; MNIST and shards need --classes FILE, one class name per line).
---limit N: about N images of each set, every k-th. L-BFGS logistic regression, L2 chosen on the validation split.`;
+--limit N: about N images of each set, every k-th. L-BFGS logistic regression, L2 chosen on the validation split.
+${weightsUsage}`;
 
 export async function linearProbeCommand(
   argv: string[],

@@ -1,5 +1,5 @@
 // `node pipelines/retrieval.ts`: image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
+import { setupEval, positiveInt, weightsUsage } from '../eval-cli.ts';
 import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { RetrievalResult } from '../../src/eval/retrieval.ts';
 import { runRetrievalTask } from './retrieval-task.ts';
@@ -16,7 +16,8 @@ DATASET: a Flickr-style captions CSV/TSV (image,caption; images in <dir>/images 
 JSON (--images DIR), a directory holding captions.csv|tsv|txt + images/, or webdataset shards with .txt (one caption
 a line). Rows without an image name or with too few fields and empty captions are left out, counted and named
 (file:line); images that cannot be used are skipped, counted and named. Metrics: image_retrieval_recall@k,
-text_retrieval_recall@k and their mean, mean_recall@k.`;
+text_retrieval_recall@k and their mean, mean_recall@k.
+${weightsUsage}`;
 
 export async function retrievalCommand(argv: string[]): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
   const setup = await setupEval(

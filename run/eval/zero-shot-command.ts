@@ -1,5 +1,5 @@
 // `node pipelines/zero-shot.ts`: zero-shot classification of a model on one dataset, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
+import { setupEval, positiveInt, weightsUsage } from '../eval-cli.ts';
 import { loadDenseScorer } from '../../src/eval/load-model.ts';
 import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { ZeroShotResult } from '../../src/eval/zero-shot.ts';
@@ -19,7 +19,8 @@ DATASET: a class-folder directory, a directory of MNIST IDX files, or webdataset
            --dataset names the entry (default: the data's base name).
 --limit N: about N images, every k-th (all classes kept).  --dense: FILIP token-wise scoring (FILIP heads needed).
 Images that cannot be used (unreadable, empty, not an image, over the pixel limit) are skipped, counted and named.
-Writes {dataset}_{pretrained}_{model}_en_zeroshot_classification.json into --out and prints a table.`;
+Writes {dataset}_{pretrained}_{model}_en_zeroshot_classification.json into --out and prints a table.
+${weightsUsage}`;
 
 const defaultPrompts = new URL('../../fixtures/demo/zero-shot.json', import.meta.url).pathname;
 

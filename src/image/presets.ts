@@ -14,6 +14,12 @@ export const openaiClipStats: NormalizeStats = {
   std: [0.26862954, 0.26130258, 0.27577711],
 };
 
+/** The normalisations by the name a declaration or a checkpoint uses. */
+export const normalisations: Record<'imagenet' | 'openai', NormalizeStats> = {
+  imagenet: imagenetStats,
+  openai: openaiClipStats,
+};
+
 const torchvisionRatio: [number, number] = [3 / 4, 4 / 3];
 const normalize = (stats: NormalizeStats): ViewOp => ({ op: 'normalize', mean: [...stats.mean], std: [...stats.std] });
 

@@ -4,7 +4,9 @@
 //   <run>/checkpoints/step-000001200/
 //     model.safetensors      every ParamStore entry under its OpenAI state-dict name, in PyTorch layout (linear
 //                            weights [out,in], conv OIHW), including BN running statistics (buffers) — loadable as
-//                            a PyTorch state dict
+//                            a PyTorch state dict; its metadata records the model (src/weights/model-record.ts): the
+//                            exact architecture, the tokenizer and the image normalisation, which every command that
+//                            loads the checkpoint uses
 //     optimizer.safetensors  AdamW moments: exp_avg.<name>, exp_avg_sq.<name> (the big part of the state, kept in the
 //                            raw layout: ~5x faster than msgpack, zero-copy reads)
 //     state.msgpack          everything else (msgpackr with moreTypes, which keeps typed arrays intact): step,
@@ -28,6 +30,8 @@ import {
   type TensorToWrite,
 } from '../weights/safetensors.ts';
 import { exportStateDict, importStateDict } from '../weights/openai-names.ts';
+import { describeConfig, modelRecordMetadata, readModelRecord, type ModelRecord } from '../weights/model-record.ts';
+import type { ClipConfig } from '../models/presets.ts';
 import { publishDirAtomic, removeDirAtomic, writeAndSync } from './atomic-write.ts';
 
 const packr = new Packr({ moreTypes: true });
@@ -87,6 +91,8 @@ export interface LoadedCheckpoint {
   state: TrainState;
   /** model.safetensors: OpenAI names, PyTorch layout (apply with applyWeights / importStateDict). */
   weights: Map<string, SafeTensor>;
+  /** What model.safetensors records of the model (empty for checkpoints written before it did). */
+  record: Partial<ModelRecord>;
   moments: AdamWState;
 }
 
@@ -95,6 +101,8 @@ export const checkpointDirName = (step: number) => `step-${String(step).padStart
 
 export interface SaveInput {
   store: ParamStore;
+  /** The model's architecture, tokenizer and normalisation, written into model.safetensors' metadata. */
+  record: ModelRecord;
   moments: AdamWState;
   state: Omit<TrainState, 'format' | 'version' | 'savedAt'>;
 }
@@ -125,7 +133,12 @@ export async function saveCheckpoint(root: string, input: SaveInput, keep: numbe
     };
     await write(
       'model.safetensors',
-      serializeSafetensors(weights, { format: 'pt', step: String(state.step), pipeline: state.pipeline }),
+      serializeSafetensors(weights, {
+        format: 'pt',
+        step: String(state.step),
+        pipeline: state.pipeline,
+        ...modelRecordMetadata(input.record),
+      }),
     );
     await write(
       'optimizer.safetensors',
@@ -228,11 +241,20 @@ export async function loadCheckpoint(dirOrFile: string): Promise<LoadedCheckpoin
     else if (name.startsWith('exp_avg.')) moments.m[name.slice(8)] = toFloat32(t);
   }
   const weights = model.tensors;
-  return { dir, state, weights, moments };
+  return { dir, state, weights, moments, record: readModelRecord(model.metadata, `${dir}/model.safetensors`) };
 }
 
-/** Load a checkpoint's weights into a store (every entry must be present, shapes must match). */
-export function applyWeights(store: ParamStore, ck: LoadedCheckpoint): void {
+/**
+ * Load a checkpoint's weights into a model: the architecture it records must be the model's (heads included, which
+ * shapes alone would not catch), every entry must be present and shapes must match.
+ */
+export function applyWeights(model: { store: ParamStore; config: ClipConfig }, ck: LoadedCheckpoint): void {
+  const recorded = ck.record.config;
+  if (recorded && JSON.stringify(recorded) !== JSON.stringify(model.config))
+    throw new Error(
+      `checkpoint ${ck.dir} holds a different model (${describeConfig(recorded)}) than this run builds (${describeConfig(model.config)})`,
+    );
+  const store = model.store;
   const r = importStateDict(store, ck.weights);
   if (r.unused.length)
     throw new Error(

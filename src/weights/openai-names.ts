@@ -20,6 +20,25 @@ import { toFloat32, toInt32 } from './safetensors.ts';
 
 const IGNORED_KEYS = new Set(['input_resolution', 'context_length', 'vocab_size']);
 
+/** State-dict names of the methods' heads (DeCLIP, SLIP, FILIP): expected beside a CLIP's tensors, not part of it. */
+export const METHOD_HEAD_PREFIXES = [
+  'projector.',
+  'predictor.',
+  'predictor_sim.',
+  'text_label_predictor.',
+  'image_mapping.',
+  'text_mapping.',
+  'logit_scale_dense',
+] as const;
+
+export const isMethodHead = (name: string): boolean => METHOD_HEAD_PREFIXES.some((p) => name.startsWith(p));
+
+/** Up to `max` quoted names, then how many more. */
+export function listNames(names: string[], max = 8): string {
+  const shown = names.slice(0, max).map((n) => `"${n}"`);
+  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
+}
+
 /** Map a checkpoint key to clip-bench's (OpenAI) name, or undefined for keys that are not tensors of the model. */
 export function canonicalName(key: string): string | undefined {
   let k = key.startsWith('module.') ? key.slice('module.'.length) : key;
@@ -129,14 +148,8 @@ export function importStateDict(
     }
     loaded.push(e.name);
   }
-  if (missing.length) {
-    throw new Error(
-      `weights: checkpoint lacks ${missing.length} tensor(s) the model needs, e.g. ${missing
-        .slice(0, 3)
-        .map((m) => `"${m}"`)
-        .join(', ')}`,
-    );
-  }
+  if (missing.length)
+    throw new Error(`weights: checkpoint lacks ${missing.length} tensor(s) the model needs: ${listNames(missing)}`);
   const have = new Set(store.names());
   return { loaded, unused: [...named.keys()].filter((k) => !have.has(k)) };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ParamStore } from '../../src/nn/params.ts';
 import { saveCheckpoint, CheckpointCorruptError } from '../../src/train/checkpoint-format.ts';
 import { checkpointToResume, newestIntactCheckpoint } from '../../run/checkpoints.ts';
+import { testRecord } from '../helpers/model-record.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -22,6 +23,7 @@ test('latest falls back past corrupt checkpoints, naming each; an explicit corru
       ckpts,
       {
         store,
+        record: testRecord(),
         moments: { step, m: {}, v: {} },
         state: {
           pipeline: 't',
