@@ -8,7 +8,7 @@ import { parseColumnMap } from '../../src/yfcc/columns.ts';
 import { parseCaptionPolicy } from '../../src/yfcc/caption.ts';
 import { parsePart, partName } from '../../src/yfcc/part.ts';
 import { formatReport } from '../../src/yfcc/report.ts';
-import { CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import { parseNamedFields } from '../../stages/yfcc/named-rows.ts';
 import { runFilterPart, type FilterOptions } from './filter-part.ts';
 import { mergeParts } from './merge-parts.ts';

@@ -24,7 +24,7 @@ import { readParquet } from '../../stages/yfcc/read-parquet.ts';
 import { namedRows, NAMED_FIELD_PRESETS } from '../../stages/yfcc/named-rows.ts';
 import type { CaptionPolicy } from '../../src/yfcc/caption.ts';
 import { partName, type Part } from '../../src/yfcc/part.ts';
-import { CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
 import type { SubsetKeys } from '../../src/yfcc/subset-keys.ts';
 

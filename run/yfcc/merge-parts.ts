@@ -9,7 +9,7 @@ import { progress } from '../../stages/core/progress.ts';
 import { writeJsonl } from '../../stages/yfcc/write-jsonl.ts';
 import { readJsonl } from '../../stages/yfcc/read-jsonl.ts';
 import { buildReport, sumCounters, type YfccReport } from '../../src/yfcc/report.ts';
-import { CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
 import { FILTER_STAGES, partPaths, type FilterOptions } from './filter-part.ts';
 

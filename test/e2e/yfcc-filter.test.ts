@@ -44,18 +44,23 @@ async function runAll(options: Omit<FilterOptions, 'out'>, parts = 1) {
 
 const table = (r: YfccReport) => Object.fromEntries(r.stages.map((s) => [s.stage, [s.in, s.out, s.reasons, s.notes]]));
 
-// Derived by hand from the 31 fixture lines (see the comments in make-fixtures.ts).
+// Derived by hand from the 37 fixture lines (see the comments in make-fixtures.ts).
 const EXPECTED = {
-  read: [31, 31, {}, {}],
-  parse: [31, 27, { 'wrong-column-count': 2, 'empty-line': 1, 'bad-photo-id': 1 }, {}],
-  'photos-only': [27, 26, { video: 1 }, {}],
-  clean: [26, 26, {}, { 'title-emptied': 1, 'description-emptied': 2 }],
-  'camera-title': [26, 26, {}, { 'title-rejected': 5 }],
-  'exif-description': [26, 26, {}, { 'description-rejected': 1 }],
-  caption: [26, 21, { 'empty-after-cleaning': 5 }, {}],
-  'min-length': [21, 17, { 'too-short': 4 }, {}],
-  language: [17, 15, { 'not-english': 2 }, { 'candidate-removed': 1 }],
-  dedup: [15, 13, { 'duplicate-photo-hash': 1, 'duplicate-caption-url': 1 }, {}],
+  read: [37, 37, {}, { 'non-utf8-repaired': 1 }],
+  parse: [37, 33, { 'wrong-column-count': 2, 'empty-line': 1, 'bad-photo-id': 1 }, {}],
+  'photos-only': [33, 32, { video: 1 }, {}],
+  clean: [
+    32,
+    32,
+    {},
+    { 'title-emptied': 1, 'description-emptied': 2, 'title-repaired-cp1252': 1, 'title-undecodable': 1 },
+  ],
+  'camera-title': [32, 32, {}, { 'title-rejected': 5 }],
+  'exif-description': [32, 32, {}, { 'description-rejected': 1 }],
+  caption: [32, 27, { 'empty-after-cleaning': 5 }, {}],
+  'min-length': [27, 23, { 'too-short': 4 }, {}],
+  language: [23, 19, { 'not-english': 4 }, { 'candidate-removed': 1, 'non-latin-script': 2 }],
+  dedup: [19, 17, { 'duplicate-photo-hash': 1, 'duplicate-caption-url': 1 }, {}],
 };
 const KEPT_IDS = [
   '1001',
@@ -70,6 +75,10 @@ const KEPT_IDS = [
   '1027',
   '1028',
   '1029',
+  '1032',
+  '1033',
+  '1034',
+  '1037',
   '1031',
 ];
 
@@ -92,8 +101,15 @@ test('fixture: exact counts after every stage and the kept rows', async (t) => {
   t.is(byId['1029'].caption, 'A caf\u00e9 in Montmartre where we had breakfast with my sister');
   t.is(byId['1023'].caption, '100% natural orange juice %ZZ from Florida');
   t.is(byId['1001'].captions[0].lang, 'en');
+  // Non-UTF-8 bytes: repaired as Windows-1252 (escaped or raw), or the field dropped; never U+FFFD in a caption.
+  t.is(byId['1032'].caption, 'Jalape\u00f1o peppers growing in the garden this summer');
+  t.is(byId['1033'].caption, 'The caf\u00e9 on the corner of our \u201cfavourite\u201d street');
+  t.is(byId['1034'].title, '');
+  t.is(byId['1034'].caption, 'We stayed on the beach until the sun went down');
+  t.false(rows.some((r) => JSON.stringify(r).includes('\ufffd')));
+  t.is(byId['1037'].caption, 'Red double decker bus in London');
   t.is(byId['1001'].captions[0].engScore, 1);
-  t.is(byId['1001'].cleanVersion, 'yfcc-clean-v1');
+  t.is(byId['1001'].cleanVersion, 'yfcc-clean-v2');
   t.is(byId['1001'].captureDevice, 'Canon EOS 5D');
   t.is(byId['1001'].latitude, 51.5072);
   const saved = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
@@ -106,8 +122,8 @@ test('fixture: exact counts after every stage and the kept rows', async (t) => {
 test('caption policy title: descriptions are not used', async (t) => {
   const { report, rows } = await runAll({ metadata: fixture('metadata.tsv'), caption: 'title' });
   t.false(rows.some((r) => r.captions.some((c: { source: string }) => c.source !== 'title')));
-  // rows 4, 5, 6, 7, 12, 13, 24, 25 have no usable title
-  t.is(report.stages.find((s) => s.stage === 'caption')!.reasons['empty-after-cleaning'], 8);
+  // rows 4, 5, 6, 7, 12, 13, 24, 25 and 33 (undecodable) have no usable title
+  t.is(report.stages.find((s) => s.stage === 'caption')!.reasons['empty-after-cleaning'], 9);
 });
 
 test('bz2 (system and JS decoders) and gzip inputs give the same rows as the plain TSV', async (t) => {
@@ -162,28 +178,39 @@ test('named-field metadata as gzipped JSON lines with a custom field map', async
     { id: 2, h: 'aa02', t: 'DSC_0001', m: 0 },
     { id: 'x3', h: 'aa03', t: 'Bad+id+row+with+a+caption', m: 0 },
     { id: 4, h: 'aa04', t: 'Fireworks+over+the+bay+tonight', m: 1 },
+    { id: 5, h: 'aa05', t: 'Caf\ufffd+by+the+river+at+noon', m: 0 },
   ];
   const path = join(dir, 'meta.jsonl.gz');
-  await writeFile(path, gzipSync(rows.map((r) => JSON.stringify(r)).join('\n') + '\n'));
+  // The last line holds a raw Latin-1 byte (0xE9), not UTF-8.
+  const latin1 = Buffer.from('{"id":6,"h":"aa06","t":"The+caf\xe9+on+the+corner+of+the+square","m":0}\n', 'latin1');
+  await writeFile(
+    path,
+    gzipSync(Buffer.concat([Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n'), latin1])),
+  );
   const { parseNamedFields } = await import('../../stages/yfcc/named-rows.ts');
   const { report, rows: out } = await runAll({
     metadata: path,
     metadataFields: parseNamedFields('photoId=id,photoHash=h,title=t,marker=m'),
   });
   const tbl = table(report);
-  t.deepEqual(tbl.parse.slice(0, 3), [4, 3, { 'bad-photo-id': 1 }]);
-  t.deepEqual(tbl['photos-only'].slice(0, 3), [3, 2, { video: 1 }]);
-  t.deepEqual(tbl.caption.slice(0, 3), [2, 1, { 'empty-after-cleaning': 1 }]);
+  t.deepEqual(tbl.read[3], { 'non-utf8-repaired': 1 });
+  t.deepEqual(tbl.parse.slice(0, 3), [6, 5, { 'bad-photo-id': 1 }]);
+  t.deepEqual(tbl['photos-only'].slice(0, 3), [5, 4, { video: 1 }]);
+  t.deepEqual(tbl.clean[3], { 'title-undecodable': 1 });
+  t.deepEqual(tbl.caption.slice(0, 3), [4, 2, { 'empty-after-cleaning': 2 }]);
   t.deepEqual(
     out.map((r) => [r.photoId, r.caption]),
-    [['1', 'A long walk on the beach at dawn']],
+    [
+      ['1', 'A long walk on the beach at dawn'],
+      ['6', 'The caf\u00e9 on the corner of the square'],
+    ],
   );
 });
 
 test('subset join: listed ids kept, hash mismatch and missing keys reported', async (t) => {
   const { report, rows } = await runAll({ metadata: fixture('metadata.tsv'), subset: fixture('subset.tsv') });
   const subset = report.stages.find((s) => s.stage === 'subset')!;
-  t.deepEqual([subset.in, subset.out, subset.reasons], [27, 4, { 'not-in-subset': 22, 'hash-mismatch': 1 }]);
+  t.deepEqual([subset.in, subset.out, subset.reasons], [33, 4, { 'not-in-subset': 28, 'hash-mismatch': 1 }]);
   t.deepEqual(
     rows.map((r) => r.photoId),
     ['1001', '1002', '1003'],
@@ -198,7 +225,7 @@ test('two parts in parallel worker processes produce exactly the rows of one run
   const args = ['--metadata', fixture('metadata.tsv'), '--quiet', '--dedup-capacity', '10000'];
   await run(process.execPath, [pipeline, ...args, '--out', one]);
   const r = await run(process.execPath, [pipeline, ...args, '--out', two, '--parts', '2', '--parallel', '2']);
-  t.regex(r.stdout, /dedup\s+15\s+13\s+2/);
+  t.regex(r.stdout, /dedup\s+19\s+17\s+2/);
   const a = await readFile(join(one, 'yfcc15m.jsonl'), 'utf8'),
     b = await readFile(join(two, 'yfcc15m.jsonl'), 'utf8');
   t.is(b, a);
@@ -220,9 +247,9 @@ test('merge refuses unfinished parts and a wrong input row count with one-line e
   await t.throwsAsync(mergeParts({ out, quiet: true }, 2, quietCtx()), { message: /1 of 2 parts are not finished/ });
   await runFilterPart({ metadata: fixture('metadata.tsv'), out, quiet: true }, { index: 1, count: 2 }, quietCtx());
   await t.throwsAsync(mergeParts({ out, quiet: true, expectRows: 100 }, 2, quietCtx()), {
-    message: /expected 100 metadata rows, read 31/,
+    message: /expected 100 metadata rows, read 37/,
   });
-  await t.notThrowsAsync(mergeParts({ out, quiet: true, expectRows: 31, dedupCapacity: 1000 }, 2, quietCtx()));
+  await t.notThrowsAsync(mergeParts({ out, quiet: true, expectRows: 37, dedupCapacity: 1000 }, 2, quietCtx()));
 });
 
 test('a truncated .bz2 fails with a one-line error (system and JS decoders), never silently short', async (t) => {

@@ -369,10 +369,10 @@ test.serial('end to end: filter the fixture metadata, then shard it from a local
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  t.is(table.length, 13);
+  t.is(table.length, 17);
   const root = join(dir, 'mmc');
   for (const [i, row] of table.entries()) {
-    if (i % 4 !== 0) continue; // rows 0, 4, 8, 12 have a local image
+    if (i % 4 !== 0) continue; // rows 0, 4, 8, 12, 16 have a local image
     const h: string = row.photoHash;
     await mkdir(join(root, h.slice(0, 3), h.slice(3, 6)), { recursive: true });
     await writeFile(join(root, h.slice(0, 3), h.slice(3, 6), `${h}.jpg`), await jpeg(48, 32, 20 + i));
@@ -389,7 +389,7 @@ test.serial('end to end: filter the fixture metadata, then shard it from a local
     undefined,
     quietCtx(),
   );
-  t.deepEqual([r.slices, r.samples], [3, 4]);
+  t.deepEqual([r.slices, r.samples], [4, 5]);
   const members = await readTar(join(out, '00000.tar'));
   t.deepEqual(
     members.map((m) => m.name),
@@ -397,7 +397,7 @@ test.serial('end to end: filter the fixture metadata, then shard it from a local
   );
   const meta = JSON.parse(members[1].data.toString());
   t.is(meta.photoId, table[0].photoId);
-  t.is(meta.cleanVersion, 'yfcc-clean-v1');
+  t.is(meta.cleanVersion, 'yfcc-clean-v2');
   t.deepEqual(meta.captions, table[0].captions);
   t.is(members[2].data.toString(), table[0].caption);
   await finalizeShards(out);
@@ -405,5 +405,6 @@ test.serial('end to end: filter the fixture metadata, then shard it from a local
     '00000.tar': 2,
     '00001.tar': 1,
     '00002.tar': 1,
+    '00003.tar': 1,
   });
 });
