@@ -10,7 +10,7 @@ import { parsePart, partName } from '../../src/yfcc/part.ts';
 import { formatReport } from '../../src/yfcc/report.ts';
 import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import { parseNamedFields } from '../../stages/yfcc/named-rows.ts';
-import { runFilterPart, type FilterOptions } from './filter-part.ts';
+import { filterRecipe, partDecision, runFilterPart, type FilterOptions } from './filter-part.ts';
 import { mergeParts } from './merge-parts.ts';
 import { runPartsInProcesses, workerArgs } from './part-workers.ts';
 import { parseCommandLine, type CommandSpec } from './cli-help.ts';
@@ -116,7 +116,12 @@ export async function yfccFilter(argv: string[], script: string): Promise<void> 
   if (!v['merge-only']) {
     const parallel = num(v.parallel as string | undefined, 'parallel') ?? Math.min(parts, cpus().length);
     if (parts === 1) await runFilterPart(options, { index: 0, count: 1 }, ctx);
-    else
+    else {
+      // Refuse before starting any worker when a finished part was made from other inputs or settings.
+      for (let index = 0; index < parts; index++) {
+        const part = { index, count: parts };
+        await partDecision(options, part, await filterRecipe(options, part));
+      }
       await runPartsInProcesses({
         script,
         argv: workerArgs(argv),
@@ -125,6 +130,7 @@ export async function yfccFilter(argv: string[], script: string): Promise<void> 
         job: 'yfcc15m-filter',
         retryHint: 'rerun to retry only the unfinished parts',
       });
+    }
   }
   const report = await mergeParts(options, parts, ctx);
   console.log(formatReport(report));

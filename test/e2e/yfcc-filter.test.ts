@@ -269,3 +269,67 @@ test('a truncated .bz2 fails with a one-line error (system and JS decoders), nev
     );
   }
 });
+
+test('a finished part is reused only with the same input and settings; otherwise refused (or redone with --force)', async (t) => {
+  const dir = await tmp();
+  const out = join(dir, 'out');
+  const metadata = join(dir, 'meta.tsv');
+  await writeFile(metadata, await readFile(fixture('metadata.tsv')));
+  const opts: FilterOptions = { metadata, out, quiet: true, dedupCapacity: 1000 };
+  const part = { index: 0, count: 1 };
+  t.is(await runFilterPart(opts, part, quietCtx()), 'done');
+  // The same file under another path (a copy, a move) is the same input: reused.
+  const copy = join(dir, 'copy.tsv');
+  await writeFile(copy, await readFile(metadata));
+  t.is(await runFilterPart({ ...opts, metadata: copy }, part, quietCtx()), 'skipped');
+  // Explicit defaults are the same settings.
+  t.is(await runFilterPart({ ...opts, caption: 'keep-both', minWords: 3 }, part, quietCtx()), 'skipped');
+  // Other settings: refused, naming what differs.
+  await t.throwsAsync(runFilterPart({ ...opts, language: false, caption: 'title' }, part, quietCtx()), {
+    message:
+      /part-00000-of-00001\.counters\.json was made with other settings \(language: ".*" -> "off"\); refusing to mix .*--force/,
+  });
+  // Another input: a different file, or the same file with other content of the same size.
+  await t.throwsAsync(runFilterPart({ ...opts, metadata: fixture('metadata.tsv.gz') }, part, quietCtx()), {
+    message: /made from another input \(metadata .*: size \d+ -> \d+ bytes\)/,
+  });
+  const bytes = await readFile(metadata);
+  bytes[bytes.indexOf('Sunset')] = 'T'.charCodeAt(0);
+  await writeFile(metadata, bytes);
+  await t.throwsAsync(runFilterPart(opts, part, quietCtx()), { message: /same size, other content/ });
+  // --force redoes the part with the new settings; the merge then reports them.
+  t.is(await runFilterPart({ ...opts, caption: 'title', force: true }, part, quietCtx()), 'done');
+  await mergeParts(opts, 1, quietCtx());
+  const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+  t.is(report.recipe.settings.caption, 'title');
+  t.is(report.cleanVersion, 'yfcc-clean-v2');
+});
+
+test('the merge refuses parts made from different recipes; the CLI refuses before starting workers', async (t) => {
+  const dir = await tmp();
+  const out = join(dir, 'out');
+  const opts: FilterOptions = { metadata: fixture('metadata.tsv'), out, quiet: true, dedupCapacity: 1000 };
+  await runFilterPart(opts, { index: 0, count: 2 }, quietCtx());
+  await runFilterPart({ ...opts, minChars: 10 }, { index: 1, count: 2 }, quietCtx());
+  await t.throwsAsync(mergeParts(opts, 2, quietCtx()), {
+    message: /cannot merge: .*part-00001-of-00002\.counters\.json was made with other settings \(minChars: 10 -> 6\)/,
+  });
+  const err: { code?: number; stderr: string } = await run(process.execPath, [
+    pipeline,
+    '--metadata',
+    fixture('metadata.tsv'),
+    '--out',
+    out,
+    '--quiet',
+    '--parts',
+    '2',
+    '--caption',
+    'title',
+  ]).catch((e) => e);
+  t.is(err.code, 1);
+  t.regex(
+    err.stderr,
+    /^yfcc15m-filter: .*part-00000-of-00002\.counters\.json was made with other settings \(caption: "keep-both" -> "title"\)/,
+  );
+  t.is(err.stderr.trim().split('\n').length, 1);
+});
