@@ -12,7 +12,8 @@ import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import { parseNamedFields } from '../../stages/yfcc/named-rows.ts';
 import { filterRecipe, partDecision, runFilterPart, type FilterOptions } from './filter-part.ts';
 import { mergeParts } from './merge-parts.ts';
-import { runPartsInProcesses, workerArgs } from './part-workers.ts';
+import { runPartsInProcesses, watchCoordinator, workerArgs } from './part-workers.ts';
+import { removeStaleTempFiles } from './stale-temp-files.ts';
 import { parseCommandLine, type CommandSpec } from './cli-help.ts';
 
 export const filterCommand: CommandSpec = {
@@ -105,8 +106,10 @@ export async function yfccFilter(argv: string[], script: string): Promise<void> 
   const options = filterOptionsFromFlags(v);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
   const ctx = createContext({ signal: controller.signal });
   if (v.part) {
+    watchCoordinator(controller);
     const part = parsePart(v.part as string);
     const r = await runFilterPart(options, part, ctx);
     process.stderr.write(`yfcc15m-filter: ${partName(part)} ${r}\n`);
@@ -117,6 +120,7 @@ export async function yfccFilter(argv: string[], script: string): Promise<void> 
     const parallel = num(v.parallel as string | undefined, 'parallel') ?? Math.min(parts, cpus().length);
     if (parts === 1) await runFilterPart(options, { index: 0, count: 1 }, ctx);
     else {
+      await removeStaleTempFiles(join(options.out, 'parts'));
       // Refuse before starting any worker when a finished part was made from other inputs or settings.
       for (let index = 0; index < parts; index++) {
         const part = { index, count: parts };
@@ -129,6 +133,7 @@ export async function yfccFilter(argv: string[], script: string): Promise<void> 
         parallel,
         job: 'yfcc15m-filter',
         retryHint: 'rerun to retry only the unfinished parts',
+        signal: controller.signal,
       });
     }
   }

@@ -4,7 +4,7 @@
 // -> English -> table row. Exact dedup needs all parts, so it runs when the parts are merged (merge-parts.ts).
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createContext, runStages, type Stage, type StageContext } from '../../stages/core/stage.ts';
 import { readLines } from '../../stages/yfcc/read-lines.ts';
 import { parseMetadata } from '../../stages/yfcc/parse-metadata.ts';
@@ -31,6 +31,8 @@ import { YFCC100M_COLUMNS } from '../../src/yfcc/columns.ts';
 import { LANGUAGE_ID_VERSION } from '../../src/yfcc/language.ts';
 import { recipeDifference, type Recipe } from '../../src/yfcc/recipe.ts';
 import { inputIdentity } from './input-identity.ts';
+import { removeStaleTempFiles } from './stale-temp-files.ts';
+import { tempPath } from '../../src/yfcc/temp-path.ts';
 
 export const FILTER_STAGES = [
   'read',
@@ -174,6 +176,12 @@ export async function runFilterPart(
   const paths = partPaths(options.out, part);
   const recipe = await filterRecipe(options, part);
   if ((await partDecision(options, part, recipe)) === 'skip') return 'skipped';
+  // Temporary files of this part left by a process that died (kill -9, a lost machine).
+  const stale = await removeStaleTempFiles(dirname(paths.rows), (name) => name.startsWith(partName(part)));
+  if (stale.length && !options.quiet)
+    process.stderr.write(
+      `yfcc15m-filter: removed ${stale.length} temporary file(s) of dead processes: ${stale.join(', ')}\n`,
+    );
   const loaded = options.subset ? await loadSubsetKeys(options.subset, ctx) : undefined;
   // The list is read by every part; its own counts are recorded once (by part 0) so sums stay right.
   if (loaded && part.index === 0) for (const [k, v] of Object.entries(loaded.counters.toJSON())) ctx.counters.inc(k, v);
@@ -200,7 +208,7 @@ export async function runFilterPart(
     seconds,
     counters: ctx.counters.toJSON(),
   };
-  await writeFile(paths.counters + '.partial', JSON.stringify(record, null, 1));
-  await rename(paths.counters + '.partial', paths.counters);
+  await writeFile(tempPath(paths.counters), JSON.stringify(record, null, 1));
+  await rename(tempPath(paths.counters), paths.counters);
   return 'done';
 }

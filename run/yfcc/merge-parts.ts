@@ -13,6 +13,7 @@ import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
 import { FILTER_STAGES, partPaths, readPartFile, type FilterOptions, type PartFile } from './filter-part.ts';
 import { recipeDifference, type Recipe } from '../../src/yfcc/recipe.ts';
+import { removeStaleTempFiles } from './stale-temp-files.ts';
 
 /** Yield the rows of all parts merged by input position (each part file is already in input order). */
 async function* mergeByPosition(paths: string[], ctx: StageContext): AsyncGenerator<TableRow> {
@@ -51,6 +52,7 @@ export async function mergeParts(
       );
   }
   const partCounters = partFiles.map((f) => f.counters);
+  await removeStaleTempFiles(options.out);
   const dedup = exactDedup({ capacity: options.dedupCapacity, falsePositiveRate: options.dedupFalsePositiveRate });
   const mergeCtx: StageContext = { signal: ctx.signal, counters: new Counters() };
   // Reading the part files is bookkeeping, not a filter stage: count it apart from the report.

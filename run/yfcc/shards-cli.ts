@@ -8,9 +8,15 @@ import { numberFlag as num } from '../../src/yfcc/number-flag.ts';
 import { parseFieldMap } from '../../src/yfcc/shard-input.ts';
 import { parsePart } from '../../src/yfcc/part.ts';
 import { buildReport, formatReport } from '../../src/yfcc/report.ts';
-import { runShardsPart, SHARDS_STAGES, type ShardsOptions } from './shards-part.ts';
+import {
+  checkFinishedSlices,
+  runShardsPart,
+  shardsSettings,
+  SHARDS_STAGES,
+  type ShardsOptions,
+} from './shards-part.ts';
 import { finalizeShards, formatShardsSummary } from './finalize-shards.ts';
-import { runPartsInProcesses, workerArgs } from './part-workers.ts';
+import { INCOMPLETE_EXIT_CODE, runPartsInProcesses, watchCoordinator, workerArgs } from './part-workers.ts';
 import { parseCommandLine, type CommandSpec } from './cli-help.ts';
 
 export const shardsCommand: CommandSpec = {
@@ -91,21 +97,31 @@ export function shardsOptionsFromFlags(v: Record<string, string | boolean | unde
   };
 }
 
-/** Run the command; `script` is the entry point the worker processes run (`--part i/N` appended). */
+/** Run the command; `script` is the entry point the worker processes run (`--part i/N` appended). Exit code 3
+ * (INCOMPLETE_EXIT_CODE) when the work is done but some slices are not final: a rerun retries them. */
 export async function yfccShards(argv: string[], script: string): Promise<void> {
   const v = parseCommandLine(shardsCommand, argv);
   if (!v) return;
   const options = shardsOptionsFromFlags(v);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
   const ctx = createContext({ signal: controller.signal });
   const printRun = (label: string) => {
     if (!options.quiet)
       process.stderr.write(`${label}\n${formatReport(buildReport(ctx.counters.toJSON(), SHARDS_STAGES))}\n`);
   };
+  const incomplete = (slices: number) => {
+    process.stderr.write(
+      `yfcc15m-shards: ${slices} slice(s) not complete (failures a rerun may fix, or every download failed; see their _stats.json): rerun to retry them\n`,
+    );
+    process.exitCode = INCOMPLETE_EXIT_CODE;
+  };
   if (v.part) {
+    watchCoordinator(controller);
     const r = await runShardsPart(options, parsePart(v.part as string), ctx);
     printRun(`yfcc15m-shards: part ${v.part}: ${r.slices} slices, ${r.samples} samples written`);
+    if (r.incomplete.length) incomplete(r.incomplete.length);
     return;
   }
   if (!v.finalize) {
@@ -113,7 +129,8 @@ export async function yfccShards(argv: string[], script: string): Promise<void> 
     if (parts === 1) {
       const r = await runShardsPart(options, { index: 0, count: 1 }, ctx);
       printRun(`yfcc15m-shards: ${r.slices} slices, ${r.samples} samples written`);
-    } else
+    } else {
+      if (!options.force) await checkFinishedSlices(options.out, shardsSettings(options));
       await runPartsInProcesses({
         script,
         argv: workerArgs(argv),
@@ -121,9 +138,12 @@ export async function yfccShards(argv: string[], script: string): Promise<void> 
         parallel: num(v.parallel as string | undefined, 'parallel') ?? Math.min(parts, cpus().length),
         job: 'yfcc15m-shards',
         retryHint: 'rerun to redo only unfinished shards',
+        signal: controller.signal,
       });
+    }
   }
   const summary = await finalizeShards(options.out);
   console.log(formatShardsSummary(summary));
   console.log(`wrote ${join(options.out, 'sizes.json')} and ${join(options.out, 'report.json')}`);
+  if (summary.incomplete.length) incomplete(summary.incomplete.length);
 }

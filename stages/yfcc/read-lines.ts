@@ -180,6 +180,10 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
   const inLines = stage === null ? undefined : `yfcc.${stage}.in`;
   const noteStage = options.noteStage ?? stage ?? 'read';
   const note = (name: string) => ctx.counters.inc(`yfcc.${noteStage}.note.${name}`);
+  // Cancelling must not wait for the next chunk (a stalled pipe command may never send one): close the input at once,
+  // which stops the decompressor or pipe command and ends the loop below.
+  const onAbort = () => input.close();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of input.stream as AsyncIterable<Buffer>) {
       const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
@@ -211,7 +215,9 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
       if (carry && carry.length > 64 << 20)
         throw new Error(`${options.path}: a line longer than 64 MiB at input position ${offset}; is this a text file?`);
     }
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     const failed = await input.failure;
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     if (failed) throw new Error(failed);
     if (carry && carry.length > 0 && !skipFirst) {
       const lineStart = offset;
@@ -226,6 +232,7 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
       }
     }
   } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
     input.close();
   }
 }

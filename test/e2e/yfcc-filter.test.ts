@@ -2,10 +2,12 @@
 // every row's fate): exact counts per stage, compressed inputs, the subset join, and parts run in
 // parallel worker processes producing exactly the rows of one run.
 import test from 'ava';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { alive, descendants, killLeftovers, waitFor } from './process-tree.ts';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { runFilterPart, partPaths, type FilterOptions } from '../../run/yfcc/filter-part.ts';
@@ -19,6 +21,13 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/yfcc/${n
 const pipeline = fileURLToPath(new URL('../../pipelines/yfcc15m-filter.ts', import.meta.url));
 const run = promisify(execFile);
 const quietCtx = () => createContext({ counters: new Counters(() => {}) });
+const commandOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+};
 
 const tmpDirs: string[] = [];
 async function tmp(): Promise<string> {
@@ -332,4 +341,59 @@ test('the merge refuses parts made from different recipes; the CLI refuses befor
     /^yfcc15m-filter: .*part-00000-of-00002\.counters\.json was made with other settings \(caption: "keep-both" -> "title"\)/,
   );
   t.is(err.stderr.trim().split('\n').length, 1);
+});
+
+test('kill -9 of the coordinator: workers stop, remove their temporary files and their pipe commands', async (t) => {
+  const dir = await tmp();
+  const out = join(dir, 'out');
+  const parts = join(out, 'parts');
+  // Each worker reads the fixture through a pipe command that then stalls, so the workers are mid-part when the
+  // coordinator is killed, with their temporary row files open.
+  const metadata = `pipe:cat '${fixture('metadata.tsv')}'; sleep 300`;
+  const coordinator = spawn(
+    process.execPath,
+    [pipeline, '--metadata', metadata, '--out', out, '--parts', '2', '--parallel', '2', '--quiet'],
+    { stdio: 'ignore' },
+  );
+  const started: number[] = [];
+  try {
+    const tree = await waitFor('two workers with temporary files', 60_000, () => {
+      const temps = existsSync(parts) ? readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)) : [];
+      const pids = descendants(coordinator.pid!);
+      return temps.length === 2 && pids.filter((p) => commandOf(p).startsWith('sleep')).length === 2 && pids;
+    });
+    started.push(...tree);
+    t.true(tree.length >= 6); // 2 x (worker, sh, sleep) at least
+    process.kill(coordinator.pid!, 'SIGKILL');
+    await waitFor('every worker and pipe command to end', 30_000, () => tree.every((p) => !alive(p)));
+    t.deepEqual(
+      readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)),
+      [],
+    );
+  } finally {
+    killLeftovers([...descendants(coordinator.pid!), coordinator.pid!, ...started]);
+  }
+});
+
+test('stale temporary files of dead processes are removed at the next start; a live writer keeps its file', async (t) => {
+  const dir = await tmp();
+  const out = join(dir, 'out');
+  const parts = join(out, 'parts');
+  await mkdir(parts, { recursive: true });
+  // A process id that is certainly gone (a child of ours that has exited) and one that is running (a child of ours
+  // that sleeps, stopped below).
+  const dead = spawn('true');
+  await new Promise((resolve) => dead.on('close', resolve));
+  const running = spawn('sleep', ['60']);
+  try {
+    const stale = `part-00000-of-00001.jsonl.tmp-${dead.pid}`,
+      live = `part-00000-of-00001.jsonl.tmp-${running.pid}`;
+    await writeFile(join(parts, stale), 'x'.repeat(1000));
+    await writeFile(join(parts, live), 'y');
+    await runFilterPart({ metadata: fixture('metadata.tsv'), out, quiet: true }, { index: 0, count: 1 }, quietCtx());
+    t.false(existsSync(join(parts, stale)));
+    t.true(existsSync(join(parts, live)));
+  } finally {
+    running.kill('SIGKILL');
+  }
 });
