@@ -30,4 +30,8 @@ export interface FetchItem {
   reencoded?: boolean;
   /** What makes this row's slice (its rows and the job's settings), recorded in the slice's _stats.json. */
   sliceRecipe?: Recipe;
+  /** Reads this row's sample from the shard an earlier run wrote for this slice (a success then: not fetched again). */
+  reuse?: () => Promise<{ jpg: Uint8Array; json: Record<string, unknown> }>;
+  /** Taken from the earlier shard: already validated under the same settings. */
+  reused?: boolean;
 }

@@ -5,7 +5,8 @@
 // maxBytes rejected, an optional global rate limit (requests/s). Failures are passed on with
 // status 'failed_to_download', an error message, a reason (the message without row-specific details, e.g.
 // "HTTP 503 Service Unavailable") and whether a rerun may succeed (retryable: network errors, timeouts, 5xx, 429, a
-// local file that exists but cannot be read); they are never fatal.
+// local file that exists but cannot be read); they are never fatal. A row that succeeded in an earlier run's shard of
+// its slice (item.reuse, set when a slice that was not final is redone) is taken from there, not fetched again.
 import { readFile } from 'node:fs/promises';
 import type { Stage } from '../core/stage.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
@@ -103,8 +104,35 @@ export function fetchImages(options: FetchImagesOptions = {}): Stage<FetchItem, 
       throw new FetchFailure(`${lastError} (after ${retries + 1} attempts)`, { reason: lastError, retryable: true });
     };
 
+    /** A success of an earlier run's shard of this slice, with the metadata it had then; false if unreadable. */
+    const reuse = async (item: FetchItem): Promise<boolean> => {
+      try {
+        const { jpg, json } = await item.reuse!();
+        item.bytes = jpg;
+        item.source = json.source as string;
+        item.attempts = json.attempts as number;
+        item.width = json.width as number;
+        item.height = json.height as number;
+        item.format = json.original_format as string;
+        item.sha256 = json.sha256 as string;
+        item.dhash = json.dhash as string;
+        item.reencoded = json.reencoded as boolean;
+        item.reused = true;
+        return true;
+      } catch {
+        return false; // the earlier shard changed or went away: fetch the row again
+      } finally {
+        item.reuse = undefined;
+      }
+    };
+
     return mapConcurrent<FetchItem, FetchItem>(options.concurrency ?? 16, async (item) => {
       ctx.counters.inc('yfcc.fetch.in');
+      if (item.reuse && (await reuse(item))) {
+        ctx.counters.inc('yfcc.fetch.note.reused-from-earlier-shard');
+        ctx.counters.inc('yfcc.fetch.out');
+        return item;
+      }
       try {
         if (options.localTemplate) {
           const path = expandImagePath(options.localTemplate, { hash: item.input.hash, id: item.input.id });

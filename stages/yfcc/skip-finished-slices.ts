@@ -4,11 +4,14 @@
 // and was made by the same recipe is skipped ('yfcc.resume.drop.finished-slice'); one that is not final (retryable
 // download failures, or every download failed) is redone ('yfcc.resume.note.incomplete-slice-redone'); one made by
 // another recipe is refused with one line, since its shard would no longer match the table. --force redoes all.
+// When a slice that is not final is redone with the same recipe, the rows that succeeded then are taken from its
+// earlier shard (stages/yfcc/previous-shard.ts) and only the others are fetched again.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { Stage } from '../core/stage.ts';
-import { statsPath, type SliceStats } from './write-slice-shards.ts';
+import { shardPath, statsPath, type SliceStats } from './write-slice-shards.ts';
+import { openPreviousShard } from './previous-shard.ts';
 import type { FetchItem } from '../../src/yfcc/fetch-item.ts';
 import { recipeDifference, type InputIdentity, type Recipe } from '../../src/yfcc/recipe.ts';
 
@@ -60,10 +63,15 @@ export function skipFinishedSlices(options: SkipFinishedSlicesOptions): Stage<Fe
         ctx.counters.inc('yfcc.resume.drop.finished-slice', items.length);
         return;
       }
+      const previous =
+        stats && !recipeDifference(stats.recipe, recipe)
+          ? await openPreviousShard(shardPath(options.out, slice))
+          : undefined;
       if (stats) ctx.counters.inc('yfcc.resume.note.incomplete-slice-redone');
       ctx.counters.inc('yfcc.resume.out', items.length);
       for (const item of items) {
         item.sliceRecipe = recipe;
+        if (previous?.has(item.key)) item.reuse = () => previous.read(item.key);
         yield item;
       }
     }

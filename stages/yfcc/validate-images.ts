@@ -22,6 +22,7 @@ export function validateImages(options: ValidateOptions = {}): Stage<FetchItem, 
   return (source, ctx) =>
     mapConcurrent<FetchItem, FetchItem>(options.concurrency ?? 2, async (item) => {
       if (item.status !== 'success' || !item.bytes) return item;
+      if (item.reused) return item; // validated by the earlier run, under the same settings (the slice's recipe)
       ctx.counters.inc('yfcc.validate.in');
       const fail = (reason: string, message: string, kind = message) => {
         item.status = 'failed_to_validate';
