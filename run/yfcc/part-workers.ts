@@ -6,9 +6,16 @@
 // started (decompressors, pipe commands), and exits. When the coordinator is interrupted (SIGINT/SIGTERM), it
 // interrupts its workers and waits for them.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { UsageError, type ParsedCommandLine } from '../command.ts';
+import { numberFlag as num } from '../../src/yfcc/number-flag.ts';
+import { parsePart, type Part } from '../../src/yfcc/part.ts';
 
-/** Exit code of a part that finished its work but left something a rerun should retry (not a failure). */
-export const INCOMPLETE_EXIT_CODE = 3;
+/**
+ * Exit code of a command or part that finished its work but left something a rerun should retry (the shards job's
+ * slices that are not final). Not a failure for the coordinator; distinct from run/command.ts's EXIT codes.
+ */
+export const INCOMPLETE_EXIT_CODE = 4;
 
 export async function runPartsInProcesses(o: {
   script: string;
@@ -51,7 +58,7 @@ export async function runPartsInProcesses(o: {
   } finally {
     o.signal?.removeEventListener('abort', interrupt);
   }
-  if (o.signal?.aborted) throw new Error(`${o.job}: interrupted (${o.retryHint})`);
+  if (o.signal?.aborted) throw o.signal.reason;
   if (failures.length) throw new Error(`${o.job}: ${failures.join('; ')} (${o.retryHint})`);
   return { incomplete };
 }
@@ -79,4 +86,18 @@ export function workerArgs(argv: string[]): string[] {
     if (!/^--(parts|parallel)=/.test(argv[i])) forwarded.push(argv[i]);
   }
   return forwarded;
+}
+
+/** How many parts and workers the command line asks for; a bad value is a UsageError. */
+export function partsFromFlags(v: ParsedCommandLine['values']): { part?: Part; parts: number; parallel: number } {
+  try {
+    const parts = num(v.parts as string | undefined, 'parts') ?? 1;
+    if (!(Number.isInteger(parts) && parts >= 1)) throw new Error(`--parts: expected a positive integer, got ${parts}`);
+    const parallel = num(v.parallel as string | undefined, 'parallel') ?? Math.min(parts, cpus().length);
+    if (!(Number.isInteger(parallel) && parallel >= 1))
+      throw new Error(`--parallel: expected a positive integer, got ${parallel}`);
+    return { part: v.part ? parsePart(v.part as string) : undefined, parts, parallel };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -338,7 +338,7 @@ test('the merge refuses parts made from different recipes; the CLI refuses befor
   t.is(err.code, 1);
   t.regex(
     err.stderr,
-    /^yfcc15m-filter: .*part-00000-of-00002\.counters\.json was made with other settings \(caption: "keep-both" -> "title"\)/,
+    /^pipelines\/yfcc15m-filter\.ts: .*part-00000-of-00002\.counters\.json was made with other settings \(caption: "keep-both" -> "title"\)/,
   );
   t.is(err.stderr.trim().split('\n').length, 1);
 });
@@ -395,5 +395,27 @@ test('stale temporary files of dead processes are removed at the next start; a l
     t.true(existsSync(join(parts, live)));
   } finally {
     running.kill('SIGKILL');
+  }
+});
+
+test('both YFCC commands: --help in the one format (exit 0), a bad flag is one line and exit 2', async (t) => {
+  for (const name of ['yfcc15m-filter', 'yfcc15m-shards']) {
+    const script = fileURLToPath(new URL(`../../pipelines/${name}.ts`, import.meta.url));
+    const cwd = fileURLToPath(new URL('../..', import.meta.url));
+    const help = await run(process.execPath, [script, '--help'], { cwd });
+    t.true(help.stdout.startsWith(`usage: node pipelines/${name}.ts --`), help.stdout.slice(0, 100));
+    t.regex(help.stdout, /\noptions:\n/);
+    t.regex(help.stdout, /\n {2}--part i\/N +run only part i of N/);
+    t.regex(help.stdout, /Slurm/);
+    t.is(help.stderr, '');
+    const bad: { code?: number; stderr: string } = await run(
+      process.execPath,
+      [script, '--out', 'x', '--parts', 'two'],
+      {
+        cwd,
+      },
+    ).catch((e) => e);
+    t.is(bad.code, 2);
+    t.is(bad.stderr, `pipelines/${name}.ts: --parts: expected a number, got "two"\n`);
   }
 });

@@ -462,7 +462,7 @@ test.serial(
     );
     t.deepEqual(JSON.parse(await readFile(join(out, 'sizes.json'), 'utf8')), {});
 
-    // The command line says so with exit code 3 (work done, something to retry).
+    // The command line says so with exit code 4 (work done, something to retry).
     const script = fileURLToPath(new URL('../../pipelines/yfcc15m-shards.ts', import.meta.url));
     const cli = (await promisify(execFile)(process.execPath, [
       script,
@@ -480,7 +480,7 @@ test.serial(
       '3',
       '--quiet',
     ]).catch((e) => e)) as { code?: number; stdout: string; stderr: string };
-    t.is(cli.code, 3);
+    t.is(cli.code, 4);
     t.regex(cli.stdout, /incomplete slices 2/);
     t.regex(cli.stderr, /2 slice\(s\) not complete .* rerun to retry them/);
 
