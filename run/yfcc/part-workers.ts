@@ -40,6 +40,9 @@ export async function runPartsInProcesses(o: {
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(process.execPath, [o.script, ...o.argv, '--part', `${i}/${o.parts}`], {
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          // Its own process group: a Ctrl-C in the terminal reaches the coordinator only, which interrupts each worker
+          // once (a second SIGINT would make a worker exit before removing its temporary files).
+          detached: true,
           env: { ...process.env, YFCC_PLAIN_PROGRESS: '1' },
         });
         running.add(child);

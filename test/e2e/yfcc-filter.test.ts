@@ -343,37 +343,44 @@ test('the merge refuses parts made from different recipes; the CLI refuses befor
   t.is(err.stderr.trim().split('\n').length, 1);
 });
 
-test('kill -9 of the coordinator: workers stop, remove their temporary files and their pipe commands', async (t) => {
-  const dir = await tmp();
-  const out = join(dir, 'out');
-  const parts = join(out, 'parts');
-  // Each worker reads the fixture through a pipe command that then stalls, so the workers are mid-part when the
-  // coordinator is killed, with their temporary row files open.
-  const metadata = `pipe:cat '${fixture('metadata.tsv')}'; sleep 300`;
-  const coordinator = spawn(
-    process.execPath,
-    [pipeline, '--metadata', metadata, '--out', out, '--parts', '2', '--parallel', '2', '--quiet'],
-    { stdio: 'ignore' },
-  );
-  const started: number[] = [];
-  try {
-    const tree = await waitFor('two workers with temporary files', 60_000, () => {
-      const temps = existsSync(parts) ? readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)) : [];
-      const pids = descendants(coordinator.pid!);
-      return temps.length === 2 && pids.filter((p) => commandOf(p).startsWith('sleep')).length === 2 && pids;
-    });
-    started.push(...tree);
-    t.true(tree.length >= 6); // 2 x (worker, sh, sleep) at least
-    process.kill(coordinator.pid!, 'SIGKILL');
-    await waitFor('every worker and pipe command to end', 30_000, () => tree.every((p) => !alive(p)));
-    t.deepEqual(
-      readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)),
-      [],
+for (const [signal, what] of [
+  ['SIGKILL', 'kill -9 of the coordinator'],
+  ['SIGINT', 'Ctrl-C (SIGINT to the process group)'],
+] as const)
+  test(`${what}: workers stop, remove their temporary files and their pipe commands`, async (t) => {
+    const dir = await tmp();
+    const out = join(dir, 'out');
+    const parts = join(out, 'parts');
+    // Each worker reads the fixture through a pipe command that then stalls, so the workers are mid-part when the
+    // coordinator is stopped, with their temporary row files open.
+    const metadata = `pipe:cat '${fixture('metadata.tsv')}'; sleep 300`;
+    const coordinator = spawn(
+      process.execPath,
+      [pipeline, '--metadata', metadata, '--out', out, '--parts', '2', '--parallel', '2', '--quiet'],
+      { stdio: 'ignore', detached: true }, // its own process group, as a shell job has
     );
-  } finally {
-    killLeftovers([...descendants(coordinator.pid!), coordinator.pid!, ...started]);
-  }
-});
+    const exited = new Promise<number | null>((resolve) => coordinator.on('exit', (code) => resolve(code)));
+    const started: number[] = [];
+    try {
+      const tree = await waitFor('two workers with temporary files', 60_000, () => {
+        const temps = existsSync(parts) ? readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)) : [];
+        const pids = descendants(coordinator.pid!);
+        return temps.length === 2 && pids.filter((p) => commandOf(p).startsWith('sleep')).length === 2 && pids;
+      });
+      started.push(...tree);
+      t.true(tree.length >= 6); // 2 x (worker, sh, sleep) at least
+      if (signal === 'SIGKILL') process.kill(coordinator.pid!, 'SIGKILL');
+      else process.kill(-coordinator.pid!, 'SIGINT');
+      await waitFor('every worker and pipe command to end', 30_000, () => tree.every((p) => !alive(p)));
+      t.deepEqual(
+        readdirSync(parts).filter((n) => /\.tmp-\d+$/.test(n)),
+        [],
+      );
+      if (signal === 'SIGINT') t.is(await exited, 130);
+    } finally {
+      killLeftovers([...descendants(coordinator.pid!), coordinator.pid!, ...started]);
+    }
+  });
 
 test('stale temporary files of dead processes are removed at the next start; a live writer keeps its file', async (t) => {
   const dir = await tmp();
