@@ -48,7 +48,7 @@ export async function mergeParts(
     const difference = first ? recipeDifference(withoutPart(f), first) : recipeDifference(undefined, f.recipe!);
     if (difference)
       throw new Error(
-        `cannot merge: ${all[i].counters} was made ${difference} than part 0; rerun the parts with --force`,
+        `cannot merge: ${all[i].counters} differs from part 0 (it was made ${difference}); rerun the parts with --force`,
       );
   }
   const partCounters = partFiles.map((f) => f.counters);
