@@ -321,7 +321,8 @@ test('the merge refuses parts made from different recipes; the CLI refuses befor
   await runFilterPart(opts, { index: 0, count: 2 }, quietCtx());
   await runFilterPart({ ...opts, minChars: 10 }, { index: 1, count: 2 }, quietCtx());
   await t.throwsAsync(mergeParts(opts, 2, quietCtx()), {
-    message: /cannot merge: .*part-00001-of-00002\.counters\.json differs from part 0 \(it was made with other settings \(minChars: 10 -> 6\)\)/,
+    message:
+      /cannot merge: .*part-00001-of-00002\.counters\.json differs from part 0 \(it was made with other settings \(minChars: 10 -> 6\)\)/,
   });
   const err: { code?: number; stderr: string } = await run(process.execPath, [
     pipeline,
