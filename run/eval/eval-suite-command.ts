@@ -1,0 +1,85 @@
+// `node pipelines/eval-suite.ts`: evaluate one model on every task of an evaluation suite (a JSON file), writing a
+// CLIP_benchmark-shaped JSON per dataset and task plus aggregate.json, and printing the table and the aggregate.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { setupEval } from '../eval-cli.ts';
+import { loadDenseScorer } from '../../src/eval/load-model.ts';
+import { defineEvalSuite, type EvalSuite } from '../../src/eval/eval-suite.ts';
+import { formatResultsTable } from '../../src/eval/results.ts';
+import { runEvalSuite, writeSuiteResults, type SuiteResults } from './run-eval-suite.ts';
+import { validateEvalSuite } from './validate-eval-suite.ts';
+import { evaluatedModelOf } from './evaluated-model-of.ts';
+
+export const evalSuiteUsage = `Evaluate a model on an evaluation suite: zero-shot classification, retrieval and linear probes, declared once.
+
+  node pipelines/eval-suite.ts --suite SUITE.json --weights W.safetensors|CHECKPOINT_DIR [--out results/]
+       [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size N] [--dense]
+       [--model-name NAME] [--pretrained TAG] [--backend auto|wasm|cpu] [--quiet]
+
+SUITE.json: {"name", "prompts"?, "batchSize"?, "tasks": [{"task": "zeroshot_classification" | "zeroshot_retrieval" |
+"linear_probe", "dataset", "data", ...}]} (fields in src/eval/eval-suite.ts); relative paths are relative to the file.
+The suite is checked (data, prompts, class names) before the model is loaded. Writes one
+{dataset}_{pretrained}_{model}_en_{task}.json per task and aggregate.json (the mean of each task's main metric:
+acc1, or mean per-class recall for Caltech-101/FGVC Aircraft/Flowers/Pets; mean_recall@1; lp_acc1) into --out.
+--dense: FILIP token-wise scoring for the zero-shot tasks (weights with FILIP heads).`;
+
+const pathFields = ['prompts', 'data', 'trainData', 'images', 'classes', 'featureCache'] as const;
+
+/** Read a suite file; its relative paths are taken relative to the file's directory. */
+export async function readEvalSuite(file: string): Promise<EvalSuite> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`--suite: cannot read ${file} (${e.code ?? e.message})`);
+  });
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--suite: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  const suite = defineEvalSuite(json, file);
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) || /^(https?:\/\/|pipe:)/.test(p) ? p : resolve(base, p));
+  const withPaths = <T extends object>(o: T): T => {
+    const out = { ...o } as Record<string, unknown>;
+    for (const f of pathFields) if (typeof out[f] === 'string') out[f] = abs(out[f] as string);
+    return out as T;
+  };
+  return { ...withPaths(suite), tasks: suite.tasks.map(withPaths) };
+}
+
+export async function evalSuiteCommand(argv: string[]): Promise<SuiteResults> {
+  const suiteAt = argv.indexOf('--suite');
+  const suiteFile = suiteAt >= 0 ? argv[suiteAt + 1] : undefined;
+  if (!suiteFile) throw new Error('--suite is required (an evaluation suite JSON)');
+  const suite = await readEvalSuite(suiteFile);
+  await validateEvalSuite(suite);
+  const rest = argv.filter((_, i) => i !== suiteAt && i !== suiteAt + 1);
+  // the shared evaluation flags want one --data; here every task names its own, so the suite's name stands in
+  const setup = await setupEval(
+    [
+      ...rest,
+      '--data',
+      suite.name,
+      ...(rest.includes('--batch-size') ? [] : ['--batch-size', String(suite.batchSize)]),
+    ],
+    { dense: { type: 'boolean', default: false } },
+  );
+  try {
+    const dense = setup.values.dense ? await loadDenseScorer(setup.model, setup.weightsFile) : undefined;
+    const results = await runEvalSuite({ ...suite, batchSize: setup.batchSize }, evaluatedModelOf(setup, dense), {
+      quiet: setup.quiet,
+    });
+    const written = await writeSuiteResults(String(setup.values.out), results);
+    if (!setup.quiet)
+      console.log(
+        `${formatResultsTable(results.records)}\n\naggregate (mean of ${results.aggregate.tasks
+          .map((x) => `${x.dataset} ${x.metric}`)
+          .join(
+            ', ',
+          )}): ${results.aggregate.score.toFixed(4)}\n(wrote ${written.length} files into ${setup.values.out})`,
+      );
+    return results;
+  } finally {
+    setup.model.dispose();
+  }
+}
