@@ -16,8 +16,8 @@
 //
 // Each side, after one untimed warm-up forward of the image tower, runs two timed passes over the images: `data`
 // (decode + transform + batching only, no model) and `full` (the real evaluation, data feeding the model), the latter
-// split into classifier build, time spent waiting for the next batch (our side: the main thread decoding and
-// transforming; sharp decodes on libuv threads), and model forward + scoring time. images/s = images / full seconds.
+// split into classifier build, time spent waiting for the next batch (our side: files read on the main thread,
+// decode + transform in the image worker pool), and model forward + scoring time. images/s = images / full seconds.
 // PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker processes;
 // 0 = in-process) and --torch-threads value (torch.set_num_threads, default 2), PIL decode + torchvision transforms.
 // PyTorch runs with OMP_WAIT_POLICY=PASSIVE unless the environment sets it: Debian's torch 1.13 (libgomp + OpenBLAS
@@ -483,7 +483,7 @@ try {
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
 console.log(
-  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
+  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), decode + eval transform in the image worker pool ` +
     `(stages/eval/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
     `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
     `${os.loadavg()[0].toFixed(2)} at end.`,

@@ -69,7 +69,8 @@ export function evalImageBatches<T extends EvalItem>(
       if (image.kind === 'file') {
         try {
           const b = await readFile(image.path);
-          bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+          // the buffer is transferred to a worker: it must own its memory (a pooled slice would detach the pool)
+          bytes = b.byteOffset === 0 && b.buffer.byteLength === b.length ? new Uint8Array(b.buffer) : new Uint8Array(b);
         } catch (e) {
           return skip(item, 'unreadable', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
         }
