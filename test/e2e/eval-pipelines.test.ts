@@ -6,7 +6,7 @@ import { sharedData } from '../helpers/shared-data.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { Rng } from '../../src/rng.ts';
@@ -27,12 +27,7 @@ test.before(async () => {
   await initBackend({ quiet: true });
   out = await mkdtemp(join(tmpdir(), 'eval-'));
   const tokenizer = await loadTokenizer({ vocabPath: demoVocab, contextLength: 32 });
-  const config = clipConfigFromPresets({
-    vision: 'tiny-vit',
-    text: 'tiny-text',
-    vocabSize: tokenizer.vocabSize,
-    contextLength: 32,
-  });
+  const config = buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: 32 } });
   const model = createClip(config, new ParamStore(), new Rng(11));
   tinyWeights = join(out, 'tiny.safetensors');
   await saveClipWeights(model, tinyWeights);

@@ -9,7 +9,7 @@ import { demoShards, demoVocab } from '../helpers/run-pipeline-child.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip, type ClipModel } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { loadTokenizer, type ClipTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { openaiClipStats } from '../../src/image/presets.ts';
 import { Rng } from '../../src/rng.ts';
@@ -43,12 +43,7 @@ test.before(async () => {
   await initBackend({ backend: 'wasm', threads: 1, quiet: true });
   tmp = await mkdtemp(join(tmpdir(), 'eval-suite-'));
   tokenizer = await loadTokenizer({ vocabPath: demoVocab, contextLength: 16 });
-  const config = clipConfigFromPresets({
-    vision: 'tiny-vit',
-    text: 'tiny-text',
-    vocabSize: tokenizer.vocabSize,
-    contextLength: 16,
-  });
+  const config = buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: 16 } });
   model = createClip(config, new ParamStore(), new Rng(3));
   evaluated = { model, tokenizer, stats: openaiClipStats, modelName: 'tiny', pretrained: 'random' };
 });
