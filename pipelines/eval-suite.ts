@@ -1,7 +1,9 @@
-// Entry point: eval-suite (usage and behaviour in run/eval/eval-suite-command.ts; `--help` prints them).
-import { shutdownBackend } from '../src/backend.ts';
-import { runCli } from '../run/eval-cli.ts';
-import { evalSuiteCommand, evalSuiteUsage } from '../run/eval/eval-suite-command.ts';
+// Entry point: eval-suite (the command, its flags and --help text are in run/eval/eval-suite-command.ts).
+import { isMain, runCommand } from '../run/command.ts';
+import { evalSuiteCommand, evalSuiteSpec } from '../run/eval/eval-suite-command.ts';
 
-if (process.argv.includes('--help')) console.log(evalSuiteUsage);
-else await runCli('eval-suite', () => evalSuiteCommand(process.argv.slice(2)), shutdownBackend);
+export const command = evalSuiteSpec;
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args, signal }) => {
+    await evalSuiteCommand(args, signal);
+  });

@@ -9,19 +9,29 @@ import { formatResultsTable } from '../../src/eval/results.ts';
 import { runEvalSuite, writeSuiteResults, type SuiteResults } from './run-eval-suite.ts';
 import { validateEvalSuite } from './validate-eval-suite.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
+import { evalCommandSpec, evalOptions, extraFlags } from './eval-command-options.ts';
+import type { CommandOption } from '../command.ts';
 
-export const evalSuiteUsage = `Evaluate a model on an evaluation suite: zero-shot classification, retrieval and linear probes, declared once.
+const { data: _data, dataset: _dataset, ...shared } = evalOptions;
+const own: Record<string, CommandOption> = {
+  suite: { type: 'string', arg: 'SUITE.json', help: 'the evaluation suite (paths in it relative to the file)' },
+  dense: { type: 'boolean', default: false, help: "FILIP's token-wise scoring for the zero-shot tasks" },
+};
 
-  node pipelines/eval-suite.ts --suite SUITE.json --weights W.safetensors|CHECKPOINT_DIR [--out results/]
-       [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size N] [--dense]
-       [--model-name NAME] [--pretrained TAG] [--backend auto|wasm|cpu] [--quiet]
-
-SUITE.json: {"name", "prompts"?, "batchSize"?, "tasks": [{"task": "zeroshot_classification" | "zeroshot_retrieval" |
-"linear_probe", "dataset", "data", ...}]} (fields in src/eval/eval-suite.ts); relative paths are relative to the file.
-The suite is checked (data, prompts, class names) before the model is loaded. Writes one
-{dataset}_{pretrained}_{model}_en_{task}.json per task and aggregate.json (the mean of each task's main metric:
-acc1, or mean per-class recall for Caltech-101/FGVC Aircraft/Flowers/Pets; mean_recall@1; lp_acc1) into --out.
---dense: FILIP token-wise scoring for the zero-shot tasks (weights with FILIP heads).`;
+export const evalSuiteSpec = evalCommandSpec(
+  {
+    usage: '--suite SUITE.json --weights W [--out DIR] [options]',
+    about:
+      'Evaluates a model on an evaluation suite (zero-shot classification, retrieval, linear probes, declared once): one CLIP_benchmark JSON per dataset and task and aggregate.json.',
+    notes: `SUITE.json: {"name", "prompts"?, "batchSize"?, "tasks": [{"task": "zeroshot_classification" | "zeroshot_retrieval" |
+"linear_probe", "dataset", "data", ...}]} (the fields are documented in src/eval/eval-suite.ts). The suite is checked
+(data, prompts, class names) before the model loads. aggregate.json holds the mean of each task's main metric: acc1
+(mean per-class recall for Caltech-101, FGVC Aircraft, Flowers-102, Oxford-IIIT Pets), mean_recall@1, lp_acc1.
+--batch-size overrides the suite's.`,
+  },
+  own,
+  shared,
+);
 
 const pathFields = ['prompts', 'data', 'trainData', 'images', 'classes', 'featureCache'] as const;
 
@@ -47,7 +57,7 @@ export async function readEvalSuite(file: string): Promise<EvalSuite> {
   return { ...withPaths(suite), tasks: suite.tasks.map(withPaths) };
 }
 
-export async function evalSuiteCommand(argv: string[]): Promise<SuiteResults> {
+export async function evalSuiteCommand(argv: string[], signal?: AbortSignal): Promise<SuiteResults> {
   const suiteAt = argv.indexOf('--suite');
   const suiteFile = suiteAt >= 0 ? argv[suiteAt + 1] : undefined;
   if (!suiteFile) throw new Error('--suite is required (an evaluation suite JSON)');
@@ -62,7 +72,7 @@ export async function evalSuiteCommand(argv: string[]): Promise<SuiteResults> {
       suite.name,
       ...(rest.includes('--batch-size') ? [] : ['--batch-size', String(suite.batchSize)]),
     ],
-    { dense: { type: 'boolean', default: false } },
+    extraFlags({ dense: own.dense }),
   );
   try {
     const dense = setup.values.dense ? await loadDenseScorer(setup.model, setup.weightsFile) : undefined;
