@@ -146,13 +146,20 @@ const F0_298 = 2446,
 const rangeLimit = new Uint8Array(1024);
 for (let i = 0; i < 1024; i++) rangeLimit[i] = i < 128 ? i + 128 : i < 512 ? 255 : i < 896 ? 0 : i - 896;
 
-/** floor((x + 2^(n-1)) / 2^n) exactly, for any double-precision integer x (products exceed 32 bits). */
-const descale = (x: number, n: number) => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
+// DESCALE: floor((x + 2^(n-1)) / 2^n), exact in double precision (products can exceed 32 bits; scaling by a power of
+// two is exact)
+const descale11 = (x: number) => Math.floor((x + 1024) * (1 / 2048));
+const descale18 = (x: number) => Math.floor((x + 131072) * (1 / 262144));
 
-const ws = new Float64Array(64);
+const ws = new Int32Array(64);
 
-/** jpeg_idct_islow: dequantised coefficients `c` (natural order, already multiplied) -> 8x8 samples at out[off]. */
-function idctIslow(c: Int32Array, out: Uint8Array, off: number, stride: number): void {
+/**
+ * jpeg_idct_islow: dequantised coefficients `c` (natural order) -> 8x8 samples at out[off]. `maxAbs` bounds |c|. The
+ * products of large coefficients exceed 32 bits, so sums are descaled with exact double arithmetic unless the inputs
+ * of the pass are small enough (|input| < 2^13) for every partial sum to stay below 2^31, where `>>` is the same floor.
+ */
+function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, stride: number): void {
+  const small = maxAbs < 8192;
   for (let col = 0; col < 8; col++) {
     if (
       c[8 + col] === 0 &&
@@ -201,55 +208,71 @@ function idctIslow(c: Int32Array, out: Uint8Array, off: number, stride: number):
     tmp1 += z2 + z4;
     tmp2 += z2 + z3;
     tmp3 += z1 + z4;
-    ws[col] = descale(tmp10 + tmp3, 11);
-    ws[56 + col] = descale(tmp10 - tmp3, 11);
-    ws[8 + col] = descale(tmp11 + tmp2, 11);
-    ws[48 + col] = descale(tmp11 - tmp2, 11);
-    ws[16 + col] = descale(tmp12 + tmp1, 11);
-    ws[40 + col] = descale(tmp12 - tmp1, 11);
-    ws[24 + col] = descale(tmp13 + tmp0, 11);
-    ws[32 + col] = descale(tmp13 - tmp0, 11);
+    if (small) {
+      ws[col] = (tmp10 + tmp3 + 1024) >> 11;
+      ws[56 + col] = (tmp10 - tmp3 + 1024) >> 11;
+      ws[8 + col] = (tmp11 + tmp2 + 1024) >> 11;
+      ws[48 + col] = (tmp11 - tmp2 + 1024) >> 11;
+      ws[16 + col] = (tmp12 + tmp1 + 1024) >> 11;
+      ws[40 + col] = (tmp12 - tmp1 + 1024) >> 11;
+      ws[24 + col] = (tmp13 + tmp0 + 1024) >> 11;
+      ws[32 + col] = (tmp13 - tmp0 + 1024) >> 11;
+    } else {
+      ws[col] = descale11(tmp10 + tmp3);
+      ws[56 + col] = descale11(tmp10 - tmp3);
+      ws[8 + col] = descale11(tmp11 + tmp2);
+      ws[48 + col] = descale11(tmp11 - tmp2);
+      ws[16 + col] = descale11(tmp12 + tmp1);
+      ws[40 + col] = descale11(tmp12 - tmp1);
+      ws[24 + col] = descale11(tmp13 + tmp0);
+      ws[32 + col] = descale11(tmp13 - tmp0);
+    }
   }
   for (let row = 0; row < 8; row++) {
     const w = row * 8;
     const o = off + row * stride;
-    if (
-      ws[w + 1] === 0 &&
-      ws[w + 2] === 0 &&
-      ws[w + 3] === 0 &&
-      ws[w + 4] === 0 &&
-      ws[w + 5] === 0 &&
-      ws[w + 6] === 0 &&
-      ws[w + 7] === 0
-    ) {
-      const v = rangeLimit[descale(ws[w], 5) & 1023];
+    const w0 = ws[w],
+      w1 = ws[w + 1],
+      w2 = ws[w + 2],
+      w3 = ws[w + 3],
+      w4 = ws[w + 4],
+      w5 = ws[w + 5],
+      w6 = ws[w + 6],
+      w7 = ws[w + 7];
+    if (w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0 && w6 === 0 && w7 === 0) {
+      const v = rangeLimit[((w0 + 16) >> 5) & 1023]; // |w0| < 2^31 - 16 always (it is a descaled pass-1 value)
       for (let i = 0; i < 8; i++) out[o + i] = v;
       continue;
     }
-    let z2 = ws[w + 2],
-      z3 = ws[w + 6];
-    let z1 = (z2 + z3) * F0_541;
-    let tmp2 = z1 - z3 * F1_847;
-    let tmp3 = z1 + z2 * F0_765;
-    let tmp0 = (ws[w] + ws[w + 4]) * 8192;
-    let tmp1 = (ws[w] - ws[w + 4]) * 8192;
+    const rowSmall =
+      w0 < 8192 &&
+      w0 > -8192 &&
+      w1 < 8192 &&
+      w1 > -8192 &&
+      w2 < 8192 &&
+      w2 > -8192 &&
+      w3 < 8192 &&
+      w3 > -8192 &&
+      w4 < 8192 && w4 > -8192 && w5 < 8192 && w5 > -8192 && w6 < 8192 && w6 > -8192 && w7 < 8192 &&
+      w7 > -8192;
+    let z1 = (w2 + w6) * F0_541;
+    let tmp2 = z1 - w6 * F1_847;
+    let tmp3 = z1 + w2 * F0_765;
+    let tmp0 = (w0 + w4) * 8192;
+    let tmp1 = (w0 - w4) * 8192;
     const tmp10 = tmp0 + tmp3,
       tmp13 = tmp0 - tmp3,
       tmp11 = tmp1 + tmp2,
       tmp12 = tmp1 - tmp2;
-    tmp0 = ws[w + 7];
-    tmp1 = ws[w + 5];
-    tmp2 = ws[w + 3];
-    tmp3 = ws[w + 1];
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    let z4 = tmp1 + tmp3;
+    z1 = w7 + w1;
+    let z2 = w5 + w3;
+    let z3 = w7 + w3;
+    let z4 = w5 + w1;
     const z5 = (z3 + z4) * F1_175;
-    tmp0 *= F0_298;
-    tmp1 *= F2_053;
-    tmp2 *= F3_072;
-    tmp3 *= F1_501;
+    tmp0 = w7 * F0_298;
+    tmp1 = w5 * F2_053;
+    tmp2 = w3 * F3_072;
+    tmp3 = w1 * F1_501;
     z1 *= -F0_899;
     z2 *= -F2_562;
     z3 = z3 * -F1_961 + z5;
@@ -258,22 +281,33 @@ function idctIslow(c: Int32Array, out: Uint8Array, off: number, stride: number):
     tmp1 += z2 + z4;
     tmp2 += z2 + z3;
     tmp3 += z1 + z4;
-    out[o] = rangeLimit[descale(tmp10 + tmp3, 18) & 1023];
-    out[o + 7] = rangeLimit[descale(tmp10 - tmp3, 18) & 1023];
-    out[o + 1] = rangeLimit[descale(tmp11 + tmp2, 18) & 1023];
-    out[o + 6] = rangeLimit[descale(tmp11 - tmp2, 18) & 1023];
-    out[o + 2] = rangeLimit[descale(tmp12 + tmp1, 18) & 1023];
-    out[o + 5] = rangeLimit[descale(tmp12 - tmp1, 18) & 1023];
-    out[o + 3] = rangeLimit[descale(tmp13 + tmp0, 18) & 1023];
-    out[o + 4] = rangeLimit[descale(tmp13 - tmp0, 18) & 1023];
+    if (rowSmall) {
+      out[o] = rangeLimit[((tmp10 + tmp3 + 131072) >> 18) & 1023];
+      out[o + 7] = rangeLimit[((tmp10 - tmp3 + 131072) >> 18) & 1023];
+      out[o + 1] = rangeLimit[((tmp11 + tmp2 + 131072) >> 18) & 1023];
+      out[o + 6] = rangeLimit[((tmp11 - tmp2 + 131072) >> 18) & 1023];
+      out[o + 2] = rangeLimit[((tmp12 + tmp1 + 131072) >> 18) & 1023];
+      out[o + 5] = rangeLimit[((tmp12 - tmp1 + 131072) >> 18) & 1023];
+      out[o + 3] = rangeLimit[((tmp13 + tmp0 + 131072) >> 18) & 1023];
+      out[o + 4] = rangeLimit[((tmp13 - tmp0 + 131072) >> 18) & 1023];
+    } else {
+      out[o] = rangeLimit[descale18(tmp10 + tmp3) & 1023];
+      out[o + 7] = rangeLimit[descale18(tmp10 - tmp3) & 1023];
+      out[o + 1] = rangeLimit[descale18(tmp11 + tmp2) & 1023];
+      out[o + 6] = rangeLimit[descale18(tmp11 - tmp2) & 1023];
+      out[o + 2] = rangeLimit[descale18(tmp12 + tmp1) & 1023];
+      out[o + 5] = rangeLimit[descale18(tmp12 - tmp1) & 1023];
+      out[o + 3] = rangeLimit[descale18(tmp13 + tmp0) & 1023];
+      out[o + 4] = rangeLimit[descale18(tmp13 - tmp0) & 1023];
+    }
   }
 }
 
 // jdcolor.c build_ycc_rgb_table (SCALEBITS 16)
 const crR = new Int32Array(256),
   cbB = new Int32Array(256),
-  crG = new Float64Array(256),
-  cbG = new Float64Array(256);
+  crG = new Int32Array(256),
+  cbG = new Int32Array(256);
 for (let i = 0; i < 256; i++) {
   const x = i - 128;
   crR[i] = Math.floor((91881 * x + 32768) / 65536); // FIX(1.40200) = 91881
@@ -281,7 +315,6 @@ for (let i = 0; i < 256; i++) {
   crG[i] = -46802 * x; // FIX(0.71414)
   cbG[i] = -22554 * x + 32768; // FIX(0.34414), + ONE_HALF
 }
-const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 interface Component {
   id: number;
@@ -519,6 +552,7 @@ function decodeScan(
             if (t > 11) notHandled('bad DC size');
             pred[ci] += t === 0 ? 0 : extend(reader.receive(t), t);
             coef[0] = pred[ci] * qt[0];
+            let maxAbs = coef[0] < 0 ? -coef[0] : coef[0];
             for (let k = 1; k < 64; ) {
               const rs = reader.decode(act);
               const r = rs >> 4,
@@ -531,12 +565,15 @@ function decodeScan(
               k += r;
               if (k > 63) notHandled('coefficient index past 63');
               const z = ZIGZAG[k];
-              coef[z] = extend(reader.receive(sz), sz) * qt[z];
+              const v = extend(reader.receive(sz), sz) * qt[z];
+              coef[z] = v;
+              if (v > maxAbs) maxAbs = v;
+              else if (-v > maxAbs) maxAbs = -v;
               k++;
             }
             const row = (my * c.v + by) * 8,
               col = (mx * c.h + bx) * 8;
-            idctIslow(coef, c.plane!, row * c.stride + col, c.stride);
+            idctIslow(coef, maxAbs, c.plane!, row * c.stride + col, c.stride);
           }
         }
       }
@@ -548,65 +585,66 @@ function decodeScan(
 function toRgb(frame: { width: number; height: number; comps: Component[]; hmax: number; vmax: number }): RgbImage {
   const { width, height, comps } = frame;
   const out = new Uint8Array(width * height * 3);
-  const y = comps[0];
+  const yp = comps[0].plane!,
+    ys = comps[0].stride;
   if (comps.length === 1) {
-    for (let r = 0; r < height; r++)
-      for (let x = 0; x < width; x++) {
-        const v = y.plane![r * y.stride + x];
-        const o = 3 * (r * width + x);
-        out[o] = out[o + 1] = out[o + 2] = v;
-      }
+    for (let r = 0, o = 0; r < height; r++)
+      for (let x = 0, i = r * ys; x < width; x++, i++, o += 3) out[o] = out[o + 1] = out[o + 2] = yp[i];
     return { data: out, width, height };
   }
-  const [, cbc, crc] = comps;
+  const cbp = comps[1].plane!,
+    crp = comps[2].plane!,
+    cs = comps[1].stride;
   if (frame.hmax === 1) {
-    for (let r = 0; r < height; r++)
-      for (let x = 0; x < width; x++) {
-        const i = r * y.stride + x;
-        ycc(out, 3 * (r * width + x), y.plane![i], cbc.plane![i], crc.plane![i]);
-      }
+    for (let r = 0, o = 0; r < height; r++)
+      for (let x = 0, i = r * ys; x < width; x++, i++, o += 3) yccToRgb(out, o, yp[i], cbp[i], crp[i]);
     return { data: out, width, height };
   }
   // 4:2:0, libjpeg's h2v2 fancy upsampling: the chroma sample nearest in both directions weighs 9, the two that are
   // nearest in one direction 3 each, the diagonal 1 (/16), rows and columns past the image edge repeat the last one
   const dsW = Math.ceil(width / 2),
     dsH = Math.ceil(height / 2);
-  const cb = new Uint8Array(width),
-    cr = new Uint8Array(width);
+  const cb = new Uint8Array(width + 1),
+    cr = new Uint8Array(width + 1);
   const colsumCb = new Int32Array(dsW),
     colsumCr = new Int32Array(dsW);
-  for (let r = 0; r < height; r++) {
+  for (let r = 0, o = 0; r < height; r++) {
     const inrow = r >> 1;
     const other = r & 1 ? Math.min(inrow + 1, dsH - 1) : Math.max(inrow - 1, 0);
-    const a = inrow * cbc.stride,
-      b = other * cbc.stride;
+    const a = inrow * cs,
+      b = other * cs;
     for (let i = 0; i < dsW; i++) {
-      colsumCb[i] = cbc.plane![a + i] * 3 + cbc.plane![b + i];
-      colsumCr[i] = crc.plane![a + i] * 3 + crc.plane![b + i];
+      colsumCb[i] = cbp[a + i] * 3 + cbp[b + i];
+      colsumCr[i] = crp[a + i] * 3 + crp[b + i];
     }
-    upsampleRow(colsumCb, dsW, cb, width);
-    upsampleRow(colsumCr, dsW, cr, width);
-    for (let x = 0; x < width; x++) ycc(out, 3 * (r * width + x), y.plane![r * y.stride + x], cb[x], cr[x]);
+    upsampleRow(colsumCb, dsW, cb);
+    upsampleRow(colsumCr, dsW, cr);
+    for (let x = 0, i = r * ys; x < width; x++, i++, o += 3) yccToRgb(out, o, yp[i], cb[x], cr[x]);
   }
   return { data: out, width, height };
 }
 
 /** h2v2_fancy_upsample's horizontal step over column sums (first and last columns as libjpeg special-cases them). */
-function upsampleRow(colsum: Int32Array, n: number, out: Uint8Array, width: number): void {
+function upsampleRow(colsum: Int32Array, n: number, out: Uint8Array): void {
+  let prev = colsum[0];
   for (let i = 0; i < n; i++) {
-    const c = colsum[i] * 3;
-    const left = i === 0 ? colsum[0] : colsum[i - 1];
-    const right = i === n - 1 ? colsum[n - 1] : colsum[i + 1];
-    const x = 2 * i;
-    out[x] = (c + left + 8) >> 4;
-    if (x + 1 < width) out[x + 1] = (c + right + 7) >> 4;
+    const cur = colsum[i];
+    const next = i === n - 1 ? cur : colsum[i + 1];
+    out[2 * i] = (cur * 3 + prev + 8) >> 4;
+    out[2 * i + 1] = (cur * 3 + next + 7) >> 4; // out has room for the column past an odd width
+    prev = cur;
   }
 }
 
-function ycc(out: Uint8Array, o: number, y: number, cb: number, cr: number): void {
-  out[o] = clamp255(y + crR[cr]);
-  out[o + 1] = clamp255(y + Math.floor((cbG[cb] + crG[cr]) / 65536));
-  out[o + 2] = clamp255(y + cbB[cb]);
+/** Clamp to [0, 255] for y + chroma offsets in [-256, 511] (index + 256), as libjpeg's range_limit table does. */
+const clampTable = new Uint8Array(768);
+for (let i = 0; i < 768; i++) clampTable[i] = i < 256 ? 0 : i > 511 ? 255 : i - 256;
+
+/** jdcolor.c's ycc_rgb_convert for one pixel (|cbG + crG| < 2^24: `>> 16` is its floor). */
+function yccToRgb(out: Uint8Array, o: number, y: number, cb: number, cr: number): void {
+  out[o] = clampTable[y + crR[cr] + 256];
+  out[o + 1] = clampTable[y + ((cbG[cb] + crG[cr]) >> 16) + 256];
+  out[o + 2] = clampTable[y + cbB[cb] + 256];
 }
 
 /**
