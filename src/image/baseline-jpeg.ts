@@ -7,7 +7,10 @@
 // sharp: progressive, arithmetic-coded, 12-bit or lossless files, restart intervals, sampling other than 4:4:4 and
 // 4:2:0 (and grayscale), images 4 pixels wide or less, Adobe (RGB/CMYK) and non-YCbCr component ids, an embedded
 // ICC profile, an EXIF orientation other than 1, and any irregularity of the stream (a truncated scan, a marker or
-// stray bytes where none belongs), so whatever libjpeg would warn about still reaches sharp and its checks.
+// stray bytes where none belongs), so whatever libjpeg would warn about still reaches sharp and its checks. It also
+// leaves to sharp the (never natural) blocks whose numbers leave the range where libjpeg-turbo's SIMD IDCT, which
+// works in 16-bit lanes and saturates, agrees with its C code: a dequantised coefficient or a first-pass value of
+// 2^14 or more, or an output more than 512 away from the 0..255 range before clamping.
 import type { RgbImage } from './pixel-ops.ts';
 
 const ZIGZAG = Int32Array.from([
@@ -142,9 +145,14 @@ const F0_298 = 2446,
   F2_562 = 20995,
   F3_072 = 25172;
 
-/** libjpeg's post-IDCT range limit: the value wraps at 10 bits, then clamps to [0, 255] after adding 128. */
+/** The post-IDCT clamp: value + 128 into [0, 255], for values in [-512, 511] (where libjpeg's C range_limit table and
+ * its SIMD saturation agree); indexed by value & 1023. */
 const rangeLimit = new Uint8Array(1024);
 for (let i = 0; i < 1024; i++) rangeLimit[i] = i < 128 ? i + 128 : i < 512 ? 255 : i < 896 ? 0 : i - 896;
+function limited(v: number): number {
+  if (v < -512 || v > 511) notHandled('an IDCT output far outside 0..255');
+  return rangeLimit[v & 1023];
+}
 
 // DESCALE: floor((x + 2^(n-1)) / 2^n), exact in double precision (products can exceed 32 bits; scaling by a power of
 // two is exact)
@@ -159,6 +167,7 @@ const ws = new Int32Array(64);
  * of the pass are small enough (|input| < 2^13) for every partial sum to stay below 2^31, where `>>` is the same floor.
  */
 function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, stride: number): void {
+  if (maxAbs >= 16384) notHandled('a coefficient beyond 14 bits');
   const small = maxAbs < 8192;
   for (let col = 0; col < 8; col++) {
     if (
@@ -171,6 +180,7 @@ function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, 
       c[56 + col] === 0
     ) {
       const dc = c[col] * 4;
+      if (dc >= 16384 || dc <= -16384) notHandled('a first-pass value beyond 14 bits');
       for (let r = 0; r < 8; r++) ws[r * 8 + col] = dc;
       continue;
     }
@@ -227,6 +237,8 @@ function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, 
       ws[24 + col] = descale11(tmp13 + tmp0);
       ws[32 + col] = descale11(tmp13 - tmp0);
     }
+    for (let r = 0; r < 64; r += 8)
+      if (ws[r + col] >= 16384 || ws[r + col] <= -16384) notHandled('a first-pass value beyond 14 bits');
   }
   for (let row = 0; row < 8; row++) {
     const w = row * 8;
@@ -240,7 +252,7 @@ function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, 
       w6 = ws[w + 6],
       w7 = ws[w + 7];
     if (w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0 && w6 === 0 && w7 === 0) {
-      const v = rangeLimit[((w0 + 16) >> 5) & 1023]; // |w0| < 2^31 - 16 always (it is a descaled pass-1 value)
+      const v = limited((w0 + 16) >> 5);
       for (let i = 0; i < 8; i++) out[o + i] = v;
       continue;
     }
@@ -253,7 +265,13 @@ function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, 
       w2 > -8192 &&
       w3 < 8192 &&
       w3 > -8192 &&
-      w4 < 8192 && w4 > -8192 && w5 < 8192 && w5 > -8192 && w6 < 8192 && w6 > -8192 && w7 < 8192 &&
+      w4 < 8192 &&
+      w4 > -8192 &&
+      w5 < 8192 &&
+      w5 > -8192 &&
+      w6 < 8192 &&
+      w6 > -8192 &&
+      w7 < 8192 &&
       w7 > -8192;
     let z1 = (w2 + w6) * F0_541;
     let tmp2 = z1 - w6 * F1_847;
@@ -282,23 +300,23 @@ function idctIslow(c: Int32Array, maxAbs: number, out: Uint8Array, off: number, 
     tmp2 += z2 + z3;
     tmp3 += z1 + z4;
     if (rowSmall) {
-      out[o] = rangeLimit[((tmp10 + tmp3 + 131072) >> 18) & 1023];
-      out[o + 7] = rangeLimit[((tmp10 - tmp3 + 131072) >> 18) & 1023];
-      out[o + 1] = rangeLimit[((tmp11 + tmp2 + 131072) >> 18) & 1023];
-      out[o + 6] = rangeLimit[((tmp11 - tmp2 + 131072) >> 18) & 1023];
-      out[o + 2] = rangeLimit[((tmp12 + tmp1 + 131072) >> 18) & 1023];
-      out[o + 5] = rangeLimit[((tmp12 - tmp1 + 131072) >> 18) & 1023];
-      out[o + 3] = rangeLimit[((tmp13 + tmp0 + 131072) >> 18) & 1023];
-      out[o + 4] = rangeLimit[((tmp13 - tmp0 + 131072) >> 18) & 1023];
+      out[o] = limited((tmp10 + tmp3 + 131072) >> 18);
+      out[o + 7] = limited((tmp10 - tmp3 + 131072) >> 18);
+      out[o + 1] = limited((tmp11 + tmp2 + 131072) >> 18);
+      out[o + 6] = limited((tmp11 - tmp2 + 131072) >> 18);
+      out[o + 2] = limited((tmp12 + tmp1 + 131072) >> 18);
+      out[o + 5] = limited((tmp12 - tmp1 + 131072) >> 18);
+      out[o + 3] = limited((tmp13 + tmp0 + 131072) >> 18);
+      out[o + 4] = limited((tmp13 - tmp0 + 131072) >> 18);
     } else {
-      out[o] = rangeLimit[descale18(tmp10 + tmp3) & 1023];
-      out[o + 7] = rangeLimit[descale18(tmp10 - tmp3) & 1023];
-      out[o + 1] = rangeLimit[descale18(tmp11 + tmp2) & 1023];
-      out[o + 6] = rangeLimit[descale18(tmp11 - tmp2) & 1023];
-      out[o + 2] = rangeLimit[descale18(tmp12 + tmp1) & 1023];
-      out[o + 5] = rangeLimit[descale18(tmp12 - tmp1) & 1023];
-      out[o + 3] = rangeLimit[descale18(tmp13 + tmp0) & 1023];
-      out[o + 4] = rangeLimit[descale18(tmp13 - tmp0) & 1023];
+      out[o] = limited(descale18(tmp10 + tmp3));
+      out[o + 7] = limited(descale18(tmp10 - tmp3));
+      out[o + 1] = limited(descale18(tmp11 + tmp2));
+      out[o + 6] = limited(descale18(tmp11 - tmp2));
+      out[o + 2] = limited(descale18(tmp12 + tmp1));
+      out[o + 5] = limited(descale18(tmp12 - tmp1));
+      out[o + 3] = limited(descale18(tmp13 + tmp0));
+      out[o + 4] = limited(descale18(tmp13 - tmp0));
     }
   }
 }

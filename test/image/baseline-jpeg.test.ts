@@ -81,6 +81,50 @@ test('identical to sharp on noisy and smooth images of odd sizes, 4:2:0, 4:4:4 a
   }
 });
 
+/** The same JPEG with every quantisation step multiplied: the entropy-coded data then stands for larger numbers. */
+function scaleQuantisation(jpeg: Uint8Array, factor: number): Uint8Array {
+  const bytes = jpeg.slice();
+  for (let p = 2; p < bytes.length && bytes[p] === 0xff; ) {
+    const marker = bytes[p + 1],
+      length = (bytes[p + 2] << 8) | bytes[p + 3];
+    if (marker === 0xdb)
+      for (let q = p + 4; q < p + 2 + length; q += 65)
+        for (let i = 1; i <= 64; i++) bytes[q + i] = Math.min(255, bytes[q + i] * factor);
+    if (marker === 0xda) break;
+    p += 2 + length;
+  }
+  return bytes;
+}
+
+test('large coefficients: identical to sharp while in the range its SIMD IDCT shares with the C code, else left to sharp', async (t) => {
+  let handledLarge = 0,
+    leftToSharp = 0;
+  for (const chromaSubsampling of ['4:2:0', '4:4:4'])
+    for (const quality of [90, 100])
+      for (const factor of [2, 3, 5, 8, 13, 40]) {
+        const noisy = sharp({
+          create: {
+            width: 43,
+            height: 33,
+            channels: 3,
+            background: '#000',
+            noise: { type: 'gaussian', mean: 128, sigma: 90 },
+          },
+        });
+        const bytes = scaleQuantisation(
+          new Uint8Array(await noisy.jpeg({ quality, chromaSubsampling }).toBuffer()),
+          factor,
+        );
+        if (decodeBaselineJpeg(bytes, 1e8) === undefined) {
+          leftToSharp++;
+          continue;
+        }
+        handledLarge++;
+        await assertSame(t, bytes, `${chromaSubsampling} q${quality}, quantisation x${factor}`);
+      }
+  t.true(handledLarge > 0 && leftToSharp > 0, `${handledLarge} decoded, ${leftToSharp} left to sharp`);
+});
+
 test('what it does not reproduce exactly goes to sharp: progressive, EXIF rotation, ICC, CMYK, tiny, truncated, stray bytes', async (t) => {
   const base = sharp({
     create: {
