@@ -31,7 +31,7 @@ export interface EvalImageBatchesOptions {
   pool?: ImagePool;
   /** Workers of the stage's own pool (default: the number of cores). */
   poolSize?: number;
-  /** Images read and transformed at once (default: a batch, at least 4 per worker, at most 256). */
+  /** Images read and transformed at once (default: a batch, within 64 MiB of views, at least 4 per worker). */
   maxInFlight?: number;
   /** Images with more pixels are skipped as too-large (default: src/image/decode.ts's limit). */
   maxPixels?: number;
@@ -46,7 +46,10 @@ export function evalImageBatches<T extends EvalItem>(
 ): Stage<T, EvalImageBatch<Omit<T, 'image'>>> {
   const { size, stats, batchSize } = options;
   const poolSize = options.pool?.size ?? options.poolSize ?? availableParallelism();
-  const maxInFlight = options.maxInFlight ?? Math.min(256, Math.max(4 * poolSize, batchSize));
+  // up to a batch ahead, within 64 MiB of float views (a 224 px view is 0.6 MB), at least 4 per worker
+  const viewBytes = size * size * 3 * 4;
+  const maxInFlight =
+    options.maxInFlight ?? Math.max(4 * poolSize, Math.min(batchSize, 256, Math.floor((64 * 2 ** 20) / viewBytes)));
 
   const prepare: Stage<T, Prepared<T>> = async function* prepareImages(source, ctx) {
     let pool = options.pool;
