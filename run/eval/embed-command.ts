@@ -1,6 +1,5 @@
 // `node pipelines/embed.ts`: L2-normalised image and text embeddings of a CLIP model. Images go through the same
 // worker-pool eval transform as every evaluation; an image that cannot be used is skipped and listed in `skipped`.
-import { parseArgs } from 'node:util';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { initBackend, type BackendChoice } from '../../src/backend.ts';
@@ -10,46 +9,58 @@ import { SkippedImages } from '../../src/eval/skipped-images.ts';
 import type { EvalItem } from '../../src/eval/datasets/types.ts';
 import { loadOptions, positiveInt, reportLoadNotes } from '../eval-cli.ts';
 import { streamImageBatches } from './image-batch-stream.ts';
+import { evalCommandSpec, evalOptions } from './eval-command-options.ts';
+import { parseCommandLine, type CommandOption } from '../command.ts';
 
-export const embedUsage = `L2-normalised image and text embeddings of a CLIP model.
+const options: Record<string, CommandOption> = {
+  weights: {
+    type: 'string',
+    arg: 'W',
+    help: 'a .safetensors file (OpenAI/open_clip names), a checkpoint or run directory',
+  },
+  images: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR, by name',
+  },
+  texts: { type: 'string', arg: 'FILE', help: 'one caption per non-empty line' },
+  out: { type: 'string', arg: 'FILE', help: 'the JSON file to write' },
+  vocab: evalOptions.vocab,
+  variant: evalOptions.variant,
+  normalize: evalOptions.normalize,
+  'vision-heads': evalOptions['vision-heads'],
+  'text-heads': evalOptions['text-heads'],
+  'allow-unexpected': evalOptions['allow-unexpected'],
+  'batch-size': { ...evalOptions['batch-size'], default: '64' },
+  backend: evalOptions.backend,
+  quiet: evalOptions.quiet,
+};
 
-  node pipelines/embed.ts --weights W.safetensors --images DIR --texts FILE --out emb.json
-       [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size 64]
-       [--vision-heads N] [--text-heads N] [--allow-unexpected] [--backend auto|wasm|cpu] [--quiet]
-
---weights: a run directory, checkpoint directory or clip-bench weights file, whose recorded architecture, tokenizer
-           and image normalisation are used (--vocab, --variant, --normalize, --*-heads override one and say so);
-           or OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the shapes, every guess said).
---images: every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR (sorted by name), eval preprocessing:
-          resize the shorter side to round(size*256/224), centre crop, normalise; an image already at the
-          model's resolution is only normalised. --texts: one caption per non-empty line.
-Writes { weights, config, normalize, images: [{file, embedding}], texts: [{text, embedding}], skipped }.`;
+export const embedSpec = evalCommandSpec(
+  {
+    usage: '--weights W --images DIR --texts FILE --out emb.json [options]',
+    about: 'L2-normalised image and text embeddings of a CLIP model.',
+    notes: `Images get the eval preprocessing: resize the shorter side to round(size*256/224), centre crop, normalise; an
+image already at the model's resolution is only normalised. An image that cannot be used is skipped and listed.
+Writes { weights, config, normalize, images: [{file, embedding}], texts: [{text, embedding}], skipped? }.`,
+  },
+  options,
+  {},
+);
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
 const rows = (flat: Float32Array, n: number) =>
   Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * (flat.length / n), (i + 1) * (flat.length / n))));
 
-export async function embedCommand(argv: string[]): Promise<{ images: number; texts: number; out: string }> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      weights: { type: 'string' },
-      images: { type: 'string' },
-      texts: { type: 'string' },
-      out: { type: 'string' },
-      vocab: { type: 'string' },
-      variant: { type: 'string' },
-      normalize: { type: 'string' },
-      'vision-heads': { type: 'string' },
-      'text-heads': { type: 'string' },
-      'allow-unexpected': { type: 'boolean', default: false },
-      'batch-size': { type: 'string', default: '64' },
-      backend: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
+export async function embedCommand(
+  argv: string[],
+  signal?: AbortSignal,
+): Promise<{ images: number; texts: number; out: string }> {
+  const values = parseCommandLine({ options }, argv).values as Record<string, string | undefined> & {
+    quiet: boolean;
+    'allow-unexpected': boolean;
+  };
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.out) throw new Error('--out is required (the JSON file to write)');
   if (!values.images && !values.texts) throw new Error('give --images DIR and/or --texts FILE');
