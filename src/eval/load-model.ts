@@ -41,7 +41,8 @@ export async function loadDenseScorer(model: ClipModel, weightsFile: string): Pr
   const bias = file.tensors.get('image_mapping.bias');
   if (!bias || !file.tensors.has('text_mapping.weight'))
     throw new Error(
-      `--dense: ${weightsFile} has no FILIP token mappings (image_mapping.*, text_mapping.*): it was not trained with FILIP or DeFILIP`,
+      `--dense: ${weightsFile} has no FILIP token mappings (image_mapping.*, text_mapping.*): it was not ` +
+        `trained with FILIP or DeFILIP`,
     );
   const filip = createSupervision('filip', { denseDim: bias.shape[0] });
   filip.addHeads(model, new Rng(0));
@@ -64,7 +65,9 @@ export async function loadEvalModel(options: {
   if (tokenizer.vocabSize !== text.vocabSize) {
     model.dispose();
     throw new Error(
-      `the vocabulary has ${tokenizer.vocabSize} ids but the weights' token embedding has ${text.vocabSize}: pass the vocab the model was trained with (--vocab PATH${variant === 'openai' ? ', or --variant declip' : ''})`,
+      `the vocabulary has ${tokenizer.vocabSize} ids but the weights' token embedding has ${text.vocabSize}: ` +
+        `pass the vocab the model was trained with (--vocab ` +
+        `PATH${variant === 'openai' ? ', or --variant declip' : ''})`,
     );
   }
   return { model, tokenizer, weightsFile };

@@ -60,7 +60,8 @@ export function progress<A>(options: ProgressOptions): Stage<A, A> {
         bar.stop();
       } else
         write(
-          `${options.label}: done, ${n} ${unit} in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rate()} ${unit}/s`,
+          `${options.label}: done, ${n} ${unit} in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+            `${rate()} ${unit}/s`,
         );
     }
   };

@@ -47,7 +47,8 @@ export function plainLine(r: StepRecord, lastStep: number): string {
     .map((s) => s.toFixed(2))
     .join('/');
   return (
-    `step ${r.step}/${lastStep} loss ${fmt(r.loss)}${parts ? ` (${parts})` : ''} lr ${r.lr.toExponential(3)} scale ${scales} ` +
+    `step ${r.step}/${lastStep} loss ${fmt(r.loss)}${parts ? ` (${parts})` : ''} lr ${r.lr.toExponential(3)} ` +
+    `scale ${scales} ` +
     `${r.samplesPerSec.toFixed(1)} samples/s data-wait ${r.dataWaitMs.toFixed(0)} ms`
   );
 }
@@ -64,7 +65,8 @@ export function metricsStage(
       bar = new cliProgress.SingleBar(
         {
           format:
-            'step {value}/{total} |{bar}| loss {loss} | lr {lr} | {sps} samples/s | data-wait {wait} ms | ETA {eta_formatted}',
+            'step {value}/{total} |{bar}| loss {loss} | lr {lr} | {sps} samples/s | data-wait {wait} ms | ' +
+            'ETA {eta_formatted}',
           stream: process.stderr,
           etaBuffer: 20,
           hideCursor: true,

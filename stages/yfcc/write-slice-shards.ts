@@ -3,8 +3,8 @@
 // `<out>/<s:05d>.tar` ({key}.jpg, {key}.json, {key}.txt; written as .partial and renamed), then
 // `<out>/<s:05d>.parquet` (one row per input row, failures included: key, status, error_message, url,
 // caption, width, height, sha256, dhash, id, hash), then `<out>/<s:05d>_stats.json` (count, successes,
-// failed_to_download, failed_to_resize, duration, start_time, end_time, status_dict). The stats file is written last: its presence marks the slice
-// finished, and a rerun skips finished slices (see stages/yfcc/skip-finished-slices.ts).
+// failed_to_download, failed_to_resize, duration, start_time, end_time, status_dict). The stats file is written last:
+// its presence marks the slice finished, and a rerun skips finished slices (see stages/yfcc/skip-finished-slices.ts).
 import { writeFile, rename, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sink, StageContext } from '../core/stage.ts';
