@@ -4,7 +4,7 @@
 // (run/runner.ts). The five YFCC-15M pipelines differ only in `supervision` and the optimiser numbers.
 import type { BackendChoice } from '../src/backend.ts';
 
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip';
+export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip' | 'siglip';
 
 /** What the runner hands an evaluation hook (called every `eval.every` steps and at the end). */
 export interface EvaluateContext {

@@ -38,7 +38,7 @@ export const schema: Schema = {
     contextLength: { type: 'int', min: 2 },
   },
   supervision: {
-    name: { type: 'enum', values: ['clip', 'declip', 'slip', 'filip', 'defilip'] },
+    name: { type: 'enum', values: ['clip', 'declip', 'slip', 'filip', 'defilip', 'siglip'] },
     options: { type: 'record' },
   },
   optim: {

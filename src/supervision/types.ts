@@ -8,7 +8,7 @@ import type { ClipConfig } from '../models/presets.ts';
 import type { ViewPresetName } from '../image/presets.ts';
 import type { Rng } from '../rng.ts';
 
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip';
+export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip' | 'siglip';
 export type TextView = 'raw' | 'eda' | 'mlm';
 export type ImageViewName = ViewPresetName;
 

@@ -51,6 +51,7 @@ const expectedParts: Record<string, string[]> = {
   slip: ['clip', 'simclr'],
   filip: ['clip', 'filip'],
   defilip: ['filip', 'mlm', 'mv', 'nn', 'simsiam'],
+  siglip: ['siglip'],
 };
 const expectedHeads: Record<string, string[]> = {
   clip: [],
@@ -58,6 +59,7 @@ const expectedHeads: Record<string, string[]> = {
   slip: ['predictor_sim.linear1.weight', 'predictor_sim.linear3.weight'],
   filip: ['image_mapping.weight', 'text_mapping.weight', 'logit_scale_dense'],
   defilip: ['projector.linear1.weight', 'text_label_predictor.weight', 'image_mapping.weight', 'logit_scale_dense'],
+  siglip: ['logit_bias'],
 };
 
 let tokenizer: ClipTokenizer;
