@@ -3,7 +3,8 @@
 // Order for `backend: 'auto'`: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both optional dependencies that
 // cannot install on machines without the libtensorflow download), else the wasm backend with one thread per core, else
 // the pure-JS cpu backend. `CLIP_BENCH_BACKEND` (auto|tensorflow|wasm|cpu) overrides the default, `CLIP_BENCH_THREADS`
-// the wasm thread count. The project's kernels (src/kernels/) are registered for wasm and cpu before the backend is set.
+// the wasm thread count (also the native BLAS's: src/kernels/native-blas.ts). The project's kernels (src/kernels/)
+// are registered for wasm and cpu before the backend is set.
 //
 // Multi-threaded wasm in Node: tfjs-backend-wasm 4.22 reports WASM_HAS_MULTITHREAD_SUPPORT=false under Node, hands
 // Emscripten `blob:` URLs for its pthread worker scripts (Node workers cannot load them), and the C++ side caps the
@@ -19,6 +20,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { registerProjectKernels } from './kernels/register.ts';
+import { enableNativeBlas } from './kernels/native-blas.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -76,7 +78,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (choice === 'wasm') throw new Error(`initBackend: backend 'wasm' requested but failed: ${r}`);
       notes.push(r);
     } else {
-      info = { name: 'wasm', threads: r, reason: `wasm with ${r} thread(s) (${os.availableParallelism()} cores)` };
+      const matmul = enableNativeBlas(r).reason; // the native BLAS addon when built, else XNNPACK
+      info = {
+        name: 'wasm',
+        threads: r,
+        reason: `wasm with ${r} thread(s) (${os.availableParallelism()} cores); ${matmul}`,
+      };
     }
   }
   if (!info) {

@@ -14,7 +14,7 @@
 // Logit scale: exp(θ) capped at 100 in the forward (not SLIP, FILIP's dense scale nor SigLIP); θ clamped into [3, 6]
 // in beforeStep/afterStep (SigLIP: init ln 10, clamped into [0, ln 100]). Every weight, temperature, head size, queue
 // size and clamp is an option.
-import type { Supervision, SupervisionName } from './types.ts';
+import type { Supervision } from './types.ts';
 import { createClipSupervision } from './clip.ts';
 import { createDeclipSupervision } from './declip.ts';
 import { createSlipSupervision } from './slip.ts';
@@ -24,7 +24,6 @@ import { createSiglipSupervision } from './siglip.ts';
 
 export type {
   Supervision,
-  SupervisionName,
   TrainBatch,
   TextView,
   ImageViewName,
@@ -33,15 +32,17 @@ export type {
   DenseScorer,
 } from './types.ts';
 
-const registry: Record<SupervisionName, (options?: Record<string, unknown>) => Supervision> = {
+/** The methods by name: the one list the declaration, its validation and the command line read the names from. */
+const registry = {
   clip: createClipSupervision,
   declip: createDeclipSupervision,
   slip: createSlipSupervision,
   filip: createFilipSupervision,
   defilip: createDefilipSupervision,
   siglip: createSiglipSupervision,
-};
+} satisfies Record<string, (options?: Record<string, unknown>) => Supervision>;
 
+export type SupervisionName = keyof typeof registry;
 export const supervisionNames = Object.keys(registry) as SupervisionName[];
 
 export function createSupervision(name: string, options: Record<string, unknown> = {}): Supervision {

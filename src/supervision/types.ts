@@ -8,7 +8,6 @@ import type { ClipConfig } from '../models/presets.ts';
 import type { ViewPresetName } from '../image/presets.ts';
 import type { Rng } from '../rng.ts';
 
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip' | 'siglip';
 export type TextView = 'raw' | 'eda' | 'mlm';
 export type ImageViewName = ViewPresetName;
 
@@ -36,7 +35,8 @@ export interface FeatureOptions {
 export type SupervisedModel = Pick<ClipModel, 'config' | 'store' | 'encodeImage' | 'encodeText' | 'logitScale'>;
 
 export interface Supervision {
-  readonly name: SupervisionName;
+  /** The method's name in the registry (src/supervision/index.ts). */
+  readonly name: string;
   /** Image view presets, in the order batch.images must follow. */
   readonly imageViews: readonly ImageViewName[];
   readonly textViews: readonly TextView[];
