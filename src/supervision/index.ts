@@ -1,15 +1,15 @@
 // Registry of the supervision modules: createSupervision(name, options) with the seed's defaults
 // (docs/methods.md). What each declares and optimises:
 //
-//   name     image views           text views  heads (state-dict prefix)          loss (parts)
-//   clip     clip                  raw         -                                  clip
-//   declip   mocov2, mocov2        mlm, eda    projector, predictor,              0.4 mv + 0.2 simsiam + 0.2 mlm + 0.2 nn
+//   name     image views           text views  heads (state-dict prefix)        loss (parts)
+//   clip     clip                  raw         -                                clip
+//   declip   mocov2, mocov2        mlm, eda    projector, predictor,            0.4 mv + 0.2 simsiam + 0.2 mlm + 0.2 nn
 //                                              text_label_predictor; NN queue
-//   slip     clip, simclr, simclr  raw         predictor_sim                      1 clip + 1 simclr (tau 0.1)
-//   filip    mocov2                mlm         image_mapping, text_mapping,       0 clip + 1 filip
+//   slip     clip, simclr, simclr  raw         predictor_sim                    1 clip + 1 simclr (tau 0.1)
+//   filip    mocov2                mlm         image_mapping, text_mapping,     0 clip + 1 filip
 //                                              logit_scale_dense
-//   defilip  mocov2, mocov2        mlm, eda    declip's + filip's                 declip's + 0.2 filip
-//   siglip   clip                  raw         logit_bias                         siglip (pairwise sigmoid)
+//   defilip  mocov2, mocov2        mlm, eda    declip's + filip's               declip's + 0.2 filip
+//   siglip   clip                  raw         logit_bias                       siglip (pairwise sigmoid)
 //
 // Logit scale: exp(θ) capped at 100 in the forward (not SLIP, FILIP's dense scale nor SigLIP); θ clamped into [3, 6]
 // in beforeStep/afterStep (SigLIP: init ln 10, clamped into [0, ln 100]). Every weight, temperature, head size, queue

@@ -1,7 +1,8 @@
 // Data-parallel equivalence: `mpirun -np 2` with per-rank batch B/2 computes the same steps as
 // one process with batch B, for CLIP (with gradient-cache micro-batches), DeCLIP (NN queue global, ghost BN B/2 in the
-// 1-rank run), FILIP and SigLIP (micro-batches; its bias is a parameter the loss uses directly, like the scale). The worker (test/mpi/equivalence-worker.ts) feeds both runs the same deterministic global
-// batches and reports the differences; plain DDP (local losses, averaged gradients) is the negative control.
+// 1-rank run), FILIP and SigLIP (micro-batches; its bias is a parameter the loss uses directly, like the scale). The
+// worker (test/mpi/equivalence-worker.ts) feeds both runs the same deterministic global batches and reports the
+// differences; plain DDP (local losses, averaged gradients) is the negative control.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -65,8 +66,8 @@ const mpiSerial = mpiReady ? test.serial : test.serial.skip;
 mpiSerial(
   '2 ranks x B/2 = 1 rank x B: same losses, gradients and weights for CLIP, DeCLIP, FILIP, SigLIP',
   async (t) => {
-    // 3 steps, global batch 8; CLIP with micro-batches of 2 (gradient cache across ranks), AdamW as the seed (eps 1e-8);
-    // then CLIP with 4 KiB gradient buckets and DeCLIP with per-rank NN queues (checked in the next test)
+    // 3 steps, global batch 8; CLIP with micro-batches of 2 (gradient cache across ranks), AdamW as the seed (eps
+    // 1e-8); then CLIP with 4 KiB gradient buckets and DeCLIP with per-rank NN queues (checked in the next test)
     const run = await mpirun(2, [
       'test/mpi/equivalence-worker.ts',
       '3',
@@ -107,9 +108,9 @@ mpiSerial(
         `${tag}: tensor count grows over steps (${r.dpTensorCounts})`,
       );
       // weights after 3 AdamW steps, over coordinates whose exact gradient is not zero (the worker skips attention key
-      // biases and biases feeding a BatchNorm): relative L2 over the model within 1e-5; per tensor (max |diff| / max |w|)
-      // within 1e-5 for CLIP, 1e-3 for DeCLIP / FILIP / SigLIP, because Adam turns float-rounding differences of small gradients
-      // into steps of size ~lr (docs/distributed.md "Equivalence")
+      // biases and biases feeding a BatchNorm): relative L2 over the model within 1e-5; per tensor (max |diff| / max
+      // |w|) within 1e-5 for CLIP, 1e-3 for DeCLIP / FILIP / SigLIP, because Adam turns float-rounding differences of
+      // small gradients into steps of size ~lr (docs/distributed.md "Equivalence")
       t.true(r.weightsL2 <= 1e-5, `${tag}: weights differ by ${r.weightsL2} (relative L2 over the model)`);
       t.true(
         r.worstWeight <= (r.name === 'clip' ? 1e-5 : 1e-3),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startPipeline, tinyArgs } from '../helpers/run-pipeline-child.ts';
 import { readSafetensors } from '../../src/weights/safetensors.ts';
 
-test('siglip trains the tiny model: loss falls, scale starts at 10 within [1, 100], logit_bias is checkpointed', async (t) => {
+test('siglip trains the tiny model: loss falls, scale from 10 within [1, 100], logit_bias checkpointed', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'pipe-siglip-'));
   const run = await startPipeline(
     'pipelines/clip-yfcc15m.ts',

@@ -89,7 +89,7 @@ test('one event file, file_version first, one scalar per event in the TF 2 form,
   rmSync(dir, { recursive: true });
 });
 
-test('rewind keeps the points up to the step the run continues from, drops a cut-short record, and appends after', (t) => {
+test('rewind keeps points up to the step the run continues from, drops a cut-short record, appends after', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tb-rewind-'));
   let sink = tensorboardSink(dir);
   for (const r of [evalRecord(0), stepRecord(1), stepRecord(2), stepRecord(3), evalRecord(3)]) sink.write(r);

@@ -1,11 +1,11 @@
 // Parity of the supervisions against the PyTorch references (reference/supervision_reference.py and, for SigLIP,
-// reference/siglip_reference.py; fixtures under fixtures/parity/supervision/). The model is replaced by a mock whose encoders return fixed tensors held in
-// tf.Variables, so features()+loss() run unchanged and the gradients with respect to the encoder outputs
-// (embeddings, pooled features, dense tokens, word features), the heads and the logit scales are compared with
-// PyTorch's. Tolerance: per tensor max|ours − ref| / max|ref| ≤ 1e-5; a gradient that is analytically zero (the bias
-// of a Linear followed by BN; reference max|g| < 1e-12) must be below 1e-5 × the step's largest gradient (loss parts:
-// |ours − ref| ≤ 1e-5·max(|ref|, 1)), on the cpu backend (float32 vs. the float64 reference on the same float32
-// inputs).
+// reference/siglip_reference.py; fixtures under fixtures/parity/supervision/). The model is replaced by a mock whose
+// encoders return fixed tensors held in tf.Variables, so features()+loss() run unchanged and the gradients with respect
+// to the encoder outputs (embeddings, pooled features, dense tokens, word features), the heads and the logit scales are
+// compared with PyTorch's. Tolerance: per tensor max|ours − ref| / max|ref| ≤ 1e-5; a gradient that is analytically
+// zero (the bias of a Linear followed by BN; reference max|g| < 1e-12) must be below 1e-5 × the step's largest gradient
+// (loss parts: |ours − ref| ≤ 1e-5·max(|ref|, 1)), on the cpu backend (float32 vs. the float64 reference on the same
+// float32 inputs).
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';

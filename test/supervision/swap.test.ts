@@ -1,6 +1,6 @@
-// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and the
-// same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision:
-// the batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
+// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and
+// the same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision: the
+// batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
 // gradients reach the towers, the heads and the logit scale(s), and afterStep/getState behave (NN queue advances).
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';

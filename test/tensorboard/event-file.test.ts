@@ -40,7 +40,7 @@ test('reads the TensorFlow 2 file: file_version first, then my_metric = 0.5 * st
   t.true(points.every((p, i) => i === 0 || p.wallTime >= points[i - 1].wallTime));
 });
 
-test("our encoder writes TensorFlow's bytes: file_version and scalar events re-encoded from the decoded values", (t) => {
+test("our encoder writes TensorFlow's bytes: its events re-encoded from their decoded values", (t) => {
   const bytes = tfFile();
   const { records } = readRecords(bytes);
   let offset = 0;
@@ -73,7 +73,7 @@ test('a corrupt record is an error naming its offset; a record cut short at the 
   t.true(r.trailingBytes > 0);
 });
 
-test('the other scalar forms TensorBoard reads: TF 1.x simple_value and float_val tensors; non-scalars skipped', (t) => {
+test('other scalar forms TensorBoard reads: TF 1.x simple_value, float_val tensors; non-scalars skipped', (t) => {
   const simple = decodeEvent(
     encodeEvent({ wallTime: 1, step: 3, summary: { value: [{ tag: 'a', simpleValue: 0.25 }] } }),
   );
