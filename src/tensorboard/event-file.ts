@@ -1,7 +1,6 @@
 // A TensorBoard event file as bytes: Events serialised and framed as TFRecords (tf-record.ts), in order. Reading
-// checks every CRC and yields the events, and the scalar points they carry, in the shape TensorBoard shows them.
+// checks every CRC and yields the events (scalar-events.ts reads the scalars they carry).
 import { decodeEvent, encodeEvent, type Event } from './event-proto.ts';
-import { eventScalars } from './scalar-events.ts';
 import { frameRecord, readRecords } from './tf-record.ts';
 
 /** The bytes of one event in an event file. */
@@ -22,18 +21,4 @@ export function readEventFile(bytes: Uint8Array, source = 'event file'): { event
     }),
     trailingBytes,
   };
-}
-
-export interface ScalarPoint {
-  step: number;
-  /** Seconds since the epoch. */
-  wallTime: number;
-  tag: string;
-  value: number;
-  pluginName?: string;
-}
-
-/** The scalar points of `events`, in file order. */
-export function scalarPoints(events: readonly Event[]): ScalarPoint[] {
-  return events.flatMap((e) => eventScalars(e).map((s) => ({ step: e.step ?? 0, wallTime: e.wallTime ?? 0, ...s })));
 }

@@ -14,7 +14,6 @@ import protobuf from 'protobufjs';
 const { Field, Type, Root } = protobuf;
 
 export const DT_FLOAT = 1;
-export const DATA_CLASS_SCALAR = 1;
 
 const dim = new Type('Dim').add(new Field('size', 1, 'int64')).add(new Field('name', 2, 'string'));
 const tensorShape = new Type('TensorShapeProto').add(dim).add(new Field('dim', 2, 'Dim', 'repeated'));

@@ -4,7 +4,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { sharedData } from '../helpers/shared-data.ts';
-import { eventRecord, readEventFile, scalarPoints } from '../../src/tensorboard/event-file.ts';
+import { eventRecord, readEventFile } from '../../src/tensorboard/event-file.ts';
+import { scalarPoints } from '../helpers/tensorboard-dir.ts';
 import { decodeEvent, encodeEvent } from '../../src/tensorboard/event-proto.ts';
 import { eventScalars, fileVersionEvent, scalarEvent } from '../../src/tensorboard/scalar-events.ts';
 import { frameRecord, maskedCrc32c, readRecords } from '../../src/tensorboard/tf-record.ts';
