@@ -12,6 +12,7 @@ import {
   listCheckpoints,
   latestCheckpoint,
   applyWeights,
+  CheckpointCorruptError,
   type SaveInput,
 } from '../../src/train/checkpoint-format.ts';
 import { parseSafetensors, toFloat32 } from '../../src/weights/safetensors.ts';
@@ -80,7 +81,12 @@ test.serial(
     const v = { text_projection: new Float32Array(6).fill(1e-8), 'visual.proj.weight': new Float32Array(6).fill(2e-8) };
     const dir = await saveCheckpoint(root, { store, moments: { step: 7, m, v }, state: stateFor(7) }, 3);
     t.is(dir, join(root, 'step-000000007'));
-    t.deepEqual((await readdir(dir)).sort(), ['model.safetensors', 'optimizer.safetensors', 'state.msgpack']);
+    t.deepEqual((await readdir(dir)).sort(), [
+      'checksums.json',
+      'model.safetensors',
+      'optimizer.safetensors',
+      'state.msgpack',
+    ]);
 
     const file = parseSafetensors(await readFile(join(dir, 'model.safetensors')));
     const w = (name: string) => file.tensors.get(name)!;
@@ -208,3 +214,34 @@ test.serial(
     await rm(root, { recursive: true, force: true });
   },
 );
+
+test.serial('a corrupt or cut-short checkpoint file is an error naming the file (checksums)', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'ckpt-'));
+  const store = new ParamStore();
+  store.add('w', tf.tensor1d([1, 2]), { kind: 'weight' });
+  const moments = { step: 1, m: { w: new Float32Array(2) }, v: { w: new Float32Array(2) } };
+  const dir = await saveCheckpoint(root, { store, moments, state: stateFor(1) }, 3);
+  const state = join(dir, 'state.msgpack');
+  const bytes = await readFile(state);
+  // one flipped byte that msgpack still decodes: only the checksum can tell
+  const flipped = Buffer.from(bytes);
+  flipped[flipped.length - 1] ^= 1;
+  await writeFile(state, flipped);
+  const err = await t.throwsAsync(loadCheckpoint(dir), { instanceOf: CheckpointCorruptError });
+  t.is(err!.file, state);
+  t.regex(
+    err!.message,
+    /^checkpoint file .*step-000000001\/state\.msgpack: corrupt \(its sha256 differs from checksums\.json/,
+  );
+  await writeFile(state, bytes.subarray(0, 10));
+  await t.throwsAsync(loadCheckpoint(dir), { message: /state\.msgpack: corrupt/ });
+  await rm(join(dir, 'model.safetensors'));
+  await writeFile(state, bytes);
+  await t.throwsAsync(loadCheckpoint(dir), { message: /model\.safetensors: missing$/ });
+  // without checksums (an older checkpoint) an undecodable state still names its file
+  await rm(join(dir, 'checksums.json'));
+  await writeFile(state, Buffer.from([0xc1, 0xc1, 0xc1]));
+  await t.throwsAsync(loadCheckpoint(dir), { message: /state\.msgpack: cannot be decoded/ });
+  store.dispose();
+  await rm(root, { recursive: true, force: true });
+});
