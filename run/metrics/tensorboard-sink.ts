@@ -27,14 +27,8 @@ import { join } from 'node:path';
 import { eventRecord, readEventFile } from '../../src/tensorboard/event-file.ts';
 import type { Event } from '../../src/tensorboard/event-proto.ts';
 import { fileVersionEvent, scalarEvent } from '../../src/tensorboard/scalar-events.ts';
-
-/** The fields of a metrics record this sink reads (run/metrics/records.ts has the full types). */
-export interface MetricsRecordLike {
-  type: string;
-  step?: number;
-  time?: string;
-  [field: string]: unknown;
-}
+import type { MetricsRecord } from './records.ts';
+import type { MetricsSink } from './writer.ts';
 
 const stepTags: Record<string, string> = {
   loss: 'loss/total',
@@ -51,11 +45,10 @@ const stepGroups: Record<string, string> = { parts: 'loss', logitScales: 'logit_
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** The TensorBoard scalars of one metrics record (none for run, rollback and end records). */
-export function recordScalars(r: MetricsRecordLike): Array<{ tag: string; value: number }> {
+export function recordScalars(r: MetricsRecord): Array<{ tag: string; value: number }> {
   const out: Array<{ tag: string; value: number }> = [];
   if (r.type === 'eval') {
-    for (const [k, v] of Object.entries((r.results ?? {}) as Record<string, unknown>))
-      if (isNumber(v)) out.push({ tag: `eval/${k}`, value: v });
+    for (const [k, v] of Object.entries(r.results)) if (isNumber(v)) out.push({ tag: `eval/${k}`, value: v });
     return out;
   }
   if (r.type !== 'step') return out;
@@ -71,15 +64,8 @@ export function recordScalars(r: MetricsRecordLike): Array<{ tag: string; value:
 
 export const isEventFileName = (name: string) => name.startsWith('events.out.tfevents.');
 
-export interface TensorboardSink {
-  write(record: MetricsRecordLike): void;
-  rewind(step: number | null): void;
-  flush(): void;
-  close(): void;
-}
-
 /** A metrics sink writing TensorBoard event files into `dir` (the run directory). */
-export function tensorboardSink(dir: string): TensorboardSink {
+export function tensorboardSink(dir: string): Required<MetricsSink> {
   let fd: number | undefined;
   let files = 0;
   const newName = () => `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}.${files++}`;
@@ -100,8 +86,8 @@ export function tensorboardSink(dir: string): TensorboardSink {
     write(record) {
       const scalars = recordScalars(record);
       if (scalars.length === 0) return;
-      const step = record.step ?? 0;
-      const time = record.time ? Date.parse(record.time) : Number.NaN;
+      const step = record.type === 'step' || record.type === 'eval' ? record.step : 0;
+      const time = Date.parse(record.time);
       const wallTime = (Number.isFinite(time) ? time : Date.now()) / 1000;
       writeSync(open(), bytesOf(scalars.map((s) => scalarEvent(s.tag, s.value, step, wallTime))));
     },
