@@ -24,8 +24,9 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { eventRecord, readEventFile } from '../../src/tensorboard/event-file.ts';
-import type { Event } from '../../src/tensorboard/event-proto.ts';
+import { eventRecord } from '../../src/tensorboard/event-file.ts';
+import { eventStepOf, type Event } from '../../src/tensorboard/event-proto.ts';
+import { readRecords } from '../../src/tensorboard/tf-record.ts';
 import { fileVersionEvent, scalarEvent } from '../../src/tensorboard/scalar-events.ts';
 import type { MetricsRecord } from './records.ts';
 import type { MetricsSink } from './writer.ts';
@@ -100,16 +101,22 @@ export function tensorboardSink(dir: string): Required<MetricsSink> {
         return; // no run directory yet: nothing written before
       }
       if (names.length === 0) return;
-      const kept: Event[] = [];
+      // Records are copied as they are (only their step is read); a record cut short by a kill is left out.
+      const kept: Uint8Array[] = [bytesOf([fileVersionEvent(Date.now() / 1000)])];
       for (const name of names) {
-        const { events } = readEventFile(new Uint8Array(readFileSync(join(dir, name))), join(dir, name));
-        if (step !== null) kept.push(...events.filter((e) => e.summary && (e.step ?? 0) <= step));
+        const bytes = new Uint8Array(readFileSync(join(dir, name)));
+        const { records, starts } = readRecords(bytes, join(dir, name));
+        if (step === null) continue;
+        records.forEach((data, i) => {
+          const e = eventStepOf(data);
+          if (e.hasSummary && e.step <= step) kept.push(bytes.subarray(starts[i], starts[i] + data.byteLength + 16));
+        });
       }
       const name = newName();
       const tmp = join(dir, `.${name}.tmp`);
       const out = openSync(tmp, 'w');
       try {
-        writeSync(out, bytesOf([fileVersionEvent(Date.now() / 1000), ...kept]));
+        writeSync(out, Buffer.concat(kept));
         fsyncSync(out);
       } finally {
         closeSync(out);

@@ -70,9 +70,26 @@ export interface Event {
 
 /** Serialise an Event; fields left undefined are not written (leave out proto3 defaults such as step 0). */
 export function encodeEvent(e: Event): Uint8Array {
-  const problem = event.verify(e);
-  if (problem) throw new Error(`tensorboard event: ${problem}`);
-  return event.encode(event.fromObject(e)).finish();
+  return event.encode(e).finish();
+}
+
+/**
+ * The step of a serialised Event and whether it carries a summary, read from its top-level fields only (protobufjs's
+ * Reader, skipping the rest unparsed): what a rewind needs from each of the many events of a long run.
+ */
+export function eventStepOf(bytes: Uint8Array): { step: number; hasSummary: boolean } {
+  const reader = protobuf.Reader.create(bytes);
+  let step = 0;
+  let hasSummary = false;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 2 && (tag & 7) === 0) step = Number(reader.int64());
+    else {
+      if (tag >>> 3 === 5) hasSummary = true;
+      reader.skipType(tag & 7);
+    }
+  }
+  return { step, hasSummary };
 }
 
 /** Parse an Event; fields this file does not declare are skipped. int64 steps come back as numbers. */

@@ -25,6 +25,8 @@ export function frameRecord(data: Uint8Array): Uint8Array {
 export interface ReadRecords {
   /** The data of every complete record, in order (views into the input). */
   records: Uint8Array[];
+  /** Where each record, framing included, starts in the input (it ends where the next starts). */
+  starts: number[];
   /** Bytes after the last complete record: a record cut short at the end (a writer killed mid-write), or 0. */
   trailingBytes: number;
 }
@@ -36,18 +38,20 @@ export interface ReadRecords {
 export function readRecords(bytes: Uint8Array, source = 'records'): ReadRecords {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: Uint8Array[] = [];
+  const starts: number[] = [];
   let offset = 0;
   while (offset + 12 <= bytes.byteLength) {
-    const length = view.getBigUint64(offset, true);
+    const length = view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
     if (view.getUint32(offset + 8, true) !== maskedCrc32c(bytes.subarray(offset, offset + 8)))
       throw new Error(`${source}: record at byte ${offset}: length CRC mismatch (not a TFRecord file, or corrupt)`);
-    const end = offset + 12 + Number(length) + 4;
-    if (length > BigInt(bytes.byteLength) || end > bytes.byteLength) break;
+    const end = offset + 12 + length + 4;
+    if (end > bytes.byteLength) break;
     const data = bytes.subarray(offset + 12, end - 4);
     if (view.getUint32(end - 4, true) !== maskedCrc32c(data))
       throw new Error(`${source}: record at byte ${offset}: data CRC mismatch (corrupt record)`);
     records.push(data);
+    starts.push(offset);
     offset = end;
   }
-  return { records, trailingBytes: bytes.byteLength - offset };
+  return { records, starts, trailingBytes: bytes.byteLength - offset };
 }
