@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { sharedData } from '../helpers/shared-data.ts';
 import { eventRecord, readEventFile } from '../../src/tensorboard/event-file.ts';
 import { scalarPoints } from '../helpers/tensorboard-dir.ts';
-import { decodeEvent, encodeEvent } from '../../src/tensorboard/event-proto.ts';
+import { decodeEvent, encodeEvent, eventStepOf } from '../../src/tensorboard/event-proto.ts';
 import { eventScalars, fileVersionEvent, scalarEvent } from '../../src/tensorboard/scalar-events.ts';
 import { frameRecord, maskedCrc32c, readRecords } from '../../src/tensorboard/tf-record.ts';
 
@@ -39,6 +39,12 @@ test('reads the TensorFlow 2 file: file_version first, then my_metric = 0.5 * st
     t.true(p.wallTime > 1585499054 && p.wallTime < 1585499055);
   }
   t.true(points.every((p, i) => i === 0 || p.wallTime >= points[i - 1].wallTime));
+  // the step-only view a rewind uses agrees with full decoding
+  const { records } = readRecords(bytes);
+  t.deepEqual(
+    records.map((r) => eventStepOf(r)),
+    events.map((e) => ({ step: e.step ?? 0, hasSummary: e.summary !== undefined })),
+  );
 });
 
 test("our encoder writes TensorFlow's bytes: its events re-encoded from their decoded values", (t) => {
