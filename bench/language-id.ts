@@ -81,11 +81,14 @@ console.log(
     .join(' ')}`,
 );
 console.log(
-  `labelled set: ${set.length} captions (${count(set)}) in ${new Set(set.map((c) => c.lang)).size} languages; short (<= ${SHORT_CAPTION_CHARS} chars): ${count(short)}; long: ${count(long)}; Flickr8k English captions: ${flickr.length || 'not found'}`,
+  `labelled set: ${set.length} captions (${count(set)}) in ${new Set(set.map((c) => c.lang)).size} ` +
+    `languages; short (<= ${SHORT_CAPTION_CHARS} chars): ${count(short)}; long: ${count(long)}; Flickr8k ` +
+    `English captions: ${flickr.length || 'not found'}`,
 );
 const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
 console.log(
-  `\n| identifier | precision | recall | short: precision | short: recall | long: precision | long: recall | Flickr8k recall | CPU us/caption |`,
+  `\n| identifier | precision | recall | short: precision | short: recall | long: precision | long: recall | ` +
+    `Flickr8k recall | CPU us/caption |`,
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [name, decide] of candidates) {
@@ -106,7 +109,9 @@ for (const [name, decide] of candidates) {
   for (const t of flickr) if (decide(t)) flickrYes++;
   const us = flickr.length ? (cpu() - c0) / flickr.length : NaN;
   console.log(
-    `| ${name} | ${pct(all.precision)} | ${pct(all.recall)} | ${pct(s.precision)} | ${pct(s.recall)} | ${pct(l.precision)} | ${pct(l.recall)} | ${flickr.length ? pct(flickrYes / flickr.length) : '-'} | ${us.toFixed(0)} |`,
+    `| ${name} | ${pct(all.precision)} | ${pct(all.recall)} | ${pct(s.precision)} | ${pct(s.recall)} | ` +
+      `${pct(l.precision)} | ${pct(l.recall)} | ${flickr.length ? pct(flickrYes / flickr.length) : '-'} | ` +
+      `${us.toFixed(0)} |`,
   );
   if (showErrors) {
     console.log(`  false positives: ${all.falsePositives.map((c) => `${c.lang}: ${c.text}`).join(' | ')}`);

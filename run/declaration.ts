@@ -191,7 +191,7 @@ export const declarationSchema = {
     onSignal: bool(true, 'save a checkpoint when SIGINT/SIGTERM stops the run', { resumable: true }),
   },
   logging: {
-    out: str('runs/default', 'run directory: run.json, metrics.jsonl, checkpoints/', {
+    out: str('runs/default', 'run directory: run.json, metrics.jsonl, TensorBoard event files, checkpoints/', {
       nonEmpty: true,
       resumable: true,
     }),

@@ -45,6 +45,7 @@ import { zeroShotEvaluation } from './zero-shot-hook.ts';
 import { MetricsWriter } from './metrics/writer.ts';
 import { jsonlSink } from './metrics/jsonl-sink.ts';
 import { consoleSink } from './metrics/console-sink.ts';
+import { tensorboardSink } from './metrics/tensorboard-sink.ts';
 import type { StepMetricsRecord } from './metrics/records.ts';
 
 export interface RunOptions {
@@ -188,6 +189,7 @@ async function setUp(d: PipelineDeclaration, options: RunOptions): Promise<Run> 
       lead
         ? [
             jsonlSink(join(d.logging.out, 'metrics.jsonl')),
+            tensorboardSink(d.logging.out),
             consoleSink({ mode: d.logging.progress, every: d.logging.every, write: log }),
           ]
         : [],

@@ -1,6 +1,6 @@
 // The one writer of a run's metrics: every record (run, step, eval, rollback, end; run/metrics/records.ts) goes
-// through `write`, which hands it to each sink in order. Sinks: metrics.jsonl (jsonl-sink.ts), the progress display
-// on stderr (console-sink.ts); another output is one more sink, e.g. `writer.add(tensorboardSink(dir))`.
+// through `write`, which hands it to each sink in order. Sinks: metrics.jsonl (jsonl-sink.ts), TensorBoard event files
+// (tensorboard-sink.ts), the progress display on stderr (console-sink.ts); another output is one more sink.
 import type { MetricsRecord } from './records.ts';
 
 export interface MetricsSink {

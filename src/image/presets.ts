@@ -48,7 +48,7 @@ export const viewPresets: Record<ViewPresetName, (size: number, stats?: Normaliz
   }),
   /** MOCOV2 (one of the two crops). */
   mocov2: (size, stats = imagenetStats) => mocoV2(size, stats, 0.2),
-  /** SLIP's two SimCLR views (SLIP paper / facebookresearch/SLIP: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
+  /** SLIP's two SimCLR views (SLIP paper and code: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
   simclr: (size, stats = imagenetStats) => mocoV2(size, stats, 0.08),
   /** ONECROP: Resize(round(size*256/224), shorter side) -> CenterCrop(size) -> Normalize. */
   eval: (size, stats = imagenetStats) => ({

@@ -54,7 +54,7 @@ const sha256 = (chunks: Uint8Array[]) => {
 };
 
 export interface DataCursor {
-  /** The reader's cursor after the last sample of the last trained batch (stages/webdataset/read-shards.ts ReaderCursor). */
+  /** The reader's cursor (read-shards.ts ReaderCursor) after the last sample of the last trained batch. */
   epoch: number;
   samplesConsumed: number;
   pass?: number;
@@ -107,7 +107,9 @@ export interface SaveInput {
   state: Omit<TrainState, 'format' | 'version' | 'savedAt'>;
 }
 
-/** Write a checkpoint for state.step under `root` atomically; then keep only the newest `keep`. Returns its directory. */
+/**
+ * Write a checkpoint for state.step under `root` atomically; then keep only the newest `keep`. Returns its directory.
+ */
 export async function saveCheckpoint(root: string, input: SaveInput, keep: number): Promise<string> {
   const dir = join(root, checkpointDirName(input.state.step));
   const weights = exportStateDict(input.store); // the models area's OpenAI-name / PyTorch-layout export
@@ -258,6 +260,7 @@ export function applyWeights(model: { store: ParamStore; config: ClipConfig }, c
   const r = importStateDict(store, ck.weights);
   if (r.unused.length)
     throw new Error(
-      `checkpoint ${ck.dir}: model.safetensors has ${r.unused.length} tensor(s) this model lacks, e.g. "${r.unused[0]}"`,
+      `checkpoint ${ck.dir}: model.safetensors has ${r.unused.length} tensor(s) this model lacks, e.g. ` +
+        `"${r.unused[0]}"`,
     );
 }

@@ -94,7 +94,8 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
       throw new Error(`${source}: tensor "${name}" offsets [${begin}, ${end}] outside data (${dataLen} bytes)`);
     if (end - begin !== count * ELEMENT_SIZE[dtype]) {
       throw new Error(
-        `${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ${count * ELEMENT_SIZE[dtype]}`,
+        `${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ` +
+          `${count * ELEMENT_SIZE[dtype]}`,
       );
     }
     tensors.set(name, { dtype, shape: info.shape.slice(), bytes: buf.subarray(dataStart + begin, dataStart + end) });

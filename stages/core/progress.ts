@@ -124,7 +124,8 @@ export function progress<A>(options: ProgressOptions): Stage<A, A> {
         display.stop();
       } else
         display.line(
-          `${options.label}: done, ${n} ${unit} in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rate()} ${unit}/s`,
+          `${options.label}: done, ${n} ${unit} in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+            `${rate()} ${unit}/s`,
         );
     }
   };

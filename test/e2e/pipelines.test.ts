@@ -80,7 +80,10 @@ test('without data a YFCC-15M pipeline stops with one line saying how to get sha
   t.is(lines.length, 1, run.stderr);
   t.regex(
     lines[0],
-    /no YFCC-15M shards: pass --data .* or set CLIP_BENCH_YFCC15M; .*pipelines\/yfcc15m-shards\.ts.*pipelines\/make-shards\.ts/,
+    new RegExp(
+      String.raw`no YFCC-15M shards: pass --data .* or set CLIP_BENCH_YFCC15M; ` +
+        String.raw`.*pipelines/yfcc15m-shards\.ts.*pipelines/make-shards\.ts`,
+    ),
   );
 });
 

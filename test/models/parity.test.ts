@@ -1,6 +1,6 @@
-// PyTorch parity of the model zoo: fixtures from reference/models_reference.py (OpenAI CLIP architecture, tiny configs).
-// The weights files import with no architecture flags; embeddings, dense tokens and parameter gradients must match
-// within 1e-4 relative (max |ours - torch| / max |torch| per tensor) on the wasm and cpu backends.
+// PyTorch parity of the model zoo: fixtures from reference/models_reference.py (OpenAI CLIP architecture, tiny
+// configs). The weights files import with no architecture flags; embeddings, dense tokens and parameter gradients must
+// match within 1e-4 relative (max |ours - torch| / max |torch| per tensor) on the wasm and cpu backends.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +149,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
 }
 
 test.serial(
-  'DeCLIP-named state dict (module./encode_text. prefixes, nn.Linear text_projection with bias) matches PyTorch nn.Linear',
+  'DeCLIP-named state dict (module./encode_text. prefixes, nn.Linear text_projection with bias) matches ' +
+    'PyTorch nn.Linear',
   async (t) => {
     await initBackend({ backend: 'cpu', quiet: true });
     const weights = await readSafetensors(fixture('vit.safetensors'));

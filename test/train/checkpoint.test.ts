@@ -213,7 +213,8 @@ test.serial(
       await new Promise((r) => child.once('exit', r));
       t.true(saved >= 1);
       const all = await listCheckpoints(root);
-      // keep = 3; a kill between publishing a new checkpoint and pruning the oldest leaves one extra (pruned on the next save)
+      // keep = 3; a kill between publishing a new checkpoint and pruning the oldest leaves one extra (pruned on the
+      // next save)
       t.true(all.length >= 1 && all.length <= 4, `${all.length} checkpoints`);
       for (const c of all) {
         const ck = await loadCheckpoint(c.dir);

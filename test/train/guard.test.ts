@@ -20,7 +20,7 @@ const explode = [
   '0',
 ];
 
-test('nanPolicy rollback: reload the last checkpoint with lr x 0.997 (cumulative), then stop after maxRollbacks naming the step', async (t) => {
+test('nanPolicy rollback: reload the last checkpoint, lr x 0.997 (cumulative); stop after maxRollbacks', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-rb-'));
   const run = await startPipeline(
     'pipelines/clip-yfcc15m.ts',
@@ -49,7 +49,7 @@ test('nanPolicy rollback: reload the last checkpoint with lr x 0.997 (cumulative
   await rm(out, { recursive: true, force: true });
 });
 
-test('nanPolicy stop: the run stops with one line naming the step; weights of the bad step are not saved', async (t) => {
+test('nanPolicy stop: one line naming the step stops the run; weights of the bad step are not saved', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-stop-'));
   const run = await startPipeline(
     'pipelines/clip-yfcc15m.ts',

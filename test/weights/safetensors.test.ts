@@ -13,7 +13,7 @@ import {
   toInt32,
 } from '../../src/weights/safetensors.ts';
 
-test('write -> read round trip keeps names, order, shapes, dtypes, values and metadata; F32 reads are zero-copy views', async (t) => {
+test('write -> read keeps names, order, shapes, dtypes, values, metadata; F32 reads are zero-copy views', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
   try {
     const a = Float32Array.from({ length: 6 }, (_, i) => i * 0.5 - 1);
