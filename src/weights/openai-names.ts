@@ -20,7 +20,7 @@ import { toFloat32, toInt32 } from './safetensors.ts';
 
 const IGNORED_KEYS = new Set(['input_resolution', 'context_length', 'vocab_size']);
 
-/** State-dict names of the methods' heads (DeCLIP, SLIP, FILIP): expected beside a CLIP's tensors, not part of it. */
+/** State-dict names of the methods' heads (DeCLIP, SLIP, FILIP, SigLIP's bias): expected beside a CLIP's tensors, not part of it. */
 export const METHOD_HEAD_PREFIXES = [
   'projector.',
   'predictor.',
@@ -29,6 +29,7 @@ export const METHOD_HEAD_PREFIXES = [
   'image_mapping.',
   'text_mapping.',
   'logit_scale_dense',
+  'logit_bias',
 ] as const;
 
 export const isMethodHead = (name: string): boolean => METHOD_HEAD_PREFIXES.some((p) => name.startsWith(p));
