@@ -33,6 +33,13 @@
 #endif
 #endif
 
+/* Hot loops get an AVX2 copy next to the baseline one on x86-64 Linux, picked at load time where the CPU has it. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 #define MAX_ARGS 16
 #define MAX_THREADS 256
 /* Items at or below this many multiply-adds run on one thread inside OpenBLAS (its SMP threshold 65536 x 4), so a
@@ -380,7 +387,8 @@ static napi_value Epilogue(napi_env env, napi_callback_info info) {
 }
 
 /* ---- layer normalisation over the last axis ------------------------------------------------------------------ *
- * The arithmetic of the project's JavaScript kernel, in doubles, so both give the same floats:
+ * The arithmetic of the project's JavaScript kernel, in doubles; row sums run in DLANES interleaved partial sums
+ * (vectorisable), so a result can differ from the JavaScript kernel's in its last bit:
  *   forward  y = (x - mean) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps) (biased variance)
  *   backward dx = rstd * (dy * gamma - mean(dy * gamma) - xhat * mean(dy * gamma * xhat)),
  *            dgamma = sum over rows of dy * xhat, dbeta = sum over rows of dy (summed per block of rows in double,
@@ -394,19 +402,33 @@ typedef struct {
   double eps;
 } LayerNormJob;
 
-static void layer_norm_range(void *ctx, int64_t begin, int64_t end) {
+#define DLANES 8
+
+/* sum of x[i] (centre = 0) or of (x[i] - centre)^2, in doubles over DLANES partial sums */
+static inline double row_sum(const float *x, int64_t d, double centre, int squares) {
+  double acc[DLANES] = {0};
+  int64_t i = 0;
+  for (; i + DLANES <= d; i += DLANES)
+    for (int l = 0; l < DLANES; l++) {
+      const double c = x[i + l] - centre;
+      acc[l] += squares ? c * c : c;
+    }
+  for (; i < d; i++) {
+    const double c = x[i] - centre;
+    acc[0] += squares ? c * c : c;
+  }
+  double s = 0;
+  for (int l = 0; l < DLANES; l++) s += acc[l];
+  return s;
+}
+
+VECTOR_CLONES static void layer_norm_range(void *ctx, int64_t begin, int64_t end) {
   const LayerNormJob *j = (const LayerNormJob *)ctx;
   const int64_t d = j->d;
   for (int64_t r = begin; r < end; r++) {
     const float *x = j->x + r * d;
-    double s = 0;
-    for (int64_t i = 0; i < d; i++) s += x[i];
-    const double mu = s / (double)d;
-    double v = 0;
-    for (int64_t i = 0; i < d; i++) {
-      const double c = x[i] - mu;
-      v += c * c;
-    }
+    const double mu = row_sum(x, d, 0, 0) / (double)d;
+    const double v = row_sum(x, d, mu, 1);
     const double rs = 1 / sqrt(v / (double)d + j->eps);
     j->mean[r] = (float)mu;
     j->rstd[r] = (float)rs;
@@ -415,7 +437,7 @@ static void layer_norm_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
-static void layer_norm_grad_range(void *ctx, int64_t begin, int64_t end) {
+VECTOR_CLONES static void layer_norm_grad_range(void *ctx, int64_t begin, int64_t end) {
   const LayerNormJob *j = (const LayerNormJob *)ctx;
   const int64_t d = j->d;
   for (int64_t blk = begin; blk < end; blk++) {
@@ -425,16 +447,31 @@ static void layer_norm_grad_range(void *ctx, int64_t begin, int64_t end) {
     for (int64_t r = blk * j->block; r < r1; r++) {
       const float *x = j->x + r * d, *dy = j->dy + r * d;
       const double mu = j->mean_in[r], rs = j->rstd_in[r];
-      double sg = 0, sgx = 0;
-      for (int64_t i = 0; i < d; i++) {
+      double sg[DLANES] = {0}, sgx[DLANES] = {0};
+      int64_t i = 0;
+      for (; i + DLANES <= d; i += DLANES)
+        for (int l = 0; l < DLANES; l++) {
+          const double xh = (x[i + l] - mu) * rs, g = dy[i + l];
+          dg[i + l] += g * xh;
+          db[i + l] += g;
+          const double gg = g * j->gamma[i + l];
+          sg[l] += gg;
+          sgx[l] += gg * xh;
+        }
+      for (; i < d; i++) {
         const double xh = (x[i] - mu) * rs, g = dy[i];
         dg[i] += g * xh;
         db[i] += g;
         const double gg = g * j->gamma[i];
-        sg += gg;
-        sgx += gg * xh;
+        sg[0] += gg;
+        sgx[0] += gg * xh;
       }
-      const double mg = sg / (double)d, mgx = sgx / (double)d;
+      double tsg = 0, tsgx = 0;
+      for (int l = 0; l < DLANES; l++) {
+        tsg += sg[l];
+        tsgx += sgx[l];
+      }
+      const double mg = tsg / (double)d, mgx = tsgx / (double)d;
       float *dx = j->dx + r * d;
       for (int64_t i = 0; i < d; i++) {
         const double xh = (x[i] - mu) * rs;
@@ -530,13 +567,8 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
 
 /* ---- QuickGELU: y = x * sigmoid(1.702 x) ---------------------------------------------------------------------- *
  * dy/dx = s + 1.702 x s (1 - s) with s = sigmoid(1.702 x). exp is a branch-free polynomial (Cephes expf, about 1 ulp)
- * that compilers vectorise; on x86-64 Linux an AVX2 copy is picked at load time where the CPU has it. */
+ * that compilers vectorise. */
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
 
 /* exp(x) for x in [-87.3, 89] (callers clamp, in a separate loop: clamping here lets compilers split the caller's
  * division into per-case copies) */

@@ -6,8 +6,8 @@
 //   dbeta = sum_rows dy;  dgamma = sum_rows dy * xhat;  g = dy * gamma;
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 // `layerNorm(x, gamma, beta, eps)` uses the kernels when the active backend has them, else the op composition.
-// On wasm with the native BLAS addon loaded, the same arithmetic runs natively on the heap, rows spread over threads
-// (same floats forward; dgamma/dbeta sum rows in blocks, so their last bit can differ).
+// On wasm with the native BLAS addon on, the same double arithmetic runs natively on the heap, rows spread over
+// threads; its sums are taken in another order (partial sums, blocks of rows), so a result's last bit can differ.
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelConfig, KernelFunc, TensorInfo, TypedArray } from '@tensorflow/tfjs';
 import { activeBlas } from './native-blas.ts';
