@@ -41,6 +41,7 @@ import { batch } from '../stages/core/batch.ts';
 import { assembleBatch } from '../stages/train/assemble-batch.ts';
 import { trainStepStage, type StepRecord } from '../stages/train/train-step-stage.ts';
 import { RollbackRequest, TrainingHalt } from '../src/train/halt.ts';
+import { cacheOnHost } from '../src/host-values.ts';
 import { checkpointStage } from '../stages/train/checkpoint-stage.ts';
 import { evaluateStage, type EvalResults } from '../stages/train/evaluate-stage.ts';
 import { metricsStage } from '../stages/train/metrics-stage.ts';
@@ -239,7 +240,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     if (lead) writeFileSync(metricsFile, '');
   }
   // every rank starts from rank 0's parameters (fresh runs build the same ones from the seed; this makes it certain)
-  if (parallel) broadcastParameters(world, model.store);
+  if (parallel) await broadcastParameters(world, model.store);
   const firstStep = trainer.step;
   if (lead)
     appendFileSync(
@@ -389,11 +390,12 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     return saveCheckpointOf(c);
   };
   const saveCheckpointOf = async (c: DataCursor | Required<ReaderCursor> | undefined, ranks?: unknown[]) => {
+    await cacheOnHost(model.store.entries().map((e) => e.variable));
     return saveCheckpoint(
       ckptRoot,
       {
         store: model.store,
-        moments: trainer.optimizer.state(),
+        moments: await trainer.optimizer.state(),
         state: {
           pipeline: d.name,
           step: trainer.step,
@@ -511,7 +513,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         trainer.lrScale = scale * d.optim.rollbackLrFactor;
         positions.clear();
         if (parallel) {
-          broadcastParameters(world, model.store);
+          await broadcastParameters(world, model.store);
           world.barrier();
         } // every rank has read the checkpoint
         if (lead) await removeCheckpointsAfter(ckptRoot, trainer.step);

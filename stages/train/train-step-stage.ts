@@ -32,7 +32,7 @@ export function trainStepStage<M extends TrainableModel>(options: {
       const got = performance.now();
       let result: StepResult;
       try {
-        result = trainer.trainStep(item.batch);
+        result = await trainer.trainStep(item.batch);
       } finally {
         for (const t of batchTensors(item.batch)) t.dispose();
       }

@@ -8,7 +8,7 @@ test.before(async () => {
   await tf.ready();
 });
 
-test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW semantics)', (t) => {
+test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW semantics)', async (t) => {
   // p = 1, g = 0.5, lr = 0.1, wd = 0.1, betas (0.9, 0.98), eps 1e-8:
   // p <- 1 * (1 - 0.01) = 0.99; m = 0.05; v = 0.02 * 0.25 = 0.005; bias corrections 0.1 and 0.02
   // denom = sqrt(0.005)/sqrt(0.02) + 1e-8 = 0.5 + 1e-8; p <- 0.99 - (0.1/0.1) * 0.05 / (0.5 + 1e-8) = 0.89
@@ -26,7 +26,7 @@ test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW 
   t.true(Math.abs(decayed.dataSync()[0] - 0.89) < 1e-6, String(decayed.dataSync()[0]));
   t.true(Math.abs(plain.dataSync()[0] - 0.9) < 1e-6, String(plain.dataSync()[0]));
   t.is(opt.step, 1);
-  const st = opt.state();
+  const st = await opt.state();
   t.true(Math.abs(st.m.w[0] - 0.05) < 1e-8);
   t.true(Math.abs(st.v.w[0] - 0.005) < 1e-9);
   opt.dispose();
@@ -82,7 +82,7 @@ test.serial('five steps with varying lr and gradients match a float64 transcript
   variable.dispose();
 });
 
-test.serial('state round-trips and a missing gradient leaves a parameter and its moments untouched', (t) => {
+test.serial('state round-trips and a missing gradient leaves a parameter and its moments untouched', async (t) => {
   const a = tf.variable(
     tf.tensor2d([
       [1, 2],
@@ -100,7 +100,7 @@ test.serial('state round-trips and a missing gradient leaves a parameter and its
   const ga = tf.onesLike(a);
   opt.apply({ a: ga }, 1e-2);
   t.deepEqual(Array.from(b.dataSync()), [5]);
-  const saved = opt.state();
+  const saved = await opt.state();
   t.deepEqual(Array.from(saved.m.b), [0]);
   const before = tf.memory().numTensors;
   opt.apply({ a: ga }, 1e-2);
@@ -129,7 +129,7 @@ test.serial('state round-trips and a missing gradient leaves a parameter and its
     ],
     seedAdamW(0.1),
   );
-  fresh.loadState(opt1.state());
+  fresh.loadState(await opt1.state());
   t.is(fresh.step, 1);
   fresh.apply({ a: ga }, 1e-2);
   t.deepEqual(Array.from(a.dataSync()), afterTwo);
