@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import { hostView, isHostMemoryBackend } from '../host-values.ts';
 import { detach } from '../nn/detach.ts';
-import { recordStepEffect } from '../train/step-effects.ts';
+import { insideStep, recordStepEffect } from '../train/step-effects.ts';
 
 export interface NnQueueState {
   size: number;
@@ -167,10 +167,13 @@ export class NnQueue {
     const n = rows.shape[0];
     if (this.placement === 'host') {
       const values = new Float32Array(hostView(rows) as Float32Array);
-      const settle = (applied: boolean) => {
-        if (applied) this.enqueueValues(values, n);
-      };
-      if (!recordStepEffect({ settle })) settle(true);
+      if (!insideStep()) this.enqueueValues(values, n);
+      else
+        recordStepEffect({
+          settle: (applied) => {
+            if (applied) this.enqueueValues(values, n);
+          },
+        });
       return;
     }
     // device: write on the device now, copy into the mirror once the rows' read arrives
@@ -261,7 +264,9 @@ export class NnQueue {
 
   getState(): NnQueueState {
     if (this.pendingRows.length > 0)
-      throw new Error('NnQueue.getState: rows enqueued on the device are still being read; await flush() first');
+      throw new Error(
+        'NnQueue.getState: rows enqueued on the device are still being read; await flushStepEffects() (src/train/step-effects.ts) first',
+      );
     return { size: this.size, dim: this.dim, pointer: this.pointer, bank: this.bank.slice() };
   }
 

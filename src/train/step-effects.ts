@@ -15,11 +15,20 @@ export function insideStep(): boolean {
   return depth > 0;
 }
 
-/** Register an effect of the running step; returns false outside a step (the caller applies it at once). */
+/**
+ * Register an effect of the running step; returns false outside a step. An effect registered outside a step is final
+ * (it will be settled as applied by the next settleStepEffects, e.g. flushStepEffects()); callers that can apply it
+ * at once do so instead of registering.
+ */
 export function recordStepEffect(effect: StepEffect): boolean {
-  if (depth === 0) return false;
   open.push(effect);
-  return true;
+  return depth > 0;
+}
+
+/** Settle, as applied, effects registered outside a training step (state read back from the device, for getState). */
+export async function flushStepEffects(): Promise<void> {
+  if (depth > 0) throw new Error('flushStepEffects: inside a training step (the trainer settles its effects)');
+  await settleStepEffects(true);
 }
 
 /** Run `fn` as a step's update phase: effects it registers stay open until settleStepEffects. */

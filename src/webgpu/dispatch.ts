@@ -40,6 +40,7 @@ export interface WebgpuBackend {
   submitQueue(): void;
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
+  shouldExecuteOnCPU(inputs: TensorInfo[], sizeThreshold?: number): boolean;
   runWebGPUProgram(
     program: unknown,
     inputs: TensorInfo[],

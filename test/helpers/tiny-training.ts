@@ -39,7 +39,7 @@ export function tinyTraining(name: string, seed: number, microBatchSize = 0, con
   const model = createClip(config, new ParamStore(), rng.fork());
   const supervision = createSupervision(name, smallHeads[name]);
   supervision.addHeads(model, rng.fork());
-  const trainer = new Trainer(model, supervision, {
+  const trainer = new Trainer<ClipModel>(model, supervision, {
     schedule: { baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 2, totalSteps: 100, minLr: 0 },
     adamw: { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 },
     microBatchSize,
