@@ -83,7 +83,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
           });
           pixels.set(view.data, i * per);
         }
-        rows(imageEmbeddings(model, pixels, group.length), group.length).forEach((embedding, i) =>
+        rows(await imageEmbeddings(model, pixels, group.length), group.length).forEach((embedding, i) =>
           images.push({ file: group[i], embedding }),
         );
       }
@@ -101,8 +101,8 @@ export async function main(argv = process.argv.slice(2)): Promise<{ images: numb
       if (lines.length === 0) throw new Error(`--texts: ${values.texts} has no non-empty lines`);
       for (let start = 0; start < lines.length; start += batchSize) {
         const group = lines.slice(start, start + batchSize);
-        rows(textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach((embedding, i) =>
-          texts.push({ text: group[i], embedding }),
+        rows(await textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach(
+          (embedding, i) => texts.push({ text: group[i], embedding }),
         );
       }
     }

@@ -269,6 +269,7 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
         ? `; ${world.size} ranks x ${localBatch} samples, NN queue ${d.distributed.nnQueue}, BN buffers ${d.distributed.bnBuffers}`
         : ''),
   );
+  if (backend.name === 'webgpu') log(`[${d.name}] webgpu: ${backend.reason}`);
 
   // ---- stop requests (SIGINT/SIGTERM or programmatic) ----
   let stopRequested = false;

@@ -78,7 +78,7 @@ export const schema: Schema = {
     every: { type: 'int', min: 1 },
   },
   backend: {
-    name: { type: 'enum', values: ['auto', 'tensorflow', 'wasm', 'cpu'] },
+    name: { type: 'enum', values: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] },
     threads: { type: 'int', min: 0 },
   },
   distributed: {
