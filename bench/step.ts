@@ -5,6 +5,8 @@
 //
 // Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch]
 //                           [--torch-json FILE]   (reuse a saved `python3 reference/step_bench.py --json` result)
+//                           [--webgpu] [--webgpu-vit]   (the webgpu column: the same tiny step (and ViT forward) on
+//                           the WebGPU adapter, software or hardware; see README "Compute backend")
 // The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both.
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
@@ -244,9 +246,74 @@ function benchVitB32Forward(): { median: number; min: number; cpu: number } {
   return t;
 }
 
+/** The webgpu column: the same tiny step with asynchronous reads (a GPU cannot answer dataSync), timed per step. */
+async function benchWebgpu(): Promise<{ tiny: Timing; vit?: Timing; adapter: string } | string> {
+  try {
+    const gpu = await initBackend({ backend: 'webgpu', quiet: true });
+    const rng = new Rng(20261122);
+    const store = new ParamStore();
+    const model = createClip(TINY_CONFIG, store, rng.fork());
+    const vars = store.trainableVariables();
+    const images = randomImages(rng, TINY_BATCH, model.config.vision.imageSize);
+    const ids = randomIds(rng, TINY_BATCH, model.config.text.contextLength);
+    const tinyT = await timeAsync(reps, async () => {
+      const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+      await value.data();
+      await Promise.all(Object.values(grads).map((g) => g.data()));
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    tf.dispose([images, ids]);
+    model.dispose();
+    let vitT: Timing | undefined;
+    if (flag('--webgpu-vit')) {
+      const vitStore = new ParamStore();
+      const vitModel = createVit(
+        visionPresets['vit-b32'] as Parameters<typeof createVit>[0],
+        512,
+        vitStore,
+        new Rng(32).fork(),
+      );
+      const vitImages = randomImages(new Rng(33), VIT_BATCH, 224);
+      vitT = await timeAsync(vitReps, async () => {
+        const out = vitModel.encode(vitImages, { training: false });
+        await out.embedding.data();
+        tf.dispose([out.embedding, out.feature, out.tokens]);
+      });
+      vitImages.dispose();
+      vitStore.dispose();
+    }
+    const a = gpu.adapter!;
+    return { tiny: tinyT, vit: vitT, adapter: `${a.vendor} ${a.architecture} ${a.device}${a.software ? ' (software)' : ''}` };
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+interface Timing {
+  median: number;
+  min: number;
+  cpu: number;
+}
+
+async function timeAsync(n: number, f: () => Promise<void>): Promise<Timing> {
+  await f();
+  const wall: number[] = [],
+    cpu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
+    await f();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { median: median(wall), min: Math.min(...wall), cpu: median(cpu) };
+}
+
 const info = await initBackend({ backend: opt('--backend', 'auto') as BackendChoice });
 const tiny = benchTinyStep();
 const vit = flag('--no-vit') ? undefined : benchVitB32Forward();
+const webgpu = flag('--webgpu') || flag('--webgpu-vit') ? await benchWebgpu() : undefined;
 const vitMs = vit?.median;
 const memMiB = process.memoryUsage().rss / 2 ** 20;
 shutdownBackend();
@@ -327,6 +394,18 @@ row(
   [vit?.median, vit?.min, vit?.cpu],
   [torch?.vit_b32_forward_ms, torch?.vit_b32_forward_min_ms, torch?.vit_b32_forward_cpu_ms],
 );
+if (typeof webgpu === 'string') console.log(`webgpu column: unavailable (${webgpu})`);
+else if (webgpu) {
+  console.log(`webgpu column (${webgpu.adapter}):`);
+  const gpuRow = (name: string, g: Timing | undefined, cpuSide: number | undefined, torchSide: number | undefined) =>
+    console.log(
+      name.padEnd(40) +
+        `webgpu ${fmt(g?.median)} ms median (min ${fmt(g?.min)}, CPU ${fmt(g?.cpu)})`.padEnd(48) +
+        `vs ${info.name} ${ratio(g?.median, cpuSide)}, vs PyTorch ${ratio(g?.median, torchSide)}`,
+    );
+  gpuRow(`tiny CLIP train step, batch ${TINY_BATCH}`, webgpu.tiny, tiny.tinyStepMs, torch?.tiny_step_ms);
+  if (webgpu.vit) gpuRow(`ViT-B/32 forward, batch ${VIT_BATCH}`, webgpu.vit, vit?.median, torch?.vit_b32_forward_ms);
+}
 console.log(`tiny CLIP: ${(tiny.tinyParams / 1e6).toFixed(2)}M trainable parameters, loss ${tiny.loss.toFixed(4)}`);
 if (torchNote) console.log(torchNote);
 if (torch && torch.tiny_params !== tiny.tinyParams) {

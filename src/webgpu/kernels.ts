@@ -11,12 +11,14 @@
 //                its rows in ascending row order (one chain per segment).
 //   BatchMatMul, _FusedMatMul   tfjs picks a split-K program (float atomics again) for long inner dimensions with few
 //                output tiles; in deterministic mode the same shapes use the small-output-tile program instead.
+// And, for speed, the fused layer norm (src/webgpu/layer-norm-kernel.ts).
 // Every binding over the device's maxStorageBufferBindingSize is refused with a clear error (src/webgpu/backend.ts),
 // because 4.22 binds it anyway and reads zeros past the limit.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { allocate, asWebgpu, dispatch, INDEX_WGSL, packUniforms, WORKGROUP, workgroupsFor } from './dispatch.ts';
 import type { WebgpuBackend } from './dispatch.ts';
+import { layerNormWebgpuKernels } from './layer-norm-kernel.ts';
 
 /** Deterministic kernels (no float atomics) unless CLIP_BENCH_DETERMINISTIC=0. */
 export function deterministicMode(): boolean {
@@ -263,5 +265,8 @@ export function registerWebgpuKernels(): void {
   wrap('UnsortedSegmentSum', segmentSumKernel);
   wrap('BatchMatMul', matMulKernel);
   wrap('_FusedMatMul', matMulKernel);
+  // the project's fused kernels (src/kernels/layer-norm.ts registers the gradient); CLIP_BENCH_WEBGPU_FUSED=0 leaves
+  // them out (the op composition runs instead), for comparisons
+  if (process.env.CLIP_BENCH_WEBGPU_FUSED !== '0') for (const k of layerNormWebgpuKernels()) tf.registerKernel(k);
   registered = true;
 }
