@@ -26,7 +26,7 @@ import { initBackend, shutdownBackend, type BackendChoice } from '../src/backend
 import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip, type ClipModel } from '../src/models/clip.ts';
-import { clipConfigFromPresets, type ClipConfig } from '../src/models/presets.ts';
+import { buildClipConfig, type ClipConfig } from '../src/models/presets.ts';
 import { createSupervision } from '../src/supervision/index.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import type { TrainBatch } from '../src/train/contracts.ts';
@@ -59,8 +59,8 @@ interface Row {
   gpuMiB?: number;
 }
 
-const TINY = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
-const VITB32 = clipConfigFromPresets({ vision: 'vit-b32', text: 'text-12x512' });
+const TINY = buildClipConfig('tiny');
+const VITB32 = buildClipConfig('vit-b32');
 
 function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -151,7 +151,9 @@ async function trainCase(
 
 async function zeroShotCase(batch: number): Promise<Row> {
   const model = createClip(VITB32, new ParamStore(), new Rng(2));
-  const classes = tf.tidy(() => l2Normalize(tf.randomNormal([1000, VITB32.embedDim], 0, 1, 'float32', 3) as tf.Tensor2D));
+  const classes = tf.tidy(() =>
+    l2Normalize(tf.randomNormal([1000, VITB32.embedDim], 0, 1, 'float32', 3) as tf.Tensor2D),
+  );
   const r = new Rng(4);
   const d = new Float32Array(batch * 224 * 224 * 3);
   for (let i = 0; i < d.length; i++) d[i] = r.normal();
@@ -170,7 +172,15 @@ async function zeroShotCase(batch: number): Promise<Row> {
   tf.dispose([classes, images]);
   model.dispose();
   const ms = median(times);
-  return { case: 'zeroshot256', batch, micro: 0, ms, minMs: Math.min(...times), perSec: (batch * 1000) / ms, unit: 'images/s' };
+  return {
+    case: 'zeroshot256',
+    batch,
+    micro: 0,
+    ms,
+    minMs: Math.min(...times),
+    perSec: (batch * 1000) / ms,
+    unit: 'images/s',
+  };
 }
 
 async function profileTinyStep(): Promise<void> {
@@ -212,11 +222,15 @@ async function profileTinyStep(): Promise<void> {
 
 function nvidiaSmi(): string | null {
   try {
-    return execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,memory.used,driver_version', '--format=csv,noheader'], {
-      encoding: 'utf8',
-      timeout: 10000,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+    return execFileSync(
+      'nvidia-smi',
+      ['--query-gpu=name,memory.total,memory.used,driver_version', '--format=csv,noheader'],
+      {
+        encoding: 'utf8',
+        timeout: 10000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    ).trim();
   } catch {
     return null;
   }
@@ -258,7 +272,13 @@ for (const c of info ? cases : []) {
   );
 }
 if (info && flag('--profile')) await profileTinyStep();
-const ours = { backend: info?.name ?? null, adapter: info?.adapter ?? null, nvidiaSmi: smi, load: os.loadavg()[0], rows };
+const ours = {
+  backend: info?.name ?? null,
+  adapter: info?.adapter ?? null,
+  nvidiaSmi: smi,
+  load: os.loadavg()[0],
+  rows,
+};
 shutdownBackend();
 
 interface TorchRow {

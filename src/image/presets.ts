@@ -1,4 +1,4 @@
-// Named view presets (the views the DeCLIP-family methods use, ../shared/spec/declip-reference.md §3),
+// Named view presets (the views the DeCLIP-family methods use, docs/methods.md "Image and text views"),
 // size-parameterised so tiny models can train on 32-64 px views. All normalise with ImageNet statistics
 // like the DeCLIP code base; openaiClipStats is there for OpenAI-CLIP weights.
 import type { Triple, ViewSpec, ViewOp } from './view-spec.ts';
@@ -12,6 +12,12 @@ export const imagenetStats: NormalizeStats = { mean: [0.485, 0.456, 0.406], std:
 export const openaiClipStats: NormalizeStats = {
   mean: [0.48145466, 0.4578275, 0.40821073],
   std: [0.26862954, 0.26130258, 0.27577711],
+};
+
+/** The normalisations by the name a declaration or a checkpoint uses. */
+export const normalisations: Record<'imagenet' | 'openai', NormalizeStats> = {
+  imagenet: imagenetStats,
+  openai: openaiClipStats,
 };
 
 const torchvisionRatio: [number, number] = [3 / 4, 4 / 3];
@@ -42,7 +48,7 @@ export const viewPresets: Record<ViewPresetName, (size: number, stats?: Normaliz
   }),
   /** MOCOV2 (one of the two crops). */
   mocov2: (size, stats = imagenetStats) => mocoV2(size, stats, 0.2),
-  /** SLIP's two SimCLR views (SLIP paper / facebookresearch/SLIP: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
+  /** SLIP's two SimCLR views (SLIP paper and code: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
   simclr: (size, stats = imagenetStats) => mocoV2(size, stats, 0.08),
   /** ONECROP: Resize(round(size*256/224), shorter side) -> CenterCrop(size) -> Normalize. */
   eval: (size, stats = imagenetStats) => ({

@@ -5,7 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { LAYER_NORM, LAYER_NORM_GRAD } from '../kernels/layer-norm.ts';
-import { allocate, asWebgpu, dispatch, packUniforms, WORKGROUP, workgroupsFor, type WebgpuBackend } from './dispatch.ts';
+import {
+  allocate,
+  asWebgpu,
+  dispatch,
+  packUniforms,
+  WORKGROUP,
+  workgroupsFor,
+  type WebgpuBackend,
+} from './dispatch.ts';
 
 const REDUCE = (name: string) => `
   ${name}[li] = acc;
@@ -181,7 +189,14 @@ const backward: KernelFunc = ({ inputs, backend: b }) => {
     [d, 'u'],
   ]);
   if (rows > 0) {
-    dispatch(backend, 'clip-bench-layer-norm-dx', BACKWARD_DX, [dy!, x!, mean!, rstd!, gamma!, dx], u2, rowGroups(backend, rows));
+    dispatch(
+      backend,
+      'clip-bench-layer-norm-dx',
+      BACKWARD_DX,
+      [dy!, x!, mean!, rstd!, gamma!, dx],
+      u2,
+      rowGroups(backend, rows),
+    );
     const u3 = packUniforms([
       [rows, 'u'],
       [d, 'u'],

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/rng.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip, type ClipModel } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { createSupervision } from '../../src/supervision/index.ts';
 import type { Supervision } from '../../src/supervision/types.ts';
 import { Trainer } from '../../src/train/trainer.ts';
@@ -34,7 +34,7 @@ export interface TinyTraining {
 }
 
 export function tinyTraining(name: string, seed: number, microBatchSize = 0, contextLength = 16): TinyTraining {
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', contextLength, vocabSize: 512 });
+  const config = buildClipConfig('tiny', { text: { contextLength, vocabSize: 512 } });
   const rng = new Rng(seed);
   const model = createClip(config, new ParamStore(), rng.fork());
   const supervision = createSupervision(name, smallHeads[name]);

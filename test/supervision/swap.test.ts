@@ -1,6 +1,6 @@
-// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and the
-// same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision:
-// the batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
+// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and
+// the same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision: the
+// batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
 // gradients reach the towers, the heads and the logit scale(s), and afterStep/getState behave (NN queue advances).
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
@@ -8,7 +8,7 @@ import { Rng } from '../../src/rng.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { viewPresets } from '../../src/image/presets.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import type { ClipTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
@@ -51,6 +51,7 @@ const expectedParts: Record<string, string[]> = {
   slip: ['clip', 'simclr'],
   filip: ['clip', 'filip'],
   defilip: ['filip', 'mlm', 'mv', 'nn', 'simsiam'],
+  siglip: ['siglip'],
 };
 const expectedHeads: Record<string, string[]> = {
   clip: [],
@@ -58,6 +59,7 @@ const expectedHeads: Record<string, string[]> = {
   slip: ['predictor_sim.linear1.weight', 'predictor_sim.linear3.weight'],
   filip: ['image_mapping.weight', 'text_mapping.weight', 'logit_scale_dense'],
   defilip: ['projector.linear1.weight', 'text_label_predictor.weight', 'image_mapping.weight', 'logit_scale_dense'],
+  siglip: ['logit_bias'],
 };
 
 let tokenizer: ClipTokenizer;
@@ -102,12 +104,7 @@ for (const name of supervisionNames) {
     t.deepEqual(Object.keys(batch.texts).sort(), [...textKeys].sort());
 
     // ---- the model: identical for every supervision ----
-    const config = clipConfigFromPresets({
-      vision: 'tiny-vit',
-      text: 'tiny-text',
-      vocabSize: tokenizer.vocabSize,
-      contextLength: CONTEXT,
-    });
+    const config = buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: CONTEXT } });
     const model = createClip(config, new ParamStore(), new Rng(11));
     const before = new Set(model.store.names());
     sup.addHeads(model, new Rng(12));
@@ -159,7 +156,7 @@ for (const name of supervisionNames) {
     ]) {
       t.true(nonzero.has(p), `${name}: ${p} receives gradient`);
     }
-    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (spec §2.5).
+    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (docs/methods.md, "FILIP").
     for (const p of ['visual.proj', 'text_projection'])
       t.is(nonzero.has(p), name !== 'filip', `${name}: ${p} gradient`);
     if (name !== 'filip') t.true(nonzero.has('logit_scale'), `${name}: logit_scale receives gradient`);

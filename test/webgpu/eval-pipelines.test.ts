@@ -5,8 +5,8 @@ import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shutdownBackend } from '../../src/backend.ts';
-import { main as embed } from '../../pipelines/embed.ts';
-import { main as zeroShot } from '../../pipelines/zero-shot.ts';
+import { embedCommand as embed } from '../../run/eval/embed-command.ts';
+import { zeroShotCommand as zeroShot } from '../../run/eval/zero-shot-command.ts';
 import { sharedData } from '../helpers/shared-data.ts';
 import { gpuTestFor, webgpuUnavailable } from '../helpers/webgpu.ts';
 import test from 'ava';

@@ -52,38 +52,44 @@ gpuTest('fused layer norm: output and gradients (x, gamma, beta) equal the cpu b
   }
 });
 
-gpuTest('fused AdamW on the device equals the host AdamW (gate open), and leaves everything alone (gate closed)', async (t) => {
-  const run = async (backend: 'webgpu' | 'cpu') => {
-    await initBackend({ backend, quiet: true });
-    const p = tf.variable(tf.randomNormal([1000], 0, 1, 'float32', 5));
-    const q = tf.variable(tf.randomNormal([10], 0, 1, 'float32', 6));
-    const opt = new AdamW(
-      [
-        { name: 'p', variable: p, decay: true },
-        { name: 'q', variable: q, decay: false },
-      ],
-      seedAdamW(0.1),
-    );
-    t.is(opt.placement, backend === 'webgpu' ? 'device' : 'host');
-    for (let s = 0; s < 4; s++) {
-      const g = { p: tf.randomNormal([1000], 0, 1, 'float32', 10 + s), q: tf.randomNormal([10], 0, 1, 'float32', 20 + s) };
-      const gate = tf.scalar(s === 2 ? 0 : 1);
-      opt.apply(g, 1e-2 * (s + 1), gate);
-      opt.settle(s !== 2);
-      tf.dispose([g.p, g.q, gate]);
+gpuTest(
+  'fused AdamW on the device equals the host AdamW (gate open), and leaves everything alone (gate closed)',
+  async (t) => {
+    const run = async (backend: 'webgpu' | 'cpu') => {
+      await initBackend({ backend, quiet: true });
+      const p = tf.variable(tf.randomNormal([1000], 0, 1, 'float32', 5));
+      const q = tf.variable(tf.randomNormal([10], 0, 1, 'float32', 6));
+      const opt = new AdamW(
+        [
+          { name: 'p', variable: p, decay: true },
+          { name: 'q', variable: q, decay: false },
+        ],
+        seedAdamW(0.1),
+      );
+      t.is(opt.placement, backend === 'webgpu' ? 'device' : 'host');
+      for (let s = 0; s < 4; s++) {
+        const g = {
+          p: tf.randomNormal([1000], 0, 1, 'float32', 10 + s),
+          q: tf.randomNormal([10], 0, 1, 'float32', 20 + s),
+        };
+        const gate = tf.scalar(s === 2 ? 0 : 1);
+        opt.apply(g, 1e-2 * (s + 1), gate);
+        opt.settle(s !== 2);
+        tf.dispose([g.p, g.q, gate]);
+      }
+      const st = await opt.state();
+      const out = { p: await p.data(), q: await q.data(), m: st.m.p!, v: st.v.q!, step: opt.step };
+      opt.dispose();
+      tf.dispose([p, q]);
+      return out;
+    };
+    const gpu = await run('webgpu');
+    const cpu = await run('cpu');
+    t.is(gpu.step, 3);
+    t.is(cpu.step, 3);
+    for (const k of ['p', 'q', 'm', 'v'] as const) {
+      const e = worst(gpu[k], cpu[k]);
+      t.true(e < 1e-6, `${k}: relative error ${e.toExponential(2)}`);
     }
-    const st = await opt.state();
-    const out = { p: await p.data(), q: await q.data(), m: st.m.p!, v: st.v.q!, step: opt.step };
-    opt.dispose();
-    tf.dispose([p, q]);
-    return out;
-  };
-  const gpu = await run('webgpu');
-  const cpu = await run('cpu');
-  t.is(gpu.step, 3);
-  t.is(cpu.step, 3);
-  for (const k of ['p', 'q', 'm', 'v'] as const) {
-    const e = worst(gpu[k], cpu[k]);
-    t.true(e < 1e-6, `${k}: relative error ${e.toExponential(2)}`);
-  }
-});
+  },
+);
