@@ -28,12 +28,12 @@ const { initBackend, shutdownBackend } = await import(`${root}src/backend.ts`);
 const { Rng } = await import(`${root}src/rng.ts`);
 const { ParamStore } = await import(`${root}src/nn/params.ts`);
 const { createClip } = await import(`${root}src/models/clip.ts`);
-const { clipConfigFromPresets } = await import(`${root}src/models/presets.ts`);
+const { buildClipConfig } = await import(`${root}src/models/presets.ts`);
 const { createSupervision } = await import(`${root}src/supervision/index.ts`);
 const { Trainer } = await import(`${root}src/train/trainer.ts`);
 
 const info = await initBackend({ backend: backendName, quiet: true, ...(threads ? { threads: Number(threads) } : {}) });
-const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
+const config = buildClipConfig('tiny');
 const rng = new Rng(7);
 const model = createClip(config, new ParamStore(), rng.fork());
 const small = {

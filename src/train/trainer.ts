@@ -16,6 +16,7 @@ import { learningRate, type ScheduleConfig } from './schedule.ts';
 import { computeGradients, gradientNorm } from './grad-cache.ts';
 import { NanGuard, type GuardVerdict } from './nan-guard.ts';
 import type { SupervisionLike, TrainBatch, TrainableModel } from './contracts.ts';
+type ParamStoreLike = TrainableModel['store'];
 import { batchSize, batchTensors } from './contracts.ts';
 import { prefetchHostValues } from '../host-values.ts';
 import { settleStepEffects, withinStep } from './step-effects.ts';
@@ -85,50 +86,20 @@ export class Trainer<M extends TrainableModel> {
     const started = performance.now();
     const lr = this.learningRate(t);
     const errors = deviceErrorScope();
-    // token ids and MLM labels are host data the supervision needs on the host (MLM positions): keep a host copy
-    await prefetchHostValues(batchTensors(batch).filter((x) => x.dtype === 'int32'));
-    const r = await (this.options.computeGradients ?? computeGradients)(
-      this.model,
-      this.supervision,
-      batch,
-      this.options.microBatchSize,
-    );
-    const partNames = Object.keys(r.parts);
     const scales = this.model.store.entries().filter((e) => e.meta.kind === 'logit_scale');
     // the clamps in beforeStep/afterStep replace these variables; a rejected step puts the old values back
     const scalesBefore = scales.map((e) => tf.clone(e.variable));
     let packed: tf.Tensor;
+    let partNames: string[];
     try {
-      const threshold = this.guard.threshold();
-      const [gate, gradNorm] = tf.tidy(() => {
-        const norm = gradientNorm(r.grads);
-        const finite = tf.logicalAnd(tf.isFinite(r.loss), tf.isFinite(norm));
-        const ok = Number.isFinite(threshold) ? tf.logicalAnd(finite, tf.lessEqual(r.loss, threshold)) : finite;
-        return [tf.where(ok, tf.scalar(1), tf.scalar(0)), norm];
-      });
-      try {
-        withinStep(() => {
-          // The seed clamps the logit-scale parameters after backward, before optimizer.step(), and again after it
-          // (so the very first forward uses the initial 1/0.07).
-          this.supervision.beforeStep(this.model);
-          this.optimizer.apply(r.grads, lr, gate);
-          this.supervision.afterStep(this.model, r.features);
-        });
-        packed = tf.tidy(() =>
-          tf.concat([
-            tf.stack([r.loss, ...partNames.map((k) => r.parts[k]!), gradNorm, gate]),
-            ...scales.map((e) => tf.exp(tf.reshape(e.variable, [-1]))),
-          ]),
-        );
-      } finally {
-        gate.dispose();
-        gradNorm.dispose();
-      }
-    } finally {
-      for (const g of Object.values(r.grads)) g.dispose();
-      for (const f of Object.values(r.features)) f.dispose();
-      r.loss.dispose();
-      for (const p of Object.values(r.parts)) p.dispose();
+      ({ packed, partNames } = await this.record(batch, lr, scales));
+    } catch (err) {
+      await settleStepEffects(false);
+      this.optimizer.settle(false);
+      tf.dispose(scalesBefore);
+      // a device error (an invalid kernel, out of memory) explains a failure better than what JS saw of it
+      await errors.close(`training step ${t}`);
+      throw err;
     }
     let values: Float32Array;
     try {
@@ -168,6 +139,59 @@ export class Trainer<M extends TrainableModel> {
       verdict,
       computeMs: performance.now() - started,
     };
+  }
+
+  /**
+   * Everything the step does on the backend, recorded without reading anything back: gradients, the gate, the gated
+   * update, and the packed tensor [loss, parts…, gradient norm, gate, logit scales…] that the step then reads.
+   */
+  private async record(
+    batch: TrainBatch,
+    lr: number,
+    scales: ReturnType<ParamStoreLike['entries']>,
+  ): Promise<{ packed: tf.Tensor; partNames: string[] }> {
+    // token ids and MLM labels are host data the supervision needs on the host (MLM positions): keep a host copy
+    await prefetchHostValues(batchTensors(batch).filter((x) => x.dtype === 'int32'));
+    const r = await (this.options.computeGradients ?? computeGradients)(
+      this.model,
+      this.supervision,
+      batch,
+      this.options.microBatchSize,
+    );
+    const partNames = Object.keys(r.parts);
+    try {
+      const threshold = this.guard.threshold();
+      const [gate, gradNorm] = tf.tidy(() => {
+        const norm = gradientNorm(r.grads);
+        const finite = tf.logicalAnd(tf.isFinite(r.loss), tf.isFinite(norm));
+        const ok = Number.isFinite(threshold) ? tf.logicalAnd(finite, tf.lessEqual(r.loss, threshold)) : finite;
+        return [tf.where(ok, tf.scalar(1), tf.scalar(0)), norm];
+      });
+      try {
+        withinStep(() => {
+          // The seed clamps the logit-scale parameters after backward, before optimizer.step(), and again after it
+          // (so the very first forward uses the initial 1/0.07).
+          this.supervision.beforeStep(this.model);
+          this.optimizer.apply(r.grads, lr, gate);
+          this.supervision.afterStep(this.model, r.features);
+        });
+        const packed = tf.tidy(() =>
+          tf.concat([
+            tf.stack([r.loss, ...partNames.map((k) => r.parts[k]!), gradNorm, gate]),
+            ...scales.map((e) => tf.exp(tf.reshape(e.variable, [-1]))),
+          ]),
+        );
+        return { packed, partNames };
+      } finally {
+        gate.dispose();
+        gradNorm.dispose();
+      }
+    } finally {
+      for (const g of Object.values(r.grads)) g.dispose();
+      for (const f of Object.values(r.features)) f.dispose();
+      r.loss.dispose();
+      for (const p of Object.values(r.parts)) p.dispose();
+    }
   }
 
   dispose(): void {

@@ -180,3 +180,32 @@ test.serial('matches PyTorch 1.13 AdamW on the committed fixture (reference/adam
   opt.dispose();
   vars.forEach((v) => v.variable.dispose());
 });
+
+test.serial(
+  'device placement (moments as tensors, tf ops off webgpu) equals the host loop, and a closed gate changes nothing',
+  async (t) => {
+    const run = async (placement: 'host' | 'device') => {
+      const p = tf.variable(tf.tensor1d([0.3, -1.2, 2.5, 0.0, -0.01, 4]));
+      const opt = new AdamW([{ name: 'p', variable: p, decay: true }], seedAdamW(0.5), placement);
+      t.is(opt.placement, placement);
+      for (let k = 0; k < 4; k++) {
+        const g = tf.tensor1d([0.1 * k, -0.2, 0.3, 1e-4, -5, k]);
+        const gate = tf.scalar(k === 2 ? 0 : 1);
+        opt.apply({ p: g }, 1e-3 * (k + 1), gate);
+        opt.settle(k !== 2);
+        tf.dispose([g, gate]);
+      }
+      const st = await opt.state();
+      const out = { p: Array.from(await p.data()), m: Array.from(st.m.p!), v: Array.from(st.v.p!), step: opt.step };
+      opt.dispose();
+      p.dispose();
+      return out;
+    };
+    const host = await run('host');
+    const device = await run('device');
+    t.is(host.step, 3);
+    t.is(device.step, 3);
+    for (const k of ['p', 'm', 'v'] as const)
+      host[k].forEach((x, i) => t.true(Math.abs(x - device[k][i]!) <= 1e-6 * Math.max(1, Math.abs(x)), `${k}[${i}]`));
+  },
+);
