@@ -52,7 +52,7 @@ cp reference/gpu_step_bench.py "$root/reference/"
 git rev-parse HEAD >"$root/COMMIT" 2>/dev/null || true
 
 mkdir -p "$(dirname "$out")"
-tar -C "$stage" -cf - clip-bench | xz -9e -T0 >"$out"
+tar -C "$stage" -cf - clip-bench | xz -9 -T0 >"$out"
 bytes=$(stat -c %s "$out")
 echo "gpu-bundle: $out $((bytes / 1048576)) MiB ($bytes bytes; $(wc -l <"$stage/files.txt") node_modules files, $(du -sh "$root" | cut -f1) unpacked)"
 if [ "$bytes" -gt $((64 * 1048576)) ]; then echo "gpu-bundle: larger than 64 MiB"; exit 1; fi
