@@ -89,7 +89,7 @@ test('a process that initialises multi-threaded wasm and calls shutdownBackend e
     console.log(JSON.stringify({ ...info, s }));
     shutdownBackend();`);
   t.is(r.code, 0, r.stderr);
-  t.true(r.ms < 20000, `took ${r.ms} ms`);
+  t.true(r.ms < 60000, `took ${r.ms} ms`); // a loaded shared machine can take 20 s to start two wasm threads
   const info = JSON.parse(r.stdout.trim());
   t.is(info.s, 64 * 64 * 64);
   // auto: the optional native packages are absent here and webgpu has no hardware adapter, so it falls through to
