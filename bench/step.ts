@@ -328,7 +328,11 @@ async function benchWebgpu(): Promise<{ tiny: Timing; vit?: Timing; adapter: str
       vitStore.dispose();
     }
     const a = gpu.adapter!;
-    return { tiny: tinyT, vit: vitT, adapter: `${a.vendor} ${a.architecture}${a.software ? ', software' : ''}` };
+    return {
+      tiny: tinyT,
+      vit: vitT,
+      adapter: `${a.device.split('-')[0] || a.vendor}${a.software ? ', software' : ''}`,
+    };
   } catch (e) {
     return (e as Error).message;
   }
