@@ -11,7 +11,7 @@
 //                its rows in ascending row order (one chain per segment).
 //   BatchMatMul, _FusedMatMul   tfjs picks a split-K program (float atomics again) for long inner dimensions with few
 //                output tiles; in deterministic mode the same shapes use the small-output-tile program instead.
-// And, for speed, the fused layer norm (src/webgpu/layer-norm-kernel.ts).
+// And, for speed, the fused layer norm and QuickGELU (src/webgpu/layer-norm-kernel.ts, quick-gelu-kernel.ts).
 // Every binding over the device's maxStorageBufferBindingSize is refused with a clear error (src/webgpu/backend.ts),
 // because 4.22 binds it anyway and reads zeros past the limit.
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +19,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensor
 import { allocate, asWebgpu, dispatch, INDEX_WGSL, packUniforms, WORKGROUP, workgroupsFor } from './dispatch.ts';
 import type { WebgpuBackend } from './dispatch.ts';
 import { layerNormWebgpuKernels } from './layer-norm-kernel.ts';
+import { quickGeluGradient, quickGeluWebgpuKernels } from './quick-gelu-kernel.ts';
 
 /** Deterministic kernels (no float atomics) unless CLIP_BENCH_DETERMINISTIC=0. */
 export function deterministicMode(): boolean {
@@ -267,6 +268,9 @@ export function registerWebgpuKernels(): void {
   wrap('_FusedMatMul', matMulKernel);
   // the project's fused kernels (src/kernels/layer-norm.ts registers the gradient); CLIP_BENCH_WEBGPU_FUSED=0 leaves
   // them out (the op composition runs instead), for comparisons
-  if (process.env.CLIP_BENCH_WEBGPU_FUSED !== '0') for (const k of layerNormWebgpuKernels()) tf.registerKernel(k);
+  if (process.env.CLIP_BENCH_WEBGPU_FUSED !== '0') {
+    for (const k of [...layerNormWebgpuKernels(), ...quickGeluWebgpuKernels()]) tf.registerKernel(k);
+    tf.registerGradient(quickGeluGradient());
+  }
   registered = true;
 }

@@ -1,8 +1,9 @@
 // The project's own WGSL kernels on webgpu against the cpu backend: the fused layer norm, forward and gradients
-// (through the registered gradient), and the fused AdamW update against the host implementation.
+// (through the registered gradient), QuickGELU, and the fused AdamW update against the host implementation.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend.ts';
 import { layerNorm } from '../../src/nn/layer-norm.ts';
+import { QUICK_GELU, quickGelu } from '../../src/nn/activations.ts';
 import { hasFusedLayerNorm } from '../../src/kernels/layer-norm.ts';
 import { AdamW, seedAdamW } from '../../src/train/adamw.ts';
 import { gpuTestFor, webgpuUnavailable } from '../helpers/webgpu.ts';
@@ -93,3 +94,22 @@ gpuTest(
     }
   },
 );
+
+gpuTest('fused QuickGELU: output and gradient equal the op composition on the cpu backend', async (t) => {
+  const run = async (backend: 'webgpu' | 'cpu') => {
+    await initBackend({ backend, quiet: true });
+    const x = tf.randomNormal([3, 17, 130], 0, 3, 'float32', 7);
+    const r = tf.randomNormal([3, 17, 130], 0, 1, 'float32', 8);
+    const y = quickGelu(x);
+    const [g] = tf.grads((xx: tf.Tensor) => tf.sum(tf.mul(quickGelu(xx), r)) as tf.Scalar)([x]);
+    const out = [await y.data(), await g!.data()];
+    tf.dispose([x, r, y, g!]);
+    return out;
+  };
+  await initBackend({ backend: 'webgpu', quiet: true });
+  t.truthy(tf.getKernel(QUICK_GELU, 'webgpu'), 'the webgpu backend has the fused kernel');
+  const gpu = await run('webgpu');
+  const cpu = await run('cpu');
+  t.true(worst(gpu[0]!, cpu[0]!) < 1e-6, `y: ${worst(gpu[0]!, cpu[0]!)}`);
+  t.true(worst(gpu[1]!, cpu[1]!) < 1e-5, `dx: ${worst(gpu[1]!, cpu[1]!)}`);
+});
