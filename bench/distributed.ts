@@ -73,7 +73,7 @@ async function worker(): Promise<void> {
     const model = createClip(config, new ParamStore(), new Rng(1));
     sup.addHeads(model, new Rng(2));
     const dp = world.size > 1 ? createDataParallel(world, { separateWait: true }) : undefined;
-    if (dp) broadcastParameters(world, model.store);
+    if (dp) await broadcastParameters(world, model.store);
     const trainer = new Trainer<ClipModel>(model, sup, {
       schedule: { baseLr: 1e-4, peakLr: 1e-4, warmupSteps: 0, totalSteps: 1000, minLr: 1e-4 },
       adamw: seedAdamW(0.1),
@@ -94,7 +94,7 @@ async function worker(): Promise<void> {
       const batch = syntheticBatch(3, s, spec, world.rank * local, local);
       world.barrier();
       const t0 = performance.now();
-      trainer.trainStep(batch);
+      await trainer.trainStep(batch);
       world.barrier();
       const ms = performance.now() - t0;
       for (const x of batchTensors(batch)) x.dispose();

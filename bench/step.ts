@@ -11,6 +11,8 @@
 // Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch] [--profile]
 //                           [--no-xnnpack]        (time the default matmul path only)
 //                           [--torch-json FILE]   (reuse a saved `python3 reference/step_bench.py --json` result)
+//                           [--webgpu] [--webgpu-vit]   (the webgpu rows: the same tiny step (and ViT forward) on
+//                           the WebGPU adapter, software or hardware, with asynchronous reads; README "Compute backend")
 // The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both: the
 // load average is printed, and CPU-time ratios are steadier than wall-time ones.
 import * as tf from '@tensorflow/tfjs';
@@ -278,11 +280,72 @@ function benchVitB32Forward(): Partial<Record<MatMulPath, Timing>> {
   return t;
 }
 
+/** The webgpu rows: the same tiny step with asynchronous reads (a GPU cannot answer dataSync), timed per step. */
+async function benchWebgpu(): Promise<{ tiny: Timing; vit?: Timing; adapter: string } | string> {
+  try {
+    const gpu = await initBackend({ backend: 'webgpu', quiet: true });
+    const timeAsync = async (n: number, f: () => Promise<void>): Promise<Timing> => {
+      await f();
+      const wall: number[] = [],
+        cpu: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const c0 = process.cpuUsage(),
+          t0 = performance.now();
+        await f();
+        wall.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
+      }
+      return { median: median(wall), min: Math.min(...wall), cpu: median(cpu) };
+    };
+    const rng = new Rng(20261122);
+    const store = new ParamStore();
+    const model = createClip(TINY_CONFIG, store, rng.fork());
+    const vars = store.trainableVariables();
+    const images = randomImages(rng, TINY_BATCH, model.config.vision.imageSize);
+    const ids = randomIds(rng, TINY_BATCH, model.config.text.contextLength);
+    const tinyT = await timeAsync(reps, async () => {
+      const { value, grads } = tf.variableGrads(() => clipLoss(model, images, ids), vars);
+      await Promise.all([value.data(), ...Object.values(grads).map((g) => g.data())]);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    tf.dispose([images, ids]);
+    model.dispose();
+    let vitT: Timing | undefined;
+    if (flag('--webgpu-vit')) {
+      const vitStore = new ParamStore();
+      const vitModel = createVit(
+        modelPresets['vit-b32'].vision as Parameters<typeof createVit>[0],
+        512,
+        vitStore,
+        new Rng(32),
+      );
+      const vitImages = randomImages(new Rng(33), VIT_BATCH, 224);
+      vitT = await timeAsync(vitReps, async () => {
+        const out = vitModel.encode(vitImages, { training: false });
+        await out.embedding.data();
+        tf.dispose([out.embedding, out.feature, out.tokens]);
+      });
+      vitImages.dispose();
+      vitStore.dispose();
+    }
+    const a = gpu.adapter!;
+    return {
+      tiny: tinyT,
+      vit: vitT,
+      adapter: `${a.device.split('-')[0] || a.vendor}${a.software ? ', software' : ''}`,
+    };
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 const info = await initBackend({ backend: opt('--backend', 'auto') as BackendChoice });
 const tiny = benchTinyStep();
 const vit = flag('--no-vit') ? undefined : benchVitB32Forward();
 const memMiB = process.memoryUsage().rss / 2 ** 20;
 const matmul = info.name === 'wasm' ? nativeBlasStatus().reason : '';
+const webgpu = flag('--webgpu') || flag('--webgpu-vit') ? await benchWebgpu() : undefined;
 shutdownBackend();
 
 interface TorchResult {
@@ -387,6 +450,10 @@ for (const [label, timings, key] of [
   if (ref) policies.push(`${label}: ${ref.policy}`);
   const paths = Object.keys(timings ?? { xnnpack: 0 }) as MatMulPath[];
   for (const p of paths) row(`${label} (${pathName[p]})`, timings?.[p], ref?.t);
+  if (webgpu && typeof webgpu !== 'string') {
+    const g = key === 'tiny_step' ? webgpu.tiny : webgpu.vit;
+    if (g) row(`${label} (webgpu: ${webgpu.adapter})`, g, ref?.t);
+  }
   if (timings?.native && timings.xnnpack) {
     console.log(
       `  native BLAS vs XNNPACK: ${(timings.xnnpack.median / timings.native.median).toFixed(2)}x faster (wall median), ` +
@@ -395,6 +462,7 @@ for (const [label, timings, key] of [
   }
 }
 if (policies.length) console.log(`PyTorch column: the faster OMP_WAIT_POLICY run (${policies.join('; ')})`);
+if (typeof webgpu === 'string') console.log(`webgpu rows: unavailable (${webgpu})`);
 console.log(`tiny CLIP: ${(tiny.tinyParams / 1e6).toFixed(2)}M trainable parameters, loss ${tiny.loss.toFixed(4)}`);
 if (torchNote) console.log(torchNote);
 if (torch0 && torch0.tiny_params !== tiny.tinyParams) {

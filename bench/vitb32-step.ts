@@ -183,10 +183,12 @@ const trainer = new Trainer<ClipModel>(model, sup, {
   nanPolicy: 'stop',
 });
 for (let i = 0; i < steps; i++) {
-  timed(`trainer step ${i + 1}`, () => {
-    const r = trainer.trainStep(batch);
-    console.log(`  loss ${r.loss.toFixed(4)} gradNorm ${r.gradNorm.toFixed(3)}`);
-  });
+  const t0 = performance.now();
+  const r = await trainer.trainStep(batch);
+  console.log(
+    `${`trainer step ${i + 1}`.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(8)} ms   rss ${rss()}   tensors ${tf.memory().numTensors} (${mb(tf.memory().numBytes)})   wasm heap ${heapMb()} MB`,
+  );
+  console.log(`  loss ${r.loss.toFixed(4)} gradNorm ${r.gradNorm.toFixed(3)}`);
 }
 // optimizer alone: fake gradients of ones
 {

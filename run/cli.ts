@@ -1,6 +1,6 @@
 // Command-line overrides for any field of a pipeline declaration:
 //   shortcuts  --data SPEC  --model rn50  --batch-size N  --micro-batch N  --steps N  --resume latest|PATH
-//              --backend auto|tensorflow|wasm|cpu  --threads N  --out DIR  --seed N  --lr PEAK  --eval-every N
+//              --backend auto|tensorflow|webgpu|wasm|cpu  --threads N  --out DIR  --seed N  --lr PEAK  --eval-every N
 //              --checkpoint-every N  --progress auto|bar|plain|none  --supervision NAME
 //   any field  --optim.peak-lr 5e-4  (or --optim.peakLr=5e-4; kebab-case or camelCase)
 // Values are parsed by the field's schema kind; a bad flag or value is a one-line error naming flag and field.

@@ -204,9 +204,14 @@ export const declarationSchema = {
     every: int(10, 1, 'plain progress line every N steps', { resumable: true }),
   },
   backend: {
-    name: oneOf(['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[], 'auto', 'backend', {
-      resumable: true,
-    }),
+    name: oneOf(
+      ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[],
+      'auto',
+      'backend',
+      {
+        resumable: true,
+      },
+    ),
     threads: int(0, 0, 'wasm threads (0 = one per core)', { resumable: true }),
   },
   distributed: {

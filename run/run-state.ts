@@ -16,6 +16,7 @@ import {
 } from '../src/train/checkpoint-format.ts';
 import { cursorForRank, type RankCursor } from '../src/distributed/rank-cursors.ts';
 import type { ReaderCursor } from '../stages/webdataset/read-shards.ts';
+import { cacheOnHost } from '../src/host-values.ts';
 
 export interface RunStateParts {
   name: string;
@@ -68,6 +69,8 @@ export class RunState {
   /** What a checkpoint stores. `ranks`: every rank's cursor (a data-parallel run). */
   async toCheckpoint(ranks?: RankCursor[]): Promise<SaveInput> {
     const { trainer, supervision, model } = this.p;
+    // the checkpoint writer reads the parameters synchronously: on a GPU backend they are read back here first
+    await cacheOnHost(model.store.entries().map((e) => e.variable));
     const data: DataCursor = {
       ...(this.cursor ?? { epoch: 0, samplesConsumed: 0 }),
       shards: this.p.shards,

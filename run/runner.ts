@@ -276,6 +276,7 @@ async function restore(run: Run): Promise<void> {
         ? `; ${world.size} ranks x ${o.batchSize / world.size} samples, NN queue ${d.distributed.nnQueue}, BN buffers ${d.distributed.bnBuffers}`
         : ''),
   );
+  if (backend.name === 'webgpu') log(`[${d.name}] webgpu: ${backend.reason}`);
   await metrics.write({
     type: 'run',
     time: new Date().toISOString(),

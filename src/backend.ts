@@ -1,10 +1,12 @@
 // Compute backend selection for tfjs in Node.
 //
-// Order for `backend: 'auto'`: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both optional dependencies that
-// cannot install on machines without the libtensorflow download), else the wasm backend with one thread per core, else
-// the pure-JS cpu backend. `CLIP_BENCH_BACKEND` (auto|tensorflow|wasm|cpu) overrides the default, `CLIP_BENCH_THREADS`
-// the wasm thread count (also the native BLAS's: src/kernels/native-blas.ts). The project's kernels (src/kernels/)
-// are registered for wasm and cpu before the backend is set.
+// Order for `backend: 'auto'`: @tensorflow/tfjs-node-gpu, then WebGPU on a hardware adapter (Dawn's Node binding,
+// src/webgpu/), then @tensorflow/tfjs-node (the tfjs-node packages are optional dependencies that cannot install on
+// machines without the libtensorflow download), else the wasm backend with one thread per core, else the pure-JS cpu
+// backend. A software WebGPU adapter (lavapipe/llvmpipe, SwiftShader) is correct but slower than wasm: it is used only
+// when asked for (`webgpu`). `CLIP_BENCH_BACKEND` (auto|tensorflow|webgpu|wasm|cpu) overrides the default,
+// `CLIP_BENCH_THREADS` the wasm thread count (also the native BLAS's: src/kernels/native-blas.ts). The project's
+// kernels (src/kernels/, src/webgpu/kernels.ts) are registered before the backend is set.
 //
 // Multi-threaded wasm in Node: tfjs-backend-wasm 4.22 reports WASM_HAS_MULTITHREAD_SUPPORT=false under Node, hands
 // Emscripten `blob:` URLs for its pthread worker scripts (Node workers cannot load them), and the C++ side caps the
@@ -21,8 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { registerProjectKernels } from './kernels/register.ts';
 import { enableNativeBlas } from './kernels/native-blas.ts';
+import type { AdapterSummary } from './webgpu/gpu.ts';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface InitBackendOptions {
   backend?: BackendChoice;
@@ -32,15 +35,17 @@ export interface InitBackendOptions {
 }
 
 export interface BackendInfo {
-  /** tfjs backend name: 'tensorflow' | 'wasm' | 'cpu'. */
+  /** tfjs backend name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu'. */
   name: string;
   /** compute threads in use (wasm: XNNPACK threads; cpu: 1; tensorflow: cores, managed by libtensorflow). */
   threads: number;
   /** one line saying why this backend was chosen. */
   reason: string;
+  /** webgpu: the adapter (vendor, architecture, limits). */
+  adapter?: AdapterSummary;
 }
 
-const CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 let current: BackendInfo | null = null;
 let wasmThreads = 0;
@@ -56,22 +61,24 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   registerProjectKernels();
   const notes: string[] = [];
-  let info: BackendInfo | null = null;
+  let info = null as BackendInfo | null;
 
-  if (choice === 'auto' || choice === 'tensorflow') {
-    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-      const r = await tryTensorflow(pkg);
-      if (typeof r === 'string') {
-        notes.push(r);
-        continue;
-      }
-      info = { name: 'tensorflow', threads: os.availableParallelism(), reason: `${pkg} loaded (libtensorflow)` };
-      break;
-    }
-    if (!info && choice === 'tensorflow') {
-      throw new Error(`initBackend: backend 'tensorflow' requested but unavailable: ${notes.join('; ')}`);
-    }
+  const tryPackage = async (pkg: string) => {
+    const r = await tryTensorflow(pkg);
+    if (typeof r === 'string') notes.push(r);
+    else info = { name: 'tensorflow', threads: os.availableParallelism(), reason: `${pkg} loaded (libtensorflow)` };
+  };
+  if (choice === 'auto' || choice === 'tensorflow') await tryPackage('@tensorflow/tfjs-node-gpu');
+  if (!info && (choice === 'auto' || choice === 'webgpu')) {
+    const r = await tryWebgpu(choice === 'webgpu');
+    if (typeof r === 'string') {
+      if (choice === 'webgpu') throw new Error(`initBackend: backend 'webgpu' requested but unavailable: ${r}`);
+      notes.push(`webgpu: ${r}`);
+    } else info = r;
   }
+  if (!info && (choice === 'auto' || choice === 'tensorflow')) await tryPackage('@tensorflow/tfjs-node');
+  if (!info && choice === 'tensorflow')
+    throw new Error(`initBackend: backend 'tensorflow' requested but unavailable: ${notes.join('; ')}`);
   if (!info && (choice === 'auto' || choice === 'wasm')) {
     const r = await tryWasm(threads);
     if (typeof r === 'string') {
@@ -93,7 +100,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   await tf.ready();
   const why = choice === 'auto' ? [...notes, info.reason].join('; ') : `${choice} requested: ${info.reason}`;
   current = { ...info, reason: why };
-  if (!options.quiet) console.error(`[backend] ${current.name}, ${current.threads} thread(s): ${current.reason}`);
+  if (!options.quiet)
+    console.error(
+      current.name === 'webgpu'
+        ? `[backend] webgpu: ${current.reason}`
+        : `[backend] ${current.name}, ${current.threads} thread(s): ${current.reason}`,
+    );
   return current;
 }
 
@@ -145,6 +157,24 @@ async function tryTensorflow(pkg: string): Promise<null | string> {
   } catch (e) {
     return `${pkg} backend failed (${firstLine((e as Error).message)})`;
   }
+}
+
+/**
+ * WebGPU through Dawn: on a hardware adapter, or (explicit request) any adapter. In auto mode a Linux machine without
+ * a GPU device node is skipped without loading Dawn. Returns the backend info or a one-line note.
+ */
+async function tryWebgpu(requested: boolean): Promise<BackendInfo | string> {
+  const { mayHaveHardwareGpu } = await import('./webgpu/gpu.ts');
+  if (!requested && !mayHaveHardwareGpu()) return 'no GPU device (/dev/dri/renderD*, /dev/nvidia*)';
+  const { initWebgpu } = await import('./webgpu/backend.ts');
+  const r = await initWebgpu({ allowSoftware: requested });
+  if (typeof r === 'string') return r;
+  return {
+    name: 'webgpu',
+    threads: 1,
+    reason: `${r.description}${r.summary.software ? ' (software adapter, as requested)' : ' (hardware adapter)'}`,
+    adapter: r.summary,
+  };
 }
 
 /** Returns the thread count in use, or a one-line note why wasm could not be used. */

@@ -101,7 +101,7 @@ export async function embedCommand(
         },
         async (batches) => {
           for await (const b of batches)
-            rows(imageEmbeddings(model, b.pixels, b.n), b.n).forEach((embedding, i) =>
+            rows(await imageEmbeddings(model, b.pixels, b.n), b.n).forEach((embedding, i) =>
               images.push({ file: b.items[i].key, embedding }),
             );
         },
@@ -120,8 +120,8 @@ export async function embedCommand(
       if (lines.length === 0) throw new Error(`--texts: ${values.texts} has no non-empty lines`);
       for (let start = 0; start < lines.length; start += batchSize) {
         const group = lines.slice(start, start + batchSize);
-        rows(textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach((embedding, i) =>
-          texts.push({ text: group[i], embedding }),
+        rows(await textEmbeddings(model, tokenizer.encodeBatch(group), group.length), group.length).forEach(
+          (embedding, i) => texts.push({ text: group[i], embedding }),
         );
       }
     }

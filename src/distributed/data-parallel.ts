@@ -35,12 +35,14 @@ import type { TrainBatch, TrainableModel, SupervisionLike } from '../train/contr
 import { batchSize } from '../train/contracts.ts';
 import {
   computeGradients,
+  featuresWithoutGradient,
   sliceBatch,
   trainableVariables,
   lossWithDirectGradient,
+  turnEventLoopOnDevice,
   type GradientsResult,
 } from '../train/grad-cache.ts';
-import { variableGradsFrugal } from '../train/backprop.ts';
+import { variableGradsAcrossAwait, variableGradsFrugal } from '../train/backprop.ts';
 import type { ParamStore } from '../nn/params.ts';
 
 export type NnQueueMode = 'global' | 'per-rank';
@@ -82,17 +84,23 @@ function elapsed(t0: number): number {
   return performance.now() - t0;
 }
 
+/** Host copies of tensors (MPI works on host buffers): one asynchronous read each, all in flight together. */
+async function readAll(tensors: tf.Tensor[]): Promise<Array<Float32Array | Int32Array>> {
+  return (await Promise.all(tensors.map((t) => t.data()))) as Array<Float32Array | Int32Array>;
+}
+
 /**
  * All-gather per-sample tensors (first axis = sample) of equal shapes on every rank, concatenated in rank order.
  * One flat Float32 all-gather (int32 features travel as float32, exact below 2^24). Throws the same clear error on
  * every rank when the ranks' shapes differ (a shape header is gathered first).
  */
-export function allgatherFeatures(
+export async function allgatherFeatures(
   world: Collective,
   local: Record<string, tf.Tensor>,
   times?: CommTimes,
-): Record<string, tf.Tensor> {
+): Promise<Record<string, tf.Tensor>> {
   const keys = Object.keys(local).sort();
+  const values = await readAll(keys.map((k) => local[k]));
   const t0 = performance.now();
   const header = new Int32Array(keys.length * 5);
   keys.forEach((k, i) => {
@@ -120,7 +128,7 @@ export function allgatherFeatures(
   const flat = new Float32Array(total);
   let off = 0;
   keys.forEach((k, i) => {
-    flat.set(local[k].dataSync() as ArrayLike<number>, off);
+    flat.set(values[i]!, off);
     off += sizes[i];
   });
   const gathered = world.allgather(flat);
@@ -164,13 +172,13 @@ function splice(global: tf.Tensor, mine: tf.Tensor, start: number): tf.Tensor {
  * the union over ranks (a parameter another rank reached gets this rank's zero contribution). Buckets are flattened
  * Float32Arrays of about `bucketBytes`, filled in ParamStore order so every rank packs the same layout.
  */
-export function allreduceGradients(
+export async function allreduceGradients(
   world: Collective,
   store: ParamStore,
   grads: Record<string, tf.Tensor>,
   bucketBytes = DEFAULT_BUCKET_BYTES,
   times?: CommTimes,
-): Record<string, tf.Tensor> {
+): Promise<Record<string, tf.Tensor>> {
   const entries = store.trainableEntries();
   const t0 = performance.now();
   const present = new Uint8Array(entries.length);
@@ -192,10 +200,12 @@ export function allreduceGradients(
       i++;
     }
     const bucket = new Float32Array(floats);
+    const present = members.filter((e) => grads[e.name]);
+    const read = await readAll(present.map((e) => grads[e.name]!));
     let off = 0;
     for (const e of members) {
-      const g = grads[e.name];
-      if (g) bucket.set(g.dataSync() as Float32Array, off);
+      const k = present.indexOf(e);
+      if (k >= 0) bucket.set(read[k]!, off);
       off += e.variable.size;
     }
     world.allreduceSum(bucket);
@@ -215,18 +225,19 @@ export function allreduceGradients(
 }
 
 /** Make every rank hold rank `root`'s values of every ParamStore entry (parameters and buffers). */
-export function broadcastParameters(world: Collective, store: ParamStore, root = 0): void {
+export async function broadcastParameters(world: Collective, store: ParamStore, root = 0): Promise<void> {
   if (world.size === 1) return;
   for (const dtype of ['float32', 'int32'] as const) {
     const entries = store.entries().filter((e) => (e.variable.dtype === 'int32') === (dtype === 'int32'));
     const total = entries.reduce((a, e) => a + e.variable.size, 0);
     if (total === 0) continue;
     const flat = dtype === 'int32' ? new Int32Array(total) : new Float32Array(total);
+    const read = await readAll(entries.map((e) => e.variable));
     let off = 0;
-    for (const e of entries) {
-      flat.set(e.variable.dataSync() as ArrayLike<number>, off);
+    entries.forEach((e, i) => {
+      flat.set(read[i]!, off);
       off += e.variable.size;
-    }
+    });
     world.broadcast(flat, root);
     off = 0;
     for (const e of entries) {
@@ -237,16 +248,22 @@ export function broadcastParameters(world: Collective, store: ParamStore, root =
 }
 
 /** BN running statistics made equal on every rank (see `buffers` above). */
-export function syncBuffers(world: Collective, store: ParamStore, mode: BufferSync, times?: CommTimes): void {
+export async function syncBuffers(
+  world: Collective,
+  store: ParamStore,
+  mode: BufferSync,
+  times?: CommTimes,
+): Promise<void> {
   if (world.size === 1) return;
-  const t0 = performance.now();
   const buffers = store.buffers();
   const floats = buffers.filter((e) => e.variable.dtype !== 'int32');
   const ints = buffers.filter((e) => e.variable.dtype === 'int32');
+  const values = new Map((await readAll(buffers.map((e) => e.variable))).map((v, i) => [buffers[i]!.name, v] as const));
+  const t0 = performance.now();
   const pack = (list: typeof buffers, flat: Float32Array | Int32Array) => {
     let off = 0;
     for (const e of list) {
-      flat.set(e.variable.dataSync() as ArrayLike<number>, off);
+      flat.set(values.get(e.name)!, off);
       off += e.variable.size;
     }
   };
@@ -287,7 +304,7 @@ export interface DataParallel {
     supervision: SupervisionLike<M>,
     batch: TrainBatch,
     microBatchSize: number,
-  ): GradientsResult;
+  ): Promise<GradientsResult>;
 }
 
 export function createDataParallel(world: Collective, options: DataParallelOptions = {}): DataParallel {
@@ -322,12 +339,12 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
   const fault = parseInjectedFault(process.env.CLIP_BENCH_INJECT_FAULT);
   let calls = 0;
 
-  function step<M extends TrainableModel>(
+  async function step<M extends TrainableModel>(
     model: M,
     supervision: SupervisionLike<M>,
     batch: TrainBatch,
     microBatchSize: number,
-  ): GradientsResult {
+  ): Promise<GradientsResult> {
     calls++;
     if (fault && fault.rank === world.rank && fault.step === calls) {
       process.stderr.write(
@@ -367,38 +384,32 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     let global: Record<string, tf.Tensor> = {};
     let acc: Record<string, tf.Tensor> = {};
     if (chunks === 1) {
-      // One forward with gradient; the gather reads the values inside the tape (the gathered rows are constants).
-      let kept: Record<string, tf.Tensor> = {};
-      const { value, grads } = variableGradsFrugal(() => {
-        const f = supervision.features(model, batch, { training: true });
-        for (const t of Object.values(f)) tf.keep(t);
-        kept = f;
-        wait();
-        global = allgatherFeatures(world, f, lastComm);
-        for (const t of Object.values(global)) tf.keep(t);
-        const full: Record<string, tf.Tensor> = {};
-        for (const [k, g] of Object.entries(global)) full[k] = splice(g, f[k], offset);
-        return supervision.loss(full, model).total;
-      }, vars);
-      value.dispose();
-      local = kept;
-      acc = rename(grads);
+      // One forward with gradient; the features are read and gathered between the two taped halves (the gathered
+      // rows are constants), then the loss is taped on the global features with this rank's rows spliced in.
+      const r = await variableGradsAcrossAwait(
+        () => supervision.features(model, batch, { training: true }),
+        async (f) => {
+          wait();
+          return allgatherFeatures(world, f, lastComm);
+        },
+        (f, gathered) => {
+          global = gathered;
+          const full: Record<string, tf.Tensor> = {};
+          for (const [k, g] of Object.entries(gathered)) full[k] = splice(g, f[k]!, offset);
+          return supervision.loss(full, model).total;
+        },
+        vars,
+      );
+      r.value.dispose();
+      local = r.forward;
+      acc = rename(r.grads);
     } else {
       // Gradient cache: local features without gradient, gathered; then per micro-batch with gradient, spliced.
-      local = tf.tidy(() => {
-        const pieces: Record<string, tf.Tensor[]> = {};
-        for (let j = 0; j < chunks; j++) {
-          const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true });
-          for (const [k, t] of Object.entries(f)) (pieces[k] ??= []).push(t);
-        }
-        return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<
-          string,
-          tf.Tensor
-        >;
-      });
+      local = await featuresWithoutGradient(model, supervision, batch, micro);
       wait();
-      global = allgatherFeatures(world, local, lastComm);
+      global = await allgatherFeatures(world, local, lastComm);
       for (let j = 0; j < chunks; j++) {
+        await turnEventLoopOnDevice();
         const { value, grads } = variableGradsFrugal(() => {
           const f = supervision.features(model, sliceBatch(batch, j * micro, micro), {
             training: true,
@@ -434,8 +445,8 @@ export function createDataParallel(world: Collective, options: DataParallelOptio
     }
 
     wait();
-    syncBuffers(world, model.store, o.buffers, lastComm);
-    const grads = allreduceGradients(world, model.store, acc, o.bucketBytes, lastComm);
+    await syncBuffers(world, model.store, o.buffers, lastComm);
+    const grads = await allreduceGradients(world, model.store, acc, o.bucketBytes, lastComm);
     let features: Record<string, tf.Tensor>;
     if (o.nnQueue === 'global') {
       features = global;

@@ -30,7 +30,7 @@ export async function encodeImageFeatures(
       return options.normalize === false ? embedding : l2Normalize(embedding);
     });
     dim = e.shape[1];
-    parts.push(e.dataSync() as Float32Array);
+    parts.push((await e.data()) as Float32Array);
     e.dispose();
     for (const item of b.items) labels.push(item.label);
   }

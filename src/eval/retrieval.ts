@@ -72,7 +72,7 @@ export async function evaluateRetrieval(options: {
     const similarity = tf.tidy(() =>
       tf.matMul(tf.concat(imageEmbeddings, 0), tf.concat(textEmbeddings, 0), false, true),
     );
-    const values = similarity.dataSync();
+    const values = await similarity.data();
     similarity.dispose();
     tf.dispose(textEmbeddings);
     return {

@@ -45,7 +45,7 @@ export async function evaluateZeroShot(options: {
   try {
     for await (const b of options.batches) {
       const s = tf.tidy(() => score(tf.tensor4d(b.pixels, [b.n, b.size, b.size, 3])));
-      scores.push(s.dataSync() as Float32Array);
+      scores.push((await s.data()) as Float32Array);
       s.dispose();
       for (const item of b.items) labels.push(item.label);
       done += b.n;

@@ -76,9 +76,13 @@ export function quickGeluGradient(): GradConfig {
   };
 }
 
-/** Whether quickGelu() runs as the fused kernel (wasm with the native path on). */
+/**
+ * Whether quickGelu() runs as the fused kernel: on wasm while the native path is on (without it the op composition
+ * runs, as before the addon), on any other backend where the kernel is registered (webgpu's fused kernels).
+ */
 export function hasFusedQuickGelu(): boolean {
-  return nativeOpsActive();
+  const backend = tf.getBackend();
+  return backend === 'wasm' ? nativeOpsActive() : tf.getKernel(QUICK_GELU, backend) !== undefined;
 }
 
 /** x * sigmoid(1.702 x) as one kernel; callers check hasFusedQuickGelu() first. */

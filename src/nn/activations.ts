@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedQuickGelu, hasFusedQuickGelu } from '../kernels/quick-gelu.ts';
 
-/** QuickGELU (OpenAI CLIP, DeCLIP): x * sigmoid(1.702 x). One fused kernel where available (src/kernels/quick-gelu.ts). */
+/** QuickGELU (OpenAI CLIP, DeCLIP): x * sigmoid(1.702 x). One fused kernel where
+ * a backend has it (wasm with the native path on: src/kernels/quick-gelu.ts; webgpu: src/webgpu/quick-gelu-kernel.ts). */
 export function quickGelu<T extends tf.Tensor>(x: T): T {
   if (hasFusedQuickGelu()) return fusedQuickGelu(x);
   return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)))) as T;

@@ -6,6 +6,8 @@
 // - labels of every contrastive matrix are the diagonal (a single process sees the global batch);
 // - cross-entropy is averaged over rows.
 import * as tf from '@tensorflow/tfjs';
+import { detach } from '../nn/detach.ts';
+import { hostValues } from '../host-values.ts';
 
 /**
  * Identity in the forward, zero gradient in the backward (tfjs has no stop_gradient op). Use only on values whose
@@ -112,10 +114,11 @@ export function ntXentLoss(h1: tf.Tensor2D, h2: tf.Tensor2D, temperature = 0.1):
 
 /**
  * Positions (flat indices into [B·L]) and original ids of the tokens selected for MLM: labels != -100.
- * Reads the labels synchronously (they are input data, not computed), like torch's boolean-mask indexing.
+ * Uses the labels' host copy (they are input data made on the host, not computed; see src/host-values.ts), like
+ * torch's boolean-mask indexing.
  */
 export function selectedMlmPositions(labels: tf.Tensor2D): { positions: Int32Array; targets: Int32Array } {
-  const flat = labels.dataSync();
+  const flat = hostValues(labels);
   const positions: number[] = [];
   const targets: number[] = [];
   for (let i = 0; i < flat.length; i++) {
@@ -202,18 +205,13 @@ export function filipSelectTokens(
     const t = y.shape[1];
     const kImage = options.topK > 0 ? Math.min(options.topK, p) : p;
     const kText = options.topK > 0 ? Math.min(options.topK, t) : t;
-    // The selection is read back and re-made as fresh int tensors: indices carry no gradient and TopK (which has
-    // no gradient in tfjs) must stay off the taped path from the tokens to the loss.
+    // The selection is made on detached copies of the tokens (nothing is read back): indices carry no gradient and
+    // TopK (which has no gradient in tfjs) must stay off the taped path from the tokens to the loss.
     const [imageIds, textIds] = tf.tidy(() => {
-      const cross = tf.matMul(x, y, false, true); // [B, P, T]
+      const cross = tf.matMul(detach(x), detach(y), false, true); // [B, P, T]
       let textScores = tf.sum(cross, 1) as tf.Tensor2D; // [B, T]
       if (options.textMask) textScores = tf.add(textScores, tf.mul(tf.sub(options.textMask, 1), 1e9));
-      const img = tf.topk(tf.sum(cross, 2) as tf.Tensor2D, kImage).indices.dataSync() as Int32Array;
-      const txt = tf.topk(textScores, kText).indices.dataSync() as Int32Array;
-      return [
-        tf.tensor2d(Int32Array.from(img), [b, kImage], 'int32'),
-        tf.tensor2d(Int32Array.from(txt), [b, kText], 'int32'),
-      ];
+      return [tf.topk(tf.sum(cross, 2) as tf.Tensor2D, kImage).indices, tf.topk(textScores, kText).indices];
     });
     const rowStart = (n: number) => tf.mul(tf.range(0, b, 1, 'int32').reshape([b, 1]), tf.scalar(n, 'int32'));
     const flatImage = tf.add(imageIds, rowStart(p)).reshape([-1]);

@@ -64,17 +64,70 @@ export function variableGradsFrugal(
   varList: tf.Variable[],
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineInternals;
+  const xs = trainableOf(engine, varList);
+  const y = taped(engine, null, () => engine.tidy('forward', f));
+  return backward(engine, engine.state.activeTape!, y, xs);
+}
+
+/**
+ * variableGradsFrugal for a loss computed in two taped halves with asynchronous, untaped work between them: the
+ * data-parallel step records the forward pass, reads the features and all-gathers them over MPI (awaits), then
+ * records the loss on the gathered features. `forward` returns tensors that `finish` uses (kept until the caller
+ * disposes them); nothing between the halves is recorded, so tensors other code makes meanwhile are not affected.
+ */
+export async function variableGradsAcrossAwait<F extends Record<string, tf.Tensor>, X>(
+  forward: () => F,
+  between: (out: F) => Promise<X>,
+  finish: (out: F, x: X) => tf.Scalar,
+  varList: tf.Variable[],
+): Promise<{ value: tf.Scalar; grads: Record<string, tf.Tensor>; forward: F }> {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const xs = trainableOf(engine, varList);
+  const out = taped(engine, null, () => engine.tidy('forward', forward));
+  const tape = engine.state.activeTape!;
+  engine.state.activeTape = null;
+  let x: X;
+  try {
+    x = await between(out);
+  } catch (err) {
+    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+    throw err;
+  }
+  if (engine.state.gradientDepth !== 0)
+    throw new Error('variableGradsAcrossAwait: another gradient computation started while awaiting');
+  const y = taped(engine, tape, () => engine.tidy('forward', () => finish(out, x)));
+  return { ...backward(engine, tape, y, xs), forward: out };
+}
+
+function trainableOf(engine: EngineInternals, varList: tf.Variable[]): tf.Variable[] {
   if (engine.state.gradientDepth !== 0)
     throw new Error('variableGradsFrugal: nested gradient computations are not supported');
   const xs = varList.filter((v) => v.trainable);
   if (xs.length === 0) throw new Error('variableGradsFrugal: no trainable variables in varList');
-  const y = engine.scopedRun(
-    () => engine.startTape(),
+  return xs;
+}
+
+/** Run f with the tape on: a fresh tape, or (continue) recording onto an existing one. */
+function taped<T>(engine: EngineInternals, continueTape: TapeNode[] | null, f: () => T): T {
+  return engine.scopedRun(
+    () => {
+      if (continueTape) {
+        engine.state.gradientDepth++;
+        engine.state.activeTape = continueTape;
+      } else engine.startTape();
+    },
     () => engine.endTape(),
-    () => engine.tidy('forward', f),
+    f,
   );
+}
+
+function backward(
+  engine: EngineInternals,
+  tape: TapeNode[],
+  y: unknown,
+  xs: tf.Variable[],
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error('variableGradsFrugal: f must return a scalar tensor');
-  const tape = engine.state.activeTape!;
   const nodes = filteredTape(tape, xs, y);
   const xIds = new Set(xs.map((x) => x.id));
   const result = engine.tidy('backward', () => {

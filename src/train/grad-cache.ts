@@ -15,24 +15,42 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainBatch, TrainableModel, SupervisionLike } from './contracts.ts';
 import { batchSize } from './contracts.ts';
 import { variableGradsFrugal } from './backprop.ts';
+import { hostValues, isHostMemoryBackend, rememberHostValues } from '../host-values.ts';
 
 export interface GradientsResult {
   /** Gradient per ParamStore name (only parameters the loss depends on). Caller disposes. */
   grads: Record<string, tf.Tensor>;
-  /** Full-batch loss and parts (values). */
-  loss: number;
-  parts: Record<string, number>;
+  /** Full-batch loss and parts, still on the backend (the trainer reads them with the step's one read). Caller disposes. */
+  loss: tf.Scalar;
+  parts: Record<string, tf.Scalar>;
   /** Full-batch features (kept; caller disposes) for supervision.afterStep. */
   features: Record<string, tf.Tensor>;
 }
 
+/**
+ * Rows [start, start + size) of every batch tensor. Text ids (int32 input data) are sliced from their host copy when
+ * there is one, so the slice keeps a host copy too (the MLM labels are needed on the host, see src/host-values.ts).
+ */
 export function sliceBatch(batch: TrainBatch, start: number, size: number): TrainBatch {
   const rows = <T extends tf.Tensor>(t: T): T =>
     tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]) as T;
+  const textRows = (t: tf.Tensor2D): tf.Tensor2D => {
+    if (isHostMemoryBackend()) return rows(t);
+    const width = t.shape[1];
+    const values = hostValues(t).slice(start * width, (start + size) * width) as Int32Array;
+    const out = tf.tensor2d(values, [size, width], t.dtype as 'int32');
+    rememberHostValues(out, values);
+    return out;
+  };
   const texts: TrainBatch['texts'] = {};
   for (const [k, t] of Object.entries(batch.texts) as Array<[keyof TrainBatch['texts'], tf.Tensor2D | undefined]>)
-    if (t) texts[k] = rows(t);
+    if (t) texts[k] = textRows(t);
   return { images: batch.images.map(rows), texts };
+}
+
+/** Let the event loop turn (Dawn frees native objects then); between micro-batches on a GPU backend. */
+export async function turnEventLoopOnDevice(): Promise<void> {
+  if (!isHostMemoryBackend()) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** The model's trainable variables, and `rename` mapping a gradient map keyed by tfjs variable names to store names. */
@@ -50,10 +68,6 @@ export function trainableVariables(model: TrainableModel): {
   return { vars: entries.map((e) => e.variable), rename };
 }
 
-function scalars(parts: Record<string, tf.Scalar>): Record<string, number> {
-  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
-}
-
 /**
  * The loss and its named parts on features whose rows are all constants, and the DIRECT gradient of the parameters
  * the loss uses itself (logit scales, loss-side heads). A gradient-cache pass includes that direct gradient once per
@@ -65,7 +79,7 @@ export function lossWithDirectGradient<M extends TrainableModel>(
   features: Record<string, tf.Tensor>,
   vars: tf.Variable[],
   rename: (g: Record<string, tf.Tensor | null>) => Record<string, tf.Tensor>,
-): { loss: number; parts: Record<string, number>; direct: Record<string, tf.Tensor> } {
+): { loss: tf.Scalar; parts: Record<string, tf.Scalar>; direct: Record<string, tf.Tensor> } {
   let partTensors: Record<string, tf.Scalar> = {};
   let value: tf.Scalar;
   let direct: Record<string, tf.Tensor> = {};
@@ -88,23 +102,47 @@ export function lossWithDirectGradient<M extends TrainableModel>(
     partTensors = out.parts;
     value = out.total;
   }
-  const loss = value.dataSync()[0];
-  value.dispose();
-  const parts = scalars(partTensors);
-  for (const p of Object.values(partTensors)) p.dispose();
-  return { loss, parts, direct };
+  return { loss: value, parts: partTensors, direct };
+}
+
+/**
+ * Per-sample features of the whole batch, micro-batch by micro-batch, without gradients (training mode: BN running
+ * statistics move), concatenated. The event loop turns between micro-batches on a GPU backend.
+ */
+export async function featuresWithoutGradient<M extends TrainableModel>(
+  model: M,
+  supervision: SupervisionLike<M>,
+  batch: TrainBatch,
+  micro: number,
+): Promise<Record<string, tf.Tensor>> {
+  const chunks = batchSize(batch) / micro;
+  const pieces: Record<string, tf.Tensor[]> = {};
+  try {
+    for (let j = 0; j < chunks; j++) {
+      if (j > 0) await turnEventLoopOnDevice();
+      const f = tf.tidy(() => supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true }));
+      for (const [k, t] of Object.entries(f)) (pieces[k] ??= []).push(t);
+    }
+    return tf.tidy(() =>
+      Object.fromEntries(
+        Object.entries(pieces).map(([k, ts]) => [k, ts.length === 1 ? tf.clone(ts[0]!) : tf.concat(ts, 0)]),
+      ),
+    ) as Record<string, tf.Tensor>;
+  } finally {
+    for (const ts of Object.values(pieces)) tf.dispose(ts);
+  }
 }
 
 /**
  * Loss, parts, gradients and features of one batch. With microBatchSize >= batch size (or 0) this is a single
  * forward/backward; otherwise the gradient cache above.
  */
-export function computeGradients<M extends TrainableModel>(
+export async function computeGradients<M extends TrainableModel>(
   model: M,
   supervision: SupervisionLike<M>,
   batch: TrainBatch,
   microBatchSize: number,
-): GradientsResult {
+): Promise<GradientsResult> {
   const B = batchSize(batch);
   const micro = microBatchSize > 0 ? Math.min(microBatchSize, B) : B;
   const { vars, rename } = trainableVariables(model);
@@ -120,28 +158,14 @@ export function computeGradients<M extends TrainableModel>(
       for (const t of Object.values(parts)) tf.keep(t);
       return out.total;
     }, vars);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    const partValues = scalars(parts);
-    for (const t of Object.values(parts)) t.dispose();
-    return { grads: rename(grads), loss, parts: partValues, features };
+    return { grads: rename(grads), loss: value, parts, features };
   }
 
   if (B % micro !== 0) throw new Error(`gradient cache: batch of ${B} is not a multiple of the micro-batch ${micro}`);
   const chunks = B / micro;
 
   // 1. Features of the whole batch without gradients (this pass also updates BN running statistics once).
-  const cached = tf.tidy(() => {
-    const pieces: Record<string, tf.Tensor[]> = {};
-    for (let j = 0; j < chunks; j++) {
-      const f = supervision.features(model, sliceBatch(batch, j * micro, micro), { training: true });
-      for (const [k, t] of Object.entries(f)) (pieces[k] ??= []).push(t);
-    }
-    return Object.fromEntries(Object.entries(pieces).map(([k, ts]) => [k, tf.concat(ts, 0)])) as Record<
-      string,
-      tf.Tensor
-    >;
-  });
+  const cached = await featuresWithoutGradient(model, supervision, batch, micro);
   const bufferSnapshot = model.store.buffers().map((e) => ({ variable: e.variable, value: tf.clone(e.variable) }));
 
   // The loss on the cached features gives the logged values and the DIRECT gradient D of parameters the loss uses
@@ -152,6 +176,7 @@ export function computeGradients<M extends TrainableModel>(
   // 2. Per micro-batch: recompute with gradients, splice, full-batch loss, gradient; 3. sum.
   let acc: Record<string, tf.Tensor> = {};
   for (let j = 0; j < chunks; j++) {
+    await turnEventLoopOnDevice();
     const start = j * micro;
     const { value, grads } = variableGradsFrugal(() => {
       const f = supervision.features(model, sliceBatch(batch, start, micro), { training: true, updateStats: false });
@@ -199,14 +224,14 @@ export function computeGradients<M extends TrainableModel>(
   return { grads: acc, loss, parts, features: cached };
 }
 
-/** Global L2 norm of the gradients (one read-back). */
-export function gradientNorm(grads: Record<string, tf.Tensor>): number {
+/** Global L2 norm of the gradients, as a scalar on the backend (nothing is read back). */
+export function gradientNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
   const list = Object.values(grads);
-  if (list.length === 0) return 0;
+  if (list.length === 0) return tf.scalar(0);
   // squares summed one tensor at a time (not all squared copies of the gradients alive at once)
   const sums = list.map((g) => tf.tidy(() => tf.sum(tf.square(g))));
   try {
-    return tf.tidy(() => tf.sqrt(tf.addN(sums)).dataSync()[0]!);
+    return tf.tidy(() => tf.sqrt(tf.addN(sums))) as tf.Scalar;
   } finally {
     for (const s of sums) s.dispose();
   }

@@ -26,12 +26,22 @@ export class NanGuard {
     return this.history.length ? this.history.reduce((a, b) => a + b, 0) / this.history.length : NaN;
   }
 
+  /**
+   * The largest loss the next step may have (running mean + jump once minHistory losses are in, else +Infinity),
+   * rounded to float32: the device-side gate of the step (src/train/trainer.ts) compares the float32 loss with this
+   * same number, so the device and check() always agree.
+   */
+  threshold(): number {
+    if (this.history.length < this.options.minHistory) return Infinity;
+    return Math.fround(this.runningMean() + this.options.jump);
+  }
+
   /** Judge one step's loss (and gradient norm); a verdict other than 'ok' means the update must not be applied. */
   check(step: number, loss: number, gradNorm: number): GuardVerdict {
     let reason: string | undefined;
     if (!Number.isFinite(loss)) reason = `non-finite loss (${loss}) at step ${step}`;
     else if (!Number.isFinite(gradNorm)) reason = `non-finite gradient (norm ${gradNorm}) at step ${step}`;
-    else if (this.history.length >= this.options.minHistory && loss > this.runningMean() + this.options.jump) {
+    else if (Math.fround(loss) > this.threshold()) {
       reason = `loss ${loss.toFixed(4)} jumped more than ${this.options.jump} above its running mean ${this.runningMean().toFixed(4)} at step ${step}`;
     }
     if (reason) return { action: this.options.policy, reason };

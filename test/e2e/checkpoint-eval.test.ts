@@ -55,14 +55,14 @@ const cases: Array<[string, DeepPartial<PipelineDeclaration>['model']]> = [
 ];
 
 /** Embeddings of fixed inputs (seeded pixels, three captions): a probe far more sensitive than accuracy. */
-function probe(model: ClipModel, tokenizer: ClipTokenizer): Record<string, number> {
+async function probe(model: ClipModel, tokenizer: ClipTokenizer): Promise<Record<string, number>> {
   const size = model.config.vision.imageSize;
   const rng = new Rng(5);
   const pixels = Float32Array.from({ length: 4 * size * size * 3 }, () => rng.normal());
   const captions = ['a red star near the top on grey', 'a blue circle', 'two green squares'];
   const values = [
-    ...imageEmbeddings(model, pixels, 4),
-    ...textEmbeddings(model, tokenizer.encodeBatch(captions), captions.length),
+    ...(await imageEmbeddings(model, pixels, 4)),
+    ...(await textEmbeddings(model, tokenizer.encodeBatch(captions), captions.length)),
   ];
   return Object.fromEntries(values.map((v, i) => [`probe/${i}`, v]));
 }
@@ -86,7 +86,7 @@ for (const [label, model] of cases) {
           atEnd: true,
           evaluate: async (ctx) => ({
             ...(await zeroShot160(ctx)),
-            ...probe(ctx.model, ctx.tokenizer),
+            ...(await probe(ctx.model, ctx.tokenizer)),
           }),
         },
         checkpoint: { every: 0, keep: 1 },
@@ -115,7 +115,7 @@ for (const [label, model] of cases) {
       // the loader builds the very model that was trained: the same embeddings, bit for bit
       const loaded = await loadEvalModel({ weights: out });
       try {
-        t.deepEqual(probe(loaded.model, loaded.tokenizer), probeOnly(inTraining.results));
+        t.deepEqual(await probe(loaded.model, loaded.tokenizer), probeOnly(inTraining.results));
       } finally {
         loaded.model.dispose();
       }

@@ -51,7 +51,7 @@ if (stepsArg === 'mismatch') {
   await initBackend({ threads: 1, quiet: true });
   const feature = tf.zeros([w.rank === 0 ? 4 : 3, 8]);
   try {
-    allgatherFeatures(w, { image: feature });
+    await allgatherFeatures(w, { image: feature });
     console.log(JSON.stringify({ rank: w.rank, error: null }));
   } catch (err) {
     console.log(JSON.stringify({ rank: w.rank, error: (err as Error).message }));
@@ -79,8 +79,8 @@ type GradientFn = NonNullable<TrainerOptions['computeGradients']>;
 
 /** Wraps a gradient function to keep a copy of every step's (all-reduced) gradients. */
 function recording(fn: GradientFn, log: Array<Record<string, Float32Array>>): GradientFn {
-  return (model, supervision, batch, micro) => {
-    const r = fn(model, supervision, batch, micro);
+  return async (model, supervision, batch, micro) => {
+    const r = await fn(model, supervision, batch, micro);
     log.push(
       Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, Float32Array.from(g.dataSync() as Float32Array)])),
     );
@@ -146,12 +146,17 @@ function build(
 
 const tensorCounts: number[] = [];
 
-function train(t: ReturnType<typeof build>, spec: SyntheticBatchSpec, start: number, count: number): number[] {
+async function train(
+  t: ReturnType<typeof build>,
+  spec: SyntheticBatchSpec,
+  start: number,
+  count: number,
+): Promise<number[]> {
   const losses: number[] = [];
   tensorCounts.length = 0;
   for (let s = 1; s <= steps; s++) {
     const batch = syntheticBatch(11, s, spec, start, count);
-    const r = t.trainer.trainStep(batch);
+    const r = await t.trainer.trainStep(batch);
     for (const x of batchTensors(batch)) x.dispose();
     if (r.verdict.action !== 'ok') throw new Error(`step ${s}: ${r.verdict.action}`);
     losses.push(r.loss);
@@ -212,14 +217,16 @@ function worstRelative(
 
 /** Plain DDP: each rank's loss over its local batch only, gradients averaged (what all-gather exists to fix). */
 function localLossDdp(w: Collective): TrainerOptions['computeGradients'] {
-  return (model, supervision, batch, micro) => {
-    const r = computeGradients(model, supervision, batch, micro);
-    const grads = allreduceGradients(w, model.store, r.grads);
+  return async (model, supervision, batch, micro) => {
+    const r = await computeGradients(model, supervision, batch, micro);
+    const grads = await allreduceGradients(w, model.store, r.grads);
     for (const [k, g] of Object.entries(grads)) {
       grads[k] = tf.div(g, w.size);
       g.dispose();
     }
-    return { ...r, grads, loss: w.allreduceMean(new Float64Array([r.loss]))[0] };
+    const loss = tf.scalar(w.allreduceMean(new Float64Array([(await r.loss.data())[0]!]))[0]!);
+    r.loss.dispose();
+    return { ...r, grads, loss };
   };
 }
 
@@ -242,14 +249,14 @@ for (const run of runs) {
   const dpGrads: Array<Record<string, Float32Array>> = [];
   const refGrads: Array<Record<string, Float32Array>> = [];
   const par = build(name, 5 + world.rank, local, recording(dp.computeGradients, dpGrads), micro);
-  broadcastParameters(world, par.model.store);
+  await broadcastParameters(world, par.model.store);
   const t0 = performance.now();
-  const dpLosses = train(par, spec, world.rank * local, local);
+  const dpLosses = await train(par, spec, world.rank * local, local);
   const dpTensorCounts = [...tensorCounts];
   const dpMs = performance.now() - t0;
-  const divergence = replicaDivergence(world, par.model.store);
+  const divergence = await replicaDivergence(world, par.model.store);
   const ref = build(name, 5, local, recording(computeGradients, refGrads));
-  const refLosses = train(ref, spec, 0, B);
+  const refLosses = await train(ref, spec, 0, B);
   const weights = worstRelative(par.model.store, ref.model.store, 'params', refGrads, nullBelow);
   const buffers = worstRelative(par.model.store, ref.model.store, 'buffers', refGrads, nullBelow);
   const grads = worstGradient(dpGrads, refGrads, nullBelow);
@@ -286,8 +293,8 @@ for (const run of runs) {
   }
   if (name === 'clip' && !bucketBytes) {
     const ddp = build(name, 5 + world.rank, local, localLossDdp(world), micro);
-    broadcastParameters(world, ddp.model.store);
-    out.ddpLosses = train(ddp, spec, world.rank * local, local);
+    await broadcastParameters(world, ddp.model.store);
+    out.ddpLosses = await train(ddp, spec, world.rank * local, local);
     const ddpWeights = worstRelative(ddp.model.store, ref.model.store, 'params', refGrads, nullBelow);
     out.ddpWeightsL2 = ddpWeights.l2;
     out.ddpWorstWeight = ddpWeights.worst;

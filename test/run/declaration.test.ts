@@ -93,7 +93,7 @@ test('bad flags are one-line errors naming flag and field', (t) => {
   });
   t.throws(() => parseArgs(['--frobnicate', '1']), { message: /^unknown flag --frobnicate/ });
   t.throws(() => parseArgs(['--backend', 'gpu']), {
-    message: /--backend: backend\.name must be one of auto\|tensorflow\|wasm\|cpu/,
+    message: /--backend: backend\.name must be one of auto\|tensorflow\|webgpu\|wasm\|cpu/,
   });
   t.throws(() => parseArgs(['--steps']), { message: '--steps needs a value (optim.steps)' });
   t.throws(() => applyOverrides(base(), parseArgs(['--batch-size', '100', '--micro-batch', '30']).overrides), {

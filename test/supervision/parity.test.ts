@@ -5,7 +5,8 @@
 // compared with PyTorch's. Tolerance: per tensor max|ours − ref| / max|ref| ≤ 1e-5; a gradient that is analytically
 // zero (the bias of a Linear followed by BN; reference max|g| < 1e-12) must be below 1e-5 × the step's largest gradient
 // (loss parts: |ours − ref| ≤ 1e-5·max(|ref|, 1)), on the cpu backend (float32 vs. the float64 reference on the same
-// float32 inputs).
+// float32 inputs), and again on webgpu (whatever adapter exists, lavapipe in CI; skipped with the reason where none
+// does). Reads are asynchronous (cacheOnHost) so the same checks run on the GPU.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,9 @@ import { createSupervision } from '../../src/supervision/index.ts';
 import type { Supervision, SupervisedModel, TrainBatch, TextView } from '../../src/supervision/types.ts';
 import { filipSelectTokens, normalizeTextEmbedding } from '../../src/supervision/losses.ts';
 import type { NnQueueState } from '../../src/supervision/nn-queue.ts';
+import { cacheOnHost } from '../../src/host-values.ts';
+import { flushStepEffects } from '../../src/train/step-effects.ts';
+import { webgpuUnavailable } from '../helpers/webgpu.ts';
 
 interface Arr {
   shape: number[];
@@ -45,14 +49,12 @@ const fixture = (name: string): Case =>
 // Dimensions of the reference (supervision_reference.py): E, FEAT = vision width, W, CTX, V.
 const DIMS = { embed: 8, visionWidth: 10, textWidth: 12, context: 10, vocab: 30 };
 const TOL = 1e-5;
+const noWebgpu = await webgpuUnavailable(); // before any test is declared
+const BASE_BACKEND = (process.env.PARITY_BACKEND as 'cpu' | 'wasm' | undefined) ?? 'cpu';
 
 // PARITY_BACKEND=wasm runs the same checks on the wasm backend (the default cpu backend is the documented one).
 test.before(async () => {
-  await initBackend({
-    backend: (process.env.PARITY_BACKEND as 'cpu' | 'wasm' | undefined) ?? 'cpu',
-    threads: 1,
-    quiet: true,
-  });
+  await initBackend({ backend: BASE_BACKEND, threads: 1, quiet: true });
 });
 test.after.always(() => {
   shutdownBackend();
@@ -149,18 +151,20 @@ class MockModel implements SupervisedModel {
   }
 }
 
+/** Row-major [rows, cols] -> [cols, rows]. */
+function transposeHost(data: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j]!;
+  return out;
+}
+
 /** Head weights and logit scales from the fixture (torch layout → ours). */
 function loadParams(model: MockModel, inputs: Record<string, Arr>): void {
   for (const [name, a] of Object.entries(inputs)) {
     if (!model.store.has(name)) continue;
-    let t = tf.tensor(a.data, a.shape);
-    if (model.store.meta(name).torchLayout === 'linear') {
-      const tt = tf.transpose(t);
-      t.dispose();
-      t = tt;
-    }
-    model.store.assign(name, t.dataSync(), t.shape);
-    t.dispose();
+    if (model.store.meta(name).torchLayout === 'linear')
+      model.store.assign(name, transposeHost(a.data, a.shape[0]!, a.shape[1]!), [a.shape[1]!, a.shape[0]!]);
+    else model.store.assign(name, Float32Array.from(a.data), a.shape);
   }
 }
 
@@ -203,7 +207,7 @@ function compareStep(
     const g = grads[key];
     let ours: ArrayLike<number> = g ? g.dataSync() : new Float32Array(ref.data.length);
     if (g && store.has(name) && store.meta(name).torchLayout === 'linear')
-      ours = tf.tidy(() => tf.transpose(g).dataSync());
+      ours = transposeHost(g.dataSync(), g.shape[0]!, g.shape[1]!);
     const refMax = Math.max(0, ...ref.data.map(Math.abs));
     if (refMax < 1e-12) {
       const oursMax = Math.max(0, ...Array.from(ours, Math.abs));
@@ -222,8 +226,8 @@ function compareStep(
   t.log(`${label}: ${compared} gradients, worst relative error ${worst.toExponential(2)}`);
 }
 
-/** Runs features + loss + gradients for one step; returns values plus the kept features. */
-function runStep(model: MockModel, sup: Supervision, batch: TrainBatch) {
+/** Runs features + loss + gradients for one step; returns values plus the kept features (all readable on the host). */
+async function runStep(model: MockModel, sup: Supervision, batch: TrainBatch) {
   const vars: tf.Variable[] = [...model.store.trainableVariables(), ...model.encoderVars.values()];
   const nameOf = new Map<string, string>();
   for (const e of model.store.entries()) nameOf.set(e.name, e.variable.name);
@@ -238,6 +242,7 @@ function runStep(model: MockModel, sup: Supervision, batch: TrainBatch) {
     partTensors = out.parts;
     return out.total;
   }, vars);
+  await cacheOnHost([value, ...Object.values(partTensors), ...Object.values(grads), ...Object.values(features)]);
   const parts = Object.fromEntries(Object.entries(partTensors).map(([k, v]) => [k, v.dataSync()[0]]));
   return { total: value.dataSync()[0], parts, grads, features, nameOf };
 }
@@ -268,7 +273,7 @@ function caseOptions(c: Case): Record<string, unknown> {
 
 const VIEWS: Record<string, number> = { clip: 1, declip: 2, slip: 3, filip: 1, defilip: 2, siglip: 1 };
 
-function checkSelection(t: any, label: string, features: Record<string, tf.Tensor>, step: Step, topK: number) {
+async function checkSelection(t: any, label: string, features: Record<string, tf.Tensor>, step: Step, topK: number) {
   if (!step.selected) return;
   const sel = filipSelectTokens(
     features.denseImage as tf.Tensor3D,
@@ -280,6 +285,7 @@ function checkSelection(t: any, label: string, features: Record<string, tf.Tenso
   const b = step.selected.image.length;
   const imgDense = features.denseImage as tf.Tensor3D;
   // Recompute index sets from the selected token vectors: match each selected row back to its token index.
+  await cacheOnHost([sel.imageSelected, sel.textSelected]);
   const match = (tokens: tf.Tensor3D, selected: tf.Tensor3D) => {
     const all = tokens.arraySync();
     const s = selected.arraySync();
@@ -303,9 +309,8 @@ function checkSelection(t: any, label: string, features: Record<string, tf.Tenso
   }
 }
 
-const CASES = ['clip', 'clip-capped', 'slip', 'filip', 'filip-masked', 'declip', 'defilip', 'siglip', 'siglip-aligned'];
-for (const name of CASES) {
-  test.serial(`parity with PyTorch: ${name}`, (t) => {
+async function parityCase(t: any, name: string) {
+  {
     const c = fixture(name);
     const sup = createSupervision(c.supervision, caseOptions(c));
     const model = new MockModel();
@@ -317,13 +322,13 @@ for (const name of CASES) {
         nnQueue: { size: q.size, dim: q.dim, pointer: c.queue.pointer, bank: Float32Array.from(c.queue.bank.data) },
       });
     }
-    c.steps.forEach((step, s) => {
+    for (const [s, step] of c.steps.entries()) {
       const inputs = c.stepInputs ? c.stepInputs[s] : c.inputs;
       model.setEncoderOutputs(inputs);
       const batch = model.batch(VIEWS[c.supervision], sup.textViews, inputs);
       const bankBefore = c.queue ? (sup.getState().nnQueue as NnQueueState).bank : null;
       sup.beforeStep(model);
-      const r = runStep(model, sup, batch);
+      const r = await runStep(model, sup, batch);
       compareStep(t, `${name} step ${s}`, step, r.parts, r.total, r.grads, r.nameOf, model.store);
       if (step.nnIndices && bankBefore) {
         // The neighbours in the features are the (re-normalised) snapshot rows the reference picked.
@@ -331,17 +336,18 @@ for (const name of CASES) {
           const key = view === 'mlm' ? 'nnMlm' : 'nnEda';
           const dim = DIMS.embed;
           const rows = step.nnIndices[view].flatMap((i) => [...bankBefore.subarray(i * dim, (i + 1) * dim)]);
-          const expected = tf.tidy(() =>
-            normalizeTextEmbedding(tf.tensor2d(rows, [rows.length / dim, dim])).dataSync(),
-          );
+          const normalized = tf.tidy(() => normalizeTextEmbedding(tf.tensor2d(rows, [rows.length / dim, dim])));
+          const expected = await normalized.data();
+          normalized.dispose();
           t.true(
             relErr(r.features[key].dataSync(), expected) < 1e-6,
             `${name} step ${s}: ${key} rows are the reference's neighbours`,
           );
         }
       }
-      checkSelection(t, `${name} step ${s}`, r.features, step, (c.options as any).topK);
+      await checkSelection(t, `${name} step ${s}`, r.features, step, (c.options as any).topK);
       sup.afterStep(model, r.features);
+      await flushStepEffects(); // an NN queue on the GPU copies the enqueued rows back for getState
       if (step.queueAfter) {
         const q = sup.getState().nnQueue as NnQueueState;
         t.is(q.pointer, step.queueAfter.pointer, `${name} step ${s}: queue pointer`);
@@ -351,8 +357,24 @@ for (const name of CASES) {
       for (const f of Object.values(r.features)) f.dispose();
       for (const im of batch.images) im.dispose();
       for (const x of Object.values(batch.texts)) x?.dispose();
-    });
+    }
     sup.dispose();
     model.store.dispose();
-  });
+  }
+}
+
+const CASES = ['clip', 'clip-capped', 'slip', 'filip', 'filip-masked', 'declip', 'defilip', 'siglip', 'siglip-aligned'];
+for (const name of CASES) test.serial(`parity with PyTorch: ${name}`, (t) => parityCase(t, name));
+for (const name of CASES) {
+  const title = `parity with PyTorch on webgpu: ${name}`;
+  if (noWebgpu) test.skip(`${title} (skipped: ${noWebgpu})`, () => {});
+  else
+    test.serial(title, async (t) => {
+      await initBackend({ backend: 'webgpu', quiet: true });
+      try {
+        await parityCase(t, name);
+      } finally {
+        await initBackend({ backend: BASE_BACKEND, threads: 1, quiet: true });
+      }
+    });
 }

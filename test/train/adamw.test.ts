@@ -8,7 +8,7 @@ test.before(async () => {
   await tf.ready();
 });
 
-test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW semantics)', (t) => {
+test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW semantics)', async (t) => {
   // p = 1, g = 0.5, lr = 0.1, wd = 0.1, betas (0.9, 0.98), eps 1e-8:
   // p <- 1 * (1 - 0.01) = 0.99; m = 0.05; v = 0.02 * 0.25 = 0.005; bias corrections 0.1 and 0.02
   // denom = sqrt(0.005)/sqrt(0.02) + 1e-8 = 0.5 + 1e-8; p <- 0.99 - (0.1/0.1) * 0.05 / (0.5 + 1e-8) = 0.89
@@ -26,7 +26,7 @@ test.serial('one hand-computed step: decay, bias correction, eps (PyTorch AdamW 
   t.true(Math.abs(decayed.dataSync()[0] - 0.89) < 1e-6, String(decayed.dataSync()[0]));
   t.true(Math.abs(plain.dataSync()[0] - 0.9) < 1e-6, String(plain.dataSync()[0]));
   t.is(opt.step, 1);
-  const st = opt.state();
+  const st = await opt.state();
   t.true(Math.abs(st.m.w[0] - 0.05) < 1e-8);
   t.true(Math.abs(st.v.w[0] - 0.005) < 1e-9);
   opt.dispose();
@@ -82,7 +82,7 @@ test.serial('five steps with varying lr and gradients match a float64 transcript
   variable.dispose();
 });
 
-test.serial('state round-trips and a missing gradient leaves a parameter and its moments untouched', (t) => {
+test.serial('state round-trips and a missing gradient leaves a parameter and its moments untouched', async (t) => {
   const a = tf.variable(
     tf.tensor2d([
       [1, 2],
@@ -100,7 +100,7 @@ test.serial('state round-trips and a missing gradient leaves a parameter and its
   const ga = tf.onesLike(a);
   opt.apply({ a: ga }, 1e-2);
   t.deepEqual(Array.from(b.dataSync()), [5]);
-  const saved = opt.state();
+  const saved = await opt.state();
   t.deepEqual(Array.from(saved.m.b), [0]);
   const before = tf.memory().numTensors;
   opt.apply({ a: ga }, 1e-2);
@@ -129,7 +129,7 @@ test.serial('state round-trips and a missing gradient leaves a parameter and its
     ],
     seedAdamW(0.1),
   );
-  fresh.loadState(opt1.state());
+  fresh.loadState(await opt1.state());
   t.is(fresh.step, 1);
   fresh.apply({ a: ga }, 1e-2);
   t.deepEqual(Array.from(a.dataSync()), afterTwo);
@@ -180,3 +180,32 @@ test.serial('matches PyTorch 1.13 AdamW on the committed fixture (reference/adam
   opt.dispose();
   vars.forEach((v) => v.variable.dispose());
 });
+
+test.serial(
+  'device placement (moments as tensors, tf ops off webgpu) equals the host loop, and a closed gate changes nothing',
+  async (t) => {
+    const run = async (placement: 'host' | 'device') => {
+      const p = tf.variable(tf.tensor1d([0.3, -1.2, 2.5, 0.0, -0.01, 4]));
+      const opt = new AdamW([{ name: 'p', variable: p, decay: true }], seedAdamW(0.5), placement);
+      t.is(opt.placement, placement);
+      for (let k = 0; k < 4; k++) {
+        const g = tf.tensor1d([0.1 * k, -0.2, 0.3, 1e-4, -5, k]);
+        const gate = tf.scalar(k === 2 ? 0 : 1);
+        opt.apply({ p: g }, 1e-3 * (k + 1), gate);
+        opt.settle(k !== 2);
+        tf.dispose([g, gate]);
+      }
+      const st = await opt.state();
+      const out = { p: Array.from(await p.data()), m: Array.from(st.m.p!), v: Array.from(st.v.p!), step: opt.step };
+      opt.dispose();
+      p.dispose();
+      return out;
+    };
+    const host = await run('host');
+    const device = await run('device');
+    t.is(host.step, 3);
+    t.is(device.step, 3);
+    for (const k of ['p', 'm', 'v'] as const)
+      host[k].forEach((x, i) => t.true(Math.abs(x - device[k][i]!) <= 1e-6 * Math.max(1, Math.abs(x)), `${k}[${i}]`));
+  },
+);

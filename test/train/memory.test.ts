@@ -57,14 +57,14 @@ test.serial(
   async (t) => {
     const parts = await buildRunParts(declaration('clip'));
     const batch = syntheticBatch(8, parts.model.config.vision.imageSize, 16, 1, 1);
-    for (let i = 0; i < 40; i++) parts.trainer.trainStep(batch); // warm-up: kernels, caches, allocator, V8 heap sizing
+    for (let i = 0; i < 40; i++) await parts.trainer.trainStep(batch); // warm-up: kernels, caches, allocator, V8 heap sizing
     const tensors = tf.memory().numTensors;
     gc();
     const heap0 = process.memoryUsage().heapUsed;
     const rss0 = process.memoryUsage().rss;
     let maxRss = rss0;
     for (let i = 0; i < 160; i++) {
-      const r = parts.trainer.trainStep(batch);
+      const r = await parts.trainer.trainStep(batch);
       if (tf.memory().numTensors !== tensors) {
         t.fail(`tensor count ${tf.memory().numTensors} != ${tensors} after step ${r.step}`);
         break;
@@ -92,9 +92,9 @@ test.serial(
 test.serial('DeFILIP (NN queue, BN heads, dense tokens): tensor count constant over steps', async (t) => {
   const parts = await buildRunParts(declaration('defilip'));
   const batch = syntheticBatch(8, parts.model.config.vision.imageSize, 16, 2, 7);
-  for (let i = 0; i < 3; i++) parts.trainer.trainStep(batch);
+  for (let i = 0; i < 3; i++) await parts.trainer.trainStep(batch);
   const tensors = tf.memory().numTensors;
-  for (let i = 0; i < 20; i++) parts.trainer.trainStep(batch);
+  for (let i = 0; i < 20; i++) await parts.trainer.trainStep(batch);
   t.is(tf.memory().numTensors, tensors);
   tf.dispose([...batch.images, ...Object.values(batch.texts)]);
   parts.dispose();

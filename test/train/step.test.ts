@@ -1,6 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { computeGradients, sliceBatch } from '../../src/train/grad-cache.ts';
+import { readLoss } from '../helpers/gradients.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { NanGuard } from '../../src/train/nan-guard.ts';
 import { seedAdamW } from '../../src/train/adamw.ts';
@@ -12,12 +13,12 @@ test.before(async () => {
   await tf.ready();
 });
 
-test.serial('gradient cache: micro-batches of 4 give the full-batch contrastive gradient and loss', (t) => {
+test.serial('gradient cache: micro-batches of 4 give the full-batch contrastive gradient and loss', async (t) => {
   const model = createToyModel(1);
   const sup = toyClipSupervision();
   const batch = toyBatch(2, 16, model);
-  const full = computeGradients(model, sup, batch, 0);
-  const cached = computeGradients(model, sup, batch, 4);
+  const full = await readLoss(computeGradients(model, sup, batch, 0));
+  const cached = await readLoss(computeGradients(model, sup, batch, 4));
   t.true(Math.abs(full.loss - cached.loss) < 1e-5, `${full.loss} vs ${cached.loss}`);
   t.deepEqual(Object.keys(cached.grads).sort(), [
     'logit_scale',
@@ -63,7 +64,7 @@ test.serial('gradient cache: micro-batches of 4 give the full-batch contrastive 
   model.store.dispose();
 });
 
-test.serial('trainer: loss decreases, tensors do not leak, schedule and clamps applied', (t) => {
+test.serial('trainer: loss decreases, tensors do not leak, schedule and clamps applied', async (t) => {
   const model = createToyModel(3);
   const sup = toyClipSupervision();
   const trainer = new Trainer(model, sup, {
@@ -76,7 +77,7 @@ test.serial('trainer: loss decreases, tensors do not leak, schedule and clamps a
   const before = tf.memory().numTensors;
   const losses: number[] = [];
   for (let i = 0; i < 30; i++) {
-    const r = trainer.trainStep(batch);
+    const r = await trainer.trainStep(batch);
     t.is(r.verdict.action, 'ok');
     losses.push(r.loss);
     if (i === 0) t.is(r.lr, 1e-3);
@@ -91,7 +92,7 @@ test.serial('trainer: loss decreases, tensors do not leak, schedule and clamps a
   model.store.dispose();
 });
 
-test.serial('a NaN loss is caught before the update, naming the step', (t) => {
+test.serial('a NaN loss is caught before the update, naming the step', async (t) => {
   const model = createToyModel(5);
   const sup = toyClipSupervision();
   const trainer = new Trainer(model, sup, {
@@ -101,10 +102,10 @@ test.serial('a NaN loss is caught before the update, naming the step', (t) => {
     nanPolicy: 'stop',
   });
   const good = toyBatch(6, 4, model);
-  trainer.trainStep(good);
+  await trainer.trainStep(good);
   const weights = Array.from(model.store.get('visual.proj').dataSync());
   const bad = { images: [tf.fill([4, 4, 4, 3], NaN) as tf.Tensor4D], texts: good.texts };
-  const r = trainer.trainStep(bad);
+  const r = await trainer.trainStep(bad);
   t.deepEqual(r.verdict, { action: 'stop', reason: 'non-finite loss (NaN) at step 2' });
   t.is(trainer.step, 1, 'the step is not counted');
   t.deepEqual(Array.from(model.store.get('visual.proj').dataSync()), weights, 'weights untouched');
