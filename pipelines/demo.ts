@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../run/main.ts';
 import { zeroShotEvaluation } from '../run/zero-shot-hook.ts';
 import type { PipelineDeclaration, DeepPartial } from '../run/declaration.ts';
-import { writeReport } from './report.ts';
+import { writeRunReport } from '../run/report/write-run-report.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/demo/${name}`, import.meta.url));
 
@@ -71,7 +71,7 @@ export const declaration: DeepPartial<PipelineDeclaration> = {
 
 if (import.meta.main) {
   await main(declaration, import.meta.url, async (summary, d) => {
-    const report = await writeReport(d.logging.out);
+    const report = await writeRunReport(d.logging.out);
     const last = summary.evals.at(-1);
     if (last) {
       const r = last.results;

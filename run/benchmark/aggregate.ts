@@ -1,0 +1,32 @@
+// The final step of a benchmark: reads every finished cell of the grid (cell.json) and writes OUT/results.csv,
+// OUT/results.md, OUT/index.html and OUT/plots/*.svg. It depends only on what is on disk, so it runs the same
+// after one process did every cell, after N array-job slices, or after a killed run was completed.
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/train/atomic-write.ts';
+import type { ExpandedGrid } from './expand-grid.ts';
+import { readCellRecord, type CellRecord } from './run-cell.ts';
+import { resultsCsv } from './results-csv.ts';
+import { summarize, type Summary } from './summarize.ts';
+import { writeResultPlots } from './results-plots.ts';
+import { writeResultsReport } from './results-report.ts';
+
+export interface Aggregate {
+  summary: Summary;
+  csv: string;
+  md: string;
+  html: string;
+}
+
+export async function aggregate(grid: ExpandedGrid): Promise<Aggregate> {
+  const records = new Map<string, CellRecord>();
+  for (const cell of grid.cells) {
+    const r = await readCellRecord(cell.declaration.logging.out);
+    if (r) records.set(cell.key, r);
+  }
+  const summary = summarize(grid, records);
+  const csv = join(grid.out, 'results.csv');
+  await writeFileAtomic(csv, Buffer.from(resultsCsv(summary.finished.flatMap((r) => r.results))));
+  const plots = await writeResultPlots(summary, grid.out);
+  const { md, html } = await writeResultsReport(summary, plots, grid.out);
+  return { summary, csv, md, html };
+}
