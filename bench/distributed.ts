@@ -16,15 +16,15 @@ import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { getCollective, type Collective } from '../src/distributed/collective.ts';
 import { createDataParallel, broadcastParameters, type CommTimes } from '../src/distributed/data-parallel.ts';
 import { syntheticBatch } from '../fixtures/synthetic-batch.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
+import { buildClipConfig } from '../src/models/presets.ts';
 import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { Rng } from '../src/rng.ts';
 import { createSupervision } from '../src/supervision/index.ts';
-import type { SupervisionName } from '../src/supervision/types.ts';
+import type { SupervisionName } from '../src/supervision/index.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { seedAdamW } from '../src/train/adamw.ts';
-import { batchTensors, type SupervisionLike } from '../src/train/contracts.ts';
+import { batchTensors } from '../src/train/contracts.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -61,7 +61,7 @@ async function worker(): Promise<void> {
   const world: Collective = getCollective();
   await initBackend({ backend: 'wasm', threads, quiet: true });
   const local = globalBatch / world.size;
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', contextLength: 77 });
+  const config = buildClipConfig('tiny', { text: { contextLength: 77 } });
   const out: { steps: StepReport[]; collectives: CollectiveReport[] } = { steps: [], collectives: [] };
   for (const name of ['clip', 'declip'] as SupervisionName[]) {
     const sup = createSupervision(
@@ -74,7 +74,7 @@ async function worker(): Promise<void> {
     sup.addHeads(model, new Rng(2));
     const dp = world.size > 1 ? createDataParallel(world, { separateWait: true }) : undefined;
     if (dp) broadcastParameters(world, model.store);
-    const trainer = new Trainer<ClipModel>(model, sup as unknown as SupervisionLike<ClipModel>, {
+    const trainer = new Trainer<ClipModel>(model, sup, {
       schedule: { baseLr: 1e-4, peakLr: 1e-4, warmupSteps: 0, totalSteps: 1000, minLr: 1e-4 },
       adamw: seedAdamW(0.1),
       microBatchSize: 0,

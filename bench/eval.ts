@@ -5,7 +5,7 @@
 //              class-folder reader -> decode + eval transform (stages/eval/eval-image-batches.ts) -> image tower -> cosine scores
 //              against the prompt-ensemble classifier (built from the cifar10 prompts of
 //              ../shared/data/zero-shot/classnames-and-templates.json, inside the timed run as the pipeline does).
-//              Model: presets tiny-vit (32px) + tiny-text, vocab fixtures/demo/vocab.txt.gz, context 32, random init.
+//              Model: preset tiny (ViT 32px + text 2x64), vocab fixtures/demo/vocab.txt.gz, context 32, random init.
 //  vit-b32     the ViT-B/32 224px image tower (+ tiny text tower) on the first --vit-images distinct images of
 //              ../shared/data/flickr8k-1k/captions.txt: decode + eval transform (resize shorter side to 256, centre crop
 //              224: clip-bench's ONECROP eval preset) -> L2-normalised image embeddings (src/eval/image-features.ts).
@@ -33,7 +33,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, shutdownBackend, type BackendChoice } from '../src/backend.ts';
-import { clipConfigFromPresets, type ClipConfig } from '../src/models/presets.ts';
+import { buildClipConfig, type ClipConfig } from '../src/models/presets.ts';
 import { createClip } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
@@ -213,12 +213,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
   const weights = join(dir, 'tiny-vit-cifar.safetensors');
   await writeWeights(
     weights,
-    clipConfigFromPresets({
-      vision: 'tiny-vit',
-      text: 'tiny-text',
-      vocabSize: tokenizer.vocabSize,
-      contextLength: CONTEXT,
-    }),
+    buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: CONTEXT } }),
     'tiny',
   );
 
@@ -241,7 +236,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
     const clock: PullClock = { wait: 0 };
     t0 = performance.now();
-    const result = await runStages(
+    const result = (await runStages(
       createContext(),
       dataset.items(),
       [evalImageBatches({ size, stats: openaiClipStats, batchSize })],
@@ -253,7 +248,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
           templates: prompts.templates,
           batches: timedPulls(batches, clock),
         }),
-    );
+    ))!;
     const ours: Timings = {
       load_s,
       data_s,
@@ -296,7 +291,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
           : '');
     }
     return {
-      name: `zero-shot cifar10-test, tiny-vit 32px + tiny-text (${ours.images} images, batch ${batchSize})`,
+      name: `zero-shot cifar10-test, tiny (ViT 32px + text 2x64) (${ours.images} images, batch ${batchSize})`,
       ours,
       torch: torch.results,
       torchNote: torch.note,
@@ -312,13 +307,7 @@ async function vitScenario(dir: string): Promise<Scenario> {
   const weights = join(dir, 'vit-b32.safetensors');
   await writeWeights(
     weights,
-    clipConfigFromPresets({
-      vision: 'vit-b32',
-      text: 'tiny-text',
-      embedDim: 512,
-      vocabSize: tokenizer.vocabSize,
-      contextLength: CONTEXT,
-    }),
+    buildClipConfig('vit-b32', { text: { vocabSize: tokenizer.vocabSize, contextLength: CONTEXT } }),
     'vit-b32',
   );
 

@@ -1,23 +1,31 @@
 // Benchmark: (1) one CLIP training step (forward + backward of the symmetric contrastive loss, all trainable
-// parameters) of the tiny CLIP preset (tiny-vit + tiny-text, batch 64), (2) a ViT-B/32 image-tower forward at batch 32,
+// parameters) of the tiny CLIP preset (ViT 32 px + text 2x64, batch 64), (2) a ViT-B/32 image-tower forward at batch 32,
 // next to the same models in PyTorch (reference/step_bench.py: Debian python3-torch, OpenBLAS, 2 threads) on this
 // machine. Prints median ms of each and the ratio tfjs / PyTorch.
 //
+// On wasm with the native BLAS addon built, both matmul paths are timed in alternating rounds (same machine load):
+// the native BLAS (the default) and XNNPACK (what runs without the addon, CLIP_BENCH_BLAS=off), so one run gives the
+// before/after. PyTorch runs twice, with OMP_WAIT_POLICY=PASSIVE and with the default policy (libgomp's spinning can
+// starve OpenBLAS on a small machine, or help); each row compares against the faster of the two.
+//
 // Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch]
+//                           [--no-xnnpack]        (time the default matmul path only)
 //                           [--torch-json FILE]   (reuse a saved `python3 reference/step_bench.py --json` result)
-// The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both.
+// The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both: the
+// load average is printed, and CPU-time ratios are steadier than wall-time ones.
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { projectKernels, stockKernel } from '../src/kernels/register.ts';
+import { nativeBlasStatus, setNativeBlas } from '../src/kernels/native-blas.ts';
 import type { BackendChoice } from '../src/backend.ts';
 import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import type { ClipModel } from '../src/models/clip.ts';
-import { clipConfigFromPresets, visionPresets } from '../src/models/presets.ts';
+import { buildClipConfig, modelPresets } from '../src/models/presets.ts';
 import { createVit } from '../src/models/vit.ts';
 
 const args = process.argv.slice(2);
@@ -31,29 +39,55 @@ const vitReps = Number(opt('--vit-reps', '3'));
 const TINY_BATCH = 64,
   VIT_BATCH = 32,
   EOT = 49407;
-const TINY_CONFIG = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
+const TINY_CONFIG = buildClipConfig('tiny');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
+interface Timing {
+  median: number;
+  min: number;
+  cpu: number;
+}
+type MatMulPath = 'native' | 'xnnpack';
+/** The matmul paths to time: the native BLAS first when active, and XNNPACK (the fallback) unless --no-xnnpack. */
+function matMulPaths(): MatMulPath[] {
+  if (!nativeBlasStatus().active) return ['xnnpack'];
+  return flag('--no-xnnpack') ? ['native'] : ['native', 'xnnpack'];
+}
+
 /**
- * Wall ms (median and min) and process CPU ms (all threads, median) over n runs after one warm-up run. On a shared
- * machine the min is the better estimate of uncontended speed.
+ * Wall ms (median and min) and process CPU ms (all threads, median) over n runs after one warm-up run, per matmul
+ * path, the paths alternating run by run. On a shared machine the min is the better estimate of uncontended speed.
  */
-function timeIt(n: number, f: () => void): { median: number; min: number; cpu: number } {
-  f();
-  const wall: number[] = [],
-    cpu: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c0 = process.cpuUsage(),
-      t0 = performance.now();
-    f();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+function timeIt(n: number, f: () => void): Partial<Record<MatMulPath, Timing>> {
+  const paths = matMulPaths();
+  const wall = new Map<MatMulPath, number[]>(paths.map((p) => [p, []])),
+    cpu = new Map<MatMulPath, number[]>(paths.map((p) => [p, []]));
+  try {
+    for (const p of paths) {
+      setNativeBlas(p === 'native');
+      f();
+    }
+    for (let i = 0; i < n; i++) {
+      for (const p of paths) {
+        setNativeBlas(p === 'native');
+        const c0 = process.cpuUsage(),
+          t0 = performance.now();
+        f();
+        wall.get(p)!.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpu.get(p)!.push((c.user + c.system) / 1000);
+      }
+    }
+  } finally {
+    setNativeBlas(paths[0] === 'native');
   }
-  return { median: median(wall), min: Math.min(...wall), cpu: median(cpu) };
+  const out: Partial<Record<MatMulPath, Timing>> = {};
+  for (const p of paths)
+    out[p] = { median: median(wall.get(p)!), min: Math.min(...wall.get(p)!), cpu: median(cpu.get(p)!) };
+  return out;
 }
 
 /** Random token rows shaped like tokenizer output: SOT, words, EOT (the largest id), zero padding. */
@@ -89,9 +123,7 @@ function clipLoss(model: ClipModel, images: tf.Tensor4D, ids: tf.Tensor2D): tf.S
 }
 
 interface Result {
-  tinyStepMs: number;
-  tinyStepMinMs: number;
-  tinyStepCpuMs: number;
+  step: Partial<Record<MatMulPath, Timing>>;
   tinyParams: number;
   loss: number;
 }
@@ -124,7 +156,7 @@ function benchTinyStep(): Result {
   const tinyParams = store.countValues(true);
   tf.dispose([images, ids]);
   model.dispose();
-  return { tinyStepMs: t.median, tinyStepMinMs: t.min, tinyStepCpuMs: t.cpu, tinyParams, loss };
+  return { step: t, tinyParams, loss };
 }
 
 /**
@@ -229,10 +261,10 @@ function printProfile(f: () => void): void {
   console.log(rows(byShape, 30).join('\n'));
 }
 
-function benchVitB32Forward(): { median: number; min: number; cpu: number } {
+function benchVitB32Forward(): Partial<Record<MatMulPath, Timing>> {
   const rng = new Rng(32);
   const store = new ParamStore();
-  const vit = createVit(visionPresets['vit-b32'] as Parameters<typeof createVit>[0], 512, store, rng.fork());
+  const vit = createVit(modelPresets['vit-b32'].vision as Parameters<typeof createVit>[0], 512, store, rng.fork());
   const images = randomImages(rng, VIT_BATCH, 224);
   const t = timeIt(vitReps, () => {
     const out = vit.encode(images, { training: false });
@@ -247,11 +279,11 @@ function benchVitB32Forward(): { median: number; min: number; cpu: number } {
 const info = await initBackend({ backend: opt('--backend', 'auto') as BackendChoice });
 const tiny = benchTinyStep();
 const vit = flag('--no-vit') ? undefined : benchVitB32Forward();
-const vitMs = vit?.median;
 const memMiB = process.memoryUsage().rss / 2 ** 20;
+const matmul = info.name === 'wasm' ? nativeBlasStatus().reason : '';
 shutdownBackend();
 
-let torch: {
+interface TorchResult {
   tiny_step_ms: number;
   tiny_step_min_ms: number;
   tiny_step_cpu_ms: number;
@@ -261,74 +293,108 @@ let torch: {
   threads: number;
   torch: string;
   tiny_params: number;
-} | null = null;
+}
+/** PyTorch runs, one per OpenMP wait policy. */
+const torchRuns: Array<{ policy: string; result: TorchResult }> = [];
 let torchNote = '';
 const torchJson = opt('--torch-json', '');
 if (torchJson) {
-  torch = JSON.parse(readFileSync(torchJson, 'utf8'));
+  torchRuns.push({ policy: 'from --torch-json', result: JSON.parse(readFileSync(torchJson, 'utf8')) });
 } else if (!flag('--no-torch')) {
   const script = new URL('../reference/step_bench.py', import.meta.url).pathname;
   if (!existsSync('/usr/bin/python3')) torchNote = '/usr/bin/python3 not found';
   else {
-    try {
-      const config = {
-        tiny: TINY_CONFIG,
-        vit: visionPresets['vit-b32'],
-        vitEmbedDim: 512,
-        tinyBatch: TINY_BATCH,
-        vitBatch: VIT_BATCH,
-      };
-      const out = execFileSync(
-        '/usr/bin/python3',
-        [
-          script,
-          '--json',
-          '--reps',
-          String(reps),
-          '--vit-reps',
-          String(vitReps),
-          '--config',
-          JSON.stringify(config),
-          ...(vitMs === undefined ? ['--no-vit'] : []),
-        ],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      torch = JSON.parse(out.trim().split('\n').pop()!);
-    } catch (e) {
-      torchNote = `PyTorch reference failed: ${String((e as Error).message).split('\n')[0]}`;
+    const config = {
+      tiny: TINY_CONFIG,
+      vit: modelPresets['vit-b32'].vision,
+      vitEmbedDim: 512,
+      tinyBatch: TINY_BATCH,
+      vitBatch: VIT_BATCH,
+    };
+    for (const policy of ['PASSIVE', 'default']) {
+      const env = { ...process.env };
+      if (policy === 'default') delete env.OMP_WAIT_POLICY;
+      else env.OMP_WAIT_POLICY = policy;
+      try {
+        const out = execFileSync(
+          '/usr/bin/python3',
+          [
+            script,
+            '--json',
+            '--reps',
+            String(reps),
+            '--vit-reps',
+            String(vitReps),
+            '--config',
+            JSON.stringify(config),
+            ...(vit === undefined ? ['--no-vit'] : []),
+          ],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env },
+        );
+        torchRuns.push({ policy, result: JSON.parse(out.trim().split('\n').pop()!) });
+      } catch (e) {
+        torchNote = `PyTorch reference (OMP_WAIT_POLICY ${policy}) failed: ${String((e as Error).message).split('\n')[0]}`;
+      }
     }
   }
 }
 
-const load = os.loadavg()[0]!.toFixed(2);
+/** The faster PyTorch run for one row (by median wall time), with its policy. */
+function bestTorch(key: 'tiny_step' | 'vit_b32_forward'): { t: Timing; policy: string } | undefined {
+  let best: { t: Timing; policy: string } | undefined;
+  for (const { policy, result } of torchRuns) {
+    const med = result[`${key}_ms`];
+    if (med === undefined) continue;
+    const t = { median: med, min: result[`${key}_min_ms`]!, cpu: result[`${key}_cpu_ms`]! };
+    if (!best || t.median < best.t.median) best = { t, policy };
+  }
+  return best;
+}
+
+const load = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
+const torch0 = torchRuns[0]?.result;
 console.log(
-  `tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)); PyTorch ${torch?.torch ?? '-'} ` +
-    `(${torch?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`,
+  `tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} thread(s)${matmul ? `; ${matmul}` : ''}); ` +
+    `PyTorch ${torch0?.torch ?? '-'} (${torch0?.threads ?? '-'} threads); load average ${load}; tfjs RSS ${memMiB.toFixed(0)} MiB`,
 );
 const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
 const ratio = (a: number | undefined, b: number | undefined) =>
   a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-';
-const row = (name: string, o: Array<number | undefined>, r: Array<number | undefined>) =>
+const cols = ['median', 'min', 'cpu'] as const;
+const row = (name: string, o: Timing | undefined, r: Timing | undefined) =>
   console.log(
-    name.padEnd(40) +
-      [0, 1, 2].map((i) => fmt(o[i]).padStart(9) + fmt(r[i]).padStart(9) + ratio(o[i], r[i]).padStart(7)).join('  |'),
+    name.padEnd(46) +
+      cols
+        .map((c) => fmt(o?.[c]).padStart(9) + fmt(r?.[c]).padStart(9) + ratio(o?.[c], r?.[c]).padStart(7))
+        .join('  |'),
   );
-console.log(''.padEnd(40) + ['median wall ms', 'min wall ms', 'median CPU ms'].map((h) => h.padStart(25)).join('  |'));
+console.log(''.padEnd(46) + ['median wall ms', 'min wall ms', 'median CPU ms'].map((h) => h.padStart(25)).join('  |'));
 console.log(
-  ''.padEnd(40) + [0, 1, 2].map(() => 'tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7)).join('  |'),
+  ''.padEnd(46) + cols.map(() => 'tfjs'.padStart(9) + 'PyTorch'.padStart(9) + 'ratio'.padStart(7)).join('  |'),
 );
-row(
-  `tiny CLIP train step, batch ${TINY_BATCH}`,
-  [tiny.tinyStepMs, tiny.tinyStepMinMs, tiny.tinyStepCpuMs],
-  [torch?.tiny_step_ms, torch?.tiny_step_min_ms, torch?.tiny_step_cpu_ms],
-);
-row(
-  `ViT-B/32 forward, batch ${VIT_BATCH}`,
-  [vit?.median, vit?.min, vit?.cpu],
-  [torch?.vit_b32_forward_ms, torch?.vit_b32_forward_min_ms, torch?.vit_b32_forward_cpu_ms],
-);
+const pathName: Record<MatMulPath, string> = { native: 'native BLAS', xnnpack: 'XNNPACK' };
+const policies: string[] = [];
+for (const [label, timings, key] of [
+  [`tiny CLIP train step, batch ${TINY_BATCH}`, tiny.step, 'tiny_step'],
+  [`ViT-B/32 forward, batch ${VIT_BATCH}`, vit, 'vit_b32_forward'],
+] as const) {
+  const ref = bestTorch(key);
+  if (ref) policies.push(`${label}: ${ref.policy}`);
+  const paths = Object.keys(timings ?? { xnnpack: 0 }) as MatMulPath[];
+  for (const p of paths) row(`${label} (${pathName[p]})`, timings?.[p], ref?.t);
+  if (timings?.native && timings.xnnpack) {
+    console.log(
+      `  native BLAS vs XNNPACK: ${(timings.xnnpack.median / timings.native.median).toFixed(2)}x faster (wall median), ` +
+        `${(timings.xnnpack.cpu / timings.native.cpu).toFixed(2)}x less CPU`,
+    );
+  }
+}
+if (policies.length) console.log(`PyTorch column: the faster OMP_WAIT_POLICY run (${policies.join('; ')})`);
 console.log(`tiny CLIP: ${(tiny.tinyParams / 1e6).toFixed(2)}M trainable parameters, loss ${tiny.loss.toFixed(4)}`);
 if (torchNote) console.log(torchNote);
-if (torch && torch.tiny_params !== tiny.tinyParams) {
-  console.log(`warning: trainable parameter counts differ (tfjs ${tiny.tinyParams}, PyTorch ${torch.tiny_params})`);
+if (torch0 && torch0.tiny_params !== tiny.tinyParams) {
+  console.log(`warning: trainable parameter counts differ (tfjs ${tiny.tinyParams}, PyTorch ${torch0.tiny_params})`);
 }

@@ -1,5 +1,5 @@
 // Benchmark: one training step (features + loss + gradients of every trainable parameter; no optimiser update) of each
-// supervision on the tiny CLIP preset (tiny-vit 32 px + tiny-text, context 77) at batch 64, relative to CLIP, next to
+// supervision on the tiny CLIP preset (ViT 32 px + text 2x64, context 77) at batch 64, relative to CLIP, next to
 // the same methods in PyTorch (reference/supervision_bench.py: Debian python3-torch, 2 threads) on this machine.
 // Reports the median step time, the tfjs peak bytes of the step (tf.profile().peakBytes) and the process peak RSS;
 // each method runs in its own child process so peak RSS is per method. The paper: a DeCLIP step ≈ 1.5× a CLIP step
@@ -25,7 +25,7 @@ import type { BackendChoice } from '../src/backend.ts';
 import { Rng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
+import { buildClipConfig } from '../src/models/presets.ts';
 import { createSupervision, supervisionNames } from '../src/supervision/index.ts';
 import type { TrainBatch } from '../src/supervision/types.ts';
 
@@ -100,12 +100,7 @@ function randomBatch(rng: Rng, views: number, size: number): TrainBatch {
 
 async function child(method: string): Promise<void> {
   const info = await initBackend({ backend, quiet: true });
-  const config = clipConfigFromPresets({
-    vision: 'tiny-vit',
-    text: 'tiny-text',
-    vocabSize: VOCAB,
-    contextLength: CONTEXT,
-  });
+  const config = buildClipConfig('tiny', { text: { vocabSize: VOCAB, contextLength: CONTEXT } });
   const model = createClip(config, new ParamStore(), new Rng(1));
   const sup = createSupervision(method, heads === 'tiny' ? tinyHeadOptions[method] : {});
   sup.addHeads(model, new Rng(2));
@@ -227,7 +222,7 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) + 'x' : '-');
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
   console.log(
-    `supervision step benchmark: tiny CLIP (tiny-vit 32px + tiny-text ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
+    `supervision step benchmark: tiny CLIP (ViT 32px + text 2x64 ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
       `min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; ` +
       `tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`,
   );

@@ -1,5 +1,5 @@
 // Profile of one ViT-like pre-LN transformer block training step (B=32, T=50, W=256, 4 heads, MLP 1024, QuickGELU;
-// loss = mean(out²), gradients for all 12 parameters), the case node-engineering.md §2 measured. Prints the
+// loss = mean(out²), gradients for all 12 parameters), the case the wasm kernels were tuned on. Prints the
 // forward and forward+backward time and the per-kernel time table from tf.profile, with the project's kernels
 // (default) or the stock ones (--stock). Usage: node bench/vit-block.ts [--stock] [--reps 5] [--backend wasm|cpu]
 import * as tf from '@tensorflow/tfjs';

@@ -1,8 +1,8 @@
-// Profile of one CLIP training step of a model preset (default ViT-B/32 + text 12x512, the product default) on the
+// Profile of one CLIP training step of a model preset (default vit-b32: ViT-B/32 + text 12x512, the product default) on the
 // chosen backend: times construction, forward, forward+backward (tf.variableGrads), the AdamW update and the whole
 // Trainer step separately, lists the top kernels by time (tf.profile) and the peak tensor bytes, and prints RSS.
 //
-// Usage: node bench/vitb32-step.ts [--vision vit-b32] [--text text-12x512] [--batch 8] [--backend wasm] [--threads 2]
+// Usage: node bench/vitb32-step.ts [--model vit-b32] [--text-layers 12] [--batch 8] [--backend wasm] [--threads 2]
 //                                  [--steps 2] [--no-profile]
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
@@ -11,19 +11,19 @@ import { Rng, deriveRng } from '../src/rng.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { createClip } from '../src/models/clip.ts';
 import type { ClipModel } from '../src/models/clip.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
+import { buildClipConfig } from '../src/models/presets.ts';
 import { createSupervision } from '../src/supervision/index.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { variableGradsFrugal } from '../src/train/backprop.ts';
-import type { SupervisionLike, TrainBatch } from '../src/train/contracts.ts';
+import type { TrainBatch } from '../src/train/contracts.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
   const i = args.indexOf(name);
   return i >= 0 && i + 1 < args.length ? args[i + 1]! : def;
 };
-const vision = opt('--vision', 'vit-b32'),
-  text = opt('--text', 'text-12x512');
+const preset = opt('--model', 'vit-b32'),
+  textLayers = opt('--text-layers', '');
 const B = Number(opt('--batch', '8')),
   steps = Number(opt('--steps', '2'));
 const EOT = 49407;
@@ -121,8 +121,10 @@ if (args.includes('--slow-kernels')) {
     });
   }
 }
-console.log(`backend ${info.name} threads ${info.threads}; ${vision} + ${text}, batch ${B}`);
-const config = clipConfigFromPresets({ vision: vision as never, text: text as never });
+const config = buildClipConfig(preset, textLayers ? { text: { layers: Number(textLayers) } } : {});
+console.log(
+  `backend ${info.name} threads ${info.threads}; ${preset} (text ${config.text.layers}x${config.text.width}), batch ${B}`,
+);
 const store = new ParamStore();
 const model = timed('construct + init', () => createClip(config, store, deriveRng(1, 'model')));
 const supervision = createSupervision('clip');
@@ -147,7 +149,7 @@ function makeBatch(): TrainBatch {
 const batch = makeBatch();
 // --stock-grads: tf.variableGrads instead of the trainer's variableGradsFrugal
 const grad = args.includes('--stock-grads') ? tf.variableGrads : variableGradsFrugal;
-const sup = supervision as unknown as SupervisionLike<ClipModel>;
+const sup = supervision;
 const vars = store.trainableEntries().map((e) => e.variable);
 
 timed('forward (no grad)', () =>

@@ -16,8 +16,9 @@ import { YFCC100M_COLUMNS, parseYfccLine } from '../src/yfcc/columns.ts';
 import { cleanText } from '../src/yfcc/clean-text.ts';
 import { isCameraTitle, isExifDescription } from '../src/yfcc/camera-patterns.ts';
 import { captionCandidates, passesMinLength } from '../src/yfcc/caption.ts';
-import { identifyLanguage } from '../src/yfcc/language.ts';
-import { runFilterPart, mergeParts } from '../pipelines/yfcc15m-filter.ts';
+import { isEnglish, loadLanguageIdentifier } from '../src/yfcc/language.ts';
+import { runFilterPart } from '../run/yfcc/filter-part.ts';
+import { mergeParts } from '../run/yfcc/merge-parts.ts';
 import { systemBzip2 } from '../stages/yfcc/read-lines.ts';
 import { createContext } from '../stages/core/stage.ts';
 
@@ -135,9 +136,10 @@ try {
     }
     return survivors.length;
   });
+  const identifier = await loadLanguageIdentifier();
   const tLang = time(() => {
     let k = 0;
-    for (const s of survivors) if (identifyLanguage(s).lang === 'eng') k++;
+    for (const s of survivors) if (isEnglish(identifier.identify(s))) k++;
     return k;
   });
   const fmt = (n: number) => Math.round(n).toLocaleString('en').padStart(9);
@@ -149,7 +151,7 @@ try {
   row('parse 25-column TSV', tParse, N, 'rows');
   row('clean title+description (v1)', tClean, N, 'rows');
   row('camera/EXIF/caption/min-length', tScreen, N, 'rows');
-  row(`franc-min on ${survivors.length} candidates`, tLang, survivors.length, 'candidates');
+  row(`script check + eld on ${survivors.length} candidates`, tLang, survivors.length, 'candidates');
 
   // ---- (2) full filter part: file -> stages -> JSONL ----
   const out = join(dir, 'out');

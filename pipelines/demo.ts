@@ -5,6 +5,7 @@
 // writes the report (PNG plots + one-page HTML) into the run directory.
 //   node pipelines/demo.ts [--steps N] [--batch-size N] [--out DIR] [--resume latest] [any --field value]
 import { fileURLToPath } from 'node:url';
+import { isMain } from '../run/command.ts';
 import { main } from '../run/main.ts';
 import { zeroShotEvaluation } from '../run/zero-shot-hook.ts';
 import type { PipelineDeclaration, DeepPartial } from '../run/declaration.ts';
@@ -69,8 +70,8 @@ export const declaration: DeepPartial<PipelineDeclaration> = {
   backend: { name: 'wasm', threads: 0 },
 };
 
-if (import.meta.main) {
-  await main(declaration, import.meta.url, async (summary, d) => {
+if (isMain(import.meta)) {
+  await main(declaration, import.meta, async (summary, d) => {
     const report = await writeRunReport(d.logging.out);
     const last = summary.evals.at(-1);
     if (last) {

@@ -1,10 +1,9 @@
 // Summarise webdataset shards: prints one JSON object
 //   {"shards": N, "samples": N, "extensions": {"jpg": N, ...}, "bytes": N, "errors": [{shard, offset, message}], "keys"?: [...]}
 // Bad shards are reported in `errors` (and counted), never fatal unless --strict. Counters go to stderr.
-// Usage: node pipelines/inspect-shards.ts SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]
+//   node pipelines/inspect-shards.ts SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]
 //   SPEC: brace patterns and `::` lists of local paths, http(s) URLs or pipe:COMMAND, e.g. 'data/train-{000000..000003}.tar'
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { isMain, runCommand, UsageError, type CommandSpec } from '../run/command.ts';
 import { createContext, type StageContext } from '../stages/core/stage.ts';
 import { readShards } from '../stages/webdataset/read-shards.ts';
 import type { OpenShardOptions } from '../stages/webdataset/open-shard.ts';
@@ -48,43 +47,36 @@ export async function inspectShards(
   return summary;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      keys: { type: 'string' },
-      strict: { type: 'boolean' },
-      timeout: { type: 'string' },
-      retries: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(
-      'node pipelines/inspect-shards.ts SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]\n',
-    );
-    process.exitCode = values.help ? 0 : 2;
-    return;
-  }
-  const keys = values.keys === undefined ? undefined : Number(values.keys);
-  if (keys !== undefined && !(Number.isInteger(keys) && keys >= 0))
-    throw new Error(`--keys must be an integer >= 0, got "${values.keys}"`);
-  const ctx = createContext();
-  const http = {
-    timeoutMs: values.timeout ? Number(values.timeout) : undefined,
-    retries: values.retries ? Number(values.retries) : undefined,
-  };
-  try {
-    const summary = await inspectShards(positionals, { keys, strict: values.strict, ctx, http });
-    process.stdout.write(JSON.stringify(summary) + '\n');
-  } finally {
-    process.stderr.write(ctx.counters.format() + '\n');
-  }
-}
+export const command = {
+  usage: 'SPEC... [--keys N] [--strict] [--timeout MS] [--retries N]',
+  about:
+    'Summarises webdataset shards as one JSON object on stdout: {shards, samples, extensions, bytes, errors, keys?}.\n' +
+    'SPEC: brace patterns and `::` lists of local paths, http(s) URLs or pipe:COMMAND. Bad shards are listed in errors\n' +
+    '(and counted, counters on stderr), never fatal unless --strict.',
+  options: {
+    keys: { type: 'string', arg: 'N', help: 'also list the first N sample keys' },
+    strict: { type: 'boolean', help: 'fail on the first bad shard, naming it and the byte offset' },
+    timeout: { type: 'string', arg: 'MS', help: 'http(s): timeout per request' },
+    retries: { type: 'string', arg: 'N', help: 'http(s): retries with backoff' },
+  },
+  positionals: true,
+} satisfies CommandSpec;
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => {
-    process.stderr.write(`error: ${(error as Error).message}\n`);
-    process.exit(1);
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args: { values, positionals }, signal }) => {
+    if (positionals.length === 0) throw new UsageError('give at least one shard SPEC (see --help)');
+    const keys = values.keys === undefined ? undefined : Number(values.keys);
+    if (keys !== undefined && !(Number.isInteger(keys) && keys >= 0))
+      throw new UsageError(`--keys must be an integer >= 0, got "${values.keys}"`);
+    const ctx = createContext({ signal });
+    const http = {
+      timeoutMs: values.timeout ? Number(values.timeout) : undefined,
+      retries: values.retries ? Number(values.retries) : undefined,
+    };
+    try {
+      const summary = await inspectShards(positionals, { keys, strict: values.strict === true, ctx, http });
+      process.stdout.write(JSON.stringify(summary) + '\n');
+    } finally {
+      process.stderr.write(ctx.counters.format() + '\n');
+    }
   });
-}

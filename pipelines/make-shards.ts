@@ -3,15 +3,13 @@
 //             class in sorted folder order); classnames.txt (one class per line) is written next to the shards.
 //   captions: a CSV/TSV table of image path + caption (header row, several rows per image allowed)
 //             -> <img> + txt (captions joined by "\n") + json ({"image", "captions": [...]}) shards.
-// Usage:
 //   node pipelines/make-shards.ts folder DIR OUT_PATTERN [--shuffle SEED] [--max-count N] [--max-size BYTES] [--strict]
 //   node pipelines/make-shards.ts captions TABLE OUT_PATTERN [--images DIR] [--image-column C] [--caption-column C]
 //                                 [--max-count N] [--max-size BYTES] [--strict]
 //   OUT_PATTERN like out/train-%06d.tar. Counters are printed at the end.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { isMain, runCommand, UsageError, type CommandSpec } from '../run/command.ts';
 import { createContext, runStages, type StageContext } from '../stages/core/stage.ts';
 import { writeShards, type WriteShardsResult } from '../stages/webdataset/write-shards.ts';
 import { loadImageFiles } from '../stages/image/load-image-files.ts';
@@ -52,72 +50,70 @@ export async function makeCaptionShards(options: ShardOutputOptions & CaptionTab
   );
 }
 
-const usage = `node pipelines/make-shards.ts folder DIR OUT_PATTERN [--shuffle SEED] [--max-count N] [--max-size BYTES] [--strict]
-node pipelines/make-shards.ts captions TABLE OUT_PATTERN [--images DIR] [--image-column C] [--caption-column C] [--max-count N] [--max-size BYTES] [--strict]
-`;
+export const command = {
+  usage: [
+    'folder DIR OUT_PATTERN [--shuffle SEED] [--max-count N] [--max-size BYTES] [--strict]',
+    'captions TABLE OUT_PATTERN [--images DIR] [--image-column C] [--caption-column C] [--max-count N] [--max-size BYTES] [--strict]',
+  ],
+  about:
+    'Converts an image folder with one sub-folder per class (-> <img> + cls shards, classnames.txt beside them) or a\n' +
+    'CSV/TSV table of image path + caption (-> <img> + txt + json shards) into webdataset shards; image bytes are\n' +
+    'copied unchanged. OUT_PATTERN looks like out/train-%06d.tar. Prints {shards, samples, seconds}; counters on stderr.',
+  options: {
+    shuffle: { type: 'string', arg: 'SEED', help: 'folder: shuffle the samples with this seed' },
+    'max-count': { type: 'string', arg: 'N', help: 'samples per shard at most' },
+    'max-size': { type: 'string', arg: 'BYTES', help: 'bytes per shard at most' },
+    strict: { type: 'boolean', help: 'fail on the first unreadable image instead of skipping it' },
+    images: { type: 'string', arg: 'DIR', help: 'captions: directory the image paths are relative to' },
+    'image-column': { type: 'string', arg: 'C', help: 'captions: column of the image path' },
+    'caption-column': { type: 'string', arg: 'C', help: 'captions: column of the caption' },
+  },
+  positionals: true,
+} satisfies CommandSpec;
 
-function positiveNumber(name: string, value: string | undefined): number | undefined {
+function positiveNumber(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${value}"`);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
   return n;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      shuffle: { type: 'string' },
-      'max-count': { type: 'string' },
-      'max-size': { type: 'string' },
-      strict: { type: 'boolean' },
-      images: { type: 'string' },
-      'image-column': { type: 'string' },
-      'caption-column': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args: { values, positionals } }) => {
+    const [mode, input, pattern] = positionals;
+    if (!mode || !input || !pattern || positionals.length > 3)
+      throw new UsageError('expected folder|captions, an input and an OUT_PATTERN (see --help)');
+    if (mode !== 'folder' && mode !== 'captions')
+      throw new UsageError(`the first argument must be folder or captions, got "${mode}"`);
+    const ctx = createContext();
+    const common = {
+      pattern,
+      maxCount: positiveNumber('max-count', values['max-count']),
+      maxSize: positiveNumber('max-size', values['max-size']),
+      strict: values.strict === true,
+      ctx,
+    };
+    const started = Date.now();
+    try {
+      const result =
+        mode === 'folder'
+          ? await makeClassFolderShards({
+              ...common,
+              root: input,
+              shuffleSeed: values.shuffle === undefined ? undefined : Number(values.shuffle),
+            })
+          : await makeCaptionShards({
+              ...common,
+              table: input,
+              images: values.images as string | undefined,
+              imageColumn: values['image-column'] as string | undefined,
+              captionColumn: values['caption-column'] as string | undefined,
+            });
+      process.stdout.write(
+        JSON.stringify({ shards: result.shards, samples: result.samples, seconds: (Date.now() - started) / 1000 }) +
+          '\n',
+      );
+    } finally {
+      process.stderr.write(ctx.counters.format() + '\n');
+    }
   });
-  const [mode, input, pattern] = positionals;
-  if (values.help || !mode || !input || !pattern || (mode !== 'folder' && mode !== 'captions')) {
-    process.stdout.write(usage);
-    process.exitCode = values.help ? 0 : 2;
-    return;
-  }
-  const ctx = createContext();
-  const common = {
-    pattern,
-    maxCount: positiveNumber('max-count', values['max-count']),
-    maxSize: positiveNumber('max-size', values['max-size']),
-    strict: values.strict,
-    ctx,
-  };
-  const started = Date.now();
-  try {
-    const result =
-      mode === 'folder'
-        ? await makeClassFolderShards({
-            ...common,
-            root: input,
-            shuffleSeed: values.shuffle === undefined ? undefined : Number(values.shuffle),
-          })
-        : await makeCaptionShards({
-            ...common,
-            table: input,
-            images: values.images,
-            imageColumn: values['image-column'],
-            captionColumn: values['caption-column'],
-          });
-    process.stdout.write(
-      JSON.stringify({ shards: result.shards, samples: result.samples, seconds: (Date.now() - started) / 1000 }) + '\n',
-    );
-  } finally {
-    process.stderr.write(ctx.counters.format() + '\n');
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => {
-    process.stderr.write(`error: ${(error as Error).message}\n`);
-    process.exit(1);
-  });
-}

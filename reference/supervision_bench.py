@@ -4,7 +4,7 @@ on the tiny CLIP preset (tiny-vit 32 px: width 64, 2 layers, patch 8; tiny-text:
 embed 64; vocabulary 49409), float32, timed on this machine. One method per process so the peak RSS is per method.
 
 The towers are OpenAI-CLIP style (reference/step_bench.py's Transformer blocks); the losses and heads are the ones of
-reference/supervision_reference.py (written from the spec), FILIP's selection vectorised like the seed's filip.py.
+reference/supervision_reference.py (written from the seed's code), FILIP's selection vectorised like the seed's filip.py.
 
 Usage: /usr/bin/python3 reference/supervision_bench.py --method declip [--batch 64] [--reps 5] [--heads tiny|seed]
        [--threads 2] [--json]

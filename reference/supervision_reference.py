@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch reference of the five supervisions (CLIP, DeCLIP, SLIP, FILIP, DeFILIP), written from
-/work/shared/spec/declip-reference.md sections 1.4, 1.5, 2 and 9, for parity tests of src/supervision.
+"""PyTorch reference of the supervisions (CLIP, DeCLIP, SLIP, FILIP, DeFILIP), written from the seed's code as
+docs/methods.md describes it (losses, heads, logit-scale control, NN queue), for parity tests of src/supervision.
 
 Run with Debian's interpreter (PyTorch 1.13 CPU):  /usr/bin/python3 reference/supervision_reference.py
 Writes fixtures/parity/supervision/<case>.json. Each case holds

@@ -1,4 +1,4 @@
-"""PyTorch reference for zero-shot evaluation (issue: evaluation parity).
+"""PyTorch reference for zero-shot evaluation (parity of the zero-shot pipeline).
 
 Trains a tiny OpenAI-architecture CLIP (reference/models_reference.py: ViT 32px/patch 8, width 64, 2 layers;
 text width 64, 2 layers, context 32) with the symmetric InfoNCE loss on the first 200 CIFAR-10 test images of

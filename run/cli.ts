@@ -6,6 +6,7 @@
 // Values are parsed by the field's schema type; a bad flag or value is a one-line error naming flag and field.
 import { DeclarationError, leafAt, leafPaths, leafProblem, validateDeclaration } from './validate.ts';
 import type { PipelineDeclaration } from './declaration.ts';
+import type { CommandOption } from './command.ts';
 
 export const shortcuts: Record<string, string> = {
   data: 'data.shards',
@@ -31,19 +32,13 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 export interface ParsedArgs {
   /** Dotted field path -> parsed value. */
   overrides: Array<[string, unknown]>;
-  help: boolean;
 }
 
 /** Parse argv (without node and script) into typed field overrides; throws DeclarationError on a bad flag. */
 export function parseArgs(argv: string[]): ParsedArgs {
   const overrides: Array<[string, unknown]> = [];
-  let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
     if (!arg.startsWith('--'))
       throw new DeclarationError(
         '',
@@ -67,6 +62,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     let value: unknown = raw;
     if (leaf.type === 'int' || leaf.type === 'number' || (leaf.type === 'int|endless' && raw !== 'endless'))
       value = raw.trim() === '' ? NaN : Number(raw);
+    else if (leaf.type === 'int|ints')
+      value = raw.includes(',') ? raw.split(',').map((x) => (x.trim() === '' ? NaN : Number(x))) : Number(raw);
     else if (leaf.type === 'boolean') value = raw === 'true' ? true : raw === 'false' ? false : raw;
     else if (leaf.type === 'record') {
       try {
@@ -81,7 +78,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       throw new DeclarationError(path, `--${flag}: ${problem.replace(/got (.*)$/, `got ${JSON.stringify(raw)}`)}`);
     overrides.push([path, value]);
   }
-  return { overrides, help };
+  return { overrides };
 }
 
 /** Apply overrides to a declaration and re-validate (cross-field rules). */
@@ -110,16 +107,21 @@ function structuredCloneDeclaration(d: PipelineDeclaration): PipelineDeclaration
   return clone(d);
 }
 
-export function usage(script: string, d: PipelineDeclaration): string {
-  const short = Object.entries(shortcuts)
-    .map(([f, p]) => `  --${f.padEnd(17)} ${p}`)
-    .join('\n');
-  const fields = leafPaths()
-    .filter((p) => leafAt(p)!.type !== 'function|null')
-    .map((p) => {
-      const v = p.split('.').reduce<any>((n, k) => n?.[k], d);
-      return `  --${p.padEnd(26)} (now ${JSON.stringify(v)})`;
-    })
-    .join('\n');
-  return `usage: node ${script} [flags]\n\nshortcuts:\n${short}\n\nany field of the declaration:\n${fields}\n`;
+/** The flags of a declaration for --help: the shortcuts, then every field with its current value. */
+export function declarationOptions(d: PipelineDeclaration): Record<string, CommandOption> {
+  const valueOf = (path: string) => path.split('.').reduce<any>((n, k) => n?.[k], d);
+  const arg = (path: string) => {
+    const leaf = leafAt(path)!;
+    return leaf.type === 'enum'
+      ? leaf.values.join('|')
+      : leaf.type === 'boolean'
+        ? '[true|false]'
+        : leaf.type.toUpperCase();
+  };
+  const options: Record<string, CommandOption> = {};
+  for (const [flag, path] of Object.entries(shortcuts))
+    options[flag] = { type: 'string', arg: arg(path), help: `= --${path} (now ${JSON.stringify(valueOf(path))})` };
+  for (const path of leafPaths().filter((p) => leafAt(p)!.type !== 'function|null'))
+    options[path] = { type: 'string', arg: arg(path), help: `now ${JSON.stringify(valueOf(path))}` };
+  return options;
 }

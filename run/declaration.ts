@@ -3,8 +3,7 @@
 // (run/validate.ts), applies command-line overrides (run/cli.ts) and wires the stages from it
 // (run/runner.ts). The five YFCC-15M pipelines differ only in `supervision` and the optimiser numbers.
 import type { BackendChoice } from '../src/backend.ts';
-
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip';
+import type { SupervisionName } from '../src/supervision/index.ts';
 
 /** What the runner hands an evaluation hook (called every `eval.every` steps and at the end). */
 export interface EvaluateContext {
@@ -18,8 +17,11 @@ export interface EvaluateContext {
   declaration: PipelineDeclaration;
   signal: AbortSignal;
 }
-/** Returns named scalar results (e.g. { 'demo/top1': 0.41 }); they go to metrics.jsonl as an eval record. */
-export type EvaluateHook = (ctx: EvaluateContext) => Promise<Record<string, number>>;
+/** Returns named scalar results (e.g. { 'demo/top1': 0.41 }); they go to metrics.jsonl as an eval record.
+ *  `validate`, when present, checks the hook's settings (files, prompts); the runner calls it before training. */
+export type EvaluateHook = ((ctx: EvaluateContext) => Promise<Record<string, number>>) & {
+  validate?: () => Promise<void>;
+};
 
 export interface DataDeclaration {
   /** WebDataset shard spec (`dir/train-{000000..000099}.tar`, `::` joins lists); '' = take it from `env`. */
@@ -38,6 +40,17 @@ export interface DataDeclaration {
 export interface ModelDeclaration {
   /** A preset name from src/models/presets.ts (vit-b32, rn50, tiny ...). */
   preset: string;
+  /** Fields changed on top of the preset; 0 = the preset's (heads: follow the width at the preset's head width). */
+  embedDim: number;
+  vision: {
+    imageSize: number;
+    patchSize: number;
+    width: number;
+    /** ViT: blocks; ResNet: bottlenecks per stage, four numbers (`--model.vision.layers 3,4,6,3`). */
+    layers: number | number[];
+    heads: number;
+  };
+  text: { width: number; layers: number; heads: number };
   /** Pixel normalisation of the views: the seed uses ImageNet statistics. */
   normalisation: 'imagenet' | 'openai';
   /** ResNet batch-norm statistics per chunk of N samples ("ghost" BN = the seed's per-GPU BN over 128); 0 = per forward pass. */
@@ -154,7 +167,14 @@ export const defaults: Omit<PipelineDeclaration, 'name'> = {
     captionExtension: 'txt',
     decodeConcurrency: 6,
   },
-  model: { preset: 'vit-b32', normalisation: 'imagenet', bnGhostSize: 128 },
+  model: {
+    preset: 'vit-b32',
+    embedDim: 0,
+    vision: { imageSize: 0, patchSize: 0, width: 0, layers: 0, heads: 0 },
+    text: { width: 0, layers: 0, heads: 0 },
+    normalisation: 'imagenet',
+    bnGhostSize: 128,
+  },
   text: { variant: 'declip', vocabPath: '', contextLength: 77 },
   supervision: { name: 'clip', options: {} },
   optim: {

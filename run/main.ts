@@ -1,32 +1,46 @@
-// The command-line entry point every runnable pipeline uses: validate the declaration, apply flags, run, print a
-// summary; any expected failure (bad declaration or flag, no data, a halted run) is ONE line on stderr and a
-// non-zero exit code. The wasm backend's threads are shut down so the process exits.
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { shutdownBackend } from '../src/backend.ts';
-import { validateDeclaration, DeclarationError } from './validate.ts';
-import { parseArgs, applyOverrides, usage } from './cli.ts';
-import { runPipeline, MissingDataError, type RunSummary } from './runner.ts';
-import { TrainingHalt } from '../src/train/halt.ts';
-import type { PipelineDeclaration, DeepPartial } from './declaration.ts';
+// The command-line entry point of every training pipeline: validate the declaration, apply flags, run, print a
+// summary. Runs under runCommand (run/command.ts): one-line errors, `--help` listing every field, exit codes
+// 0 done, 1 run failed, 2 bad declaration or flag, 3 no data, 130/143 stopped by SIGINT/SIGTERM (after saving).
+import { runCommand, EXIT } from './command.ts';
+import { validateDeclaration } from './validate.ts';
+import { parseArgs, applyOverrides, declarationOptions } from './cli.ts';
+import { runPipeline, type RunSummary } from './runner.ts';
+import { defaults, type PipelineDeclaration, type DeepPartial } from './declaration.ts';
 import { getCollective, underMpiLauncher } from '../src/distributed/collective.ts';
 
-/** Exit codes: 0 done, 1 run failed, 2 bad declaration/flags, 3 no data. */
 export async function main(
   declaration: DeepPartial<PipelineDeclaration>,
-  scriptUrl: string,
+  meta: ImportMeta,
   after?: (summary: RunSummary, d: PipelineDeclaration) => Promise<void>,
 ): Promise<never> {
-  const script = relative(process.cwd(), fileURLToPath(scriptUrl));
-  let code = 0;
+  let base: PipelineDeclaration | Error;
   try {
-    const base = validateDeclaration(declaration);
-    const args = parseArgs(process.argv.slice(2));
-    if (args.help) {
-      process.stdout.write(usage(script, base));
-    } else {
-      const d = applyOverrides(base, args.overrides);
-      const s = await runPipeline(d, { installSignalHandlers: true });
+    base = validateDeclaration(declaration);
+  } catch (err) {
+    base = err as Error;
+  }
+  return runCommand(
+    meta,
+    {
+      usage: '[--field value ...]',
+      about: `Trains ${typeof declaration.name === 'string' ? declaration.name : 'a pipeline'} as declared; any field of the declaration can be overridden from the command line.`,
+      options: declarationOptions(base instanceof Error ? { name: '', ...defaults } : base),
+      notes:
+        'Values are parsed by the field type; --field=value works too, and camelCase field names as well as kebab-case.\n' +
+        'Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and exits 130/143; --resume latest continues.',
+      parse: (argv) => {
+        if (base instanceof Error) throw base;
+        return applyOverrides(base, parseArgs(argv).overrides);
+      },
+      // under mpirun/srun: a clean MPI exit, or stop every rank of the job now (no rank left waiting in a collective)
+      onExit: (code) => {
+        if (!underMpiLauncher()) return;
+        if (code === EXIT.ok) getCollective().finalize();
+        else getCollective().abort(code);
+      },
+    },
+    async ({ args: d, script, signal }) => {
+      const s = await runPipeline(d, { stop: signal });
       const parts = Object.entries(s.lastParts)
         .map(([k, v]) => `${k} ${v.toFixed(4)}`)
         .join(', ');
@@ -46,30 +60,6 @@ export async function main(
             .join(' ')} --resume latest\n`,
         );
       if (after) await after(s, d);
-    }
-  } catch (err) {
-    const e = err as Error;
-    if (e instanceof DeclarationError) {
-      process.stderr.write(`${script}: ${e.message}\n`);
-      code = 2;
-    } else if (e instanceof MissingDataError) {
-      process.stderr.write(`${script}: ${e.message}\n`);
-      code = 3;
-    } else if (e instanceof TrainingHalt) {
-      process.stderr.write(`${script}: ${e.message}\n`);
-      code = 1;
-    } else {
-      process.stderr.write(`${script}: ${e?.message?.split('\n')[0] ?? String(err)}\n`);
-      if (process.env.CLIP_BENCH_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
-      code = 1;
-    }
-  } finally {
-    shutdownBackend();
-  }
-  // under mpirun/srun: a clean MPI exit, or stop every rank of the job now (no rank left waiting in a collective)
-  if (underMpiLauncher()) {
-    if (code === 0) getCollective().finalize();
-    else getCollective().abort(code);
-  }
-  process.exit(code);
+    },
+  );
 }

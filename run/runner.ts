@@ -12,7 +12,6 @@ import { initBackend } from '../src/backend.ts';
 import { loadTokenizer, type ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
 import { createSupervision } from '../src/supervision/index.ts';
 import type { Supervision } from '../src/supervision/types.ts';
-import { clipConfigFromPresets } from '../src/models/presets.ts';
 import { createClip, type ClipModel } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
 import { deriveRng } from '../src/rng.ts';
@@ -29,8 +28,7 @@ import {
   type DataCursor,
   type LoadedCheckpoint,
 } from '../src/train/checkpoint-format.ts';
-import type { SupervisionLike } from '../src/train/contracts.ts';
-import { modelPreset } from './model-presets.ts';
+import { declaredModelConfig } from './model-config.ts';
 import { zeroShotEvaluation } from './zero-shot-hook.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 import { runStages, createContext, type Stage, type StageContext } from '../stages/core/stage.ts';
@@ -50,8 +48,11 @@ import { gatherCursors, cursorForRank } from '../src/distributed/rank-cursors.ts
 import { agreeOnSteps } from '../stages/train/agree-on-steps.ts';
 import { checkpointDirName } from '../src/train/checkpoint-format.ts';
 import type { TrainerOptions } from '../src/train/trainer.ts';
+import { EXIT } from './command.ts';
 
+/** No training data (exit code 3). */
 export class MissingDataError extends Error {
+  readonly exitCode = EXIT.noData;
   constructor(message: string) {
     super(message);
     this.name = 'MissingDataError';
@@ -59,9 +60,7 @@ export class MissingDataError extends Error {
 }
 
 export interface RunOptions {
-  /** Save-and-stop on SIGINT/SIGTERM (the CLI entry point sets this). */
-  installSignalHandlers?: boolean;
-  /** Programmatic stop (tests): finishes the current step, saves, returns. */
+  /** Stop (SIGINT/SIGTERM from runCommand, or tests): finishes the current step, saves, returns. */
   stop?: AbortSignal;
   log?: (line: string) => void;
   /** Data parallelism (default: getCollective() — MPI under mpirun/srun, single process otherwise). */
@@ -104,19 +103,12 @@ export async function buildRunParts(
     contextLength: d.text.contextLength,
   });
   const supervision = createSupervision(d.supervision.name, d.supervision.options);
-  const preset = modelPreset(d.model.preset);
-  const config = clipConfigFromPresets({
-    vision: preset.vision,
-    text: preset.text,
-    vocabSize: tokenizer.vocabSize,
-    contextLength: d.text.contextLength,
-    ...(d.model.bnGhostSize > 0 ? { bnGhostSize: d.model.bnGhostSize } : {}),
-  });
+  const config = declaredModelConfig(d, tokenizer.vocabSize);
   const store = new ParamStore();
   const model = createClip(config, store, deriveRng(d.seed, 'model'));
   supervision.addHeads(model, deriveRng(d.seed, 'heads'));
   const o = d.optim;
-  const trainer = new Trainer<ClipModel>(model, supervision as unknown as SupervisionLike<ClipModel>, {
+  const trainer = new Trainer<ClipModel>(model, supervision, {
     schedule: {
       baseLr: o.baseLr,
       peakLr: o.peakLr,
@@ -182,6 +174,13 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   if (!spec) throw new MissingDataError(d.data.missingHint);
   const shardList = expandShardSpec(spec);
   if (shardList.length === 0) throw new MissingDataError(`data.shards: ${JSON.stringify(spec)} names no shards`);
+
+  const hook =
+    d.eval.evaluate ??
+    (d.eval.shards
+      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
+      : null);
+  await hook?.validate?.(); // bad evaluation settings fail now, not at the first evaluation
 
   const backend = await initBackend({ backend: d.backend.name, threads: d.backend.threads || undefined, quiet: true });
   const dp = parallel
@@ -276,18 +275,11 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
     stopRequested = true;
     log(`[${d.name}] ${why}: finishing the current step, saving a checkpoint, then stopping`);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopRequested) {
-      log(`[${d.name}] second ${sig}: exiting without saving`);
-      process.exit(130);
-    }
-    requestStop(sig);
-  };
-  if (options.installSignalHandlers && d.checkpoint.onSignal) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  options.stop?.addEventListener('abort', () => requestStop('stop requested'), { once: true });
+  options.stop?.addEventListener(
+    'abort',
+    () => requestStop(options.stop?.reason instanceof Error ? options.stop.reason.message : 'stop requested'),
+    { once: true },
+  );
 
   // ---- the data path ----
   const imageSize = model.config.vision.imageSize;
@@ -359,11 +351,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
   let last: (StepRecord & { eval?: EvalResults }) | undefined;
   const evals: RunSummary['evals'] = [];
   let lastCheckpoint: string | undefined;
-  const hook =
-    d.eval.evaluate ??
-    (d.eval.shards
-      ? zeroShotEvaluation({ shards: d.eval.shards, prompts: d.eval.prompts, dataset: d.eval.dataset })
-      : null);
   const evaluate =
     hook && lead
       ? async (step: number) =>
@@ -548,10 +535,6 @@ export async function runPipeline(d: PipelineDeclaration, options: RunOptions = 
       );
     }
   } finally {
-    if (options.installSignalHandlers && d.checkpoint.onSignal) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
     parts.dispose();
   }
   const wallMs = performance.now() - started;

@@ -1,7 +1,11 @@
 // Validation of a pipeline declaration against its schema: every unknown or ill-typed field is reported as ONE
 // line that names the field by its dotted path (e.g. "optim.batchSize must be an integer >= 1, got 0"), and
 // defaults are filled in for omitted fields. The schema also tells the CLI how to parse an override's value.
+import { UsageError } from './command.ts';
 import { defaults, type PipelineDeclaration, type DeepPartial } from './declaration.ts';
+import { supervisionNames } from '../src/supervision/index.ts';
+import { ModelConfigError, OPENAI_VOCAB_SIZE } from '../src/models/presets.ts';
+import { declaredModelConfig } from './model-config.ts';
 
 export type Leaf =
   | { type: 'string'; nonEmpty?: boolean }
@@ -10,6 +14,7 @@ export type Leaf =
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'int|endless'; min: number }
+  | { type: 'int|ints'; min: number }
   | { type: 'function|null' }
   | { type: 'record' };
 export type Schema = { [key: string]: Leaf | Schema };
@@ -29,6 +34,19 @@ export const schema: Schema = {
   },
   model: {
     preset: { type: 'string', nonEmpty: true },
+    embedDim: { type: 'int', min: 0 },
+    vision: {
+      imageSize: { type: 'int', min: 0 },
+      patchSize: { type: 'int', min: 0 },
+      width: { type: 'int', min: 0 },
+      layers: { type: 'int|ints', min: 0 },
+      heads: { type: 'int', min: 0 },
+    },
+    text: {
+      width: { type: 'int', min: 0 },
+      layers: { type: 'int', min: 0 },
+      heads: { type: 'int', min: 0 },
+    },
     normalisation: { type: 'enum', values: ['imagenet', 'openai'] },
     bnGhostSize: { type: 'int', min: 0 },
   },
@@ -38,7 +56,7 @@ export const schema: Schema = {
     contextLength: { type: 'int', min: 2 },
   },
   supervision: {
-    name: { type: 'enum', values: ['clip', 'declip', 'slip', 'filip', 'defilip'] },
+    name: { type: 'enum', values: supervisionNames },
     options: { type: 'record' },
   },
   optim: {
@@ -88,7 +106,8 @@ export const schema: Schema = {
   },
 };
 
-export class DeclarationError extends Error {
+/** A bad declaration field or flag (exit code 2), naming the field by its dotted path. */
+export class DeclarationError extends UsageError {
   readonly field: string;
   constructor(field: string, message: string) {
     super(message);
@@ -145,6 +164,14 @@ export function leafProblem(path: string, leaf: Leaf, v: unknown): string | unde
       if (typeof v !== 'number' || !Number.isInteger(v) || v < leaf.min)
         return `${path} must be an integer >= ${leaf.min} or "endless", got ${show(v)}`;
       return undefined;
+    case 'int|ints':
+      if (
+        Array.isArray(v)
+          ? v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1)
+          : Number.isInteger(v) && (v as number) >= leaf.min
+      )
+        return undefined;
+      return `${path} must be an integer >= ${leaf.min} or a list of integers >= 1, got ${Array.isArray(v) ? JSON.stringify(v) : show(v)}`;
     case 'function|null':
       return v === null || typeof v === 'function' ? undefined : `${path} must be a function or null, got ${show(v)}`;
     case 'record':
@@ -174,7 +201,7 @@ function merge(path: string, node: Schema, given: unknown, fallback: any): any {
       if (v === undefined) throw new DeclarationError(field, `${field} is required`);
       const problem = leafProblem(field, sub, v);
       if (problem) throw new DeclarationError(field, problem);
-      out[key] = sub.type === 'record' ? { ...(v as object) } : v;
+      out[key] = sub.type === 'record' ? { ...(v as object) } : Array.isArray(v) ? [...v] : v;
     } else {
       out[key] = merge(field, sub, value, fallback?.[key]);
     }
@@ -205,6 +232,12 @@ export function validateDeclaration(
       'optim.warmupSteps',
       `optim.warmupSteps (${o.warmupSteps}) must be <= optim.totalSteps (${o.totalSteps})`,
     );
+  try {
+    declaredModelConfig(d, OPENAI_VOCAB_SIZE);
+  } catch (e) {
+    if (e instanceof ModelConfigError) throw new DeclarationError(e.field, e.message);
+    throw e;
+  }
   if (d.eval.shards && !d.eval.evaluate && !d.eval.prompts)
     throw new DeclarationError(
       'eval.prompts',

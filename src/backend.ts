@@ -3,14 +3,16 @@
 // Order for `backend: 'auto'`: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (both optional dependencies that
 // cannot install on machines without the libtensorflow download), else the wasm backend with one thread per core, else
 // the pure-JS cpu backend. `CLIP_BENCH_BACKEND` (auto|tensorflow|wasm|cpu) overrides the default, `CLIP_BENCH_THREADS`
-// the wasm thread count. The project's kernels (src/kernels/) are registered for wasm and cpu before the backend is set.
+// the wasm thread count (also the native BLAS's: src/kernels/native-blas.ts). The project's kernels (src/kernels/)
+// are registered for wasm and cpu before the backend is set.
 //
 // Multi-threaded wasm in Node: tfjs-backend-wasm 4.22 reports WASM_HAS_MULTITHREAD_SUPPORT=false under Node, hands
 // Emscripten `blob:` URLs for its pthread worker scripts (Node workers cannot load them), and the C++ side caps the
 // thread count at logical cores / 2. While the backend initialises we (1) set the flag, (2) record the Blob contents
 // tfjs creates and redirect URL.createObjectURL to real temp files, (3) report twice the cores from os.cpus(); all
 // three patches are undone once the backend exists. The pthread workers keep the process alive, so shutdownBackend()
-// terminates them. See ../../shared/spec/node-engineering.md §2.
+// terminates them. The patches rely on tfjs-backend-wasm 4.22's internals
+// (pinned; test/backend checks that the thread count took effect).
 import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { createHash } from 'node:crypto';
@@ -18,6 +20,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { registerProjectKernels } from './kernels/register.ts';
+import { enableNativeBlas } from './kernels/native-blas.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -75,7 +78,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (choice === 'wasm') throw new Error(`initBackend: backend 'wasm' requested but failed: ${r}`);
       notes.push(r);
     } else {
-      info = { name: 'wasm', threads: r, reason: `wasm with ${r} thread(s) (${os.availableParallelism()} cores)` };
+      const matmul = enableNativeBlas(r).reason; // the native BLAS addon when built, else XNNPACK
+      info = {
+        name: 'wasm',
+        threads: r,
+        reason: `wasm with ${r} thread(s) (${os.availableParallelism()} cores); ${matmul}`,
+      };
     }
   }
   if (!info) {

@@ -40,18 +40,6 @@ interface MpiAddon {
 
 const addonPath = new URL('../../native/mpi/build/mpi.node', import.meta.url).pathname;
 
-/** World size announced by the launcher's environment (OpenMPI, MPICH/PMI, PMIx, Slurm srun), or 1. */
-export function launcherWorldSize(env: NodeJS.ProcessEnv = process.env): number {
-  const v =
-    env.OMPI_COMM_WORLD_SIZE ??
-    env.PMI_SIZE ??
-    env.PMIX_SIZE ??
-    env.MPI_LOCALNRANKS ??
-    (env.SLURM_STEP_NUM_TASKS ? env.SLURM_NTASKS : undefined);
-  const n = v === undefined ? 1 : Number(v);
-  return Number.isFinite(n) && n >= 1 ? n : 1;
-}
-
 /** True when this process was started by an MPI launcher (even with -np 1). */
 export function underMpiLauncher(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.OMPI_COMM_WORLD_RANK !== undefined || env.PMI_RANK !== undefined || env.PMIX_RANK !== undefined;
@@ -144,13 +132,4 @@ export function getCollective(): Collective {
   if (world) return world;
   world = underMpiLauncher() ? new MpiCollective(loadAddon()) : new SingleProcess();
   return world;
-}
-
-/** A string naming the MPI library in use, or why MPI is not in use. */
-export function describeCollective(): string {
-  if (!underMpiLauncher())
-    return mpiAddonAvailable()
-      ? 'single process (MPI addon built; launch with mpirun/srun for data parallelism)'
-      : 'single process (MPI addon not built)';
-  return `MPI: ${loadAddon().version().split('\n')[0]}`;
 }

@@ -1,7 +1,7 @@
 // Data-parallel training over a Collective (src/distributed/collective.ts) with global-batch losses: N ranks with a
 // local batch of b samples each compute exactly the step of one process with the global batch N·b.
 //
-// One step on rank r (the seed's AllGather, declip-reference.md §1.4, without a differentiable collective):
+// One step on rank r (the seed's AllGather, docs/methods.md "Global batch", without a differentiable collective):
 //   1. forward the local batch -> per-sample features (Supervision contract: first axis = sample);
 //   2. all-gather every feature tensor in rank order (one flat Float32 all-gather) -> the global batch's features G;
 //   3. loss over G with this rank's rows replaced by the local features that carry the gradient (the other ranks'
@@ -17,10 +17,10 @@
 // features of every local micro-batch without gradient, gather, then per micro-batch recompute with gradient and
 // splice at offset r·b + j·micro; D is then subtracted K - [r = 0] times (K = local micro-batches).
 //
-// Options, explicit as the issue asks:
+// Options, each an explicit choice:
 //   nnQueue  'global'   every rank enqueues the gathered (global) features -> identical queues on every rank, the
 //                       same run as one process with the global batch (the paper's "64K queue" wording);
-//            'per-rank' every rank enqueues only its local rows (the seed's code: one queue per GPU, spec §9).
+//            'per-rank' every rank enqueues only its local rows (the seed's code: one queue per GPU, docs/methods.md "Which queue").
 //   buffers  'mean'     BN running statistics are averaged over ranks after the forward (BN *training* statistics are
 //                       local per rank = ghost BN with ghostSize = local batch, as the seed's per-GPU BN): equal to one
 //                       process with ghost BN over the same chunks, and every rank (and the checkpoint) holds the same;
@@ -234,22 +234,6 @@ export function broadcastParameters(world: Collective, store: ParamStore, root =
       off += e.variable.size;
     }
   }
-}
-
-/** Max over ranks of |value - rank 0's value| over every ParamStore entry: 0 when the replicas are identical. */
-export function replicaDivergence(world: Collective, store: ParamStore): number {
-  const entries = store.entries().filter((e) => e.variable.dtype !== 'int32');
-  const total = entries.reduce((a, e) => a + e.variable.size, 0);
-  const mine = new Float32Array(total);
-  let off = 0;
-  for (const e of entries) {
-    mine.set(e.variable.dataSync() as Float32Array, off);
-    off += e.variable.size;
-  }
-  const root = world.broadcast(mine.slice(), 0);
-  let worst = 0;
-  for (let i = 0; i < total; i++) worst = Math.max(worst, Math.abs(mine[i] - root[i]));
-  return world.allreduceMax(new Float32Array([worst]))[0];
 }
 
 /** BN running statistics made equal on every rank (see `buffers` above). */

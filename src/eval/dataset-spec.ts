@@ -16,17 +16,23 @@ export type DatasetSource =
   | { kind: 'classification'; dataset: ClassificationDataset }
   | { kind: 'retrieval'; dataset: RetrievalDataset };
 
+/** Whether `data` names webdataset shards (a .tar/.tgz path, a brace pattern, a URL or pipe: spec), not a directory. */
+export async function isShardSpec(data: string): Promise<boolean> {
+  if (!/\.(tar|tgz|tar\.gz)(\b|$)|\{.*\}|^(https?:\/\/|pipe:)/.test(data)) return false;
+  return !(await stat(data).catch(() => undefined))?.isDirectory();
+}
+
 export async function resolveDataset(
   data: string,
   options: { name: string; task: 'classification' | 'retrieval'; classes?: string[]; images?: string },
 ): Promise<DatasetSource> {
-  if (/\.(tar|tgz|tar\.gz)(\b|$)|\{.*\}/.test(data) && !(await stat(data).catch(() => undefined))?.isDirectory())
-    return { kind: 'shards', spec: data };
+  if (await isShardSpec(data)) return { kind: 'shards', spec: data };
   const info = await stat(data).catch(() => undefined);
-  if (!info) throw new Error(`--data: ${data} does not exist`);
+  if (!info) throw new Error(`${data} does not exist`);
   if (options.task === 'retrieval') {
     if (data.endsWith('.json')) {
-      if (!options.images) throw new Error('--data: a COCO captions JSON needs --images DIR');
+      if (!options.images)
+        throw new Error(`${data}: a COCO captions JSON needs its image directory (images, --images)`);
       return { kind: 'retrieval', dataset: await cocoCaptionsDataset(data, options.images, options.name) };
     }
     if (info.isFile())
@@ -43,17 +49,18 @@ export async function resolveDataset(
           name: options.name,
         }),
       };
-    throw new Error(`--data: ${data} is not a retrieval set (expected a captions CSV/TSV, a COCO JSON, or shards)`);
+    throw new Error(`${data} is not a retrieval set (expected a captions CSV/TSV, a COCO JSON, or shards)`);
   }
   if (!info.isDirectory())
     throw new Error(
-      `--data: ${data} is not a classification set (expected a class-folder directory, MNIST IDX files, or shards)`,
+      `${data} is not a classification set (expected a class-folder directory, MNIST IDX files, or shards)`,
     );
   const files = await readdir(data);
   const images = files.find((f) => /images-idx3-ubyte(\.gz)?$/.test(f));
   const labels = files.find((f) => /labels-idx1-ubyte(\.gz)?$/.test(f));
   if (images && labels) {
-    if (!options.classes) throw new Error('--data: MNIST IDX files need class names (--prompts)');
+    if (!options.classes)
+      throw new Error(`${data}: MNIST IDX files need class names (a prompts entry or a classes file)`);
     return {
       kind: 'classification',
       dataset: await mnistDataset(join(data, images), join(data, labels), options.classes, options.name),
@@ -62,7 +69,7 @@ export async function resolveDataset(
   const dataset = await classFolderDataset(data, options.name);
   if (options.classes && options.classes.length !== dataset.classes.length) {
     throw new Error(
-      `--data: ${data} has ${dataset.classes.length} class folders but the prompts name ${options.classes.length} classes`,
+      `${data} has ${dataset.classes.length} class folders but the prompts name ${options.classes.length} classes`,
     );
   }
   return { kind: 'classification', dataset };

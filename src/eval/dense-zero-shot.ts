@@ -1,4 +1,4 @@
-// FILIP's dense zero-shot scoring (declip-reference §7.1): for each class, encode every prompt into mapped,
+// FILIP's dense zero-shot scoring (docs/methods.md, "Evaluation"): for each class, encode every prompt into mapped,
 // L2-normalised text tokens [T, d], average the prompts position-wise, divide by the Frobenius norm of that
 // [T, d] matrix; score(image, class) = mean over the image's patch tokens of the max over the class's tokens.
 import * as tf from '@tensorflow/tfjs';

@@ -2,6 +2,7 @@
 // least one of its positives is among the k best candidates. Images have several captions.
 //   text_retrieval_recall@k  : image queries, text candidates (any of the image's captions in the top k)
 //   image_retrieval_recall@k : text queries, image candidates (the caption's image in the top k)
+//   mean_recall@k            : the mean of the two (DataComp's main retrieval metric is mean_recall@1)
 import { topK } from './classification-metrics.ts';
 
 /**
@@ -39,5 +40,7 @@ export function retrievalMetrics(
     out[`image_retrieval_recall@${k}`] = imageHits[n] / texts;
     out[`text_retrieval_recall@${k}`] = textHits[n] / images;
   });
+  for (const k of ks)
+    out[`mean_recall@${k}`] = (out[`image_retrieval_recall@${k}`] + out[`text_retrieval_recall@${k}`]) / 2;
   return out;
 }

@@ -1,5 +1,6 @@
 // Image-text retrieval: encode every image (eval transform) and every caption, L2-normalise, score all pairs
-// by cosine similarity, and report text/image retrieval recall@k (CLIP_benchmark's keys).
+// by cosine similarity, and report text/image retrieval recall@k (CLIP_benchmark's keys) and their mean
+// (mean_recall@k, DataComp's main retrieval metric at k = 1). Undefined when the stream held no image.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../models/clip.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
@@ -26,7 +27,7 @@ export async function evaluateRetrieval(options: {
   ks?: number[];
   textBatchSize?: number;
   onProgress?: (imagesDone: number) => void;
-}): Promise<RetrievalResult> {
+}): Promise<RetrievalResult | undefined> {
   const { model, tokenizer } = options;
   const imageEmbeddings: tf.Tensor2D[] = [];
   const captions: string[] = [];
@@ -44,6 +45,7 @@ export async function evaluateRetrieval(options: {
       for (const item of b.items) {
         if (item.captions.length === 0) throw new Error(`retrieval: image ${images} has no captions`);
         for (const c of item.captions) {
+          if (c.trim() === '') throw new Error(`retrieval: image ${images} has an empty caption (not a usable query)`);
           captions.push(c);
           textImage.push(images);
         }
@@ -51,7 +53,7 @@ export async function evaluateRetrieval(options: {
       }
       options.onProgress?.(images);
     }
-    if (images === 0) throw new Error('retrieval: the dataset has no images');
+    if (images === 0) return undefined;
     const step = options.textBatchSize ?? 256;
     const textEmbeddings: tf.Tensor2D[] = [];
     for (let s = 0; s < captions.length; s += step) {

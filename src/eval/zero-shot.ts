@@ -1,5 +1,6 @@
 // Zero-shot classification over a stream of prepared image batches: cosine scores against the prompt-ensemble
-// classifier, then acc1 / acc5 / mean per-class recall (CLIP_benchmark's metrics) and every prediction.
+// classifier, then acc1 / acc5 / mean per-class recall (CLIP_benchmark's metrics) and every prediction
+// (undefined when the stream held no image).
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../models/clip.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
@@ -33,7 +34,7 @@ export async function evaluateZeroShot(options: {
   /** Replace the global-embedding scorer, e.g. FILIP's dense token-wise scoring. */
   scorer?: (classes: readonly string[], templates: readonly string[]) => { score: BatchScorer; dispose(): void };
   onProgress?: (imagesDone: number) => void;
-}): Promise<ZeroShotResult> {
+}): Promise<ZeroShotResult | undefined> {
   const { model, tokenizer, classes, templates } = options;
   const custom = options.scorer?.(classes, templates);
   const classifier = custom ? undefined : zeroShotClassifier(model, tokenizer, classes, templates);
@@ -54,6 +55,7 @@ export async function evaluateZeroShot(options: {
     classifier?.dispose();
     custom?.dispose();
   }
+  if (labels.length === 0) return undefined; // no image: the caller says why
   const c = classes.length;
   const all = new Float32Array(labels.length * c);
   let offset = 0;

@@ -1,4 +1,4 @@
-// Named view presets (the views the DeCLIP-family methods use, ../shared/spec/declip-reference.md §3),
+// Named view presets (the views the DeCLIP-family methods use, docs/methods.md "Image and text views"),
 // size-parameterised so tiny models can train on 32-64 px views. All normalise with ImageNet statistics
 // like the DeCLIP code base; openaiClipStats is there for OpenAI-CLIP weights.
 import type { Triple, ViewSpec, ViewOp } from './view-spec.ts';

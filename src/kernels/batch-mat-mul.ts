@@ -1,12 +1,28 @@
-// BatchMatMul (and _FusedMatMul) for the wasm backend that keeps every product on XNNPACK's fast path.
+// BatchMatMul (and _FusedMatMul) for the wasm backend, on one of two paths:
 //
-// Stock tfjs-backend-wasm 4.22 only calls XNNPACK when transposeA = transposeB = false and both batch sizes are 1;
-// everything else (every matMul gradient, [B,T,K]x[K,N], attention) runs a naive blocked loop 20-45x slower.
-// Here: transposes are materialised with the wasm Transpose kernel, a shared right-hand side folds the left batch
-// into rows, and batched x batched products make one XNNPACK call per batch item on zero-copy heap views.
+// native BLAS (when the addon in native/blas is built and enabled, see native-blas.ts): one sgemm call per product,
+//   or per batch of products, straight on the operands' memory in the wasm heap: transposes are BLAS flags, a shared
+//   right-hand side folds the left batch into rows, batched operands are strided (stride 0 for a broadcast operand);
+//   _FusedMatMul adds bias and activation in place afterwards.
+// XNNPACK (otherwise): stock tfjs-backend-wasm 4.22 only calls XNNPACK when transposeA = transposeB = false and both
+//   batch sizes are 1; everything else (every matMul gradient, [B,T,K]x[K,N], attention) runs a naive blocked loop
+//   20-45x slower. Here transposes are materialised with the wasm Transpose kernel, a shared right-hand side folds the
+//   left batch into rows, and batched x batched products make one XNNPACK call per batch item on zero-copy heap views.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { asWasm, kernelFromOps, makeView, releaseView, runKernel, tensorId, withShape } from './wasm-heap.ts';
+import { activeBlas } from './native-blas.ts';
+import type { BlasAddon } from './native-blas.ts';
+import {
+  asWasm,
+  currentHeap,
+  kernelFromOps,
+  makeView,
+  memoryOffset,
+  releaseView,
+  runKernel,
+  tensorId,
+  withShape,
+} from './wasm-heap.ts';
 import type { WasmBackend } from './wasm-heap.ts';
 
 type WasmBatchMatMul = (
@@ -23,8 +39,11 @@ type WasmBatchMatMul = (
 
 let xnnBatchMatMul: WasmBatchMatMul | null = null;
 
-/** How products were routed (for tests and profiling): XNNPACK calls, and whole products left to the stock loop. */
-export const batchMatMulRouting = { xnnCalls: 0, stockLoopProducts: 0 };
+/**
+ * How products were routed (for tests and profiling): native sgemm calls (one per product or batch of products),
+ * XNNPACK calls, and whole products left to the stock loop.
+ */
+export const batchMatMulRouting = { blasCalls: 0, xnnCalls: 0, stockLoopProducts: 0 };
 let stockBatchMatMul: KernelFunc | null = null;
 
 function shapeBytes(shape: number[]): Uint8Array {
@@ -161,13 +180,88 @@ function fastBatchMatMul(backend: WasmBackend, o: Operands): TensorInfo {
   return withShape(out, o.outShape);
 }
 
+/** The product through the native BLAS, reading the operands where they are in the heap and writing a new tensor. */
+function blasBatchMatMul(
+  blas: BlasAddon,
+  backend: WasmBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
+  const ra = a.shape.length,
+    rb = b.shape.length;
+  if (ra < 2 || rb < 2) throw new Error(`BatchMatMul: inputs must have rank >= 2, got ${a.shape} and ${b.shape}`);
+  const M = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!,
+    Ka = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const Kb = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!,
+    N = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  if (Ka !== Kb) {
+    throw new Error(
+      `matMul: inner dimensions ${Ka} and ${Kb} of shapes [${a.shape}] and [${b.shape}] ` +
+        `(transposeA=${transposeA}, transposeB=${transposeB}) must match`,
+    );
+  }
+  const K = Ka;
+  const batchShapeA = a.shape.slice(0, -2),
+    batchShapeB = b.shape.slice(0, -2);
+  const batchShapeOut = tf.broadcast_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
+  const batchA = batchShapeA.reduce((p, x) => p * x, 1),
+    batchB = batchShapeB.reduce((p, x) => p * x, 1),
+    batchOut = batchShapeOut.reduce((p, x) => p * x, 1);
+  const out = backend.makeOutput([...batchShapeOut, M, N], 'float32');
+  if (batchOut === 0 || M === 0 || N === 0) return out;
+  // offsets first, then the heap: the allocation above may have grown the memory
+  const ao = memoryOffset(backend, a),
+    bo = memoryOffset(backend, b),
+    co = memoryOffset(backend, out);
+  const heap = currentHeap(backend);
+  const ta = transposeA ? 1 : 0,
+    tb = transposeB ? 1 : 0;
+  const itemA = M * K * 4,
+    itemB = K * N * 4,
+    itemC = M * N * 4;
+  const gemm = (m: number, aOff: number, bOff: number, cOff: number, batch: number, sa: number, sb: number) => {
+    batchMatMulRouting.blasCalls++;
+    blas.gemm(heap, ta, tb, m, N, K, aOff, bOff, cOff, batch, sa, sb, itemC, 0);
+  };
+  if (batchB === 1 && !transposeA)
+    gemm(batchA * M, ao, bo, co, 1, 0, 0); // rows of every left item at once
+  else if (batchB === 1) gemm(M, ao, bo, co, batchOut, itemA, 0);
+  else if (batchA === 1) gemm(M, ao, bo, co, batchOut, 0, itemB);
+  else if (sameBatch(batchShapeA, batchShapeB)) gemm(M, ao, bo, co, batchOut, itemA, itemB);
+  else {
+    const ia = broadcastIndex(batchShapeOut, batchShapeA),
+      ib = broadcastIndex(batchShapeOut, batchShapeB);
+    for (let i = 0; i < batchOut; i++) gemm(M, ao + ia(i) * itemA, bo + ib(i) * itemB, co + i * itemC, 1, 0, 0);
+  }
+  return out;
+}
+
+/** Equal batch shapes once the shorter is padded with leading ones. */
+function sameBatch(x: number[], y: number[]): boolean {
+  const n = Math.max(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const dx = x[x.length - n + i] ?? 1,
+      dy = y[y.length - n + i] ?? 1;
+    if (dx !== dy) return false;
+  }
+  return true;
+}
+
+function checkFloat32(a: TensorInfo, b: TensorInfo): void {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new Error(`BatchMatMul: only float32 is supported on wasm, got ${a.dtype} x ${b.dtype}`);
+  }
+}
+
 const batchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = asWasm(b);
   const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-  if (a.dtype !== 'float32' || bIn.dtype !== 'float32') {
-    throw new Error(`BatchMatMul: only float32 is supported on wasm, got ${a.dtype} x ${bIn.dtype}`);
-  }
+  checkFloat32(a, bIn);
+  const blas = activeBlas();
+  if (blas) return blasBatchMatMul(blas, backend, a, bIn, transposeA, transposeB);
   if (isSmallEqualBatch(a, bIn, transposeA)) {
     batchMatMulRouting.stockLoopProducts++;
     return stockBatchMatMul!({ inputs, backend: b, attrs });
@@ -208,6 +302,12 @@ function makeFusedMatMul(stock: KernelFunc): KernelFunc {
     const backend = asWasm(b);
     const { a, b: bIn, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    const blas = activeBlas();
+    if (blas) {
+      checkFloat32(a!, bIn!);
+      const product = blasBatchMatMul(blas, backend, a!, bIn!, transposeA, transposeB);
+      return blasFusedMatMul(blas, backend, product, attrs ?? {}, { bias, prelu: preluActivationWeights });
+    }
     const o = normalise(backend, a!, bIn!, transposeA, transposeB);
     try {
       const [batchA, M, K] = o.a.shape as [number, number, number];
@@ -240,6 +340,67 @@ function makeFusedMatMul(stock: KernelFunc): KernelFunc {
       for (const t of o.temporaries) backend.disposeData(t.dataId);
     }
   };
+}
+
+const EPILOGUE_ACTIVATIONS: Record<string, number> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  elu: 3,
+  sigmoid: 4,
+  leakyrelu: 5,
+  prelu: 6,
+};
+
+/** Length of a per-column vector (1 or n, all other dims 1), or -1 when t broadcasts otherwise. */
+function columnVectorLength(t: TensorInfo, n: number): number {
+  const size = t.shape.reduce((p, x) => p * x, 1);
+  const last = t.shape[t.shape.length - 1] ?? 1;
+  return (size === 1 || size === n) && size === last ? size : -1;
+}
+
+/** Bias and activation on a fresh native product, in place when they are per-column, else with tf ops. */
+function blasFusedMatMul(
+  blas: BlasAddon,
+  backend: WasmBackend,
+  product: TensorInfo,
+  attrs: NamedAttrMap,
+  extra: { bias?: TensorInfo; prelu?: TensorInfo },
+): TensorInfo {
+  const { activation, leakyreluAlpha } = attrs as unknown as { activation: string; leakyreluAlpha?: number };
+  const { bias, prelu } = extra;
+  if (!bias && activation === 'linear') return product;
+  const n = product.shape[product.shape.length - 1]!;
+  const size = product.shape.reduce((p, x) => p * x, 1);
+  const code = EPILOGUE_ACTIVATIONS[activation];
+  const biasLen = bias ? columnVectorLength(bias, n) : 0;
+  const preluLen = prelu ? columnVectorLength(prelu, n) : 0;
+  if (size === 0) return product;
+  const float32 = (bias?.dtype ?? 'float32') === 'float32' && (prelu?.dtype ?? 'float32') === 'float32';
+  if (code !== undefined && float32 && biasLen >= 0 && (activation !== 'prelu' || preluLen > 0)) {
+    blas.epilogue(
+      currentHeap(backend),
+      memoryOffset(backend, product),
+      size / n,
+      n,
+      bias ? memoryOffset(backend, bias) : 0,
+      biasLen,
+      code,
+      leakyreluAlpha ?? 0.2,
+      prelu ? memoryOffset(backend, prelu) : 0,
+      activation === 'prelu' ? preluLen : 0,
+    );
+    return product;
+  }
+  const inputs = [bias, prelu].filter((t): t is TensorInfo => t !== undefined);
+  try {
+    return kernelFromOps(backend, [product, ...inputs], (y, ...rest) => {
+      const z = bias ? tf.add(y, rest[0]!) : y;
+      return applyActivation(z, activation, leakyreluAlpha ?? 0.2, prelu ? rest[rest.length - 1]! : undefined);
+    });
+  } finally {
+    backend.disposeData(product.dataId);
+  }
 }
 
 function applyActivation(x: tf.Tensor, activation: string, alpha: number, prelu?: tf.Tensor): tf.Tensor {

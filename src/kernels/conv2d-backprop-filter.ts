@@ -1,5 +1,5 @@
 // Conv2DBackpropFilter (the conv2d weight gradient) for the wasm backend, which has none. Built from tf ops that run
-// on wasm's fast paths (node-engineering.md §2; NOT via the wasm Conv3DBackpropFilterV2, which is wrong for stride > 1):
+// on wasm's fast paths (NOT via the wasm Conv3DBackpropFilterV2 with depth 1: that kernel is wrong for stride > 1):
 //   non-overlapping patches (stride == kernel, no padding): one patchify (4-D transpose) + one matMul;
 //   otherwise: one strided slice + one matMul per filter tap.
 // dW[i,j,ci,co] = sum over n,oh,ow of x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n,oh,ow,co]   (NHWC, HWIO)

@@ -1,6 +1,6 @@
-// Registers the project's kernels for the wasm and cpu backends (node-engineering.md §2). Called by initBackend
-// before a backend is set; idempotent. The stock kernels are captured on the first call (replacements delegate to
-// them, and benchmarks compare against them).
+// Registers the project's kernels for the wasm and cpu backends (the README's kernel table says why each exists).
+// Called by initBackend before a backend is set; idempotent. The stock kernels are captured on the first call
+// (replacements delegate to them, and benchmarks compare against them).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';

@@ -24,11 +24,28 @@ export interface WasmBackend {
     cwrap(name: string, ret: null | string, args: string[]): (...args: unknown[]) => unknown;
     HEAPU8: Uint8Array;
     tfjs: { disposeData(id: number): void };
+    /** the memory (threaded build); the single-threaded build has it as asm.memory */
+    wasmMemory?: { buffer: ArrayBufferLike };
+    asm?: { memory?: { buffer: ArrayBufferLike } };
   };
 }
 
 export function asWasm(backend: unknown): WasmBackend {
   return backend as WasmBackend;
+}
+
+let heapView: Uint8Array | null = null;
+
+/**
+ * A byte view of the whole wasm heap as it is now. Memory growth replaces the buffer (a new ArrayBuffer, or a longer
+ * SharedArrayBuffer), so take it after every allocation, right before use; the view is reused while the buffer stays.
+ */
+export function currentHeap(backend: WasmBackend): Uint8Array {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  const buffer = memory ? memory.buffer : backend.wasm.HEAPU8.buffer;
+  if (heapView === null || heapView.buffer !== buffer || heapView.byteLength !== buffer.byteLength)
+    heapView = new Uint8Array(buffer);
+  return heapView;
 }
 
 /** The backend-internal integer id of a tensor (what the C++ kernels take). */
@@ -79,7 +96,7 @@ export function runKernel(
 }
 
 /**
- * Implement a kernel with tf ops (way 1 of node-engineering.md §2): the inputs are wrapped as tensors, `fn` runs in a
+ * Implement a kernel with tf ops (the kernel is a function of other ops): the inputs are wrapped as tensors, `fn` runs in a
  * tidy (ops inside a kernel are not recorded on the gradient tape), and the result's data is handed to the caller.
  */
 export function kernelFromOps(

@@ -27,13 +27,16 @@ export interface ClipModel {
   dispose(): void;
 }
 
+/** The temperature's initial value, ln(1/0.07), shared by every learnable logit scale. */
+export const LOGIT_SCALE_INIT = Math.log(1 / 0.07);
+
 export function createClip(config: ClipConfig, store: ParamStore, rng: Rng): ClipModel {
   const vision: VisionTower =
     config.vision.type === 'vit'
       ? createVit(config.vision, config.embedDim, store, rng.fork())
       : createModifiedResNet(config.vision, config.embedDim, store, rng.fork());
   const text = createTextTransformer(config.text, config.embedDim, store, rng.fork());
-  const logitScale = store.add('logit_scale', tf.scalar(Math.log(1 / 0.07)), { kind: 'logit_scale' });
+  const logitScale = store.add('logit_scale', tf.scalar(LOGIT_SCALE_INIT), { kind: 'logit_scale' });
   return {
     config,
     store,

@@ -1,5 +1,14 @@
-// Model presets as plain data. A CLIP config = a vision tower + a text tower + the joint embedding width.
-// Sizes follow OpenAI CLIP / DeCLIP (../shared/spec/declip-reference.md §1); tiny presets train in seconds on CPU.
+// Model presets: ONE table keyed by model name. Each entry is a whole CLIP, shaped like open_clip's model configs
+// (`ViT-B-32.json`: the joint embedding width, the vision tower, the text tower). Sizes follow OpenAI CLIP and the
+// DeCLIP code base; the tiny presets train in seconds on a CPU.
+//
+// Any field can be changed on top of a preset (`buildClipConfig('tiny', { text: { layers: 1, width: 32 } })`, or
+// `--model.text.layers 1 --model.text.width 32` in a pipeline). Derived defaults, as open_clip derives them:
+//   - heads follow the width at the preset's head width (open_clip: `heads = width // head_width`, head width 64 for
+//     the OpenAI models; the tiny presets use 32): widening the text tower of `tiny` to 128 gives 4 heads. Set heads
+//     explicitly when the width is not a multiple of the head width.
+//   - the ResNet attention pool works on 32 x width channels (open_clip: `vision_heads = width * 32 // head_width`).
+// Every problem is one line naming the field (`model.text.width (100) must be divisible by model.text.heads (3)`).
 
 export interface VitConfig {
   type: 'vit';
@@ -43,108 +52,217 @@ export interface ClipConfig {
   text: TextConfig;
 }
 
+/** OpenAI's vocabulary: 48 894 merges + 512 byte symbols + start and end of text. */
 export const OPENAI_VOCAB_SIZE = 49408;
-export const DECLIP_VOCAB_SIZE = 49409;
 
-export const visionPresets: Record<string, VisionConfig> = {
-  'vit-b32': {
-    type: 'vit',
-    imageSize: 224,
-    patchSize: 32,
-    width: 768,
-    layers: 12,
-    heads: 12,
-    freezePatchEmbedding: true,
-  },
-  'vit-b16': {
-    type: 'vit',
-    imageSize: 224,
-    patchSize: 16,
-    width: 768,
-    layers: 12,
-    heads: 12,
-    freezePatchEmbedding: true,
-  },
-  rn50: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 6, 3], width: 64, heads: 32 },
-  rn101: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 23, 3], width: 64, heads: 32 },
-  'tiny-vit': { type: 'vit', imageSize: 32, patchSize: 8, width: 64, layers: 2, heads: 2, freezePatchEmbedding: true },
-  'tiny-rn': { type: 'modified-resnet', imageSize: 64, layers: [1, 1, 1, 1], width: 8, heads: 4 },
+const openaiText: TextConfig = {
+  vocabSize: OPENAI_VOCAB_SIZE,
+  contextLength: 77,
+  width: 512,
+  layers: 12,
+  heads: 8,
+  projectionBias: false,
 };
+const vitB = (patchSize: number): VitConfig => ({
+  type: 'vit',
+  imageSize: 224,
+  patchSize,
+  width: 768,
+  layers: 12,
+  heads: 12,
+  freezePatchEmbedding: true,
+});
+const tinyText: TextConfig = { ...openaiText, width: 64, layers: 2, heads: 2 };
 
-export const textPresets: Record<string, TextConfig> = {
-  'text-12x512': {
-    vocabSize: OPENAI_VOCAB_SIZE,
-    contextLength: 77,
-    width: 512,
-    layers: 12,
-    heads: 8,
-    projectionBias: false,
+/** The models by name (`--model NAME`). */
+export const modelPresets: Readonly<Record<string, ClipConfig>> = {
+  'vit-b32': { embedDim: 512, vision: vitB(32), text: openaiText },
+  'vit-b16': { embedDim: 512, vision: vitB(16), text: openaiText },
+  rn50: {
+    embedDim: 1024,
+    vision: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 6, 3], width: 64, heads: 32 },
+    text: openaiText,
   },
-  'text-6x512': {
-    vocabSize: OPENAI_VOCAB_SIZE,
-    contextLength: 77,
-    width: 512,
-    layers: 6,
-    heads: 8,
-    projectionBias: false,
+  rn101: {
+    embedDim: 512,
+    vision: { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 23, 3], width: 64, heads: 32 },
+    text: openaiText,
   },
-  'text-3x512': {
-    vocabSize: OPENAI_VOCAB_SIZE,
-    contextLength: 77,
-    width: 512,
-    layers: 3,
-    heads: 8,
-    projectionBias: false,
+  tiny: {
+    embedDim: 64,
+    vision: { type: 'vit', imageSize: 32, patchSize: 8, width: 64, layers: 2, heads: 2, freezePatchEmbedding: true },
+    text: tinyText,
   },
-  'tiny-text': {
-    vocabSize: OPENAI_VOCAB_SIZE,
-    contextLength: 77,
-    width: 64,
-    layers: 2,
-    heads: 2,
-    projectionBias: false,
+  'tiny-rn': {
+    embedDim: 64,
+    vision: { type: 'modified-resnet', imageSize: 64, layers: [1, 1, 1, 1], width: 8, heads: 4 },
+    text: tinyText,
   },
 };
 
-/** Joint embedding width used by the reference configs for each vision preset. */
-export const defaultEmbedDim: Record<string, number> = {
-  'vit-b32': 512,
-  'vit-b16': 512,
-  rn50: 1024,
-  rn101: 512,
-  'tiny-vit': 64,
-  'tiny-rn': 64,
-};
+export const modelPresetNames = Object.keys(modelPresets);
 
-export interface ClipPresetOptions {
-  vision: string;
-  text: string;
+/** Fields that may be changed on top of a preset; absent (or undefined) = the preset's value or its derived default. */
+export interface ModelOverrides {
   embedDim?: number;
-  vocabSize?: number;
-  contextLength?: number;
-  projectionBias?: boolean;
-  freezePatchEmbedding?: boolean;
-  bnGhostSize?: number;
+  vision?: {
+    imageSize?: number;
+    patchSize?: number;
+    width?: number;
+    /** ViT: blocks; ResNet: bottlenecks per stage (four numbers). */
+    layers?: number | readonly number[];
+    heads?: number;
+    /** ViT only. */
+    freezePatchEmbedding?: boolean;
+    /** ResNet only (a ViT has no batch norm: ignored); 0 = statistics over the whole forward pass. */
+    bnGhostSize?: number;
+  };
+  text?: {
+    vocabSize?: number;
+    contextLength?: number;
+    width?: number;
+    layers?: number;
+    heads?: number;
+    projectionBias?: boolean;
+  };
 }
 
-/** Build a ClipConfig from preset names plus overrides; throws a one-line error naming the known presets. */
-export function clipConfigFromPresets(o: ClipPresetOptions): ClipConfig {
-  const v = visionPresets[o.vision];
-  if (!v) throw new Error(`unknown vision preset "${o.vision}" (known: ${Object.keys(visionPresets).join(', ')})`);
-  const t = textPresets[o.text];
-  if (!t) throw new Error(`unknown text preset "${o.text}" (known: ${Object.keys(textPresets).join(', ')})`);
-  const vision: VisionConfig =
-    v.type === 'vit'
-      ? { ...v, freezePatchEmbedding: o.freezePatchEmbedding ?? v.freezePatchEmbedding }
-      : { ...v, layers: [...v.layers], ...(o.bnGhostSize !== undefined ? { bnGhostSize: o.bnGhostSize } : {}) };
-  return {
-    embedDim: o.embedDim ?? defaultEmbedDim[o.vision],
-    vision,
-    text: {
-      ...t,
-      vocabSize: o.vocabSize ?? t.vocabSize,
-      contextLength: o.contextLength ?? t.contextLength,
-      projectionBias: o.projectionBias ?? t.projectionBias,
-    },
+/** A bad model field: `field` is its dotted path in a declaration (`model.text.width`). */
+export class ModelConfigError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+    this.field = field;
+  }
+}
+
+/** A deep copy of a preset's config; a one-line error naming the known presets. */
+export function modelPreset(name: string): ClipConfig {
+  const p = modelPresets[name];
+  if (!p)
+    throw new ModelConfigError(
+      'model.preset',
+      `model.preset: unknown model "${name}" (known: ${modelPresetNames.join(', ')})`,
+    );
+  return structuredClone(p) as ClipConfig;
+}
+
+const positiveInt = (field: string, v: unknown): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new ModelConfigError(field, `${field} must be an integer >= 1, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+/**
+ * Heads of a tower whose width may have changed: the given heads, or the preset's head width carried over to the new
+ * width. `width` is what the heads split (ResNet: 32 x the stem width), `widthText` names it in messages.
+ */
+function resolveHeads(
+  tower: 'model.vision' | 'model.text',
+  width: number,
+  widthText: string,
+  given: number | undefined,
+  preset: { width: number; heads: number },
+): number {
+  const field = `${tower}.heads`;
+  if (given === undefined) {
+    const headWidth = preset.width / preset.heads;
+    if (width % headWidth !== 0)
+      throw new ModelConfigError(
+        field,
+        `${widthText} is not a multiple of the preset's head width ${headWidth}: set ${field}`,
+      );
+    return width / headWidth;
+  }
+  const heads = positiveInt(field, given);
+  if (width % heads !== 0) throw new ModelConfigError(field, `${widthText} must be divisible by ${field} (${heads})`);
+  return heads;
+}
+
+/** A preset with fields changed; throws a ModelConfigError naming the first bad field. */
+export function buildClipConfig(preset: string, overrides: ModelOverrides = {}): ClipConfig {
+  const base = modelPreset(preset);
+  const v = overrides.vision ?? {};
+  const t = overrides.text ?? {};
+  const embedDim = overrides.embedDim === undefined ? base.embedDim : positiveInt('model.embedDim', overrides.embedDim);
+
+  let vision: VisionConfig;
+  const bv = base.vision;
+  const imageSize = v.imageSize === undefined ? bv.imageSize : positiveInt('model.vision.imageSize', v.imageSize);
+  const width = v.width === undefined ? bv.width : positiveInt('model.vision.width', v.width);
+  if (bv.type === 'vit') {
+    if (Array.isArray(v.layers))
+      throw new ModelConfigError(
+        'model.vision.layers',
+        `model.vision.layers must be one number of blocks for a ViT, got ${JSON.stringify(v.layers)}`,
+      );
+    const patchSize = v.patchSize === undefined ? bv.patchSize : positiveInt('model.vision.patchSize', v.patchSize);
+    if (imageSize % patchSize !== 0)
+      throw new ModelConfigError(
+        'model.vision.patchSize',
+        `model.vision.imageSize (${imageSize}) must be a multiple of model.vision.patchSize (${patchSize})`,
+      );
+    vision = {
+      type: 'vit',
+      imageSize,
+      patchSize,
+      width,
+      layers: v.layers === undefined ? bv.layers : positiveInt('model.vision.layers', v.layers),
+      heads: resolveHeads('model.vision', width, `model.vision.width (${width})`, v.heads, bv),
+      freezePatchEmbedding: v.freezePatchEmbedding ?? bv.freezePatchEmbedding,
+    };
+  } else {
+    if (v.patchSize !== undefined)
+      throw new ModelConfigError('model.vision.patchSize', 'model.vision.patchSize applies to ViT towers only');
+    if (v.freezePatchEmbedding !== undefined)
+      throw new ModelConfigError(
+        'model.vision.freezePatchEmbedding',
+        'model.vision.freezePatchEmbedding applies to ViT towers only',
+      );
+    if (v.layers !== undefined && (!Array.isArray(v.layers) || v.layers.length !== 4))
+      throw new ModelConfigError(
+        'model.vision.layers',
+        `model.vision.layers must be four numbers of bottlenecks for a ResNet (e.g. 3,4,6,3), got ${JSON.stringify(v.layers)}`,
+      );
+    if (imageSize % 32 !== 0)
+      throw new ModelConfigError(
+        'model.vision.imageSize',
+        `model.vision.imageSize must be a multiple of 32 for a ResNet, got ${imageSize}`,
+      );
+    const layers = (v.layers ?? bv.layers).map((n, i) => positiveInt(`model.vision.layers[${i}]`, n));
+    const ghost = v.bnGhostSize === undefined ? bv.bnGhostSize : v.bnGhostSize;
+    vision = {
+      type: 'modified-resnet',
+      imageSize,
+      layers: layers as [number, number, number, number],
+      width,
+      heads: resolveHeads(
+        'model.vision',
+        width * 32,
+        `the attention pool width 32 x model.vision.width (${width * 32})`,
+        v.heads,
+        { width: bv.width * 32, heads: bv.heads },
+      ),
+      ...(ghost === undefined || ghost === 0 ? {} : { bnGhostSize: positiveInt('model.vision.bnGhostSize', ghost) }),
+    };
+  }
+
+  const bt = base.text;
+  const textWidth = t.width === undefined ? bt.width : positiveInt('model.text.width', t.width);
+  const text: TextConfig = {
+    vocabSize: t.vocabSize === undefined ? bt.vocabSize : positiveInt('model.text.vocabSize', t.vocabSize),
+    contextLength:
+      t.contextLength === undefined ? bt.contextLength : positiveInt('model.text.contextLength', t.contextLength),
+    width: textWidth,
+    layers: t.layers === undefined ? bt.layers : positiveInt('model.text.layers', t.layers),
+    heads: resolveHeads('model.text', textWidth, `model.text.width (${textWidth})`, t.heads, bt),
+    projectionBias: t.projectionBias ?? bt.projectionBias,
   };
+  if (text.contextLength < 2)
+    throw new ModelConfigError(
+      'model.text.contextLength',
+      `model.text.contextLength must be >= 2, got ${text.contextLength}`,
+    );
+  return { embedDim, vision, text };
 }

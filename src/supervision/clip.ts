@@ -1,18 +1,24 @@
-// CLIP (spec §2.2): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and the raw
+// CLIP (docs/methods.md, "CLIP"): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and the raw
 // caption, learnable logit scale (init ln(1/0.07), capped at 100 in the forward, parameter clamped into [3, 6]
 // before and after each optimiser step). No heads.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
 import { normalizeImageEmbedding, normalizeTextEmbedding, symmetricInfoNce } from './losses.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import {
+  clampLogitScaleParam,
+  logitScaleRange,
+  logitScaleValue,
+  MAX_LOGIT_SCALE,
+  parseScaleRange,
+} from './logit-scale.ts';
 import { feature, imageView, resolveOptions, textView } from './common.ts';
 
 export const clipDefaults = {
   /** Forward cap of exp(θ) (null = none). */
-  maxLogitScale: 100 as number | null,
+  maxLogitScale: MAX_LOGIT_SCALE as number | null,
   /** Parameter clamp [lo, hi] in beforeStep/afterStep (null = none). */
-  logitScaleRange: [3, 6] as [number, number] | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
 };
 
 export function createClipSupervision(given: Record<string, unknown> = {}): Supervision {

@@ -1,4 +1,4 @@
-// DeCLIP (spec §2.3; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the MLM-corrupted caption
+// DeCLIP (docs/methods.md, "DeCLIP"; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the MLM-corrupted caption
 // t^m (used in every contrastive term) and the EDA caption t^e — supervised by
 //   L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN
 // L_MV  multi-view CLIP: the 4 (image view, text view) InfoNCE pairs averaged;
@@ -6,7 +6,7 @@
 // L_MLM cross-entropy of the MLM head on the word features at the selected positions;
 // L_NN  image→neighbour InfoNCE against the top-1 cosine neighbours of v^m and v^e in a FIFO queue of text embeddings
 //       (both look-ups on the same snapshot, no gradient through the neighbours; enqueue v^e then v^m after the step).
-// NN queue (spec §9, decided explicitly): one queue per supervision instance, i.e. per process, fed by afterStep with
+// NN queue (docs/methods.md, "Which queue"): one queue per supervision instance, i.e. per process, fed by afterStep with
 // the rows of the features it is given. In one process that is a single queue fed the whole batch each step (the
 // paper's "64K queue"). The seed keeps one queue per GPU fed its 256 local rows (≈ 256 steps deep): with ranks, pass
 // each rank's local rows to afterStep to reproduce it, or the gathered rows for one global queue replicated on every
@@ -29,36 +29,36 @@ import { createMlmHead, createSimSiamPredictor, createSimSiamProjector } from '.
 import type { Head } from './heads.ts';
 import { NnQueue } from './nn-queue.ts';
 import type { NnQueueState } from './nn-queue.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import { checkHeadSizes, resolveHeadSizes } from './head-sizes.ts';
 import {
-  feature,
-  ghostSize,
-  HeadsSlot,
-  imageView,
-  positiveInt,
-  resolveOptions,
-  textView,
-  weightedTotal,
-} from './common.ts';
+  clampLogitScaleParam,
+  logitScaleRange,
+  logitScaleValue,
+  MAX_LOGIT_SCALE,
+  parseScaleRange,
+} from './logit-scale.ts';
+import { feature, ghostSize, HeadsSlot, imageView, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const declipDefaults = {
   mvWeight: 0.4,
   simsiamWeight: 0.2,
   mlmWeight: 0.2,
   nnWeight: 0.2,
-  /** SimSiam projector hidden and output widths, predictor bottleneck (seed: 1024/1024/512). */
-  projectorHidden: 1024,
-  projectorOut: 1024,
-  predictorHidden: 512,
+  /** SimSiam projector hidden and output widths, predictor bottleneck (seed: 1024/1024/512); null = scaled to the
+   *  model (src/supervision/head-sizes.ts). */
+  projectorHidden: null as number | null,
+  projectorOut: null as number | null,
+  predictorHidden: null as number | null,
   /** BN statistics of the SimSiam heads per chunk of N samples (seed: per-GPU BN1d on 128); 0 = whole batch. */
   headGhostSize: 128,
-  /** NN FIFO queue entries. */
-  queueSize: 65536,
-  maxLogitScale: 100 as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
+  /** NN FIFO queue entries (seed: 65 536); null = scaled to the model. */
+  queueSize: null as number | null,
+  maxLogitScale: MAX_LOGIT_SCALE as number | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
 };
 export type DeclipOptions = typeof declipDefaults;
-export const declipNullable = ['maxLogitScale', 'logitScaleRange'] as const;
+export const declipSizes = ['projectorHidden', 'projectorOut', 'predictorHidden', 'queueSize'] as const;
+export const declipNullable = ['maxLogitScale', 'logitScaleRange', ...declipSizes] as const;
 
 export interface DeclipHeads {
   projector: Head;
@@ -67,20 +67,27 @@ export interface DeclipHeads {
 }
 
 export function createDeclipHeads(model: SupervisedModel, rng: Rng, o: DeclipOptions, name: string): DeclipHeads {
+  const sizes = resolveHeadSizes(name, o, ['projectorHidden', 'projectorOut', 'predictorHidden'], model.config);
   const ghost = ghostSize(name, o.headGhostSize);
   const projector = createSimSiamProjector(model.store, rng.fork(), {
     inDim: model.config.embedDim,
-    hiddenDim: positiveInt(name, 'projectorHidden', o.projectorHidden),
-    outDim: positiveInt(name, 'projectorOut', o.projectorOut),
+    hiddenDim: sizes.projectorHidden,
+    outDim: sizes.projectorOut,
     ghostSize: ghost,
   });
   const predictor = createSimSiamPredictor(model.store, rng.fork(), {
-    dim: o.projectorOut,
-    hiddenDim: positiveInt(name, 'predictorHidden', o.predictorHidden),
+    dim: sizes.projectorOut,
+    hiddenDim: sizes.predictorHidden,
     ghostSize: ghost,
   });
   const mlm = createMlmHead(model.store, rng.fork(), model.config.text.width, model.config.text.vocabSize);
   return { projector, predictor, mlm };
+}
+
+/** The nearest-neighbour queue of text embeddings, sized by the options or scaled to the model. */
+export function createNnQueue(model: SupervisedModel, rng: Rng, o: DeclipOptions, name: string): NnQueue {
+  const { queueSize } = resolveHeadSizes(name, o, ['queueSize'], model.config);
+  return new NnQueue(queueSize, model.config.embedDim, rng.fork());
 }
 
 /** Encoder outputs DeFILIP reuses for its dense term. */
@@ -202,7 +209,7 @@ export function createDeclipSupervision(given: Record<string, unknown> = {}): Su
   const name = 'declip';
   const o = resolveOptions(name, declipDefaults, given, declipNullable);
   const range = parseScaleRange(o.logitScaleRange, 'logitScaleRange');
-  positiveInt(name, 'queueSize', o.queueSize);
+  checkHeadSizes(name, o, declipSizes);
   const slot = new HeadsSlot<DeclipHeads>(name);
   let queue: NnQueue | null = null;
   const sup: Supervision = {
@@ -212,7 +219,7 @@ export function createDeclipSupervision(given: Record<string, unknown> = {}): Su
     options: o,
     addHeads(model, rng) {
       slot.bind(model.store, () => createDeclipHeads(model, rng, o, name));
-      queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
+      queue = createNnQueue(model, rng, o, name);
     },
     features(model, batch, opts) {
       const enc = declipEncode(sup, slot.get(model.store), queue!, model, batch, opts);

@@ -1,4 +1,4 @@
-// DeFILIP (spec §2.6): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
+// DeFILIP (docs/methods.md, "DeFILIP"): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
 // (image view 1 dense tokens, MLM-corrupted caption word features) with top-16 selection and the separate
 // clamped dense temperature: L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN + 0.2·L_FILIP.
 // The seed's unused dense logits for the other view/text pairs (dense_aug=False) are not computed.
@@ -8,7 +8,9 @@ import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
 import {
   createDeclipHeads,
+  createNnQueue,
   declipDefaults,
+  declipSizes,
   declipEncode,
   declipNullable,
   declipParts,
@@ -20,24 +22,25 @@ import {
 import type { DeclipHeads } from './declip.ts';
 import { createFilipHeads, filipDenseFeatures, filipPart, validateFilipOptions } from './filip.ts';
 import type { FilipHeads } from './filip.ts';
-import { NnQueue } from './nn-queue.ts';
-import { clampLogitScaleParam, parseScaleRange } from './logit-scale.ts';
-import { HeadsSlot, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+import type { NnQueue } from './nn-queue.ts';
+import { checkHeadSizes, resolveHeadSizes } from './head-sizes.ts';
+import { clampLogitScaleParam, logitScaleRange, parseScaleRange } from './logit-scale.ts';
+import { HeadsSlot, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const defilipDefaults = {
   ...declipDefaults,
   filipWeight: 0.2,
   topK: 16,
-  denseDim: 256,
+  denseDim: null as number | null,
   textPadding: 'include' as 'include' | 'exclude',
-  denseScaleRange: [3, 6] as [number, number] | null,
+  denseScaleRange: logitScaleRange() as [number, number] | null,
 };
 
 export function createDefilipSupervision(given: Record<string, unknown> = {}): Supervision {
   const name = 'defilip';
-  const o = resolveOptions(name, defilipDefaults, given, [...declipNullable, 'denseScaleRange']);
+  const o = resolveOptions(name, defilipDefaults, given, [...declipNullable, 'denseScaleRange', 'denseDim']);
   validateFilipOptions(name, o);
-  positiveInt(name, 'queueSize', o.queueSize);
+  checkHeadSizes(name, o, declipSizes);
   const range = parseScaleRange(o.logitScaleRange, 'logitScaleRange');
   const denseRange = parseScaleRange(o.denseScaleRange, 'denseScaleRange');
   const slot = new HeadsSlot<{ declip: DeclipHeads; filip: FilipHeads }>(name);
@@ -50,9 +53,9 @@ export function createDefilipSupervision(given: Record<string, unknown> = {}): S
     addHeads(model: SupervisedModel, rng: Rng) {
       slot.bind(model.store, () => ({
         declip: createDeclipHeads(model, rng, o, name),
-        filip: createFilipHeads(model, rng, o.denseDim),
+        filip: createFilipHeads(model, rng, resolveHeadSizes(name, o, ['denseDim'], model.config).denseDim),
       }));
-      queue = new NnQueue(o.queueSize, model.config.embedDim, rng.fork());
+      queue = createNnQueue(model, rng, o, name);
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const heads = slot.get(model.store);

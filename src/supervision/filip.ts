@@ -1,4 +1,4 @@
-// FILIP as in the seed (spec §2.5): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss), dense tokens
+// FILIP as in the seed (docs/methods.md, "FILIP"): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss), dense tokens
 // mapped to 256-d (`image_mapping`, `text_mapping`) and L2-normalised, top-16 token selection per own pair, token-wise
 // late interaction (image→text: mean over patches of the max over the selected text tokens; text→image: mean over all
 // 77 text tokens of the max over the selected patches), a separate learnable `logit_scale_dense` (no forward cap,
@@ -26,22 +26,31 @@ import {
   symmetricInfoNce,
 } from './losses.ts';
 import { createTokenMapping } from './heads.ts';
-import { clampLogitScaleParam, LOGIT_SCALE_INIT, logitScaleValue, parseScaleRange } from './logit-scale.ts';
-import { feature, HeadsSlot, imageView, positiveInt, resolveOptions, textView, weightedTotal } from './common.ts';
+import {
+  clampLogitScaleParam,
+  logitScaleRange,
+  logitScaleValue,
+  MAX_LOGIT_SCALE,
+  parseScaleRange,
+} from './logit-scale.ts';
+import { LOGIT_SCALE_INIT } from '../models/clip.ts';
+import { feature, HeadsSlot, imageView, resolveOptions, textView, weightedTotal } from './common.ts';
+import { checkHeadSizes, resolveHeadSizes } from './head-sizes.ts';
 
 export const filipDefaults = {
   clipWeight: 0,
   filipWeight: 1,
   /** Tokens selected per side and pair (seed HEAD: 16; 0 = all tokens, as the first code release). */
   topK: 16,
-  denseDim: 256,
+  /** Width of the token mappings (seed: 256); null = scaled to the model (src/supervision/head-sizes.ts). */
+  denseDim: null as number | null,
   textPadding: 'include' as 'include' | 'exclude',
-  maxLogitScale: 100 as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
-  denseScaleRange: [3, 6] as [number, number] | null,
+  maxLogitScale: MAX_LOGIT_SCALE as number | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
+  denseScaleRange: logitScaleRange() as [number, number] | null,
 };
 export type FilipOptionValues = typeof filipDefaults;
-export const filipNullable = ['maxLogitScale', 'logitScaleRange', 'denseScaleRange'] as const;
+export const filipNullable = ['maxLogitScale', 'logitScaleRange', 'denseScaleRange', 'denseDim'] as const;
 
 export interface FilipHeads {
   imageMapping: Linear;
@@ -55,7 +64,7 @@ export function validateFilipOptions(
 ): void {
   if (!Number.isInteger(o.topK) || o.topK < 0)
     throw new Error(`supervision ${name}: option "topK" must be an integer >= 0, got ${o.topK}`);
-  positiveInt(name, 'denseDim', o.denseDim);
+  checkHeadSizes(name, o, ['denseDim']);
   if (o.textPadding !== 'include' && o.textPadding !== 'exclude') {
     throw new Error(
       `supervision ${name}: option "textPadding" must be 'include' or 'exclude', got ${JSON.stringify(o.textPadding)}`,
@@ -156,7 +165,9 @@ export function createFilipSupervision(given: Record<string, unknown> = {}): Sup
     textViews: ['mlm'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, () => createFilipHeads(model, rng, o.denseDim));
+      slot.bind(model.store, () =>
+        createFilipHeads(model, rng, resolveHeadSizes(name, o, ['denseDim'], model.config).denseDim),
+      );
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const heads = slot.get(model.store);

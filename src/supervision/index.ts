@@ -1,5 +1,5 @@
 // Registry of the supervision modules: createSupervision(name, options) with the seed's defaults
-// (../shared/spec/declip-reference.md §2). What each declares and optimises:
+// (docs/methods.md). What each declares and optimises:
 //
 //   name     image views              text views   heads (state-dict prefix)                 loss (parts)
 //   clip     clip                     raw          -                                          clip
@@ -12,7 +12,7 @@
 //
 // Logit scale: exp(θ) capped at 100 in the forward (not SLIP, not FILIP's dense scale); θ clamped into [3, 6] in
 // beforeStep/afterStep. Every weight, temperature, head size, queue size and clamp is an option.
-import type { Supervision, SupervisionName } from './types.ts';
+import type { Supervision } from './types.ts';
 import { createClipSupervision } from './clip.ts';
 import { createDeclipSupervision } from './declip.ts';
 import { createSlipSupervision } from './slip.ts';
@@ -21,7 +21,6 @@ import { createDefilipSupervision } from './defilip.ts';
 
 export type {
   Supervision,
-  SupervisionName,
   TrainBatch,
   TextView,
   ImageViewName,
@@ -30,14 +29,16 @@ export type {
   DenseScorer,
 } from './types.ts';
 
-const registry: Record<SupervisionName, (options?: Record<string, unknown>) => Supervision> = {
+/** The methods by name: the one list the declaration, its validation and the command line read the names from. */
+const registry = {
   clip: createClipSupervision,
   declip: createDeclipSupervision,
   slip: createSlipSupervision,
   filip: createFilipSupervision,
   defilip: createDefilipSupervision,
-};
+} satisfies Record<string, (options?: Record<string, unknown>) => Supervision>;
 
+export type SupervisionName = keyof typeof registry;
 export const supervisionNames = Object.keys(registry) as SupervisionName[];
 
 export function createSupervision(name: string, options: Record<string, unknown> = {}): Supervision {

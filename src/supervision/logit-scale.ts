@@ -1,4 +1,4 @@
-// Logit-scale control (spec §1.4, §2.1): the learnable temperature θ (init ln(1/0.07)) enters the logits as
+// Logit-scale control (docs/methods.md, "Logit scale"): the learnable temperature θ (init ln(1/0.07)) enters the logits as
 // s = exp(θ), capped at 100 in the forward for CLIP/DeCLIP/FILIP's global term (not for SLIP nor FILIP's dense scale);
 // the parameter itself is clamped into [3, 6] right before the optimiser step and again right after it
 // (YFCC configs: grad_clip type logit_scale_param_value, value 3, max_value 6).
@@ -10,9 +10,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from './losses.ts';
 
-export const LOGIT_SCALE_INIT = Math.log(1 / 0.07);
-export const DEFAULT_MAX_LOGIT_SCALE = 100;
-export const DEFAULT_LOGIT_SCALE_RANGE: [number, number] = [3, 6];
+/** The forward cap of exp(θ) every method starts from (null in a method's defaults = no cap). */
+export const MAX_LOGIT_SCALE = 100;
+/** The interval θ is clamped into around each optimiser step (the seed's YFCC configs). */
+export const LOGIT_SCALE_RANGE: readonly [number, number] = [3, 6];
+/** A fresh copy of LOGIT_SCALE_RANGE for a method's option defaults. */
+export const logitScaleRange = (): [number, number] => [LOGIT_SCALE_RANGE[0], LOGIT_SCALE_RANGE[1]];
 
 /** s = min(exp θ, maxScale) in value with ds/dθ = exp θ (the seed's `.data` clamp); maxScale null = no cap. */
 export function logitScaleValue(theta: tf.Tensor, maxScale: number | null): tf.Scalar {

@@ -1,9 +1,9 @@
-// The loss math of the five supervisions, as pure tf functions (spec: declip-reference.md §1.4, §2).
+// The loss math of the supervisions, as pure tf functions (docs/methods.md).
 // Everything here is differentiable tf code with no state; the supervision modules assemble these parts.
 //
 // Conventions (from the seed's code):
 // - image embeddings are L2-normalised without eps (x / ||x||); text embeddings with +1e-10 in the denominator;
-// - labels of every contrastive matrix are the diagonal (a single process sees the global batch, §9);
+// - labels of every contrastive matrix are the diagonal (a single process sees the global batch);
 // - cross-entropy is averaged over rows.
 import * as tf from '@tensorflow/tfjs';
 
@@ -19,7 +19,7 @@ export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
 
 /**
  * max over the last axis whose gradient goes to the (first) arg-max, like torch's max(dim). tfjs's own Max gradient
- * builds equal(x, broadcast max) — on wasm that broadcasting Equal dominated the FILIP step (1.7 s of 2.7 s at batch 64).
+ * builds equal(x, broadcast max) — on wasm that broadcasting Equal dominated the FILIP step (bench/supervision.ts).
  */
 export const maxLastAxis = tf.customGrad(((x: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
   const k = x.shape[x.rank - 1];
@@ -63,7 +63,7 @@ export function scaledSimilarity(u: tf.Tensor2D, v: tf.Tensor2D, scale: tf.Scala
   return tf.tidy(() => tf.mul(scale, tf.matMul(u, v, false, true)) as tf.Tensor2D);
 }
 
-/** Symmetric InfoNCE L_NCE(U, V) = ½ [CE(s U Vᵀ) + CE(s V Uᵀ)] (spec §2). */
+/** Symmetric InfoNCE L_NCE(U, V) = ½ [CE(s U Vᵀ) + CE(s V Uᵀ)]. */
 export function symmetricInfoNce(u: tf.Tensor2D, v: tf.Tensor2D, scale: tf.Scalar): tf.Scalar {
   return tf.tidy(() => pairedCrossEntropy(scaledSimilarity(u, v, scale), scaledSimilarity(v, u, scale)));
 }

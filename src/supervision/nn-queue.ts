@@ -1,4 +1,4 @@
-// DeCLIP's nearest-neighbour FIFO queue of L2-normalised text embeddings (spec §2.3 item 4;
+// DeCLIP's nearest-neighbour FIFO queue of L2-normalised text embeddings (docs/methods.md, DeCLIP item 4;
 // seed: nnclr_modules/{nn_memory_bank,memory_bank_cuda}.py).
 // - init: random normal entries, each divided by (its norm + 1e-10);
 // - lookup: cosine top-1 against the current contents (query and entries normalised like F.normalize), returns the raw

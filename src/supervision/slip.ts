@@ -1,4 +1,4 @@
-// SLIP (spec §2.4): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented views
+// SLIP (docs/methods.md, "SLIP"): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented views
 // ('simclr' preset) through a 4096-4096-256 MLP with BN on the image tower's pooled feature (before the projection),
 // L = 1·L_CLIP + 1·L_SimCLR. The logit scale has NO forward cap (SLIP's forward lacks the max-100 clamp); the
 // parameter is still clamped into [3, 6] around each step.
@@ -12,33 +12,27 @@ import { visionFeatureDim } from './types.ts';
 import { normalizeImageEmbedding, normalizeTextEmbedding, ntXentLoss, symmetricInfoNce } from './losses.ts';
 import { createSimClrMlp } from './heads.ts';
 import type { Head } from './heads.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
-import {
-  feature,
-  ghostSize,
-  HeadsSlot,
-  imageView,
-  positiveInt,
-  resolveOptions,
-  textView,
-  weightedTotal,
-} from './common.ts';
+import { checkHeadSizes, resolveHeadSizes } from './head-sizes.ts';
+import { clampLogitScaleParam, logitScaleRange, logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import { feature, ghostSize, HeadsSlot, imageView, resolveOptions, textView, weightedTotal } from './common.ts';
 
 export const slipDefaults = {
   clipWeight: 1,
   simclrWeight: 1,
   temperature: 0.1,
-  mlpHidden: 4096,
-  mlpOut: 256,
+  /** SimCLR MLP widths (seed: 4096, 256); null = scaled to the model (src/supervision/head-sizes.ts). */
+  mlpHidden: null as number | null,
+  mlpOut: null as number | null,
   /** 0 = BN statistics over the whole batch (SyncBN intent); N = per chunk of N samples. */
   headGhostSize: 0,
   maxLogitScale: null as number | null,
-  logitScaleRange: [3, 6] as [number, number] | null,
+  logitScaleRange: logitScaleRange() as [number, number] | null,
 };
 
 export function createSlipSupervision(given: Record<string, unknown> = {}): Supervision {
   const name = 'slip';
-  const o = resolveOptions(name, slipDefaults, given, ['maxLogitScale', 'logitScaleRange']);
+  const o = resolveOptions(name, slipDefaults, given, ['maxLogitScale', 'logitScaleRange', 'mlpHidden', 'mlpOut']);
+  checkHeadSizes(name, o, ['mlpHidden', 'mlpOut']);
   const range = parseScaleRange(o.logitScaleRange, 'logitScaleRange');
   if (!(o.temperature > 0)) throw new Error(`supervision slip: option "temperature" must be > 0, got ${o.temperature}`);
   const slot = new HeadsSlot<Head>(name);
@@ -48,14 +42,15 @@ export function createSlipSupervision(given: Record<string, unknown> = {}): Supe
     textViews: ['raw'],
     options: o,
     addHeads(model: SupervisedModel, rng: Rng) {
-      slot.bind(model.store, () =>
-        createSimClrMlp(model.store, rng.fork(), {
+      slot.bind(model.store, () => {
+        const sizes = resolveHeadSizes(name, o, ['mlpHidden', 'mlpOut'], model.config);
+        return createSimClrMlp(model.store, rng.fork(), {
           inDim: visionFeatureDim(model.config),
-          hiddenDim: positiveInt(name, 'mlpHidden', o.mlpHidden),
-          outDim: positiveInt(name, 'mlpOut', o.mlpOut),
+          hiddenDim: sizes.mlpHidden,
+          outDim: sizes.mlpOut,
           ghostSize: ghostSize(name, o.headGhostSize),
-        }),
-      );
+        });
+      });
     },
     features(model: SupervisedModel, batch: TrainBatch, opts: FeatureOptions): Features {
       const mlp = slot.get(model.store);

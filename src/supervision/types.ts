@@ -1,4 +1,4 @@
-// The supervision-module contract (interfaces.md "Supervision"): a supervision declares the image views
+// The supervision-module contract: a supervision declares the image views
 // (augmentation presets, in order) and text views it consumes, adds its heads to the model's ParamStore, turns a
 // TrainBatch into per-sample features, and turns (possibly concatenated) features into a total loss with named parts.
 // Nothing else in a pipeline changes when the supervision is swapped.
@@ -8,7 +8,6 @@ import type { ClipConfig } from '../models/presets.ts';
 import type { ViewPresetName } from '../image/presets.ts';
 import type { Rng } from '../rng.ts';
 
-export type SupervisionName = 'clip' | 'declip' | 'slip' | 'filip' | 'defilip';
 export type TextView = 'raw' | 'eda' | 'mlm';
 export type ImageViewName = ViewPresetName;
 
@@ -36,7 +35,8 @@ export interface FeatureOptions {
 export type SupervisedModel = Pick<ClipModel, 'config' | 'store' | 'encodeImage' | 'encodeText' | 'logitScale'>;
 
 export interface Supervision {
-  readonly name: SupervisionName;
+  /** The method's name in the registry (src/supervision/index.ts). */
+  readonly name: string;
   /** Image view presets, in the order batch.images must follow. */
   readonly imageViews: readonly ImageViewName[];
   readonly textViews: readonly TextView[];

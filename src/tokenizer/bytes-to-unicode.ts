@@ -35,10 +35,3 @@ export const BYTE_TO_ID: Int32Array = (() => {
   });
   return out;
 })();
-
-/** The byte-level encoding of a string's UTF-8 bytes (what BPE merges operate on). */
-export function bytesToUnicode(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += BYTE_TO_UNICODE[b];
-  return s;
-}

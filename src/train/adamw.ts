@@ -1,5 +1,5 @@
 // AdamW with decoupled weight decay, numerically the same sequence of operations as PyTorch 1.13's
-// torch.optim.AdamW (single-tensor path, amsgrad off), which the seed uses (declip-reference.md §5):
+// torch.optim.AdamW (single-tensor path, amsgrad off), which the seed uses (docs/methods.md, "Training recipe"):
 //   p     <- p * (1 - lr * wd)                    (decoupled decay; wd = 0 for excluded params)
 //   m     <- b1 * m + (1 - b1) * g
 //   v     <- b2 * v + (1 - b2) * g^2

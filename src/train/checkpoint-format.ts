@@ -6,7 +6,7 @@
 //                            weights [out,in], conv OIHW), including BN running statistics (buffers) — loadable as
 //                            a PyTorch state dict
 //     optimizer.safetensors  AdamW moments: exp_avg.<name>, exp_avg_sq.<name> (the big part of the state, kept in the
-//                            raw layout: ~5x faster than msgpack, zero-copy reads — node-engineering.md §6)
+//                            raw layout: ~5x faster than msgpack, zero-copy reads)
 //     state.msgpack          everything else (msgpackr with moreTypes, which keeps typed arrays intact): step,
 //                            schedule, lr scale after rollbacks, optimiser step/config, RNG state, supervision state
 //                            (NN queue), guard history, data cursor {epoch, samplesConsumed, shard order}

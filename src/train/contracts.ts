@@ -1,21 +1,14 @@
-// The parts of the model and supervision contracts (interfaces.md) the training step relies on, written
-// structurally so src/train depends only on behaviour: any ClipModel / Supervision that fits works here.
+// What the training step needs of a model and a supervision, written structurally so src/train depends only on
+// behaviour: any ClipModel / Supervision that fits works here. The batch and loss types are the supervision
+// contract's own (src/supervision/types.ts).
 import type * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.ts';
+import type { LossOutput, TrainBatch } from '../supervision/types.ts';
 
-export interface TrainBatch {
-  /** One NHWC float32 tensor per declared image view, all with the same first (sample) axis. */
-  images: tf.Tensor4D[];
-  texts: { raw?: tf.Tensor2D; eda?: tf.Tensor2D; mlm?: tf.Tensor2D; mlmLabels?: tf.Tensor2D };
-}
+export type { LossOutput, TrainBatch };
 
 export interface TrainableModel {
   store: ParamStore;
-}
-
-export interface LossOutput {
-  total: tf.Scalar;
-  parts: Record<string, tf.Scalar>;
 }
 
 export interface SupervisionLike<M extends TrainableModel = TrainableModel> {

@@ -1,6 +1,6 @@
 // The non-finite / divergence guard of the training step. DeCLIP's solver reloads a checkpoint and multiplies the
 // learning rate by 0.997 when the loss is NaN or jumps more than 10 above its running mean
-// (declip-reference.md §5, "Crash recovery"); the alternative is to stop, naming the step.
+// (docs/methods.md, "Training recipe"); the alternative is to stop, naming the step.
 
 export type GuardVerdict = { action: 'ok' } | { action: 'stop' | 'rollback'; reason: string };
 

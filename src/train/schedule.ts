@@ -1,4 +1,4 @@
-// The learning-rate schedule of DeCLIP's CosineLRScheduler (declip-reference.md §5), stepped every
+// The learning-rate schedule of DeCLIP's CosineLRScheduler (docs/methods.md, "Training recipe"), stepped every
 // iteration with the 1-based iteration index t:
 //   t <  W: lr(t) = base + (peak - base) * (t - 1) / (W - 1)          (linear warm-up)
 //   t >= W: lr(t) = min + (peak - min) * 0.5 * (1 + cos(pi * (t - W) / (T - W)))   (cosine to min)
@@ -39,9 +39,4 @@ export function scheduleProblem(s: ScheduleConfig, prefix = 'optim.schedule'): s
   if (!Number.isInteger(s.totalSteps) || s.totalSteps < 1)
     return `${prefix}.totalSteps must be an integer >= 1, got ${s.totalSteps}`;
   return undefined;
-}
-
-/** The seed's YFCC-15M schedule (peak 1e-3 for CLIP/DeCLIP/DeFILIP, 5e-4 for SLIP/FILIP). */
-export function seedSchedule(peakLr: number): ScheduleConfig {
-  return { baseLr: 1e-4, peakLr, warmupSteps: 2500, totalSteps: 128001, minLr: 0 };
 }

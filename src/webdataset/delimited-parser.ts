@@ -1,5 +1,12 @@
 // Incremental CSV/TSV parser (RFC 4180 quoting: "a, b" and "say ""hi"""; CRLF or LF line ends) that
 // accepts text in arbitrary chunks, so caption tables of any size stream through in bounded memory.
+// pushRows/endRows also give the line each row starts on, for messages about a row.
+
+export interface ParsedRow {
+  fields: string[];
+  /** 1-based line the row starts on. */
+  line: number;
+}
 
 export class DelimitedParser {
   private readonly delimiter: string;
@@ -9,6 +16,7 @@ export class DelimitedParser {
   private quoteSeen = false; // just saw a quote inside a quoted field (could be "" or the closing quote)
   private fieldStarted = false;
   line = 1;
+  private rowLine = 1;
 
   constructor(delimiter: ',' | '\t') {
     this.delimiter = delimiter;
@@ -16,7 +24,17 @@ export class DelimitedParser {
 
   /** Parse more text; returns the rows completed by it. */
   push(text: string): string[][] {
-    const rows: string[][] = [];
+    return this.pushRows(text).map((r) => r.fields);
+  }
+
+  /** Flush the last row (a file without a final newline). */
+  end(): string[][] {
+    return this.endRows().map((r) => r.fields);
+  }
+
+  /** push() with the line each row starts on. */
+  pushRows(text: string): ParsedRow[] {
+    const rows: ParsedRow[] = [];
     for (let i = 0; i < text.length; i++) {
       const c = text[i];
       if (this.inQuotes) {
@@ -58,13 +76,13 @@ export class DelimitedParser {
     return rows;
   }
 
-  /** Flush the last row (a file without a final newline). */
-  end(): string[][] {
+  /** end() with the line the last row starts on. */
+  endRows(): ParsedRow[] {
     if (this.inQuotes && !this.quoteSeen)
       throw new Error(`unterminated quoted field starting before line ${this.line}`);
     this.inQuotes = false;
     this.quoteSeen = false;
-    const rows: string[][] = [];
+    const rows: ParsedRow[] = [];
     if (this.fieldStarted || this.row.length > 0) {
       this.endField();
       this.endRow(rows);
@@ -78,11 +96,13 @@ export class DelimitedParser {
     this.fieldStarted = false;
   }
 
-  private endRow(rows: string[][]): void {
+  private endRow(rows: ParsedRow[]): void {
     const row = this.row;
+    const line = this.rowLine;
     this.row = [];
+    this.rowLine = this.line + 1; // the next row starts after this row's newline (if any)
     if (row.length === 1 && row[0] === '') return; // blank line
-    rows.push(row);
+    rows.push({ fields: row, line });
   }
 }
 

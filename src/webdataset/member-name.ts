@@ -16,8 +16,3 @@ export function isMetaMember(name: string): boolean {
   if (!name.includes('/') && name.startsWith('__') && name.endsWith('__')) return true;
   return META_PATH.test(name);
 }
-
-/** The member name the writer uses for one extension of a sample. */
-export function memberName(key: string, extension: string): string {
-  return `${key}.${extension}`;
-}

@@ -175,20 +175,3 @@ export function exportStateDict(
   }
   return out;
 }
-
-/** Shapes of the store's entries in PyTorch layout (what a checkpoint of this model would hold), without data. */
-export function torchShapes(store: ParamStore): Map<string, { shape: number[] }> {
-  const out = new Map<string, { shape: number[] }>();
-  for (const e of store.entries()) {
-    const s = e.variable.shape as number[];
-    out.set(e.name, {
-      shape:
-        e.meta.torchLayout === 'linear'
-          ? [s[1], s[0]]
-          : e.meta.torchLayout === 'conv'
-            ? [s[3], s[2], s[0], s[1]]
-            : s.slice(),
-    });
-  }
-  return out;
-}

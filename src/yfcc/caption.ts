@@ -14,7 +14,7 @@ export interface CaptionCandidate {
   source: 'title' | 'description' | 'concat';
   text: string;
   lang?: string;
-  engScore?: number | null;
+  engScore?: number;
 }
 
 export function parseCaptionPolicy(s: string): CaptionPolicy {

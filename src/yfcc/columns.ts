@@ -31,16 +31,6 @@ export const YFCC100M_COLUMNS = [
   'marker',
 ] as const;
 
-/** Columns whose values are URL-encoded (application/x-www-form-urlencoded, '+' = space). */
-export const YFCC100M_ENCODED_COLUMNS = [
-  'userNickname',
-  'captureDevice',
-  'title',
-  'description',
-  'userTags',
-  'machineTags',
-] as const;
-
 /** Columns of OpenAI's yfcc100m_subset_data.tsv (the first three YFCC100M columns). */
 export const OPENAI_SUBSET_COLUMNS = ['lineNumber', 'photoId', 'photoHash'] as const;
 

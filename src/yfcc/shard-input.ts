@@ -1,7 +1,7 @@
 // Rows of any caption table (the clean table, DeCLIP's V2 list, a JSONL/parquet copy with named
 // fields) normalised to what the image stage needs, through a field map that is data.
 // A field map names, for each role, the input field that holds it:
-//   table   (pipelines/yfcc15m-filter.ts output): id=photoId hash=photoHash url=downloadUrl caption=caption
+//   table   (the yfcc15m-filter output): id=photoId hash=photoHash url=downloadUrl caption=caption
 //   declip  (DeCLIP yfcc15m_clean_open_data.json lines): id=filename hash=filename url=url caption=caption
 //   dalle-mini (HF YFCC100M_OpenAI_subset): id=photoid hash=key url=downloadurl caption=title_clean
 // Rows whose url is missing are still passed on (a local copy is found by hash/id).

@@ -6,7 +6,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { StageContext } from '../core/stage.ts';
-import { DelimitedParser, detectDelimiter } from '../../src/webdataset/delimited-parser.ts';
+import { DelimitedParser, detectDelimiter, type ParsedRow } from '../../src/webdataset/delimited-parser.ts';
 import { CaptionGrouper } from '../../src/webdataset/caption-grouper.ts';
 import { imageExtension, keyForImagePath } from '../../src/webdataset/image-files.ts';
 import type { ImageEntry } from '../image/load-image-files.ts';
@@ -59,8 +59,8 @@ export async function* captionTableEntries(
     };
   };
 
-  const handleRows = function* (rows: string[][]): Generator<ImageEntry> {
-    for (const row of rows) {
+  const handleRows = function* (rows: ParsedRow[]): Generator<ImageEntry> {
+    for (const { fields: row, line } of rows) {
       if (!header) {
         header = row.map((h) => h.trim());
         imageCol = options.imageColumn ? header.indexOf(options.imageColumn) : Math.max(header.indexOf('image'), 0);
@@ -76,11 +76,19 @@ export async function* captionTableEntries(
         }
         continue;
       }
-      if (row.length <= Math.max(imageCol, captionCol)) {
+      if (row.length <= Math.max(imageCol, captionCol) || row[imageCol].trim() === '') {
         ctx.counters.inc('caption_rows_malformed');
         ctx.counters.warnOnce(
           'caption-table-malformed',
-          `${options.table}: skipping a row with ${row.length} field(s) near line ${parser!.line}`,
+          `${options.table}:${line}: skipping a row with ${row[imageCol]?.trim() ? `${row.length} field(s)` : 'no image name'}; further ones are counted in caption_rows_malformed`,
+        );
+        continue;
+      }
+      if (row[captionCol].trim() === '') {
+        ctx.counters.inc('caption_rows_empty');
+        ctx.counters.warnOnce(
+          'caption-table-empty',
+          `${options.table}:${line}: skipping an empty caption for ${row[imageCol]}; further ones are counted in caption_rows_empty`,
         );
         continue;
       }
@@ -100,14 +108,14 @@ export async function* captionTableEntries(
       parser = new DelimitedParser(detectDelimiter(pending.slice(0, newline).replace(/^\uFEFF/, '')));
       text = pending.replace(/^\uFEFF/, '');
     }
-    yield* handleRows(parser.push(text));
+    yield* handleRows(parser.pushRows(text));
   }
   if (!parser) {
     // A table without any newline: one header line (and nothing else).
     parser = new DelimitedParser(detectDelimiter(pending.replace(/^\uFEFF/, '')));
-    yield* handleRows(parser.push(pending.replace(/^\uFEFF/, '')));
+    yield* handleRows(parser.pushRows(pending.replace(/^\uFEFF/, '')));
   }
-  yield* handleRows(parser.end());
+  yield* handleRows(parser.endRows());
   const last = grouper.flush();
   const entry = last && toEntry(last);
   if (entry) yield entry;

@@ -1,5 +1,6 @@
 // Evaluation sets stored as webdataset shards (CLIP_benchmark's wds layout): classification samples hold an
-// image + `.cls`; retrieval samples hold an image + `.txt` with one caption per line.
+// image + `.cls`; retrieval samples hold an image + `.txt` with one caption per line. A sample without the image or
+// the label/captions is skipped and counted (a label outside the class names is an error naming the shard and key).
 import { readShards } from '../webdataset/read-shards.ts';
 import type { StageContext } from '../core/stage.ts';
 import { textMember, type WdsSample } from '../../src/webdataset/sample.ts';
@@ -37,7 +38,7 @@ export function shardClassificationDataset(
           throw new Error(
             `${sample.__url__}: sample ${sample.__key__} has class ${cls.trim()} outside the ${classes.length} class names`,
           );
-        yield { key: sample.__key__, image, label };
+        yield { key: sample.__key__, source: `${sample.__url__} sample ${sample.__key__}`, image, label };
       }
     },
   };
@@ -58,7 +59,16 @@ export function shardRetrievalDataset(shards: string, ctx?: StageContext, name =
           .split('\n')
           .map((c) => c.trim())
           .filter((c) => c.length > 0);
-        yield { key: sample.__key__, image, captions };
+        const source = `${sample.__url__} sample ${sample.__key__}`;
+        if (captions.length === 0) {
+          ctx?.counters.inc('eval_images_without_captions');
+          ctx?.counters.warnOnce(
+            'eval-no-captions',
+            `evaluation: skipping ${source}: its .txt has no non-empty caption; further ones are counted in eval_images_without_captions`,
+          );
+          continue;
+        }
+        yield { key: sample.__key__, source, image, captions };
       }
     },
   };

@@ -1,10 +1,14 @@
 // The piscina worker module of decode-views: decode one sample's image once with sharp, apply every view
 // spec with the sample's own generators, and move the pixel buffers back to the main thread (no copy).
 // Undecodable images come back as { ok: false } so the stage counts them; the worker never dies on bad input.
+// Evaluation tasks (`evaluation`) get the eval view of src/eval/eval-image.ts, whose ops depend on the decoded size,
+// and may carry raw pixels (`raw`, e.g. MNIST) instead of an encoded image.
 import { Piscina } from 'piscina';
 import { decodeImage, ImageDecodeError } from '../../src/image/decode.ts';
 import { applyView, applyViewBytes, viewRng, type ByteView } from '../../src/image/transform.ts';
 import type { ImageView, ViewSpec } from '../../src/image/view-spec.ts';
+import type { NormalizeStats } from '../../src/image/presets.ts';
+import { evalView, rawToRgb } from '../../src/eval/eval-image.ts';
 
 export interface ImageTask {
   /** The encoded image (its own ArrayBuffer, transferred to the worker). */
@@ -16,6 +20,10 @@ export interface ImageTask {
   maxPixels?: number;
   /** 'worker': return float32 views; 'main': return bytes + normalisation for the main thread to convert. */
   floatIn: 'worker' | 'main';
+  /** The bytes are raw interleaved pixels of this shape (no decode). */
+  raw?: { width: number; height: number; channels: 1 | 3 };
+  /** Return the one evaluation view (float32) of this size and normalisation instead of `views`. */
+  evaluation?: { size: number; stats: NormalizeStats };
 }
 
 export type ImageTaskResult =
@@ -30,10 +38,16 @@ function movable<T extends object>(value: T, buffers: ArrayBuffer[]): T {
 export default async function imageTask(task: ImageTask): Promise<ImageTaskResult> {
   let image;
   try {
-    image = await decodeImage(task.bytes, { maxPixels: task.maxPixels });
+    image = task.raw
+      ? rawToRgb(task.bytes, task.raw.width, task.raw.height, task.raw.channels)
+      : await decodeImage(task.bytes, { maxPixels: task.maxPixels });
   } catch (err) {
     if (err instanceof ImageDecodeError) return { ok: false, reason: err.reason, message: err.message };
     throw err;
+  }
+  if (task.evaluation) {
+    const view = evalView(image, task.evaluation.size, task.evaluation.stats);
+    return movable({ ok: true, views: [view] }, [view.data.buffer as ArrayBuffer]);
   }
   const views = task.views.map((spec, i) => {
     const rng = viewRng(task.seed, task.epoch, task.key, i);

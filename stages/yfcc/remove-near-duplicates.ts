@@ -1,7 +1,7 @@
 // Optional near-duplicate removal on the dHash recorded by the validate stage: an image within
 // `maxDistance` bits of an earlier kept image of the same run/part is marked 'near_duplicate'.
 // Memory grows with kept images (~100 bytes each); the index is per process, so with --parts the
-// check is within a part (documented in pipelines/yfcc15m-shards.ts).
+// check is within a part (documented in run/yfcc/shards-cli.ts).
 import type { Stage } from '../core/stage.ts';
 import { NearDuplicateIndex } from '../../src/yfcc/dhash.ts';
 import type { FetchItem } from '../../src/yfcc/fetch-item.ts';

@@ -1,4 +1,4 @@
-// Data-parallel equivalence (issue 10, "Done when"): `mpirun -np 2` with per-rank batch B/2 computes the same steps as
+// Data-parallel equivalence: `mpirun -np 2` with per-rank batch B/2 computes the same steps as
 // one process with batch B, for CLIP (with gradient-cache micro-batches), DeCLIP (NN queue global, ghost BN B/2 in the
 // 1-rank run) and FILIP. The worker (test/mpi/equivalence-worker.ts) feeds both runs the same deterministic global
 // batches and reports the differences; plain DDP (local losses, averaged gradients) is the negative control.

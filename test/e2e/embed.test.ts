@@ -7,12 +7,12 @@ import path from 'node:path';
 import { Rng } from '../../src/rng.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { openaiClipStats } from '../../src/image/presets.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { shutdownBackend } from '../../src/backend.ts';
-import { main } from '../../pipelines/embed.ts';
+import { embedCommand as main } from '../../run/eval/embed-command.ts';
 
 test.after.always(() => shutdownBackend());
 
@@ -22,11 +22,7 @@ test.serial(
     const dir = mkdtempSync(path.join(tmpdir(), 'embed-'));
     try {
       await tf.setBackend('cpu');
-      const model = createClip(
-        clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' }),
-        new ParamStore(),
-        new Rng(9),
-      );
+      const model = createClip(buildClipConfig('tiny'), new ParamStore(), new Rng(9));
       const weights = path.join(dir, 'tiny.safetensors');
       await saveClipWeights(model, weights);
       const imgDir = path.join(dir, 'images');

@@ -6,16 +6,16 @@ import { sharedData } from '../helpers/shared-data.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { Rng } from '../../src/rng.ts';
 import { runStages, createContext } from '../../stages/core/stage.ts';
 import { writeShards } from '../../stages/webdataset/write-shards.ts';
 import { captionCsvDataset } from '../../src/eval/datasets/caption-table.ts';
-import { main as zeroShot } from '../../pipelines/zero-shot.ts';
-import { main as retrieval } from '../../pipelines/retrieval.ts';
-import { main as linearProbe } from '../../pipelines/linear-probe.ts';
+import { zeroShotCommand as zeroShot } from '../../run/eval/zero-shot-command.ts';
+import { retrievalCommand as retrieval } from '../../run/eval/retrieval-command.ts';
+import { linearProbeCommand as linearProbe } from '../../run/eval/linear-probe-command.ts';
 import type { WdsSample } from '../../src/webdataset/sample.ts';
 
 const fixtures = new URL('../../fixtures/', import.meta.url).pathname;
@@ -27,12 +27,7 @@ test.before(async () => {
   await initBackend({ quiet: true });
   out = await mkdtemp(join(tmpdir(), 'eval-'));
   const tokenizer = await loadTokenizer({ vocabPath: demoVocab, contextLength: 32 });
-  const config = clipConfigFromPresets({
-    vision: 'tiny-vit',
-    text: 'tiny-text',
-    vocabSize: tokenizer.vocabSize,
-    contextLength: 32,
-  });
+  const config = buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: 32 } });
   const model = createClip(config, new ParamStore(), new Rng(11));
   tinyWeights = join(out, 'tiny.safetensors');
   await saveClipWeights(model, tinyWeights);
@@ -79,7 +74,19 @@ test.serial("zero-shot on CIFAR-10 reproduces the PyTorch reference model's pred
   const written = JSON.parse(
     await readFile(join(out, 'cifar10_tiny-clip-cifar10_vit-p8-w64-32px_en_zeroshot_classification.json'), 'utf8'),
   );
-  t.deepEqual(Object.keys(written).sort(), ['dataset', 'language', 'metrics', 'model', 'pretrained', 'task']);
+  t.deepEqual(Object.keys(written).sort(), [
+    'classes',
+    'dataset',
+    'images',
+    'language',
+    'main_metric',
+    'metrics',
+    'model',
+    'pretrained',
+    'task',
+    'templates',
+  ]);
+  t.like(written, { main_metric: 'acc1', images: 10000, classes: 10, templates: 18 });
   t.deepEqual(Object.keys(written.metrics).sort(), ['acc1', 'acc5', 'mean_per_class_recall']);
 });
 
@@ -88,11 +95,11 @@ test.serial('retrieval runs end to end on shards of Flickr8k-1k', async (t) => {
   const csv = await captionCsvDataset(sharedData('data/flickr8k-1k/captions.txt'));
   async function* samples(): AsyncGenerator<WdsSample> {
     for await (const item of csv.items()) {
-      if (item.image.kind !== 'encoded') throw new Error('expected encoded images');
+      if (item.image.kind !== 'file') throw new Error('expected image files');
       yield {
         __key__: item.key.replace(/\.jpg$/, ''),
         __url__: '',
-        jpg: item.image.bytes,
+        jpg: new Uint8Array(await readFile(item.image.path)),
         txt: new TextEncoder().encode(item.captions.join('\n')),
       };
     }

@@ -164,12 +164,18 @@ test('CLIs: inspect-shards prints one JSON object (with --keys) and counters on 
 
   const usage = spawnSync(process.execPath, ['pipelines/make-shards.ts'], { encoding: 'utf8' });
   t.is(usage.status, 2);
-  t.regex(usage.stdout, /make-shards\.ts folder DIR OUT_PATTERN/);
+  t.regex(
+    usage.stderr,
+    /^pipelines\/make-shards\.ts: expected folder\|captions, an input and an OUT_PATTERN \(see --help\)\n$/,
+  );
+  const help = spawnSync(process.execPath, ['pipelines/make-shards.ts', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0);
+  t.regex(help.stdout, /^usage: node pipelines\/make-shards\.ts folder DIR OUT_PATTERN/);
   const bad = spawnSync(
     process.execPath,
     ['pipelines/make-shards.ts', 'folder', join(dir, 'nope'), join(dir, 'x-%d.tar')],
     { encoding: 'utf8' },
   );
   t.is(bad.status, 1);
-  t.regex(bad.stderr, /^error: .*nope/m);
+  t.regex(bad.stderr, /^pipelines\/make-shards\.ts: .*nope/m);
 });

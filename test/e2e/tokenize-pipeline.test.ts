@@ -31,8 +31,11 @@ test('one JSON array per input line, openai and declip ids, truncation to --cont
 test('errors are one line with a non-zero exit', (t) => {
   const e = runPipeline(['--context', '5', '--truncation', 'error'], 'a photo of a cat\n');
   t.is(e.status, 1);
-  t.is(e.stderr, 'error: line 1: text is 7 tokens, longer than the context length 5 ("a photo of a cat"...)\n');
+  t.is(
+    e.stderr,
+    'pipelines/tokenize.ts: line 1: text is 7 tokens, longer than the context length 5 ("a photo of a cat"...)\n',
+  );
   const v = runPipeline(['--variant', 'bert'], 'x\n');
-  t.is(v.status, 1);
-  t.regex(v.stderr, /^error: --variant must be openai or declip, got "bert"\n$/);
+  t.is(v.status, 2, 'a bad flag value is a usage error');
+  t.regex(v.stderr, /^pipelines\/tokenize\.ts: --variant must be openai or declip, got "bert"\n$/);
 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { runFilterPart, mergeParts, partPaths, type FilterOptions } from '../../pipelines/yfcc15m-filter.ts';
+import { runFilterPart, partPaths, type FilterOptions } from '../../run/yfcc/filter-part.ts';
+import { mergeParts } from '../../run/yfcc/merge-parts.ts';
 import { createContext } from '../../stages/core/stage.ts';
 import { Counters } from '../../src/counters.ts';
 import type { YfccReport } from '../../src/yfcc/report.ts';
@@ -90,7 +91,7 @@ test('fixture: exact counts after every stage and the kept rows', async (t) => {
   t.is(byId['1028'].captions.length, 1);
   t.is(byId['1029'].caption, 'A caf\u00e9 in Montmartre where we had breakfast with my sister');
   t.is(byId['1023'].caption, '100% natural orange juice %ZZ from Florida');
-  t.is(byId['1001'].captions[0].lang, 'eng');
+  t.is(byId['1001'].captions[0].lang, 'en');
   t.is(byId['1001'].captions[0].engScore, 1);
   t.is(byId['1001'].cleanVersion, 'yfcc-clean-v1');
   t.is(byId['1001'].captureDevice, 'Canon EOS 5D');

@@ -13,7 +13,8 @@ import sharp from 'sharp';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
-import { runShardsPart, finalizeShards, type ShardsOptions } from '../../pipelines/yfcc15m-shards.ts';
+import { runShardsPart, type ShardsOptions } from '../../run/yfcc/shards-part.ts';
+import { finalizeShards } from '../../run/yfcc/finalize-shards.ts';
 import { parseFieldMap } from '../../src/yfcc/shard-input.ts';
 import { createContext } from '../../stages/core/stage.ts';
 import { Counters } from '../../src/counters.ts';
@@ -359,7 +360,8 @@ test.serial('DeCLIP V2 lines: bad JSON counted, rows mapped', async (t) => {
 });
 
 test.serial('end to end: filter the fixture metadata, then shard it from a local image copy', async (t) => {
-  const { runFilterPart, mergeParts } = await import('../../pipelines/yfcc15m-filter.ts');
+  const { runFilterPart } = await import('../../run/yfcc/filter-part.ts');
+  const { mergeParts } = await import('../../run/yfcc/merge-parts.ts');
   const dir = await tmp();
   await runFilterPart({ metadata: fixture('metadata.tsv'), out: dir, quiet: true }, { index: 0, count: 1 }, quietCtx());
   await mergeParts({ out: dir, quiet: true, dedupCapacity: 1000 }, 1, quietCtx());

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { createSupervision } from '../../src/supervision/index.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import { denseClassTokens, denseZeroShotScorer } from '../../src/eval/dense-zero-shot.ts';
@@ -23,7 +23,7 @@ test('FILIP dense zero-shot scores match a direct computation of the spec formul
     contextLength: 16,
   });
   const model = createClip(
-    clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: tokenizer.vocabSize, contextLength: 16 }),
+    buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: 16 } }),
     new ParamStore(),
     new Rng(3),
   );

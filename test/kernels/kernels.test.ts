@@ -1,10 +1,13 @@
 // Each project kernel (src/kernels/) against the cpu backend (or an exact JS reference), with gradients where the
 // kernel is a gradient or sits on a gradient path. Backend state is global: all tests are serial.
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { stockKernel } from '../../src/kernels/register.ts';
 import { batchMatMulRouting } from '../../src/kernels/batch-mat-mul.ts';
+import { ADDON_PATH, nativeBlasStatus, setNativeBlas } from '../../src/kernels/native-blas.ts';
 
 type Arrays = Float32Array[];
 
@@ -41,6 +44,24 @@ test.before(async () => {
 });
 test.after.always(() => shutdownBackend());
 
+// Products run through the native BLAS addon when it is built, else through XNNPACK: the product tests run on every
+// path this machine has, switching in-process.
+type MatMulPath = 'native BLAS' | 'XNNPACK';
+// (test titles are fixed before the backend starts: the path list follows from whether the addon is built)
+const matMulPaths: MatMulPath[] = existsSync(ADDON_PATH) ? ['native BLAS', 'XNNPACK'] : ['XNNPACK'];
+
+/** Run f with products on `path` (the test fails if that path is unavailable), then restore the default. */
+async function onPath<T>(t: ExecutionContext, path: MatMulPath, f: () => Promise<T> | T): Promise<T> {
+  const defaultOn = nativeBlasStatus().active;
+  const on = setNativeBlas(path === 'native BLAS');
+  if (on !== (path === 'native BLAS')) t.fail(`matmul path ${path} unavailable: ${nativeBlasStatus().reason}`);
+  try {
+    return await f();
+  } finally {
+    setNativeBlas(defaultOn);
+  }
+}
+
 // ---- BatchMatMul / _FusedMatMul --------------------------------------------------------------------------------
 
 const matMulCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
@@ -69,38 +90,39 @@ function sumLike(g: tf.Tensor, shape: number[]): tf.Tensor {
   return r;
 }
 
-for (const c of matMulCases) {
+for (const [c, path] of matMulCases.flatMap((c) => matMulPaths.map((p) => [c, p] as const))) {
   test.serial(
-    `BatchMatMul [${c.a}]${c.ta ? 'ᵀ' : ''} x [${c.b}]${c.tb ? 'ᵀ' : ''} matches cpu, value and gradients`,
-    async (t) => {
-      const ad = randn(c.a, 1),
-        bd = randn(c.b, 2);
-      const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(c.a.slice(0, -2), c.b.slice(0, -2));
-      const run = (explicitBroadcast: boolean) => () => {
-        let a: tf.Tensor = tf.tensor(ad, c.a),
-          b: tf.Tensor = tf.tensor(bd, c.b);
-        if (explicitBroadcast) {
-          // the cpu kernel only broadcasts correctly when one batch is 1 or both are equal
-          a = tf.broadcastTo(a, [...outBatch, ...c.a.slice(-2)]);
-          b = tf.broadcastTo(b, [...outBatch, ...c.b.slice(-2)]);
-        }
-        const y = tf.matMul(a, b, c.ta, c.tb);
-        const w = tf.randomNormal(y.shape, 0, 1, 'float32', 3);
-        const g = tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, z, c.ta, c.tb), w)))([a, b]);
-        return [y, ...g];
-      };
-      const [y, ga, gb] = await on('wasm', run(false));
-      const [ry, rga, rgb] = await on('cpu', run(true));
-      t.deepEqual(y!.length, ry!.length);
-      t.true(relErr(y!, ry!) < 1e-5, `value rel err ${relErr(y!, ry!)}`);
-      // cpu gradients are w.r.t. the explicitly broadcast operands: sum them back to the input shapes
-      const [wa, wb] = await on('cpu', () => [
-        sumLike(tf.tensor(rga!, [...outBatch, ...c.a.slice(-2)]), c.a),
-        sumLike(tf.tensor(rgb!, [...outBatch, ...c.b.slice(-2)]), c.b),
-      ]);
-      t.true(relErr(ga!, wa!) < 1e-5, `dA rel err ${relErr(ga!, wa!)}`);
-      t.true(relErr(gb!, wb!) < 1e-5, `dB rel err ${relErr(gb!, wb!)}`);
-    },
+    `BatchMatMul (${path}) [${c.a}]${c.ta ? 'ᵀ' : ''} x [${c.b}]${c.tb ? 'ᵀ' : ''} matches cpu, value and gradients`,
+    (t) =>
+      onPath(t, path, async () => {
+        const ad = randn(c.a, 1),
+          bd = randn(c.b, 2);
+        const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(c.a.slice(0, -2), c.b.slice(0, -2));
+        const run = (explicitBroadcast: boolean) => () => {
+          let a: tf.Tensor = tf.tensor(ad, c.a),
+            b: tf.Tensor = tf.tensor(bd, c.b);
+          if (explicitBroadcast) {
+            // the cpu kernel only broadcasts correctly when one batch is 1 or both are equal
+            a = tf.broadcastTo(a, [...outBatch, ...c.a.slice(-2)]);
+            b = tf.broadcastTo(b, [...outBatch, ...c.b.slice(-2)]);
+          }
+          const y = tf.matMul(a, b, c.ta, c.tb);
+          const w = tf.randomNormal(y.shape, 0, 1, 'float32', 3);
+          const g = tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, z, c.ta, c.tb), w)))([a, b]);
+          return [y, ...g];
+        };
+        const [y, ga, gb] = await on('wasm', run(false));
+        const [ry, rga, rgb] = await on('cpu', run(true));
+        t.deepEqual(y!.length, ry!.length);
+        t.true(relErr(y!, ry!) < 1e-5, `value rel err ${relErr(y!, ry!)}`);
+        // cpu gradients are w.r.t. the explicitly broadcast operands: sum them back to the input shapes
+        const [wa, wb] = await on('cpu', () => [
+          sumLike(tf.tensor(rga!, [...outBatch, ...c.a.slice(-2)]), c.a),
+          sumLike(tf.tensor(rgb!, [...outBatch, ...c.b.slice(-2)]), c.b),
+        ]);
+        t.true(relErr(ga!, wa!) < 1e-5, `dA rel err ${relErr(ga!, wa!)}`);
+        t.true(relErr(gb!, wb!) < 1e-5, `dB rel err ${relErr(gb!, wb!)}`);
+      }),
   );
 }
 
@@ -113,77 +135,131 @@ test.serial('BatchMatMul leaks no tensors or views and handles many calls', (t) 
   t.is(tf.memory().numTensors, before);
 });
 
-test.serial('BatchMatMul routes gradient-shaped and batched products to XNNPACK, and is faster than stock', (t) => {
-  const a = tf.randomNormal([800, 512]),
-    b = tf.randomNormal([800, 256]);
-  const q = tf.randomNormal([4, 3, 50, 64]),
-    k = tf.randomNormal([4, 3, 50, 64]);
-  const r0 = { ...batchMatMulRouting };
-  tf.tidy(() => [
-    tf.matMul(a, b, true, false),
-    tf.matMul(b, a, true, false),
-    tf.matMul(q, k, false, true),
-    tf.matMul(q, k, true, false),
-  ]);
-  t.is(batchMatMulRouting.xnnCalls - r0.xnnCalls, 2 + 2 * 12, 'one XNNPACK call per 2-D product and per batch item');
-  t.is(batchMatMulRouting.stockLoopProducts, r0.stockLoopProducts);
-  tf.tidy(() => tf.matMul(tf.ones([6, 17, 17]), tf.ones([6, 17, 32])));
-  t.is(batchMatMulRouting.stockLoopProducts - r0.stockLoopProducts, 1, 'tiny items: one single-threaded stock call');
-  // timing sanity (generous: the machine may be shared): the stock kernel runs the naive loop for a transposed product
-  const time1 = () => {
-    const t0 = performance.now();
-    tf.tidy(() => tf.matMul(a, b, true, false).dataSync());
-    return performance.now() - t0;
-  };
-  const time = () => Math.min(time1(), time1(), time1());
-  time1();
-  const ours = time();
-  const mine = tf.getKernel('BatchMatMul', 'wasm')!;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(stockKernel('BatchMatMul', 'wasm')!);
-  let stock: number;
-  try {
-    stock = time();
-  } finally {
+test.serial('BatchMatMul on XNNPACK: gradient-shaped and batched products reach XNNPACK, faster than stock', (t) =>
+  onPath(t, 'XNNPACK', () => {
+    const a = tf.randomNormal([800, 512]),
+      b = tf.randomNormal([800, 256]);
+    const q = tf.randomNormal([4, 3, 50, 64]),
+      k = tf.randomNormal([4, 3, 50, 64]);
+    const r0 = { ...batchMatMulRouting };
+    tf.tidy(() => [
+      tf.matMul(a, b, true, false),
+      tf.matMul(b, a, true, false),
+      tf.matMul(q, k, false, true),
+      tf.matMul(q, k, true, false),
+    ]);
+    t.is(batchMatMulRouting.xnnCalls - r0.xnnCalls, 2 + 2 * 12, 'one XNNPACK call per 2-D product and per batch item');
+    t.is(batchMatMulRouting.stockLoopProducts, r0.stockLoopProducts);
+    t.is(batchMatMulRouting.blasCalls, r0.blasCalls, 'no native calls on the XNNPACK path');
+    tf.tidy(() => tf.matMul(tf.ones([6, 17, 17]), tf.ones([6, 17, 32])));
+    t.is(batchMatMulRouting.stockLoopProducts - r0.stockLoopProducts, 1, 'tiny items: one single-threaded stock call');
+    // timing sanity (generous: the machine may be shared): the stock kernel runs the naive loop for a transposed product
+    const time1 = () => {
+      const t0 = performance.now();
+      tf.tidy(() => tf.matMul(a, b, true, false).dataSync());
+      return performance.now() - t0;
+    };
+    const time = () => Math.min(time1(), time1(), time1());
+    time1();
+    const ours = time();
+    const mine = tf.getKernel('BatchMatMul', 'wasm')!;
     tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel(mine);
-  }
-  tf.dispose([a, b, q, k]);
-  t.true(ours < stock, `ours ${ours.toFixed(1)} ms vs stock ${stock.toFixed(1)} ms`);
-});
+    tf.registerKernel(stockKernel('BatchMatMul', 'wasm')!);
+    let stock: number;
+    try {
+      stock = time();
+    } finally {
+      tf.unregisterKernel('BatchMatMul', 'wasm');
+      tf.registerKernel(mine);
+    }
+    tf.dispose([a, b, q, k]);
+    t.true(ours < stock, `ours ${ours.toFixed(1)} ms vs stock ${stock.toFixed(1)} ms`);
+  }),
+);
 
-test.serial('_FusedMatMul (bias + activation, transposed, batched) matches cpu', async (t) => {
-  const ad = randn([2, 30, 20], 4),
-    bd = randn([20, 25], 5),
-    bias = randn([25], 6),
-    bt = randn([25, 20], 7);
-  const f = () => [
-    tf.fused.matMul({
-      a: tf.tensor(ad, [2, 30, 20]),
-      b: tf.tensor(bd, [20, 25]),
-      bias: tf.tensor(bias, [25]),
-      activation: 'relu',
+if (matMulPaths.includes('native BLAS')) {
+  test.serial('BatchMatMul on the native BLAS: one sgemm call per product or batch, none through XNNPACK', (t) =>
+    onPath(t, 'native BLAS', () => {
+      const a = tf.randomNormal([800, 512]),
+        b = tf.randomNormal([800, 256]);
+      const q = tf.randomNormal([4, 3, 50, 64]),
+        k = tf.randomNormal([4, 3, 50, 64]);
+      const x = tf.randomNormal([4, 50, 256]);
+      const r0 = { ...batchMatMulRouting };
+      tf.tidy(() => [
+        tf.matMul(a, b, true, false), // transposes are BLAS flags
+        tf.matMul(q, k, false, true), // a batch of 12 items: one call
+        tf.matMul(x, b, false, true), // shared right-hand side: the batch folds into rows
+        tf.matMul(tf.ones([6, 17, 17]), tf.ones([6, 17, 32])),
+        tf.matMul(tf.ones([4, 1, 10, 6]), tf.ones([3, 6, 5])), // general broadcast: one call per output item
+      ]);
+      t.is(batchMatMulRouting.blasCalls - r0.blasCalls, 4 + 12);
+      t.is(batchMatMulRouting.xnnCalls, r0.xnnCalls);
+      t.is(batchMatMulRouting.stockLoopProducts, r0.stockLoopProducts);
+      tf.dispose([a, b, q, k, x]);
     }),
-    tf.fused.matMul({
-      a: tf.tensor(ad, [2, 30, 20]),
-      b: tf.tensor(bt, [25, 20]),
-      transposeB: true,
-      bias: tf.tensor(bias, [25]),
+  );
+
+  test.serial('native BLAS reads the current heap after the wasm memory grows', (t) =>
+    onPath(t, 'native BLAS', () => {
+      const a = tf.randomNormal([64, 48], 0, 1, 'float32', 21),
+        b = tf.randomNormal([48, 40], 0, 1, 'float32', 22);
+      const want = tf.tidy(() => tf.matMul(a, b).dataSync().slice());
+      // a large allocation grows the memory (a new buffer); operands allocated after it live beyond the old end
+      const big = tf.zeros([64 * 2 ** 20]);
+      const a2 = tf.clone(a),
+        b2 = tf.clone(b);
+      const got = tf.tidy(() => tf.matMul(a2, b2).dataSync());
+      tf.dispose([a, b, a2, b2, big]);
+      t.deepEqual(Array.from(got), Array.from(want));
     }),
-    tf.fused.matMul({ a: tf.tensor(ad, [2, 30, 20]), b: tf.tensor(ad, [2, 30, 20]), transposeB: true }),
-    tf.fused.matMul({
-      a: tf.tensor(ad, [2, 30, 20]),
-      b: tf.tensor(ad, [2, 30, 20]),
-      transposeA: true,
-      activation: 'elu',
-      bias: tf.tensor(bias.slice(0, 20), [20]),
+  );
+}
+
+for (const path of matMulPaths) {
+  test.serial(`_FusedMatMul (${path}; bias + activation, transposed, batched) matches cpu`, (t) =>
+    onPath(t, path, async () => {
+      const ad = randn([2, 30, 20], 4),
+        bd = randn([20, 25], 5),
+        bias = randn([25], 6),
+        bt = randn([25, 20], 7),
+        full = randn([2, 30, 25], 14);
+      const f = () => {
+        const a = tf.tensor(ad, [2, 30, 20]);
+        const stockToo = [
+          tf.fused.matMul({ a, b: tf.tensor(bd, [20, 25]), bias: tf.tensor(bias, [25]), activation: 'relu' }),
+          tf.fused.matMul({ a, b: tf.tensor(bt, [25, 20]), transposeB: true, bias: tf.tensor(bias, [25]) }),
+          tf.fused.matMul({ a, b: a, transposeB: true }),
+          tf.fused.matMul({ a, b: a, transposeA: true, activation: 'elu', bias: tf.tensor(bias.slice(0, 20), [20]) }),
+        ];
+        if (path === 'XNNPACK') return stockToo; // the stock fused kernel takes rank-1 biases only
+        return [
+          ...stockToo,
+          tf.fused.matMul({ a, b: tf.tensor(bd, [20, 25]), bias: tf.scalar(0.5), activation: 'relu6' }),
+          tf.fused.matMul({ a, b: tf.tensor(bd, [20, 25]), bias: tf.tensor(bias, [1, 25]), activation: 'sigmoid' }),
+          tf.fused.matMul({
+            a,
+            b: tf.tensor(bd, [20, 25]),
+            activation: 'leakyrelu',
+            leakyreluAlpha: 0.1,
+          }),
+          tf.fused.matMul({
+            a,
+            b: tf.tensor(bd, [20, 25]),
+            activation: 'prelu',
+            preluActivationWeights: tf.tensor(bias, [25]),
+          }),
+          // a bias that is not per column (a whole [2,30,25] block): added with ops
+          tf.fused.matMul({ a, b: tf.tensor(bd, [20, 25]), bias: tf.tensor(full, [2, 30, 25]), activation: 'relu' }),
+        ];
+      };
+      const got = await on('wasm', f),
+        want = await on('cpu', f);
+      for (let i = 0; i < want.length; i++)
+        t.true(relErr(got[i]!, want[i]!) < 1e-5, `case ${i}: ${relErr(got[i]!, want[i]!)}`);
     }),
-  ];
-  const got = await on('wasm', f),
-    want = await on('cpu', f);
-  for (let i = 0; i < want.length; i++)
-    t.true(relErr(got[i]!, want[i]!) < 1e-5, `case ${i}: ${relErr(got[i]!, want[i]!)}`);
-});
+  );
+}
 
 // ---- Conv2DBackpropFilter --------------------------------------------------------------------------------------
 

@@ -3,9 +3,24 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/rng.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
-import { torchShapes } from '../../src/weights/openai-names.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { inferClipConfig } from '../../src/weights/infer-config.ts';
+
+/** Shapes of the store's entries in PyTorch layout (what a checkpoint of this model would hold), without data. */
+function torchShapes(store: ParamStore): Map<string, { shape: number[] }> {
+  const out = new Map<string, { shape: number[] }>();
+  for (const e of store.entries()) {
+    const s = e.variable.shape as number[];
+    const shape =
+      e.meta.torchLayout === 'linear'
+        ? [s[1], s[0]]
+        : e.meta.torchLayout === 'conv'
+          ? [s[3], s[2], s[0], s[1]]
+          : s.slice();
+    out.set(e.name, { shape });
+  }
+  return out;
+}
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -19,7 +34,7 @@ const paramCount = (store: ParamStore) =>
 
 test.serial('full-size presets have exactly OpenAI CLIP parameter counts and infer back from their shapes', (t) => {
   // OpenAI CLIP ViT-B/32: 151,277,313 parameters; RN50: 102,007,137 (sum of p.numel() over model.parameters()).
-  for (const [vision, expected, visionCfg] of [
+  for (const [preset, expected, visionCfg] of [
     [
       'vit-b32',
       151277313,
@@ -28,8 +43,8 @@ test.serial('full-size presets have exactly OpenAI CLIP parameter counts and inf
     ['rn50', 102007137, { type: 'modified-resnet', imageSize: 224, layers: [3, 4, 6, 3], width: 64, heads: 32 }],
   ] as const) {
     const store = new ParamStore();
-    createClip(clipConfigFromPresets({ vision, text: 'text-12x512' }), store, new Rng(1));
-    t.is(paramCount(store), expected, vision);
+    createClip(buildClipConfig(preset), store, new Rng(1));
+    t.is(paramCount(store), expected, preset);
     const inferred = inferClipConfig(torchShapes(store));
     t.deepEqual(inferred.vision, visionCfg);
     t.like(inferred.text, { width: 512, layers: 12, heads: 8, contextLength: 77, vocabSize: 49408 });
@@ -38,7 +53,7 @@ test.serial('full-size presets have exactly OpenAI CLIP parameter counts and inf
 });
 
 test.serial('tiny ViT CLIP: output shapes, deterministic init, frozen patch embedding, metadata', (t) => {
-  const cfg = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' });
+  const cfg = buildClipConfig('tiny');
   const a = createClip(cfg, new ParamStore(), new Rng(7));
   const b = createClip(cfg, new ParamStore(), new Rng(7));
   const c = createClip(cfg, new ParamStore(), new Rng(8));
@@ -68,7 +83,7 @@ test.serial('tiny ViT CLIP: output shapes, deterministic init, frozen patch embe
 });
 
 test.serial('text tower: causal (later tokens do not change earlier features), pools at the largest id (EOT)', (t) => {
-  const cfg = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', contextLength: 12, vocabSize: 100 });
+  const cfg = buildClipConfig('tiny', { text: { vocabSize: 100, contextLength: 12 } });
   const m = createClip(cfg, new ParamStore(), new Rng(2));
   const row = (tail: number[]) => [97, 5, 6, 99, ...tail, ...new Array(12 - 4 - tail.length).fill(0)];
   const ids = tf.tensor2d([row([]), row([7, 8])], [2, 12], 'int32');
@@ -89,16 +104,8 @@ test.serial('text tower: causal (later tokens do not change earlier features), p
 });
 
 test.serial('tiny ResNet CLIP: shapes, BN train/eval, ghost BN changes training outputs only', (t) => {
-  const plain = createClip(
-    clipConfigFromPresets({ vision: 'tiny-rn', text: 'tiny-text' }),
-    new ParamStore(),
-    new Rng(3),
-  );
-  const ghost = createClip(
-    clipConfigFromPresets({ vision: 'tiny-rn', text: 'tiny-text', bnGhostSize: 2 }),
-    new ParamStore(),
-    new Rng(3),
-  );
+  const plain = createClip(buildClipConfig('tiny-rn'), new ParamStore(), new Rng(3));
+  const ghost = createClip(buildClipConfig('tiny-rn', { vision: { bnGhostSize: 2 } }), new ParamStore(), new Rng(3));
   const images = tf.randomNormal([4, 64, 64, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
   const e1 = plain.encodeImage(images, { training: false });
   t.deepEqual(e1.embedding.shape, [4, 64]);
@@ -125,7 +132,7 @@ test.serial('tiny ResNet CLIP: shapes, BN train/eval, ghost BN changes training 
 });
 
 test('unknown presets give a one-line error listing the known ones', (t) => {
-  t.throws(() => clipConfigFromPresets({ vision: 'vit-h14', text: 'tiny-text' }), {
-    message: /unknown vision preset "vit-h14" \(known: vit-b32, vit-b16, rn50, rn101, tiny-vit, tiny-rn\)/,
+  t.throws(() => buildClipConfig('vit-h14'), {
+    message: /unknown model "vit-h14" \(known: vit-b32, vit-b16, rn50, rn101, tiny, tiny-rn\)/,
   });
 });

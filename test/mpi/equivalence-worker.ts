@@ -13,22 +13,37 @@ import { getCollective, type Collective } from '../../src/distributed/collective
 import {
   createDataParallel,
   broadcastParameters,
-  replicaDivergence,
   allreduceGradients,
   allgatherFeatures,
   type NnQueueMode,
 } from '../../src/distributed/data-parallel.ts';
 import { syntheticBatch, type SyntheticBatchSpec } from '../../fixtures/synthetic-batch.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { createClip, type ClipModel } from '../../src/models/clip.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { Rng } from '../../src/rng.ts';
 import { createSupervision } from '../../src/supervision/index.ts';
-import type { SupervisionName } from '../../src/supervision/types.ts';
+import type { SupervisionName } from '../../src/supervision/index.ts';
 import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 import { seedAdamW } from '../../src/train/adamw.ts';
 import { computeGradients } from '../../src/train/grad-cache.ts';
-import { batchTensors, type SupervisionLike } from '../../src/train/contracts.ts';
+import { batchTensors } from '../../src/train/contracts.ts';
+
+/** Max over ranks of |value - rank 0's value| over every ParamStore entry: 0 when the replicas are identical. */
+function replicaDivergence(world: Collective, store: ParamStore): number {
+  const entries = store.entries().filter((e) => e.variable.dtype !== 'int32');
+  const total = entries.reduce((a, e) => a + e.variable.size, 0);
+  const mine = new Float32Array(total);
+  let off = 0;
+  for (const e of entries) {
+    mine.set(e.variable.dataSync() as Float32Array, off);
+    off += e.variable.size;
+  }
+  const root = world.broadcast(mine.slice(), 0);
+  let worst = 0;
+  for (let i = 0; i < total; i++) worst = Math.max(worst, Math.abs(mine[i] - root[i]));
+  return world.allreduceMax(new Float32Array([worst]))[0];
+}
 
 const [stepsArg, batchArg, epsArg, ...runs] = process.argv.slice(2);
 if (stepsArg === 'mismatch') {
@@ -52,7 +67,7 @@ const B = Number(batchArg);
 const world = getCollective();
 await initBackend({ threads: 1, quiet: true });
 
-const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
 const optionsFor = (name: string, ghost: number): Record<string, unknown> =>
   ({
     clip: {},
@@ -119,7 +134,7 @@ function build(
   const sup = createSupervision(name as SupervisionName, optionsFor(name, ghost));
   const model = createClip(config, new ParamStore(), new Rng(modelSeed));
   sup.addHeads(model, new Rng(6));
-  const trainer = new Trainer<ClipModel>(model, sup as unknown as SupervisionLike<ClipModel>, {
+  const trainer = new Trainer<ClipModel>(model, sup, {
     schedule: { baseLr: 2e-3, peakLr: 2e-3, warmupSteps: 0, totalSteps: 100, minLr: 2e-3 },
     adamw: { ...seedAdamW(0.1), eps },
     microBatchSize: micro,

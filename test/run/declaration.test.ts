@@ -1,6 +1,7 @@
 import test from 'ava';
 import { validateDeclaration, DeclarationError } from '../../run/validate.ts';
 import { parseArgs, applyOverrides } from '../../run/cli.ts';
+import { declaredModelConfig } from '../../run/model-config.ts';
 
 const base = () => validateDeclaration({ name: 't' });
 
@@ -93,4 +94,63 @@ test('bad flags are one-line errors naming flag and field', (t) => {
   t.throws(() => applyOverrides(base(), parseArgs(['--batch-size', '100', '--micro-batch', '30']).overrides), {
     message: /optim\.microBatchSize \(30\) must divide/,
   });
+});
+
+test('model fields on top of a preset: declaration and flags, derived heads, one-line errors naming the field', (t) => {
+  const { overrides } = parseArgs(['--model', 'tiny', '--model.text.layers', '1', '--model.text.width', '128']);
+  const d = applyOverrides(base(), overrides);
+  t.like(d.model, { preset: 'tiny', text: { layers: 1, width: 128, heads: 0 } });
+  const config = declaredModelConfig(d, 100);
+  // the tiny text tower has 2 heads of width 32: at width 128 the heads follow, 4 of them
+  t.deepEqual(config.text, {
+    vocabSize: 100,
+    contextLength: 77,
+    width: 128,
+    layers: 1,
+    heads: 4,
+    projectionBias: false,
+  });
+  t.like(config.vision, { type: 'vit', width: 64, layers: 2, heads: 2 });
+  const rn = declaredModelConfig(
+    validateDeclaration({ name: 't', model: { preset: 'rn50', vision: { layers: [2, 2, 2, 2], width: 32 } } }),
+    100,
+  );
+  t.like(rn.vision, { type: 'modified-resnet', layers: [2, 2, 2, 2], width: 32, heads: 16, bnGhostSize: 128 });
+  t.deepEqual(
+    applyOverrides(base(), parseArgs(['--model', 'rn50', '--model.vision.layers', '3,4,6,3']).overrides).model.vision
+      .layers,
+    [3, 4, 6, 3],
+  );
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [
+      { model: { preset: 'tiny', text: { width: 96, heads: 5 } } },
+      'model.text.heads',
+      /^model\.text\.width \(96\) must be divisible by model\.text\.heads \(5\)$/,
+    ],
+    [
+      { model: { preset: 'tiny', text: { width: 48 } } },
+      'model.text.heads',
+      /^model\.text\.width \(48\) is not a multiple of the preset's head width 32: set model\.text\.heads$/,
+    ],
+    [
+      { model: { preset: 'tiny', vision: { patchSize: 5 } } },
+      'model.vision.patchSize',
+      /model\.vision\.imageSize \(32\) must be a multiple of model\.vision\.patchSize \(5\)/,
+    ],
+    [
+      { model: { preset: 'tiny', vision: { layers: [1, 2] } } },
+      'model.vision.layers',
+      /one number of blocks for a ViT/,
+    ],
+    [{ model: { preset: 'rn50', vision: { layers: 4 } } }, 'model.vision.layers', /four numbers of bottlenecks/],
+    [{ model: { preset: 'tiny', text: { layers: -1 } } }, 'model.text.layers', /must be an integer >= 0, got -1/],
+    [{ model: { preset: 'vit-h14' } }, 'model.preset', /unknown model "vit-h14" \(known: vit-b32, vit-b16, rn50/],
+  ];
+  for (const [input, field, message] of cases) {
+    const err = t.throws(() => validateDeclaration({ name: 't', ...input }), { instanceOf: DeclarationError });
+    t.is(err!.field, field);
+    t.regex(err!.message, message);
+  }
+  const flagError = t.throws(() => parseArgs(['--model.text.heads', 'two']), { instanceOf: DeclarationError });
+  t.is(flagError!.field, 'model.text.heads');
 });

@@ -7,7 +7,7 @@ import { Rng } from '../../src/rng.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { NnQueue } from '../../src/supervision/nn-queue.ts';
 import { clampLogitScaleParam, logitScaleValue } from '../../src/supervision/logit-scale.ts';
 import { createSupervision, supervisionNames } from '../../src/supervision/index.ts';
@@ -20,6 +20,8 @@ import {
   symmetricInfoNce,
 } from '../../src/supervision/losses.ts';
 import { textTokenMask } from '../../src/supervision/filip.ts';
+import { scaledHeadSizes } from '../../src/supervision/head-sizes.ts';
+import { yfcc15mDeclaration } from '../../run/recipes/yfcc15m.ts';
 import type { TrainBatch } from '../../src/supervision/types.ts';
 import { computeGradients } from '../../src/train/grad-cache.ts';
 
@@ -198,9 +200,9 @@ test.serial('registry and options: seed defaults, declared views, one-line error
     simsiamWeight: 0.2,
     mlmWeight: 0.2,
     nnWeight: 0.2,
-    queueSize: 65536,
-    projectorHidden: 1024,
-    predictorHidden: 512,
+    queueSize: null,
+    projectorHidden: null,
+    predictorHidden: null,
     headGhostSize: 128,
     maxLogitScale: 100,
   });
@@ -208,15 +210,15 @@ test.serial('registry and options: seed defaults, declared views, one-line error
     clipWeight: 1,
     simclrWeight: 1,
     temperature: 0.1,
-    mlpHidden: 4096,
-    mlpOut: 256,
+    mlpHidden: null,
+    mlpOut: null,
     maxLogitScale: null,
   });
   t.like(createSupervision('filip').options, {
     clipWeight: 0,
     filipWeight: 1,
     topK: 16,
-    denseDim: 256,
+    denseDim: null,
     textPadding: 'include',
   });
   t.like(createSupervision('defilip').options, { mvWeight: 0.4, filipWeight: 0.2, topK: 16 });
@@ -274,7 +276,7 @@ const slice = (b: TrainBatch, start: number, size: number): TrainBatch => ({
 test.serial(
   'features of micro-batches concatenate into the batch features (gradient cache), ghost-BN heads included',
   (t) => {
-    const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+    const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
     const options: Record<string, Record<string, unknown>> = {
       clip: {},
       declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4 },
@@ -315,7 +317,7 @@ test.serial(
 test.serial(
   'gradient cache (src/train/grad-cache.ts) with micro-batches of 4 reproduces the batch-of-8 gradients',
   (t) => {
-    const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+    const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
     const options: Record<string, Record<string, unknown>> = {
       clip: {},
       declip: { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32, headGhostSize: 4 },
@@ -368,7 +370,7 @@ test.serial(
 );
 
 test.serial('DeCLIP state: the NN queue round-trips through getState/setState and must follow addHeads', (t) => {
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+  const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
   const opts = { projectorHidden: 16, projectorOut: 16, predictorHidden: 8, queueSize: 32 };
   const a = createSupervision('declip', opts);
   t.throws(() => a.setState({}), { message: /state has no nnQueue/ });
@@ -399,7 +401,7 @@ test.serial('DeCLIP state: the NN queue round-trips through getState/setState an
 });
 
 test.serial('FILIP dense zero-shot scorer: image tokens score highest against their own caption tokens', (t) => {
-  const config = clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 64, contextLength: 12 });
+  const config = buildClipConfig('tiny', { text: { vocabSize: 64, contextLength: 12 } });
   const sup = createSupervision('filip', { denseDim: 8, topK: 3 });
   const model = createClip(config, new ParamStore(), new Rng(5));
   sup.addHeads(model, new Rng(6));
@@ -416,4 +418,55 @@ test.serial('FILIP dense zero-shot scorer: image tokens score highest against th
   for (let i = 0; i < 3; i++) t.true(Math.abs(self[i][i] - 1) < 1e-5);
   sup.dispose();
   model.dispose();
+});
+
+test.serial('head and queue sizes scale with the model by default; explicit sizes are kept', (t) => {
+  // the seed's sizes are the ViT-B/32 point of the scaling (joint embedding width 512)
+  t.deepEqual(scaledHeadSizes({ embedDim: 512 }), {
+    projectorHidden: 1024,
+    projectorOut: 1024,
+    predictorHidden: 512,
+    mlpHidden: 4096,
+    mlpOut: 256,
+    denseDim: 256,
+    queueSize: 65536,
+  });
+  const config = buildClipConfig('tiny');
+  const trainable = (store: ParamStore) => store.trainableEntries().reduce((a, e) => a + e.variable.size, 0);
+  const sizeOf = (name: string, options: Record<string, unknown>) => {
+    const model = createClip(config, new ParamStore(), new Rng(1));
+    const bare = trainable(model.store);
+    const sup = createSupervision(name, options);
+    sup.addHeads(model, new Rng(2));
+    const heads = trainable(model.store) - bare;
+    const resolved = { ...sup.options };
+    sup.dispose();
+    model.dispose();
+    return { bare, heads, resolved };
+  };
+  // SLIP on the tiny model: the seed's 4096-4096-256 MLP is several times the model; the scaled one a small part of it
+  const seedSlip = sizeOf('slip', { mlpHidden: 4096, mlpOut: 256 });
+  t.true(seedSlip.heads > 5 * seedSlip.bare, `seed-sized SLIP heads ${seedSlip.heads} vs model ${seedSlip.bare}`);
+  const slip = sizeOf('slip', {});
+  t.true(slip.heads < 0.15 * slip.bare, `scaled SLIP heads ${slip.heads} vs model ${slip.bare}`);
+  t.like(slip.resolved, { mlpHidden: 512, mlpOut: 32 });
+  t.like(sizeOf('declip', {}).resolved, {
+    projectorHidden: 128,
+    projectorOut: 128,
+    predictorHidden: 64,
+    queueSize: 8192,
+  });
+  t.like(sizeOf('defilip', { queueSize: 100 }).resolved, { projectorHidden: 128, denseDim: 32, queueSize: 100 });
+  t.like(sizeOf('filip', { denseDim: 16 }).resolved, { denseDim: 16 });
+  t.throws(() => createSupervision('slip', { mlpHidden: 0 }), {
+    message: 'supervision slip: option "mlpHidden" must be a positive integer, got 0',
+  });
+  // the YFCC-15M recipes reproduce the seed: its sizes, stated explicitly, for every tower
+  for (const name of supervisionNames) {
+    const options = yfcc15mDeclaration(name).supervision?.options ?? {};
+    if (name === 'declip' || name === 'defilip')
+      t.like(options, { projectorHidden: 1024, projectorOut: 1024, predictorHidden: 512, queueSize: 65536 });
+    if (name === 'slip') t.like(options, { mlpHidden: 4096, mlpOut: 256 });
+    if (name === 'filip' || name === 'defilip') t.like(options, { denseDim: 256 });
+  }
 });

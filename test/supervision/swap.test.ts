@@ -8,7 +8,7 @@ import { Rng } from '../../src/rng.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { viewPresets } from '../../src/image/presets.ts';
 import { loadTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
 import type { ClipTokenizer } from '../../src/tokenizer/clip-tokenizer.ts';
@@ -102,12 +102,7 @@ for (const name of supervisionNames) {
     t.deepEqual(Object.keys(batch.texts).sort(), [...textKeys].sort());
 
     // ---- the model: identical for every supervision ----
-    const config = clipConfigFromPresets({
-      vision: 'tiny-vit',
-      text: 'tiny-text',
-      vocabSize: tokenizer.vocabSize,
-      contextLength: CONTEXT,
-    });
+    const config = buildClipConfig('tiny', { text: { vocabSize: tokenizer.vocabSize, contextLength: CONTEXT } });
     const model = createClip(config, new ParamStore(), new Rng(11));
     const before = new Set(model.store.names());
     sup.addHeads(model, new Rng(12));
@@ -159,7 +154,7 @@ for (const name of supervisionNames) {
     ]) {
       t.true(nonzero.has(p), `${name}: ${p} receives gradient`);
     }
-    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (spec §2.5).
+    // FILIP's global CLIP term has weight 0: the global projections get no loss gradient (docs/methods.md, "FILIP").
     for (const p of ['visual.proj', 'text_projection'])
       t.is(nonzero.has(p), name !== 'filip', `${name}: ${p} gradient`);
     if (name !== 'filip') t.true(nonzero.has('logit_scale'), `${name}: logit_scale receives gradient`);

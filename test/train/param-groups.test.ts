@@ -2,19 +2,18 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { createSupervision } from '../../src/supervision/index.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { seedAdamW } from '../../src/train/adamw.ts';
 import { deriveRng } from '../../src/rng.ts';
-import type { SupervisionLike } from '../../src/train/contracts.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
 });
 
-// The seed's param_group_all (declip-reference.md §5): no decay for norms, every Conv/Linear/BN/LN bias and
+// The seed's param_group_all (docs/methods.md, "Training recipe"): no decay for norms, every Conv/Linear/BN/LN bias and
 // anything named *logit_scale*; decay for weights, embeddings, class token, proj, positional embeddings and — the
 // quirk — nn.MultiheadAttention's packed in_proj_bias. ViT conv1 is frozen (never updated).
 function seedDecays(name: string): boolean {
@@ -30,7 +29,7 @@ test.serial(
   (t) => {
     const store = new ParamStore();
     const model = createClip(
-      clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', vocabSize: 300, contextLength: 16 }),
+      buildClipConfig('tiny', { text: { vocabSize: 300, contextLength: 16 } }),
       store,
       deriveRng(1, 'm'),
     );
@@ -43,7 +42,7 @@ test.serial(
       topK: 2,
     });
     sup.addHeads(model, deriveRng(1, 'h'));
-    const trainer = new Trainer(model, sup as unknown as SupervisionLike<typeof model>, {
+    const trainer = new Trainer(model, sup, {
       schedule: { baseLr: 1e-4, peakLr: 1e-3, warmupSteps: 2, totalSteps: 10, minLr: 0 },
       adamw: seedAdamW(0.1),
       microBatchSize: 0,

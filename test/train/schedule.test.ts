@@ -1,5 +1,14 @@
 import test from 'ava';
-import { learningRate, seedSchedule, scheduleProblem } from '../../src/train/schedule.ts';
+import { learningRate, scheduleProblem, type ScheduleConfig } from '../../src/train/schedule.ts';
+
+/** The seed's YFCC-15M schedule (peak 1e-3 for CLIP/DeCLIP/DeFILIP, 5e-4 for SLIP/FILIP). */
+const seedSchedule = (peakLr: number): ScheduleConfig => ({
+  baseLr: 1e-4,
+  peakLr,
+  warmupSteps: 2500,
+  totalSteps: 128001,
+  minLr: 0,
+});
 
 const close = (t: any, a: number, b: number, tol = 1e-15) => t.true(Math.abs(a - b) <= tol, `${a} != ${b}`);
 

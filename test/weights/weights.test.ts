@@ -7,7 +7,7 @@ import { Rng } from '../../src/rng.ts';
 import { ParamStore } from '../../src/nn/params.ts';
 import { createClip } from '../../src/models/clip.ts';
 import type { ClipModel } from '../../src/models/clip.ts';
-import { clipConfigFromPresets } from '../../src/models/presets.ts';
+import { buildClipConfig } from '../../src/models/presets.ts';
 import { loadClipWeights, saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { exportStateDict, importStateDict } from '../../src/weights/openai-names.ts';
 import { inferClipConfig } from '../../src/weights/infer-config.ts';
@@ -41,13 +41,13 @@ function embed(model: ClipModel, x: ReturnType<typeof inputs>): number[] {
   ]);
 }
 
-for (const vision of ['tiny-vit', 'tiny-rn']) {
+for (const preset of ['tiny', 'tiny-rn']) {
   test.serial(
-    `${vision}: export to safetensors and re-import gives identical embeddings (BN running stats included)`,
+    `${preset}: export to safetensors and re-import gives identical embeddings (BN running stats included)`,
     async (t) => {
       const dir = mkdtempSync(path.join(tmpdir(), 'w-'));
       try {
-        const model = createClip(clipConfigFromPresets({ vision, text: 'tiny-text' }), new ParamStore(), new Rng(3));
+        const model = createClip(buildClipConfig(preset), new ParamStore(), new Rng(3));
         const x = inputs(model, new Rng(4));
         tf.tidy(() => {
           model.encodeImage(x.images, { training: true });
@@ -58,7 +58,7 @@ for (const vision of ['tiny-vit', 'tiny-rn']) {
         t.deepEqual(unused, []);
         t.deepEqual(back.config, model.config);
         t.deepEqual(embed(back, x), embed(model, x));
-        if (vision === 'tiny-rn')
+        if (preset === 'tiny-rn')
           t.deepEqual(
             Array.from(back.store.get('visual.bn1.running_var').dataSync()),
             Array.from(model.store.get('visual.bn1.running_var').dataSync()),
@@ -74,13 +74,7 @@ for (const vision of ['tiny-vit', 'tiny-rn']) {
 }
 
 test.serial('without metadata the architecture is inferred from shapes (OpenAI rules)', (t) => {
-  const cfg = clipConfigFromPresets({
-    vision: 'tiny-rn',
-    text: 'tiny-text',
-    vocabSize: 300,
-    contextLength: 20,
-    embedDim: 48,
-  });
+  const cfg = buildClipConfig('tiny-rn', { embedDim: 48, text: { vocabSize: 300, contextLength: 20 } });
   const model = createClip(cfg, new ParamStore(), new Rng(1));
   const sd = exportStateDict(model.store);
   const inferred = inferClipConfig(sd);
@@ -93,12 +87,7 @@ test.serial('without metadata the architecture is inferred from shapes (OpenAI r
 test.serial(
   'DeCLIP checkpoint names (module./encode_text. prefixes, Linear text_projection, logit_scale [1]) import',
   (t) => {
-    const cfg = clipConfigFromPresets({
-      vision: 'tiny-vit',
-      text: 'tiny-text',
-      projectionBias: true,
-      vocabSize: 49409,
-    });
+    const cfg = buildClipConfig('tiny', { text: { vocabSize: 49409, projectionBias: true } });
     const model = createClip(cfg, new ParamStore(), new Rng(5));
     t.true(model.store.has('text_projection.weight') && model.store.has('text_projection.bias'));
     const declip = new Map<string, TensorToWrite>();
@@ -124,12 +113,8 @@ test.serial(
 );
 
 test.serial('shape mismatches and missing tensors give one-line errors', (t) => {
-  const a = createClip(clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text' }), new ParamStore(), new Rng(1));
-  const b = createClip(
-    clipConfigFromPresets({ vision: 'tiny-vit', text: 'tiny-text', embedDim: 32 }),
-    new ParamStore(),
-    new Rng(1),
-  );
+  const a = createClip(buildClipConfig('tiny'), new ParamStore(), new Rng(1));
+  const b = createClip(buildClipConfig('tiny', { embedDim: 32 }), new ParamStore(), new Rng(1));
   const sd = parseSafetensors(serializeSafetensors(exportStateDict(a.store))).tensors;
   t.throws(() => importStateDict(b.store, sd), {
     message: /weights: "visual.proj" has shape \[64,64\] in the checkpoint, the model expects \[64,32\]/,

@@ -1,11 +1,10 @@
 // Pure YFCC logic: line parsing, the versioned cleaning function, camera/EXIF regexes, captions,
-// language id, Bloom filter, subset keys, parts, dHash index, keys, report table.
+// Bloom filter, subset keys, parts, dHash index, keys, report table.
 import test from 'ava';
 import { parseYfccLine, YFCC100M_COLUMNS, parseColumnMap } from '../../src/yfcc/columns.ts';
 import { cleanText, unquotePlus, CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
 import { isCameraTitle, isExifDescription } from '../../src/yfcc/camera-patterns.ts';
 import { captionCandidates, countWords, passesMinLength } from '../../src/yfcc/caption.ts';
-import { identifyLanguage, isEnglish } from '../../src/yfcc/language.ts';
 import { BloomFilter } from '../../src/yfcc/bloom-filter.ts';
 import { SubsetKeysBuilder } from '../../src/yfcc/subset-keys.ts';
 import { byteRange, lineInPart, parsePart } from '../../src/yfcc/part.ts';
@@ -102,21 +101,6 @@ test('caption policy, word counts, min length', (t) => {
   t.is(countWords('a - b, c'), 3);
   t.false(passesMinLength('Eiffel Tower', 3, 6));
   t.true(passesMinLength('the Eiffel Tower', 3, 6));
-});
-
-test('language id: English scores, short text undetermined', (t) => {
-  const en = identifyLanguage('We walked up to the lighthouse on a windy afternoon');
-  t.is(en.lang, 'eng');
-  t.is(en.engScore, 1);
-  t.true(isEnglish(en));
-  const de = identifyLanguage('Der Hund spielt im Garten mit dem roten Ball');
-  t.is(de.lang, 'deu');
-  t.true(de.engScore! < 0.9);
-  t.false(isEnglish(de));
-  const short = identifyLanguage('my dog');
-  t.deepEqual(short, { lang: 'und', engScore: null });
-  t.true(isEnglish(short, 0.9, 'keep'));
-  t.false(isEnglish(short, 0.9, 'reject'));
 });
 
 test('BloomFilter: no false negatives, FP rate near target', (t) => {

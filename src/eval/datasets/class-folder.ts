@@ -1,6 +1,7 @@
 // A classification set stored as one sub-folder per class (ImageFolder layout): root/<class>/<image>.
-// Classes are the sub-folder names sorted; images within a class sorted by name.
-import { readdir, readFile, stat } from 'node:fs/promises';
+// Classes are the sub-folder names sorted; images within a class sorted by name. Items name their file; the
+// evaluation data path reads it (an unreadable file is skipped and counted there, not fatal).
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClassificationDataset } from './types.ts';
 
@@ -26,7 +27,7 @@ export async function classFolderDataset(root: string, name = root): Promise<Cla
     size: files.length,
     async *items() {
       for (const f of files)
-        yield { key: f.key, label: f.label, image: { kind: 'encoded', bytes: new Uint8Array(await readFile(f.path)) } };
+        yield { key: f.key, label: f.label, source: f.path, image: { kind: 'file', path: f.path } };
     },
   };
 }

@@ -29,3 +29,16 @@ export async function runPartsInProcesses(o: {
   await Promise.all(Array.from({ length: Math.min(o.parallel, o.parts) }, worker));
   if (failures.length) throw new Error(`${o.job}: ${failures.join('; ')} (${o.retryHint})`);
 }
+
+/** Every flag except the part-splitting ones, to forward to the worker processes. */
+export function workerArgs(argv: string[]): string[] {
+  const forwarded: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--parts' || argv[i] === '--parallel') {
+      i++;
+      continue;
+    }
+    if (!/^--(parts|parallel)=/.test(argv[i])) forwarded.push(argv[i]);
+  }
+  return forwarded;
+}

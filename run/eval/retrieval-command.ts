@@ -1,0 +1,51 @@
+// `node pipelines/retrieval.ts`: image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.
+import { setupEval, positiveInt } from '../eval-cli.ts';
+import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
+import type { RetrievalResult } from '../../src/eval/retrieval.ts';
+import { runRetrievalTask } from './retrieval-task.ts';
+import { evaluatedModelOf } from './evaluated-model-of.ts';
+import { describeRecord } from './report-record.ts';
+
+export const retrievalUsage = `Image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.
+
+  node pipelines/retrieval.ts --weights W --data DATASET [--images DIR] [--recall-k 1,5,10] [--dataset NAME]
+       [--vocab PATH] [--normalize openai|imagenet] [--batch-size 256] [--limit N] [--out results/]
+       [--backend auto|wasm|cpu] [--quiet]
+
+DATASET: a Flickr-style captions CSV/TSV (image,caption; images in <dir>/images or --images), a COCO captions
+JSON (--images DIR), a directory holding captions.csv|tsv|txt + images/, or webdataset shards with .txt (one caption
+a line). Rows without an image name or with too few fields and empty captions are left out, counted and named
+(file:line); images that cannot be used are skipped, counted and named. Metrics: image_retrieval_recall@k,
+text_retrieval_recall@k and their mean, mean_recall@k.`;
+
+export async function retrievalCommand(argv: string[]): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
+  const setup = await setupEval(
+    argv,
+    { images: { type: 'string' }, 'recall-k': { type: 'string', default: '1,5,10' }, limit: { type: 'string' } },
+    'a captions CSV/TSV, COCO JSON, or shards with .txt',
+  );
+  const { values } = setup;
+  try {
+    const ks = String(values['recall-k']).split(',').map(Number);
+    if (!ks.every((k) => Number.isInteger(k) && k > 0))
+      throw new Error(`--recall-k must be comma-separated positive integers, got ${values['recall-k']}`);
+    const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
+    const { record, result } = await runRetrievalTask(
+      {
+        task: 'zeroshot_retrieval',
+        dataset: setup.datasetName,
+        data: String(values.data),
+        recallK: ks,
+        ...(values.images ? { images: String(values.images) } : {}),
+        ...(limit ? { limit } : {}),
+      },
+      evaluatedModelOf(setup),
+      { batchSize: setup.batchSize, quiet: setup.quiet },
+    );
+    const path = await writeResult(String(values.out), record);
+    if (!setup.quiet) console.log(describeRecord(record, path, `${result.images} images, ${result.texts} captions`));
+    return { record, result };
+  } finally {
+    setup.model.dispose();
+  }
+}

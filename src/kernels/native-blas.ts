@@ -1,0 +1,138 @@
+// The optional native BLAS addon (native/blas/, built at install where OpenBLAS or Accelerate is found): single-precision
+// matrix products run by a native sgemm directly on the wasm backend's heap. The heap is one buffer; tensors are byte
+// offsets into it, so nothing is copied. The wasm memory can grow (a new buffer), so every call takes the current one.
+//
+// enableNativeBlas(threads) loads it once per process (never throwing) and says in one line which matmul path is active
+// and why. CLIP_BENCH_BLAS=off (or 0/false/no) keeps the XNNPACK kernels. The addon runs on the calling thread while the
+// wasm worker threads are idle, and uses the same thread count as the wasm backend (CLIP_BENCH_THREADS).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+export interface BlasAddon {
+  /**
+   * For i < batch: C_i = op(A_i) op(B_i) (+ C_i when accumulate), row-major and dense (A_i [m,k], or [k,m] when
+   * transposed; B_i [k,n] or [n,k]; C_i [m,n]). Offsets and strides in bytes; stride 0 repeats an operand.
+   */
+  gemm(
+    heap: Uint8Array,
+    transA: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    aOff: number,
+    bOff: number,
+    cOff: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+    accumulate: number,
+  ): void;
+  /** In place on a [rows, n] block: c = act(c + bias); biasLen 0 (none), 1 or n; prelu weights 1 or n. */
+  epilogue(
+    heap: Uint8Array,
+    cOff: number,
+    rows: number,
+    n: number,
+    biasOff: number,
+    biasLen: number,
+    activation: number,
+    alpha: number,
+    preluOff: number,
+    preluLen: number,
+  ): void;
+  setThreads(n: number): void;
+  info(): { name: string; config: string; threads: number; blasThreads: number; core: string };
+}
+
+export interface NativeBlasStatus {
+  /** true when BatchMatMul and _FusedMatMul on wasm run through the addon. */
+  active: boolean;
+  /** one line: which matmul path and why. */
+  reason: string;
+}
+
+export const ADDON_PATH = new URL('../../native/blas/build/blas.node', import.meta.url).pathname;
+
+let addon: BlasAddon | null = null;
+let loadError: string | null = null;
+let enabled = false;
+let threadCount = 1;
+let status: NativeBlasStatus = { active: false, reason: 'matmul: XNNPACK (native BLAS not initialised)' };
+
+function disabledByEnv(): boolean {
+  const v = (process.env.CLIP_BENCH_BLAS ?? '').trim().toLowerCase();
+  return v === 'off' || v === '0' || v === 'false' || v === 'no';
+}
+
+function load(): BlasAddon | string {
+  if (addon) return addon;
+  if (loadError) return loadError;
+  if (!existsSync(ADDON_PATH)) {
+    loadError = `native BLAS addon not built (${process.platform}: needs OpenBLAS or Accelerate; sh native/blas/build.sh)`;
+    return loadError;
+  }
+  try {
+    // BLAS worker threads sleep soon after a product instead of spinning (they would compete with the wasm workers);
+    // read by OpenBLAS when it loads, so only set when the user has not chosen
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
+    addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    return addon;
+  } catch (e) {
+    loadError = `native BLAS addon failed to load (${String((e as Error).message ?? e)
+      .split('\n')[0]!
+      .slice(0, 160)})`;
+    return loadError;
+  }
+}
+
+/**
+ * Turn the native path on for the wasm backend when the addon is available and not disabled; returns (and keeps) the
+ * status line. `threads`: the BLAS thread count (the wasm backend's).
+ */
+export function enableNativeBlas(threads: number): NativeBlasStatus {
+  threadCount = threads;
+  if (disabledByEnv()) {
+    enabled = false;
+    status = { active: false, reason: 'matmul: XNNPACK (native BLAS disabled by CLIP_BENCH_BLAS)' };
+    return status;
+  }
+  const r = load();
+  if (typeof r === 'string') {
+    enabled = false;
+    status = { active: false, reason: `matmul: XNNPACK (${r})` };
+    return status;
+  }
+  r.setThreads(threads);
+  const i = r.info();
+  enabled = true;
+  const what = i.name === 'OpenBLAS' ? `${i.config.trim().split(' ').slice(0, 2).join(' ')} (${i.core})` : i.name;
+  status = { active: true, reason: `matmul: ${what}, ${i.threads} thread(s), in place on the wasm heap` };
+  return status;
+}
+
+/** The addon when the native path is on, else null (the kernels then use XNNPACK). */
+export function activeBlas(): BlasAddon | null {
+  return enabled ? addon : null;
+}
+
+export function nativeBlasStatus(): NativeBlasStatus {
+  return status;
+}
+
+/**
+ * Switch the native path on (loading the addon if needed, whatever CLIP_BENCH_BLAS says) or off at run time; returns
+ * whether it is now on. For tests and benchmarks that compare both paths in one process.
+ */
+export function setNativeBlas(on: boolean): boolean {
+  if (!on) {
+    enabled = false;
+    return false;
+  }
+  const r = load();
+  if (typeof r === 'string') return (enabled = false);
+  r.setThreads(threadCount);
+  enabled = true;
+  return true;
+}
