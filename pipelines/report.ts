@@ -1,34 +1,36 @@
-// Reports of training runs.
-//   node pipelines/report.ts RUN_DIR                      RUN_DIR/report/: PNG plots (loss parts, lr, temperature,
-//                                                         evaluations) + index.html
-//   node pipelines/report.ts RUN_DIR RUN_DIR... [--out DIR]   several runs in one set of plots (one curve per run),
-//                                                         their facts and evaluation results: DIR/*.svg + DIR/index.html
-//                                                         (default DIR: report-compare)
-import { parseArgs } from 'node:util';
+// Reports of training runs: one run's plots and page, or several runs compared in one set of plots.
+//   node pipelines/report.ts RUN_DIR                        -> RUN_DIR/report/ (PNG plots + index.html)
+//   node pipelines/report.ts RUN_DIR RUN_DIR... [--out DIR] -> DIR/ (SVG plots, one curve per run, + index.html)
+import { isMain, runCommand, UsageError } from '../run/command.ts';
 import { writeRunReport } from '../run/report/write-run-report.ts';
 import { writeComparison } from '../run/report/compare-runs.ts';
 
-const usage =
-  'usage: node pipelines/report.ts RUN_DIR            (report of one run)\n' +
-  '       node pipelines/report.ts RUN_DIR... [--out DIR]  (several runs compared; default DIR report-compare)\n';
-
-try {
-  const { values, positionals } = parseArgs({
-    options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
-  if (values.help) process.stdout.write(usage);
-  else if (positionals.length === 0) {
-    process.stderr.write(usage);
-    process.exitCode = 2;
-  } else {
-    const r =
-      positionals.length === 1 && !values.out
-        ? await writeRunReport(positionals[0])
-        : await writeComparison(positionals, values.out ?? 'report-compare');
-    process.stdout.write(`${r.html}\n${r.plots.join('\n')}\n`);
-  }
-} catch (err) {
-  process.stderr.write(`pipelines/report.ts: ${(err as Error).message.split('\n')[0]}\n`);
-  process.exitCode = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
-}
+if (isMain(import.meta))
+  await runCommand(
+    import.meta,
+    {
+      usage: ['RUN_DIR', 'RUN_DIR RUN_DIR... [--out DIR]'],
+      about:
+        'The report of a training run (loss and its parts, lr, logit scale, evaluations, wall time over every session of ' +
+        'a resumed run), or several runs compared: one curve per run in each plot (loss, lr, temperature, every ' +
+        'zero-shot, retrieval and linear-probe metric), their facts and CLIP_benchmark results in one page.',
+      positionals: true,
+      options: {
+        out: {
+          type: 'string',
+          arg: 'DIR',
+          help: 'where a comparison goes (default report-compare); with one run, compare mode into DIR',
+        },
+      },
+    },
+    async ({ args }) => {
+      const dirs = args.positionals;
+      if (dirs.length === 0) throw new UsageError('no run directory given (see --help)');
+      const out = args.values.out as string | undefined;
+      const r =
+        dirs.length === 1 && !out
+          ? await writeRunReport(dirs[0])
+          : await writeComparison(dirs, out ?? 'report-compare');
+      process.stdout.write(`${r.html}\n${r.plots.join('\n')}\n`);
+    },
+  );

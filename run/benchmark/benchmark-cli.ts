@@ -1,76 +1,66 @@
-// The benchmark's command-line shell: --help, SIGINT/SIGTERM (the running cell saves a checkpoint and the command
-// stops; a second signal exits at once), one-line errors, exit codes, backend shutdown and a clean MPI exit.
-// Exit codes: 0 done, 1 a cell failed, 2 bad grid or flags, 3 data missing / aggregate incomplete, 130 stopped.
-import { shutdownBackend } from '../../src/backend.ts';
+// The benchmark's command-line spec for runCommand (run/command.ts): --help, one-line errors, exit codes (0 done,
+// 1 a cell failed, 2 bad grid or flag, 3 no data or an incomplete --aggregate-only, 130/143 stopped by
+// SIGINT/SIGTERM after the running cell saved a checkpoint), and a clean MPI exit under mpirun/srun.
+import { EXIT, type CommandSpec } from '../command.ts';
 import { getCollective, underMpiLauncher } from '../../src/distributed/collective.ts';
-import { DeclarationError } from '../validate.ts';
-import { MissingDataError } from '../runner.ts';
+import { parseBenchmarkArgs, type BenchmarkArgs } from './run-benchmark.ts';
 import { GridError } from './expand-grid.ts';
-import { parseBenchmarkArgs, runBenchmark } from './run-benchmark.ts';
 
-export const BENCHMARK_USAGE = `usage: node pipelines/benchmark.ts GRID [flags]
-
-Trains every cell of the grid (data x model x method x seeds), evaluates each at step 0 and at the end with the
-grid's suite, and writes OUT/results.csv, OUT/results.md, OUT/index.html. Rerun the same command after a kill:
-finished cells are skipped, a partial one resumes from its latest checkpoint.
-
-  --out DIR             output directory (default: the grid's out, else runs/benchmark-<name>)
-  --cell i/N            run only slice i of N (cells whose index mod N is i; 0 <= i < N), for array jobs;
-                        no aggregation: run --aggregate-only when every slice is done
-  --only AXIS=V[,V]     run only cells with these values (AXIS: data, model, supervision, seed, cell); repeatable
-  --aggregate-only      only (re)write the table from the finished cells
-  --list                list the cells with their state (done, partial, new) and exit
-  --FIELD VALUE         set a declaration field for every cell (e.g. --steps 20, --backend cpu, --threads 1);
-                        the fields the axes set (supervision.*, model.*, seed) are the grid's
-  --help                this text
-
-Array jobs: Slurm  --cell $SLURM_ARRAY_TASK_ID/N; Kubernetes Indexed Job  --cell $JOB_COMPLETION_INDEX/N; then one
---aggregate-only. Data-parallel cells: mpirun -np K node pipelines/benchmark.ts GRID ... (rank 0 writes).
-`;
-
-export async function benchmarkCli(argv: string[]): Promise<never> {
-  let code = 0;
-  const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      process.stderr.write(`[benchmark] second ${sig}: exiting without saving\n`);
-      process.exit(130);
+export const benchmarkCommand: CommandSpec<BenchmarkArgs> = {
+  usage: 'GRID [--out DIR] [--cell i/N] [--only AXIS=V[,V]]... [--aggregate-only] [--list] [--FIELD VALUE]...',
+  about:
+    'Trains every cell of a benchmark grid (data x model x method x seeds; GRID is a grid file such as grids/demo.ts), ' +
+    "evaluates each at step 0 and at the end with the grid's suite, and writes OUT/results.csv (clip_benchmark build's " +
+    'columns + the axes), OUT/results.md, OUT/index.html and OUT/plots/. Rerun the same command after a kill: finished ' +
+    'cells are skipped and a partial one resumes from its latest checkpoint.',
+  positionals: true,
+  options: {
+    out: { type: 'string', arg: 'DIR', help: "output directory (default: the grid's out, else runs/benchmark-<name>)" },
+    cell: {
+      type: 'string',
+      arg: 'i/N',
+      help: 'run slice i of N only (cells whose index mod N is i), for array jobs; no aggregation',
+    },
+    only: {
+      type: 'string',
+      arg: 'AXIS=V[,V]',
+      multiple: true,
+      help: 'run only the cells with these values (AXIS: data, model, supervision, seed, cell)',
+    },
+    'aggregate-only': { type: 'boolean', help: 'only (re)write the table from the finished cells' },
+    list: { type: 'boolean', help: 'list the cells and their state (done, partial, new), then exit' },
+    FIELD: {
+      type: 'string',
+      arg: 'VALUE',
+      help: "any declaration field for every cell (--steps 20, --backend cpu, --threads 1); not the axes' fields",
+    },
+  },
+  notes: `Array jobs run one slice per task, then one aggregate step writes the same table as a single process:
+  Slurm:       #SBATCH --array=0-7
+               node pipelines/benchmark.ts GRID --out DIR --cell $SLURM_ARRAY_TASK_ID/8
+               then, after the array (sbatch --dependency=afterok:JOBID):  ... --out DIR --aggregate-only
+  Kubernetes:  an Indexed Job (completionMode: Indexed, completions: 8), DIR on a shared volume:
+               node pipelines/benchmark.ts GRID --out DIR --cell $JOB_COMPLETION_INDEX/8
+               then one Job with --aggregate-only
+Data-parallel cells: start the command under MPI, e.g. mpirun -np 4 node pipelines/benchmark.ts GRID --cell 0/2;
+every rank trains each cell on its share of the batch, rank 0 evaluates and writes (docs/distributed.md).`,
+  parse: (argv) => {
+    try {
+      return parseBenchmarkArgs(argv);
+    } catch (err) {
+      throw Object.assign(err as Error, { exitCode: EXIT.usage });
     }
-    process.stderr.write(`[benchmark] ${sig}: finishing the current step, saving a checkpoint, then stopping\n`);
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const args = parseBenchmarkArgs(argv);
-    if (args.help) process.stdout.write(BENCHMARK_USAGE);
-    else
-      code = await runBenchmark(args, {
-        log: (line) => process.stderr.write(line + '\n'),
-        stop: stop.signal,
-      });
-  } catch (err) {
-    const e = err as Error;
-    const message = e?.message?.split('\n')[0] ?? String(err);
-    if (e instanceof GridError || e instanceof DeclarationError) {
-      process.stderr.write(`pipelines/benchmark.ts: ${argv.find((a) => !a.startsWith('-')) ?? ''}: ${message}\n`);
-      code = 2;
-    } else if (e instanceof MissingDataError) {
-      process.stderr.write(`pipelines/benchmark.ts: ${message}\n`);
-      code = 3;
-    } else {
-      process.stderr.write(`pipelines/benchmark.ts: ${message}\n`);
-      if (process.env.CLIP_BENCH_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
-      code = 1;
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    shutdownBackend();
-  }
-  if (underMpiLauncher()) {
-    if (code === 0) getCollective().finalize();
+  },
+  onExit: (code) => {
+    if (!underMpiLauncher()) return;
+    if (code === EXIT.ok) getCollective().finalize();
     else getCollective().abort(code);
-  }
-  process.exit(code);
+  },
+};
+
+/** Bad grids and declarations are usage errors (exit 2); the message names the grid file. */
+export function usageError(gridFile: string, err: unknown): never {
+  if (err instanceof GridError || (err as Error)?.name === 'DeclarationError')
+    throw Object.assign(new Error(`${gridFile}: ${(err as Error).message}`), { exitCode: EXIT.usage });
+  throw err;
 }

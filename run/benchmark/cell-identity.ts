@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/train/atomic-write.ts';
 import type { PipelineDeclaration } from '../declaration.ts';
-import type { SuiteTask } from './grid.ts';
+import type { EvalSuite } from '../../src/eval/eval-suite.ts';
 
 export const IDENTITY_FILE = 'cell-declaration.json';
 
@@ -36,11 +36,8 @@ function canonical(v: unknown, path: string): unknown {
   return v;
 }
 
-export function cellIdentity(d: PipelineDeclaration, suite: SuiteTask[]): Record<string, unknown> {
-  return {
-    declaration: canonical(d, ''),
-    suite: suite.map((t) => `${t.task}/${t.dataset}`),
-  };
+export function cellIdentity(d: PipelineDeclaration, suite: EvalSuite): Record<string, unknown> {
+  return { declaration: canonical(d, ''), suite: canonical(suite, '') };
 }
 
 /** The first dotted path where two JSON values differ, with both values. */

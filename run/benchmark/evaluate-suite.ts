@@ -1,34 +1,15 @@
-// Runs a grid's evaluation suite on one model and returns CLIP_benchmark-shaped records, one per task and dataset.
-// A task's hook may report `<dataset>/<metric>` keys (as pipeline evaluation hooks do) or bare metric names.
+// Runs a grid's evaluation suite on one cell's model and labels the CLIP_benchmark-shaped records (one per task and
+// dataset) with the cell: `model` is the model axis value, `pretrained` names the training that made the weights,
+// and every record carries the cell's axis values (they become columns of results.csv, as in CLIP_benchmark's build).
 import type { BenchmarkResult } from '../../src/eval/results.ts';
-import type { SuiteContext, SuiteTask } from './grid.ts';
+import type { EvalSuite } from '../../src/eval/eval-suite.ts';
+import { imagenetStats, openaiClipStats } from '../../src/image/presets.ts';
+import type { ImagePool } from '../../stages/image/decode-views.ts';
+import { runEvalSuite } from '../eval/run-eval-suite.ts';
+import type { RunParts } from '../runner.ts';
+import type { PipelineDeclaration } from '../declaration.ts';
 
-export interface SuiteResult {
-  task: SuiteTask['task'];
-  dataset: string;
-  metrics: Record<string, number>;
-}
-
-export async function evaluateSuite(suite: SuiteTask[], ctx: SuiteContext): Promise<SuiteResult[]> {
-  const out: SuiteResult[] = [];
-  for (const t of suite) {
-    const raw = await t.evaluate(ctx);
-    const metrics: Record<string, number> = {};
-    for (const [k, v] of Object.entries(raw)) {
-      const slash = k.lastIndexOf('/');
-      if (slash >= 0 && k.slice(0, slash) !== t.dataset) continue; // another dataset's number (a shared hook)
-      metrics[slash >= 0 ? k.slice(slash + 1) : k] = v;
-    }
-    if (Object.keys(metrics).length === 0)
-      throw new Error(
-        `evaluation ${t.task} on ${t.dataset} returned no metrics for ${t.dataset} (got ${Object.keys(raw).join(', ') || 'nothing'})`,
-      );
-    out.push({ task: t.task, dataset: t.dataset, metrics });
-  }
-  return out;
-}
-
-/** The cell-level fields every record of a cell carries (they become CSV columns, as in CLIP_benchmark's build). */
+/** The cell-level fields every record of a cell carries. */
 export interface CellFields {
   cell: string;
   data: string;
@@ -39,20 +20,40 @@ export interface CellFields {
   samples_seen: number;
 }
 
-/** A CLIP_benchmark record: `model` is the model axis value, `pretrained` names the training that made the weights. */
-export function toBenchmarkRecord(r: SuiteResult, cell: CellFields): BenchmarkResult {
-  return {
-    dataset: r.dataset,
+/** The suite's records for a model built from declaration `d` (names are set by withCellFields). */
+export async function evaluateSuiteOn(
+  suite: EvalSuite,
+  parts: RunParts,
+  d: PipelineDeclaration,
+  options: { signal?: AbortSignal; pool?: ImagePool },
+): Promise<BenchmarkResult[]> {
+  const { supervision } = parts;
+  const results = await runEvalSuite(
+    suite,
+    {
+      model: parts.model,
+      tokenizer: parts.tokenizer,
+      stats: d.model.normalisation === 'openai' ? openaiClipStats : imagenetStats,
+      // FILIP is scored with its dense token-wise path, as its training-time evaluation is
+      ...(supervision.name === 'filip' && supervision.dense ? { dense: supervision.dense } : {}),
+      modelName: d.model.preset,
+      pretrained: d.name,
+    },
+    { ...options, quiet: true },
+  );
+  return results.records;
+}
+
+export function withCellFields(records: BenchmarkResult[], cell: CellFields): BenchmarkResult[] {
+  return records.map((r) => ({
+    ...r,
     model: cell.model,
     pretrained: `${cell.data}_${cell.supervision}_s${cell.seed}@${cell.step}`,
-    task: r.task,
-    metrics: r.metrics,
-    language: 'en',
     cell: cell.cell,
     data: cell.data,
     supervision: cell.supervision,
     seed: cell.seed,
     step: cell.step,
     samples_seen: cell.samples_seen,
-  };
+  }));
 }

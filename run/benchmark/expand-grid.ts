@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { DeclarationError, validateDeclaration } from '../validate.ts';
 import type { PipelineDeclaration } from '../declaration.ts';
-import type { GridDeclaration, ModelAxisValue, DataAxisValue, SupervisionAxisValue, SuiteTask } from './grid.ts';
+import { defineEvalSuite, type EvalSuite } from '../../src/eval/eval-suite.ts';
+import type { GridDeclaration, ModelAxisValue, DataAxisValue, SupervisionAxisValue } from './grid.ts';
 
 export class GridError extends Error {
   readonly field: string;
@@ -36,14 +37,15 @@ export interface ExpandedGrid {
   values: Record<AxisName, string[]>;
   seeds: number[];
   baseline: Record<AxisName, string>;
-  suite: SuiteTask[];
+  suite: EvalSuite;
   cells: GridCell[];
   out: string;
 }
 
 /** Names of axis values become parts of directory names: letters, digits, '.', '-' (no '_', the key separator). */
 const VALUE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
-const TASKS = ['zeroshot_classification', 'zeroshot_retrieval', 'linear_probe'];
+/** The model fields that make the architecture: a swapped-in model value brings its own (the base's do not carry over). */
+export const ARCHITECTURE_FIELDS = ['preset', 'embedDim', 'vision', 'text'];
 /** The fields that make the budget: every cell trains the same samples with the same schedule. */
 export const BUDGET_FIELDS = ['batchSize', 'steps', 'totalSteps', 'warmupSteps'] as const;
 
@@ -142,24 +144,13 @@ function checkSeeds(field: string, seeds: unknown): number[] {
   return seeds as number[];
 }
 
-function checkSuite(suite: unknown): SuiteTask[] {
-  if (!Array.isArray(suite) || suite.length === 0)
-    throw new GridError('suite', `must be a non-empty array of evaluation tasks, got ${show(suite)}`);
-  const seen = new Set<string>();
-  suite.forEach((t, i) => {
-    const f = `suite[${i}]`;
-    if (!isObject(t)) throw new GridError(f, `must be { task, dataset, evaluate }, got ${show(t)}`);
-    if (!TASKS.includes(t.task as string))
-      throw new GridError(`${f}.task`, `must be one of ${TASKS.join('|')}, got ${show(t.task)}`);
-    if (typeof t.dataset !== 'string' || !t.dataset)
-      throw new GridError(`${f}.dataset`, `must be a dataset name, got ${show(t.dataset)}`);
-    if (typeof t.evaluate !== 'function')
-      throw new GridError(`${f}.evaluate`, `must be a function, got ${show(t.evaluate)}`);
-    const id = `${t.task}/${t.dataset}`;
-    if (seen.has(id)) throw new GridError(f, `${t.dataset} is evaluated twice for ${t.task}`);
-    seen.add(id);
-  });
-  return suite as SuiteTask[];
+function checkSuite(suite: unknown): EvalSuite {
+  if (suite === undefined) throw new GridError('suite', 'is required (the evaluation suite every cell is scored with)');
+  try {
+    return defineEvalSuite(suite, 'suite');
+  } catch (err) {
+    throw new GridError('', (err as Error).message);
+  }
 }
 
 /** Which grid field a declaration field of a cell came from (for error messages). */
@@ -252,7 +243,7 @@ export function expandGrid(grid: GridDeclaration, out?: string): ExpandedGrid {
           if (modelV) {
             // the base's architecture does not carry over into a swapped-in model: only its scalar fields stay
             const kept = Object.fromEntries(
-              Object.entries(d.model ?? {}).filter(([k, v]) => k !== 'preset' && !isObject(v)),
+              Object.entries(d.model ?? {}).filter(([k]) => !ARCHITECTURE_FIELDS.includes(k)),
             );
             d.model = { ...kept, ...cloneKeepingFunctions(modelV.fields) };
           }

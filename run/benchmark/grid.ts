@@ -10,12 +10,11 @@
 import type {
   DataDeclaration,
   DeepPartial,
-  EvaluateContext,
   ModelDeclaration,
   OptimDeclaration,
   PipelineDeclaration,
 } from '../declaration.ts';
-import type { EvalTask } from '../../src/eval/results.ts';
+import type { EvalSuite, EvalSuiteInput } from '../../src/eval/eval-suite.ts';
 
 /** A data variant: the data fields it sets (usually `shards`), or just a shard spec. */
 export type DataAxisValue =
@@ -32,19 +31,11 @@ export interface SupervisionAxisValue {
   optim?: DeepPartial<OptimDeclaration>;
 }
 
-/** A preset name, or the model fields (preset + tower overrides) with optional optimiser numbers. */
+/**
+ * A preset name, or the model fields: a preset and tower overrides (`{ preset: 'tiny', text: { layers: 1 } }`),
+ * with optional optimiser numbers.
+ */
 export type ModelAxisValue = string | (DeepPartial<ModelDeclaration> & { optim?: DeepPartial<OptimDeclaration> });
-
-/** Where the suite runs a cell's model: the model, its tokenizer and supervision (FILIP scores densely). */
-export type SuiteContext = Omit<EvaluateContext, 'step'> & { step: number };
-
-/** One task of the evaluation suite: a dataset evaluated one way, reported as CLIP_benchmark's metrics. */
-export interface SuiteTask {
-  task: EvalTask;
-  dataset: string;
-  /** Returns `{ '<dataset>/<metric>': value }` (the shape of a pipeline's evaluation hook) or `{ <metric>: value }`. */
-  evaluate: (ctx: SuiteContext) => Promise<Record<string, number>>;
-}
 
 export interface GridDeclaration {
   name: string;
@@ -59,8 +50,11 @@ export interface GridDeclaration {
   };
   /** The value each axis is compared against in the delta tables (default: each axis's first value). */
   baseline?: { data?: string; supervision?: string; model?: string };
-  /** The evaluation suite, declared once for the grid: run on every cell's model at step 0 and at the end. */
-  suite: SuiteTask[];
+  /**
+   * The evaluation suite (src/eval/eval-suite.ts: zero-shot classification, retrieval, linear probe), declared once
+   * for the grid and run on every cell's model at step 0 and at the end of training.
+   */
+  suite: EvalSuite | EvalSuiteInput;
   /** Allow axis values to change the budget (optim.batchSize, steps, totalSteps, warmupSteps). Default false. */
   budgetPerCell?: boolean;
   /** Default output directory (else runs/benchmark-<name>); --out overrides. */

@@ -2,8 +2,9 @@
 // (here: cell x seed x step x task x dataset), the record's fields as columns (dataset, model, pretrained, task,
 // language, and our axis fields cell, data, supervision, seed, step, samples_seen), every metric as its own
 // column, and model_fullname = "<model> <pretrained>". Unlike build (whose columns come out of a Python set), the
-// column order is fixed, so two runs of the same grid write byte-identical files. Numbers are written as Python
-// writes floats (0.5, 1.0, 1e-05, nan), so the file reads the same in pandas as one made by build.
+// column order is fixed, so two runs of the same grid write byte-identical files. Numbers are written as build
+// writes them from our JSON files: an integral value as an integer (JSON does not tell 1 from 1.0), any other as
+// Python's repr of a float (0.5, 1e-05, nan).
 import type { BenchmarkResult } from '../../src/eval/results.ts';
 
 export const LEADING_COLUMNS = [
@@ -20,7 +21,6 @@ export const LEADING_COLUMNS = [
   'pretrained',
   'model_fullname',
 ] as const;
-const INTEGER_COLUMNS = new Set(['seed', 'step', 'samples_seen']);
 
 /** Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
 export function pythonFloat(v: number): string {
@@ -46,10 +46,11 @@ function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function cellText(column: string, v: unknown): string {
+function cellText(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (typeof v === 'number') return INTEGER_COLUMNS.has(column) && Number.isInteger(v) ? String(v) : pythonFloat(v);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pythonFloat(v);
   if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
 
@@ -67,7 +68,7 @@ export function resultsCsv(records: BenchmarkResult[]): string {
   for (const r of records) {
     const row: Record<string, unknown> = { ...r.metrics, ...r, model_fullname: `${r.model} ${r.pretrained}` };
     delete row.metrics;
-    lines.push(columns.map((c) => csvField(cellText(c, row[c]))).join(','));
+    lines.push(columns.map((c) => csvField(cellText(row[c]))).join(','));
   }
   return lines.join('\n') + '\n';
 }

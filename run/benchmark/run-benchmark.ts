@@ -2,8 +2,8 @@
 // resumable: finished cells are skipped, a killed one continues from its checkpoint), then aggregate the table.
 //   GRID [--out DIR] [--cell i/N] [--only AXIS=V[,V]]... [--aggregate-only] [--list] [--FIELD VALUE]...
 // `--cell i/N` runs one interleaved slice and does not aggregate (other slices may still run): a final
-// `--aggregate-only` merges. Under mpirun/srun every rank runs the same cells data-parallel; rank 0 writes.
-// Any other --field value (e.g. --steps 20, --backend cpu) is applied to every cell; fields the axes set cannot be.
+// `--aggregate-only` merges. Under mpirun/srun every rank runs the same cells data-parallel; rank 0 evaluates and
+// writes. Any other --field value (e.g. --steps 20, --backend cpu) is applied to every cell; the axes' fields are not.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,14 +13,17 @@ import { getCollective, type Collective } from '../../src/distributed/collective
 import { writeFileAtomic } from '../../src/train/atomic-write.ts';
 import { latestCheckpoint } from '../../src/train/checkpoint-format.ts';
 import { TrainingHalt } from '../../src/train/halt.ts';
+import { createImagePool, type ImagePool } from '../../stages/image/decode-views.ts';
 import { MissingDataError } from '../runner.ts';
 import { parseArgs as parseFieldArgs, applyOverrides } from '../cli.ts';
 import { DeclarationError } from '../validate.ts';
-import { modelPreset } from '../model-presets.ts';
+import { declaredModelConfig } from '../model-config.ts';
+import { validateEvalSuite } from '../eval/validate-eval-suite.ts';
+import { formatDuration } from '../report/html.ts';
 import { expandGrid, parseSlice, selectCells, GridError, type ExpandedGrid, type GridCell } from './expand-grid.ts';
 import { runCell, readCellRecord } from './run-cell.ts';
 import { aggregate } from './aggregate.ts';
-import { formatDuration } from '../report/html.ts';
+import { mainValue } from './summarize.ts';
 import type { GridDeclaration } from './grid.ts';
 
 export interface BenchmarkArgs {
@@ -30,7 +33,6 @@ export interface BenchmarkArgs {
   only: string[];
   aggregateOnly: boolean;
   list: boolean;
-  help: boolean;
   overrides: Array<[string, unknown]>;
 }
 
@@ -38,21 +40,18 @@ export interface BenchmarkArgs {
 const AXIS_FIELDS = /^(supervision\.|model\.|seed$|name$|logging\.out$|checkpoint\.resume$)/;
 
 export function parseBenchmarkArgs(argv: string[]): BenchmarkArgs {
-  const a: BenchmarkArgs = { gridFile: '', only: [], aggregateOnly: false, list: false, help: false, overrides: [] };
+  const a: BenchmarkArgs = { gridFile: '', only: [], aggregateOnly: false, list: false, overrides: [] };
   const rest: string[] = [];
-  const value = (i: number, flag: string) => {
-    if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new GridError('', `${flag} needs a value`);
-    return argv[i + 1];
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const take = () => inline ?? value(i++, flag);
-    if (flag === '--help' || flag === '-h') a.help = true;
-    else if (flag === '--aggregate-only') a.aggregateOnly = true;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const take = () => {
+      if (eq > 0) return arg.slice(eq + 1);
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new GridError('', `${flag} needs a value`);
+      return argv[++i];
+    };
+    if (flag === '--aggregate-only') a.aggregateOnly = true;
     else if (flag === '--list') a.list = true;
     else if (flag === '--out') a.out = take();
     else if (flag === '--cell') a.slice = parseSlice(take());
@@ -60,8 +59,7 @@ export function parseBenchmarkArgs(argv: string[]): BenchmarkArgs {
     else if (!arg.startsWith('-') && !a.gridFile) a.gridFile = arg;
     else rest.push(arg);
   }
-  if (!a.gridFile && !a.help)
-    throw new GridError('', 'no grid file given (usage: node pipelines/benchmark.ts GRID [flags]; see --help)');
+  if (!a.gridFile) throw new GridError('', 'no grid file given (see --help)');
   const fields = parseFieldArgs(rest);
   for (const [path] of fields.overrides)
     if (AXIS_FIELDS.test(path))
@@ -79,8 +77,13 @@ export async function loadGrid(file: string): Promise<GridDeclaration> {
   return grid as GridDeclaration;
 }
 
-/** Checks what the declaration schema cannot: method options and model presets, for every selected cell. */
-function preflight(cells: GridCell[]): void {
+/** Checks what the declaration schema cannot (method options, model fields, the suite's files) before any training. */
+async function preflight(grid: ExpandedGrid, cells: GridCell[]): Promise<void> {
+  try {
+    await validateEvalSuite(grid.suite);
+  } catch (err) {
+    throw new GridError('suite', (err as Error).message);
+  }
   for (const c of cells) {
     const d = c.declaration;
     try {
@@ -89,7 +92,7 @@ function preflight(cells: GridCell[]): void {
       throw new GridError(`axes.supervision.${c.axes.supervision}`, (err as Error).message);
     }
     try {
-      modelPreset(d.model.preset);
+      declaredModelConfig(d, 49408);
     } catch (err) {
       throw new GridError(`axes.model.${c.axes.model}`, (err as Error).message);
     }
@@ -111,7 +114,7 @@ export async function cellStatus(c: GridCell): Promise<string> {
 export interface BenchmarkIo {
   log: (line: string) => void;
   collective?: Collective;
-  /** Stop request (the CLI wires SIGINT/SIGTERM to it). */
+  /** Stop request (SIGINT/SIGTERM): the running cell saves a checkpoint and the command returns. */
   stop?: AbortSignal;
 }
 
@@ -126,101 +129,105 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
     for (const c of selected) log(`${String(c.index).padStart(4)}  ${c.key.padEnd(40)} ${await cellStatus(c)}`);
     return 0;
   }
-  if (!args.aggregateOnly) {
-    preflight(selected);
-    const base = grid.cells[0].declaration;
-    await initBackend({ backend: base.backend.name, threads: base.backend.threads || undefined, quiet: true });
-    if (lead)
-      await writeFileAtomic(
-        join(grid.out, 'grid.json'),
-        Buffer.from(
-          JSON.stringify(
-            {
-              name: grid.name,
-              values: grid.values,
-              seeds: grid.seeds,
-              baseline: grid.baseline,
-              cells: grid.cells.map((c) => ({ key: c.key, index: c.index, axes: c.axes })),
-            },
-            null,
-            1,
-          ) + '\n',
-        ),
-      );
-    log(
-      `[benchmark ${grid.name}] ${selected.length} of ${grid.cells.length} cells` +
-        (args.slice ? ` (slice ${args.slice.index}/${args.slice.count})` : '') +
-        (world.size > 1 ? `, ${world.size} ranks each` : '') +
-        ` -> ${grid.out}`,
-    );
-    const prepared = new Map<string, Promise<void>>();
-    const failed: string[] = [];
-    const started = performance.now();
-    for (const [i, cell] of selected.entries()) {
-      if (io.stop?.aborted) break;
-      const t0 = performance.now();
-      try {
-        if (cell.prepare) {
-          if (!prepared.has(cell.axes.data)) prepared.set(cell.axes.data, cell.prepare());
-          await prepared.get(cell.axes.data);
-        }
-        const outcome = await runCell(cell, {
-          suite: grid.suite,
-          cacheDir: join(grid.out, 'cache'),
-          log,
-          stop: io.stop ?? new AbortController().signal,
-          collective: world,
-          lead,
-        });
-        const n = `${i + 1}/${selected.length}`;
-        if (outcome.status === 'stopped') {
-          log(`[benchmark] ${n} ${cell.key}: stopped; run the same command again to continue`);
-          return 130;
-        }
-        if (outcome.status === 'skipped') log(`[benchmark] ${n} ${cell.key}: already finished, skipped`);
-        else {
-          const main = outcome.record?.results.filter((r) => r.step === outcome.record!.steps) ?? [];
-          log(
-            `[benchmark] ${n} ${cell.key}: done in ${formatDuration(performance.now() - t0)}` +
-              (main.length
-                ? ` — ${main
-                    .map(
-                      (r) =>
-                        `${r.dataset} ${Object.entries(r.metrics)
-                          .slice(0, 1)
-                          .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)}`,
-                    )
-                    .join(', ')}`
-                : ''),
-          );
-        }
-      } catch (err) {
-        if (err instanceof MissingDataError || err instanceof GridError || err instanceof DeclarationError) throw err;
-        const message = (err as Error)?.message?.split('\n')[0] ?? String(err);
-        log(`[benchmark] ${cell.key}: FAILED: ${message}${err instanceof TrainingHalt ? '' : ' (rerun to retry)'}`);
-        failed.push(cell.key);
-        if (world.size > 1) throw err; // the other ranks cannot tell which step this rank stopped at
-      }
-      if (world.size > 1) world.barrier();
-    }
-    log(`[benchmark] this process: ${formatDuration(performance.now() - started)}`);
-    if (failed.length) {
-      log(`[benchmark] ${failed.length} cell(s) failed: ${failed.join(', ')}`);
-      if (!args.slice && lead) await aggregateAndReport(grid, log);
-      return 1;
-    }
-    if (args.slice) {
-      log(
-        `[benchmark] slice done; when every slice is done: node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
-      );
-      return 0;
-    }
+  if (args.aggregateOnly) {
+    if (!lead) return 0;
+    return (await aggregateAndReport(grid, log)) ? 3 : 0;
   }
-  if (!lead) return 0;
-  const missing = await aggregateAndReport(grid, log);
-  return missing && args.aggregateOnly ? 3 : 0;
+  await preflight(grid, selected);
+  const base = grid.cells[0].declaration;
+  await initBackend({ backend: base.backend.name, threads: base.backend.threads || undefined, quiet: true });
+  if (lead) await writeGridJson(grid);
+  log(
+    `[benchmark ${grid.name}] ${selected.length} of ${grid.cells.length} cells` +
+      (args.slice ? ` (slice ${args.slice.index}/${args.slice.count})` : '') +
+      (world.size > 1 ? `, ${world.size} ranks each` : '') +
+      ` -> ${grid.out}`,
+  );
+  const pool = createImagePool();
+  let failed: string[];
+  try {
+    const r = await runCells(grid, selected, { ...io, log, world, lead, pool });
+    if (r === 'stopped') return 130;
+    failed = r;
+  } finally {
+    await pool.close();
+  }
+  if (failed.length) log(`[benchmark] ${failed.length} cell(s) failed: ${failed.join(', ')}`);
+  if (args.slice)
+    log(
+      `[benchmark] slice done; when every slice is done: node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
+    );
+  else if (lead) await aggregateAndReport(grid, log);
+  return failed.length ? 1 : 0;
 }
 
+async function writeGridJson(grid: ExpandedGrid): Promise<void> {
+  const json = {
+    name: grid.name,
+    values: grid.values,
+    seeds: grid.seeds,
+    baseline: grid.baseline,
+    cells: grid.cells.map((c) => ({ key: c.key, index: c.index, axes: c.axes })),
+  };
+  await writeFileAtomic(join(grid.out, 'grid.json'), Buffer.from(JSON.stringify(json, null, 1) + '\n'));
+}
+
+/** Runs the cells in order; returns the keys of the cells that failed, or 'stopped' on a stop request. */
+async function runCells(
+  grid: ExpandedGrid,
+  selected: GridCell[],
+  io: BenchmarkIo & { world: Collective; lead: boolean; pool: ImagePool },
+): Promise<string[] | 'stopped'> {
+  const { log, world, lead } = io;
+  const stop = io.stop ?? new AbortController().signal;
+  const prepared = new Map<string, Promise<void>>();
+  const failed: string[] = [];
+  const started = performance.now();
+  for (const [i, cell] of selected.entries()) {
+    const n = `${i + 1}/${selected.length}`;
+    const t0 = performance.now();
+    try {
+      if (cell.prepare) {
+        if (!prepared.has(cell.axes.data)) prepared.set(cell.axes.data, cell.prepare());
+        await prepared.get(cell.axes.data);
+      }
+      const outcome = await runCell(cell, {
+        suite: grid.suite,
+        cacheDir: join(grid.out, 'cache'),
+        pool: io.pool,
+        log,
+        stop,
+        collective: world,
+        lead,
+      });
+      if (outcome.status === 'stopped') {
+        log(`[benchmark] ${n} ${cell.key}: stopped; run the same command again to continue`);
+        return 'stopped';
+      }
+      if (outcome.status === 'skipped') log(`[benchmark] ${n} ${cell.key}: already finished, skipped`);
+      else {
+        const final = outcome.record?.results.filter((r) => r.step === outcome.record!.steps) ?? [];
+        const scores = final.map((r) => `${r.dataset} ${(100 * mainValue(r)).toFixed(1)}%`).join(', ');
+        log(
+          `[benchmark] ${n} ${cell.key}: done in ${formatDuration(performance.now() - t0)}${scores ? ` — ${scores}` : ''}`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof MissingDataError || err instanceof GridError || err instanceof DeclarationError) throw err;
+      if (stop.aborted) return 'stopped';
+      const message = (err as Error)?.message?.split('\n')[0] ?? String(err);
+      log(`[benchmark] ${n} ${cell.key}: FAILED: ${message}${err instanceof TrainingHalt ? '' : ' (rerun to retry)'}`);
+      failed.push(cell.key);
+      if (world.size > 1) throw err; // the other ranks cannot tell where this rank stopped
+    }
+    if (world.size > 1) world.barrier();
+    if (stop.aborted) return 'stopped';
+  }
+  log(`[benchmark] this process: ${formatDuration(performance.now() - started)}`);
+  return failed;
+}
+
+/** Writes the table from the finished cells; returns how many cells are missing. */
 async function aggregateAndReport(grid: ExpandedGrid, log: (line: string) => void): Promise<number> {
   const a = await aggregate(grid);
   const s = a.summary;

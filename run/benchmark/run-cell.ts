@@ -17,9 +17,10 @@ import type { Collective } from '../../src/distributed/collective.ts';
 import type { PipelineDeclaration } from '../declaration.ts';
 import { writeRunReport } from '../report/write-run-report.ts';
 import { cellIdentity, claimCellDirectory } from './cell-identity.ts';
-import { evaluateSuite, toBenchmarkRecord, type CellFields, type SuiteResult } from './evaluate-suite.ts';
+import { evaluateSuiteOn, withCellFields } from './evaluate-suite.ts';
 import type { GridCell } from './expand-grid.ts';
-import type { SuiteTask } from './grid.ts';
+import type { EvalSuite } from '../../src/eval/eval-suite.ts';
+import type { ImagePool } from '../../stages/image/decode-views.ts';
 
 export const DONE_FILE = 'cell.json';
 
@@ -54,24 +55,11 @@ export async function readCellRecord(dir: string): Promise<CellRecord | undefine
 const jsonWithNaN = (v: unknown) =>
   JSON.stringify(v, (_k, x) => (typeof x === 'number' && Number.isNaN(x) ? '__NaN__' : x), 1) + '\n';
 
-async function evaluateModel(
-  d: PipelineDeclaration,
-  suite: SuiteTask[],
-  checkpoint: string | undefined,
-  step: number,
-  signal: AbortSignal,
-) {
+async function evaluateModel(d: PipelineDeclaration, o: RunCellOptions, checkpoint: string | undefined) {
   const parts = await buildRunParts(d);
   try {
     if (checkpoint) applyWeights(parts.model.store, await loadCheckpoint(checkpoint));
-    return await evaluateSuite(suite, {
-      step,
-      model: parts.model,
-      tokenizer: parts.tokenizer,
-      supervision: parts.supervision,
-      declaration: d,
-      signal,
-    });
+    return await evaluateSuiteOn(o.suite, parts, d, { signal: o.stop, pool: o.pool });
   } finally {
     parts.dispose();
   }
@@ -81,8 +69,8 @@ async function evaluateModel(
  * The untrained model depends on the seed, the model, the tokenizer and the method's heads, not on the data or the
  * optimiser: cells that differ only there share one step-0 evaluation (kept under OUT/cache/step-0/).
  */
-export function untrainedModelKey(d: PipelineDeclaration, suite: SuiteTask[]): string {
-  const what = JSON.stringify([d.seed, d.model, d.text, d.supervision, suite.map((t) => `${t.task}/${t.dataset}`)]);
+export function untrainedModelKey(d: PipelineDeclaration, suite: EvalSuite): string {
+  const what = JSON.stringify([d.seed, d.model, d.text, d.supervision, suite]);
   return createHash('sha256').update(what).digest('hex').slice(0, 24);
 }
 
@@ -90,12 +78,11 @@ async function suiteResultsAt(
   cell: GridCell,
   o: RunCellOptions,
   checkpoint: string | undefined,
-  step: number,
-): Promise<SuiteResult[]> {
-  if (checkpoint) return evaluateModel(cell.declaration, o.suite, checkpoint, step, o.stop);
+): Promise<BenchmarkResult[]> {
+  if (checkpoint) return evaluateModel(cell.declaration, o, checkpoint);
   const file = join(o.cacheDir, 'step-0', `${untrainedModelKey(cell.declaration, o.suite)}.json`);
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'), (_k, v) => (v === '__NaN__' ? NaN : v));
-  const results = await evaluateModel(cell.declaration, o.suite, undefined, 0, o.stop);
+  const results = await evaluateModel(cell.declaration, o, undefined);
   await writeFileAtomic(file, Buffer.from(jsonWithNaN(results)));
   return results;
 }
@@ -113,8 +100,8 @@ async function evaluationAt(
   const doneFile = join(stepDir, 'records.json');
   if (existsSync(doneFile)) return JSON.parse(await readFile(doneFile, 'utf8'), (_k, v) => (v === '__NaN__' ? NaN : v));
   const started = performance.now();
-  const results = await suiteResultsAt(cell, o, checkpoint, step);
-  const fields: CellFields = {
+  const results = await suiteResultsAt(cell, o, checkpoint);
+  const records = withCellFields(results, {
     cell: cell.key,
     data: cell.axes.data,
     model: cell.axes.model,
@@ -122,8 +109,7 @@ async function evaluationAt(
     seed: cell.axes.seed,
     step,
     samples_seen: samplesSeen,
-  };
-  const records = results.map((r) => toBenchmarkRecord(r, fields));
+  });
   for (const r of records) await writeResult(stepDir, r);
   const done = { records, ms: Math.round(performance.now() - started) };
   await writeFileAtomic(doneFile, Buffer.from(jsonWithNaN(done)));
@@ -131,7 +117,9 @@ async function evaluationAt(
 }
 
 export interface RunCellOptions {
-  suite: SuiteTask[];
+  suite: EvalSuite;
+  /** The image worker pool every evaluation of the process shares. */
+  pool?: ImagePool;
   /** Where evaluations shared by several cells are kept (OUT/cache). */
   cacheDir: string;
   log: (line: string) => void;

@@ -1,7 +1,8 @@
 // From the finished cells of a grid to the numbers of the benchmark table: per (data, model, supervision)
 // combination the seeds' main metric for every suite task (and their DataComp-style average), mean ± std over
-// seeds, deltas against each axis's baseline with Welch's t-test over seeds, average ranks of the methods.
+// seeds (the average over tasks is DataComp's aggregate: the mean of the main metrics), deltas against each axis's baseline with Welch's t-test over seeds, average ranks of the methods.
 import { mean, sampleStd, welchTTest, averageRanks } from '../../src/report/seed-statistics.ts';
+import { mainMetric } from '../../src/eval/aggregate-score.ts';
 import type { BenchmarkResult } from '../../src/eval/results.ts';
 import type { AxisName, ExpandedGrid } from './expand-grid.ts';
 import type { CellRecord } from './run-cell.ts';
@@ -9,22 +10,18 @@ import type { CellRecord } from './run-cell.ts';
 /** Significance level of the seed-noise test. */
 export const NOISE_ALPHA = 0.05;
 
-/** The number a task is ranked by (as DataComp averages them): top-1 accuracy, mean recall@1, linear-probe top-1. */
-export function mainMetric(task: string, metrics: Record<string, number>): number {
-  if (task === 'zeroshot_retrieval') {
-    const r1 = ['image_retrieval_recall@1', 'text_retrieval_recall@1'].filter((k) => k in metrics);
-    if (r1.length) return mean(r1.map((k) => metrics[k]));
-  }
-  if (task === 'linear_probe' && 'lp_acc1' in metrics) return metrics.lp_acc1;
-  if ('acc1' in metrics) return metrics.acc1;
-  const first = Object.keys(metrics).find((k) => k !== 'chance');
-  return first ? metrics[first] : NaN;
+/** The number a record is ranked by: its main metric (DataComp's choice per task and dataset, or the task's own). */
+export function mainValue(r: BenchmarkResult): number {
+  const metric = typeof r.main_metric === 'string' ? r.main_metric : mainMetric(r.task, r.dataset);
+  const v = r.metrics[metric];
+  return typeof v === 'number' ? v : NaN;
 }
 
-export const MAIN_METRIC_NAME: Record<string, string> = {
-  zeroshot_classification: 'top-1',
-  zeroshot_retrieval: 'mean recall@1',
-  linear_probe: 'linear-probe top-1',
+const METRIC_LABEL: Record<string, string> = {
+  acc1: 'top-1',
+  mean_per_class_recall: 'mean per-class recall',
+  'mean_recall@1': 'mean recall@1',
+  lp_acc1: 'linear-probe top-1',
 };
 
 export interface Column {
@@ -79,12 +76,15 @@ export const comboKey = (c: { data: string; model: string; supervision: string }
   `${c.data}|${c.model}|${c.supervision}`;
 
 export function summarize(grid: ExpandedGrid, records: Map<string, CellRecord>): Summary {
-  const columns: Column[] = grid.suite.map((t) => ({
-    id: `${t.task}:${t.dataset}`,
-    task: t.task,
-    dataset: t.dataset,
-    label: `${t.dataset} ${MAIN_METRIC_NAME[t.task]}`,
-  }));
+  const columns: Column[] = grid.suite.tasks.map((t) => {
+    const metric = t.mainMetric ?? mainMetric(t.task, t.dataset);
+    return {
+      id: `${t.task}:${t.dataset}`,
+      task: t.task,
+      dataset: t.dataset,
+      label: `${t.dataset} ${METRIC_LABEL[metric] ?? metric}`,
+    };
+  });
   const average: Column = { id: 'average', task: 'average', dataset: 'average', label: 'average' };
   const allColumns = columns.length > 1 ? [...columns, average] : columns;
   const byCombo = new Map<string, Combination>();
@@ -116,10 +116,11 @@ export function summarize(grid: ExpandedGrid, records: Map<string, CellRecord>):
       const values: number[] = [];
       for (const col of columns) {
         const hit = at.find((x) => x.task === col.task && x.dataset === col.dataset);
-        const v = hit ? mainMetric(col.task, hit.metrics) : NaN;
+        const v = hit ? mainValue(hit) : NaN;
         (target[col.id] ??= []).push(v);
         values.push(v);
-        if (hit && 'chance' in hit.metrics) chance[col.id] = hit.metrics.chance;
+        if (hit?.task === 'zeroshot_classification' && typeof hit.classes === 'number')
+          chance[col.id] = 1 / hit.classes;
       }
       if (columns.length > 1) (target.average ??= []).push(mean(values));
     }

@@ -1,17 +1,11 @@
 // A 2 x 2 benchmark grid that runs in seconds: data (the demo set clean / 50 % of captions swapped) x method (CLIP,
 // SLIP) on the tiny ViT, 3 steps of 8 samples, zero-shot colour classification of the held-out demo shard.
+import { fileURLToPath } from 'node:url';
 import { defineGrid } from '../../run/benchmark/grid.ts';
-import { zeroShotEvaluation } from '../../run/zero-shot-hook.ts';
 import { ensureNoisyDemo, noisyDemoShards } from '../../fixtures/make-demo.ts';
 import { demoShards, demoVocab } from './run-pipeline-child.ts';
-import { fileURLToPath } from 'node:url';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/demo/${name}`, import.meta.url));
-const colour = zeroShotEvaluation({
-  shards: fixture('heldout-000000.tar'),
-  prompts: fixture('zero-shot.json'),
-  dataset: 'demo-color',
-});
 
 export default defineGrid({
   name: 'tiny',
@@ -33,5 +27,16 @@ export default defineGrid({
     supervision: { clip: { name: 'clip' }, slip: { name: 'slip', options: { mlpHidden: 64, mlpOut: 32 } } },
     seeds: [0],
   },
-  suite: [{ task: 'zeroshot_classification', dataset: 'demo-color', evaluate: colour }],
+  suite: {
+    name: 'demo',
+    batchSize: 128,
+    tasks: [
+      {
+        task: 'zeroshot_classification',
+        dataset: 'demo-color',
+        data: fixture('heldout-000000.tar'),
+        prompts: fixture('zero-shot.json'),
+      },
+    ],
+  },
 });
