@@ -13,7 +13,10 @@ import { runBenchmark } from '../run/benchmark/run-benchmark.ts';
 
 if (isMain(import.meta))
   await runCommand(import.meta, benchmarkCommand, ({ args, signal }) =>
-    runBenchmark(args, { log: (line) => process.stderr.write(`${line}\n`), stop: signal }).catch((err) =>
-      usageError(args.gridFile, err),
-    ),
+    runBenchmark(args, {
+      log: (line) => process.stderr.write(`${line}\n`),
+      stop: signal,
+      script: process.argv[1],
+      argv: process.argv.slice(2),
+    }).catch((err) => usageError(args.gridFile, err)),
   );

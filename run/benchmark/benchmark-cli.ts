@@ -7,7 +7,8 @@ import { parseBenchmarkArgs, type BenchmarkArgs } from './run-benchmark.ts';
 import { GridError } from './expand-grid.ts';
 
 export const benchmarkCommand: CommandSpec<BenchmarkArgs> = {
-  usage: 'GRID [--out DIR] [--cell i/N] [--only AXIS=V[,V]]... [--aggregate-only] [--list] [--FIELD VALUE]...',
+  usage:
+    'GRID [--out DIR] [--cell i/N | --parallel P] [--only AXIS=V[,V]]... [--aggregate-only] [--list] [--FIELD VALUE]...',
   about:
     'Trains every cell of a benchmark grid (data x model x method x seeds; GRID is a grid file such as grids/demo.ts), ' +
     "evaluates each at step 0 and at the end with the grid's suite, and writes OUT/results.csv (clip_benchmark build's " +
@@ -20,6 +21,11 @@ export const benchmarkCommand: CommandSpec<BenchmarkArgs> = {
       type: 'string',
       arg: 'i/N',
       help: 'run slice i of N only (cells whose index mod N is i), for array jobs; no aggregation',
+    },
+    parallel: {
+      type: 'string',
+      arg: 'P',
+      help: 'run the slices as P processes on this machine (compute threads split between them), then aggregate',
     },
     only: {
       type: 'string',

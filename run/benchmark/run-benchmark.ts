@@ -25,11 +25,14 @@ import { runCell, readCellRecord } from './run-cell.ts';
 import { aggregate } from './aggregate.ts';
 import { mainValue } from './summarize.ts';
 import type { GridDeclaration } from './grid.ts';
+import { runSlicesInProcesses, sliceArgs, stopWhenParentDies } from './slice-processes.ts';
 
 export interface BenchmarkArgs {
   gridFile: string;
   out?: string;
   slice?: { index: number; count: number };
+  /** Run the slices as this many child processes on this machine, then aggregate. */
+  parallel: number;
   only: string[];
   aggregateOnly: boolean;
   list: boolean;
@@ -40,7 +43,7 @@ export interface BenchmarkArgs {
 const AXIS_FIELDS = /^(supervision\.|model\.|seed$|name$|logging\.out$|checkpoint\.resume$)/;
 
 export function parseBenchmarkArgs(argv: string[]): BenchmarkArgs {
-  const a: BenchmarkArgs = { gridFile: '', only: [], aggregateOnly: false, list: false, overrides: [] };
+  const a: BenchmarkArgs = { gridFile: '', parallel: 1, only: [], aggregateOnly: false, list: false, overrides: [] };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -56,10 +59,17 @@ export function parseBenchmarkArgs(argv: string[]): BenchmarkArgs {
     else if (flag === '--out') a.out = take();
     else if (flag === '--cell') a.slice = parseSlice(take());
     else if (flag === '--only') a.only.push(take());
-    else if (!arg.startsWith('-') && !a.gridFile) a.gridFile = arg;
+    else if (flag === '--parallel') {
+      const v = take();
+      a.parallel = Number(v);
+      if (!(Number.isInteger(a.parallel) && a.parallel >= 1))
+        throw new GridError('', `--parallel must be a number of processes >= 1, got ${JSON.stringify(v)}`);
+    } else if (!arg.startsWith('-') && !a.gridFile) a.gridFile = arg;
     else rest.push(arg);
   }
   if (!a.gridFile) throw new GridError('', 'no grid file given (see --help)');
+  if (a.parallel > 1 && a.slice)
+    throw new GridError('', '--parallel runs every slice itself: give either --parallel P or --cell i/N');
   const fields = parseFieldArgs(rest);
   for (const [path] of fields.overrides)
     if (AXIS_FIELDS.test(path))
@@ -116,6 +126,9 @@ export interface BenchmarkIo {
   collective?: Collective;
   /** Stop request (SIGINT/SIGTERM): the running cell saves a checkpoint and the command returns. */
   stop?: AbortSignal;
+  /** The command's script and arguments (--parallel starts the slices with them). */
+  script?: string;
+  argv?: string[];
 }
 
 /** Runs the command; returns the exit code (0 done, 1 a cell failed, 3 aggregate incomplete, 130 stopped). */
@@ -134,12 +147,14 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
     return (await aggregateAndReport(grid, log)) ? 3 : 0;
   }
   await preflight(grid, selected);
+  if (args.parallel > 1) return runParallel(args, grid, io);
+  stopWhenParentDies();
   const base = grid.cells[0].declaration;
   await initBackend({ backend: base.backend.name, threads: base.backend.threads || undefined, quiet: true });
   if (lead) await writeGridJson(grid);
   log(
     `[benchmark ${grid.name}] ${selected.length} of ${grid.cells.length} cells` +
-      (args.slice ? ` (slice ${args.slice.index}/${args.slice.count})` : '') +
+      (args.slice ? ` (slice ${args.slice.index}/${args.slice.count}, pid ${process.pid})` : '') +
       (world.size > 1 ? `, ${world.size} ranks each` : '') +
       ` -> ${grid.out}`,
   );
@@ -158,6 +173,24 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
       `[benchmark] slice done; when every slice is done: node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
     );
   else if (lead) await aggregateAndReport(grid, log);
+  return failed.length ? 1 : 0;
+}
+
+async function runParallel(args: BenchmarkArgs, grid: ExpandedGrid, io: BenchmarkIo): Promise<number> {
+  if (!io.script || !io.argv) throw new Error('--parallel: the command line to start the slices with is unknown');
+  io.log(`[benchmark ${grid.name}] ${args.parallel} slices in parallel processes -> ${grid.out}`);
+  const codes = await runSlicesInProcesses({
+    script: io.script,
+    argv: sliceArgs(io.argv),
+    parallel: args.parallel,
+    log: io.log,
+    stop: io.stop,
+  });
+  if (io.stop?.aborted) return 130;
+  const failed = codes.map((c, i) => [c, i]).filter(([c]) => c !== 0);
+  if (failed.length)
+    io.log(`[benchmark] ${failed.map(([c, i]) => `slice ${i}/${args.parallel} exited with ${c}`).join('; ')}`);
+  await aggregateAndReport(grid, io.log);
   return failed.length ? 1 : 0;
 }
 

@@ -99,20 +99,38 @@ test('killed with SIGKILL at several moments and rerun, it completes only what w
   const r2 = await startPipeline(script, [grid, '--out', out], killWhen(/step 2\/3/));
   t.is(r2.signal, 'SIGKILL', r2.stderr);
   t.regex(r2.stderr, /1\/4 clean_base_clip_s0: already finished, skipped/);
-  // 3: at a random moment
-  const delay = Math.round(Math.random() * 6000);
-  t.log(`third kill after ${delay} ms`);
-  const r3 = await startPipeline(script, [grid, '--out', out], (_c, child) => {
+  // 3: --parallel 2 (two slice processes), the parent killed at a random moment: its slices stop by themselves
+  const delay = Math.round(Math.random() * 5000);
+  t.log(`third kill ${delay} ms after the slices started`);
+  let armed = false;
+  let seen = '';
+  const r3 = await startPipeline(script, [grid, '--out', out, '--parallel', '2'], (chunk, child) => {
+    seen += chunk;
+    if (armed || (seen.match(/\(slice \d\/2, pid \d+\)/g) ?? []).length < 2) return;
+    armed = true;
     setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), delay).unref();
   });
-  // 4: to the end
-  const r4 = await startPipeline(script, [grid, '--out', out]);
+  const slicePids = [...r3.stderr.matchAll(/\(slice \d\/2, pid (\d+)\)/g)].map((m) => Number(m[1]));
+  if (r3.signal === 'SIGKILL') {
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; slicePids.some(alive) && waited < 90_000; waited += 250)
+      await new Promise((r) => setTimeout(r, 250));
+    t.false(slicePids.some(alive), `slices ${slicePids} stopped after their parent was killed`);
+  } else t.is(r3.code, 0, r3.stderr);
+  // 4: to the end, again with two slice processes and the aggregate
+  const r4 = await startPipeline(script, [grid, '--out', out, '--parallel', '2']);
   t.is(r4.code, 0, r4.stderr);
-  t.regex(r4.stderr, /1\/4 clean_base_clip_s0: already finished, skipped/);
+  t.regex(r4.stderr, /clean_base_clip_s0: already finished, skipped/);
   t.true(/resuming from step 2/.test(r2.stderr + r3.stderr + r4.stderr), 'the second cell resumed from its checkpoint');
   t.is(statSync(join(out, 'cells', keys[0], 'cell.json')).mtimeMs, firstDone, 'a finished cell is not redone');
   t.is(await readFile(join(out, 'results.csv'), 'utf8'), clean.csv);
-  t.true(r3.signal === 'SIGKILL' || r3.code === 0, r3.stderr);
 });
 
 test('--cell i/N slices in separate processes and one --aggregate-only write the same CSV as one run', async (t) => {
@@ -123,7 +141,7 @@ test('--cell i/N slices in separate processes and one --aggregate-only write the
   ]);
   t.is(a.code, 0, a.stderr);
   t.is(b.code, 0, b.stderr);
-  t.regex(a.stderr, /2 of 4 cells \(slice 0\/2\)/);
+  t.regex(a.stderr, /2 of 4 cells \(slice 0\/2, pid \d+\)/);
   t.regex(a.stderr, /--aggregate-only/);
   t.false(existsSync(join(out, 'results.csv')), 'a slice does not aggregate');
   const agg = await startPipeline(script, [grid, '--out', out, '--aggregate-only']);
