@@ -141,6 +141,8 @@ export function timeTable(s: Summary): Table {
   const byKey = new Map(s.combinations.map((c) => [comboKey(c), c]));
   const cellMs = (c: Combination | undefined) => (c ? mean(c.trainMs.map((t, i) => t + c.evalMs[i])) : NaN);
   const total = s.finished.reduce((a, r) => a + r.trainMs + r.evalMs, 0);
+  const times = (key: 'startedAt' | 'finishedAt') => s.finished.map((r) => Date.parse(r[key])).filter(Number.isFinite);
+  const wall = s.finished.length ? Math.max(...times('finishedAt')) - Math.min(...times('startedAt')) : NaN;
   return {
     title: 'Time per cell (training + evaluation, mean over seeds and data variants)',
     header: ['method', ...g.values.model],
@@ -152,6 +154,9 @@ export function timeTable(s: Summary): Table {
         return finite.length ? formatDuration(mean(finite)) : '-';
       }),
     ]),
-    note: `${s.finished.length} cells, ${formatDuration(total)} of training and evaluation in all (the sum over cells; cells run one after another in one process).`,
+    note:
+      `${s.finished.length} cells: ${formatDuration(total)} of training and evaluation summed over the cells; ` +
+      `${formatDuration(wall)} on the clock from the first cell's start to the last cell's end (slices running at once ` +
+      `overlap; a pause between sessions counts).`,
   };
 }

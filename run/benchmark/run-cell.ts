@@ -7,7 +7,7 @@
 // The suite's results are CLIP_benchmark JSON files under results/step-N/ and, all together, in cell.json.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildRunParts, runPipeline } from '../runner.ts';
 import { loadCheckpoint, latestCheckpoint, applyWeights } from '../../src/train/checkpoint-format.ts';
@@ -16,7 +16,7 @@ import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { Collective } from '../../src/distributed/collective.ts';
 import type { PipelineDeclaration } from '../declaration.ts';
 import { writeRunReport } from '../report/write-run-report.ts';
-import { cellIdentity, claimCellDirectory } from './cell-identity.ts';
+import { cellIdentity, claimCellDirectory, IDENTITY_FILE } from './cell-identity.ts';
 import { evaluateSuiteOn, withCellFields } from './evaluate-suite.ts';
 import type { GridCell } from './expand-grid.ts';
 import type { EvalSuite } from '../../src/eval/eval-suite.ts';
@@ -36,6 +36,8 @@ export interface CellRecord {
   /** Time spent evaluating the suite (step 0 + final) in the sessions that finished those evaluations. */
   evalMs: number;
   results: BenchmarkResult[];
+  /** When the cell directory was claimed (the cell's first session began) and when the cell was finished. */
+  startedAt: string;
   finishedAt: string;
 }
 
@@ -170,6 +172,7 @@ export async function runCell(cell: GridCell, o: RunCellOptions): Promise<CellOu
     trainMs: Math.round(state.elapsedMs),
     evalMs: e0.ms + eN.ms,
     results: [...e0.records, ...eN.records],
+    startedAt: (await stat(join(dir, IDENTITY_FILE))).mtime.toISOString(),
     finishedAt: new Date().toISOString(),
   };
   await writeFileAtomic(join(dir, DONE_FILE), Buffer.from(jsonWithNaN(record)));

@@ -130,7 +130,8 @@ async function finishedGrid(acc: (data: string, sup: string, seed: number) => nu
       trainMs: 1000,
       evalMs: 200,
       results,
-      finishedAt: '',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:10:00.000Z',
     };
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'cell.json'), JSON.stringify(r));
@@ -217,6 +218,7 @@ test('summary: mean ± std over seeds, DataComp average, chance, step 0; deltas 
   const md = await readFile(a.md, 'utf8');
   t.regex(md, /\| slip \| 80\.5 ± 0\.7 \| 40\.3 ± 0\.4 \| 60\.4 ± 0\.5 \| 1\.00 \|/);
   t.regex(md, /Welch's two-sided t-test/);
+  t.regex(md, /8 cells: 9\.6 s of training and evaluation summed over the cells; 10 min 0 s on the clock/);
   t.regex(
     md,
     /!\[demo-color top-1 \(%\) after training, mean ± std over seeds\]\(plots\/bars-zeroshot-classification-demo-color\.svg\)/,
