@@ -10,7 +10,8 @@
 // Every cell: batch 32 x 100 steps (3 200 samples, about one pass over the 3 000 pairs), warm-up 10, cosine; evaluated at
 // step 0 and at the end on zero-shot colour classification of the 500 held-out images (never trained on), image-text
 // retrieval and a linear probe on 250 of them.
-//   node pipelines/benchmark.ts grids/demo.ts                (the table: runs/benchmark-demo/results.md, index.html)
+//   node pipelines/benchmark.ts grids/demo.ts --parallel 2 --publish docs/benchmark-demo
+//        (two single-threaded slices at once; the table in runs/benchmark-demo/ and, without the cell links, in docs/)
 //   node pipelines/benchmark.ts grids/demo.ts --list         (which cells are done)
 import { fileURLToPath } from 'node:url';
 import { defineGrid, type SupervisionAxisValue } from '../run/benchmark/grid.ts';

@@ -34,6 +34,11 @@ export const benchmarkCommand: CommandSpec<BenchmarkArgs> = {
       help: 'run only the cells with these values (AXIS: data, model, supervision, seed, cell)',
     },
     'aggregate-only': { type: 'boolean', help: 'only (re)write the table from the finished cells' },
+    publish: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'also write the table (CSV, Markdown, HTML, plots; no links to the cells) into DIR, e.g. docs/',
+    },
     list: { type: 'boolean', help: 'list the cells and their state (done, partial, new), then exit' },
     FIELD: {
       type: 'string',

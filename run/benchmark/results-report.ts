@@ -83,7 +83,7 @@ function htmlTable(t: Table): string {
   );
 }
 
-export function resultsHtml(s: Summary, plots: Plot[]): string {
+export function resultsHtml(s: Summary, plots: Plot[], options: { cellLinks?: boolean } = {}): string {
   const deltas = deltaTables(s);
   const img = (p: Plot) => `<figure><img src="${p.file}" alt="${escapeHtml(p.title)}"></figure>`;
   const body = [
@@ -104,7 +104,9 @@ export function resultsHtml(s: Summary, plots: Plot[]): string {
       .map(img)
       .join('')}</div>`,
     `<h2>Time</h2>${htmlTable(timeTable(s))}`,
-    `<h2>Cells</h2><p>${s.finished.map((r) => `<a href="cells/${encodeURIComponent(r.key)}/report/index.html">${escapeHtml(r.key)}</a>`).join(' · ')}</p>`,
+    options.cellLinks === false
+      ? ''
+      : `<h2>Cells</h2><p>${s.finished.map((r) => `<a href="cells/${encodeURIComponent(r.key)}/report/index.html">${escapeHtml(r.key)}</a>`).join(' · ')}</p>`,
     `<p class="note">Data: <a href="results.csv">results.csv</a> (CLIP_benchmark build columns + the axes). Generated at ${new Date().toISOString()}.</p>`,
   ];
   return htmlPage(`Benchmark ${s.grid.name}`, body.join('\n'));
@@ -114,10 +116,11 @@ export async function writeResultsReport(
   s: Summary,
   plots: Plot[],
   outDir: string,
+  options: { cellLinks?: boolean } = {},
 ): Promise<{ md: string; html: string }> {
   const md = join(outDir, 'results.md');
   const html = join(outDir, 'index.html');
   await writeFile(md, resultsMarkdown(s, plots));
-  await writeFile(html, resultsHtml(s, plots));
+  await writeFile(html, resultsHtml(s, plots, options));
   return { md, html };
 }

@@ -5,6 +5,7 @@
 // `--aggregate-only` merges. Under mpirun/srun every rank runs the same cells data-parallel; rank 0 evaluates and
 // writes. Any other --field value (e.g. --steps 20, --backend cpu) is applied to every cell; the axes' fields are not.
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initBackend } from '../../src/backend.ts';
@@ -35,6 +36,8 @@ export interface BenchmarkArgs {
   parallel: number;
   only: string[];
   aggregateOnly: boolean;
+  /** Also write the table (CSV, Markdown, HTML, plots; no cell links) into this directory, e.g. docs/. */
+  publish?: string;
   list: boolean;
   overrides: Array<[string, unknown]>;
 }
@@ -57,6 +60,7 @@ export function parseBenchmarkArgs(argv: string[]): BenchmarkArgs {
     if (flag === '--aggregate-only') a.aggregateOnly = true;
     else if (flag === '--list') a.list = true;
     else if (flag === '--out') a.out = take();
+    else if (flag === '--publish') a.publish = take();
     else if (flag === '--cell') a.slice = parseSlice(take());
     else if (flag === '--only') a.only.push(take());
     else if (flag === '--parallel') {
@@ -144,7 +148,7 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
   }
   if (args.aggregateOnly) {
     if (!lead) return 0;
-    return (await aggregateAndReport(grid, log)) ? 3 : 0;
+    return (await aggregateAndReport(grid, log, args.publish)) ? 3 : 0;
   }
   await preflight(grid, selected);
   if (args.parallel > 1) return runParallel(args, grid, io);
@@ -172,7 +176,7 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
     log(
       `[benchmark] slice done; when every slice is done: node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
     );
-  else if (lead) await aggregateAndReport(grid, log);
+  else if (lead) await aggregateAndReport(grid, log, args.publish);
   return failed.length ? 1 : 0;
 }
 
@@ -190,7 +194,7 @@ async function runParallel(args: BenchmarkArgs, grid: ExpandedGrid, io: Benchmar
   const failed = codes.map((c, i) => [c, i]).filter(([c]) => c !== 0);
   if (failed.length)
     io.log(`[benchmark] ${failed.map(([c, i]) => `slice ${i}/${args.parallel} exited with ${c}`).join('; ')}`);
-  await aggregateAndReport(grid, io.log);
+  await aggregateAndReport(grid, io.log, args.publish);
   return failed.length ? 1 : 0;
 }
 
@@ -261,8 +265,13 @@ async function runCells(
 }
 
 /** Writes the table from the finished cells; returns how many cells are missing. */
-async function aggregateAndReport(grid: ExpandedGrid, log: (line: string) => void): Promise<number> {
+async function aggregateAndReport(grid: ExpandedGrid, log: (line: string) => void, publish?: string): Promise<number> {
   const a = await aggregate(grid);
+  if (publish) {
+    await mkdir(publish, { recursive: true });
+    const p = await aggregate(grid, publish);
+    log(`[benchmark] published the table: ${p.csv}, ${p.md}, ${p.html}`);
+  }
   const s = a.summary;
   if (s.missing.length)
     log(

@@ -228,6 +228,11 @@ test('summary: mean ± std over seeds, DataComp average, chance, step 0; deltas 
   t.regex(html, /href="cells\/clean_base_clip_s0\/report\/index\.html"/);
   for (const f of ['bars-average.svg', 'loss-clean-base.svg', 'eval-noisy-base.svg'])
     t.true(existsSync(join(out, 'plots', f)), f);
+  // published elsewhere (docs/): the same table, without links to the cells' run reports
+  const pub = await aggregate(g, join(out, 'pub'));
+  t.is(await readFile(pub.csv, 'utf8'), csv);
+  t.notRegex(await readFile(pub.html, 'utf8'), /href="cells\//);
+  t.true(existsSync(join(out, 'pub', 'plots', 'bars-average.svg')));
   const loss = await readFile(join(out, 'plots', 'loss-clean-base.svg'), 'utf8');
   t.is((loss.match(/<polyline /g) ?? []).length, 2, 'one curve per method (seeds averaged)');
   await rm(out, { recursive: true, force: true });
