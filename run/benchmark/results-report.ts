@@ -13,7 +13,9 @@ function facts(s: Summary): string[] {
   const budgets = new Set(g.cells.map((c) => `${c.declaration.optim.batchSize}x${c.declaration.optim.steps}`));
   const out = [
     `${s.finished.length} of ${g.cells.length} cells finished` +
-      (s.missing.length ? ` — INCOMPLETE, missing: ${s.missing.join(', ')}` : '') +
+      (s.missing.length
+        ? ` — INCOMPLETE, missing: ${s.missing.slice(0, 10).join(', ')}${s.missing.length > 10 ? ` and ${s.missing.length - 10} more` : ''}`
+        : '') +
       '.',
     `Axes: data ${g.values.data.join(' / ')}; model ${g.values.model.join(' / ')}; method ${g.values.supervision.join(' / ')}; seeds ${g.seeds.join(', ')}. Baselines: ${g.values.supervision.length > 1 ? `method ${g.baseline.supervision}` : ''}${g.values.data.length > 1 ? `, data ${g.baseline.data}` : ''}${g.values.model.length > 1 ? `, model ${g.baseline.model}` : ''}.`,
   ];

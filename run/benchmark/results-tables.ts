@@ -20,51 +20,54 @@ export interface Table {
 
 const axisLabel = { supervision: 'method', data: 'data', model: 'model' } as const;
 
+/** The (data, tower) columns of the paper-style tables, labelled by what varies. */
+function dataModelColumns(s: Summary): Array<{ data: string; model: string; label: string }> {
+  const g = s.grid;
+  return g.values.data.flatMap((data) =>
+    g.values.model.map((model) => ({
+      data,
+      model,
+      label:
+        [g.values.data.length > 1 ? data : '', g.values.model.length > 1 ? model : ''].filter(Boolean).join(' · ') ||
+        'all',
+    })),
+  );
+}
+
+/** One table per task (and the average over tasks): rows methods, columns data x tower. */
 export function paperTables(s: Summary): Table[] {
   const g = s.grid;
   const byKey = new Map(s.combinations.map((c) => [comboKey(c), c]));
-  const multiColumn = s.allColumns.length > 1;
-  const header = [
-    'method',
-    ...g.values.model.flatMap((m) => s.allColumns.map((c) => (multiColumn ? `${m} · ${c.label}` : `${m}`))),
-    'avg rank',
-  ];
-  return g.values.data.map((data) => {
+  const columns = dataModelColumns(s);
+  return s.allColumns.map((col) => {
     const rows = g.values.supervision.map((sup) => [
       sup,
-      ...g.values.model.flatMap((model) =>
-        s.allColumns.map((col) => formatMeanStd(byKey.get(comboKey({ data, model, supervision: sup }))?.final[col.id])),
-      ),
-      Number.isFinite(s.ranks[data]?.[sup]) ? s.ranks[data][sup].toFixed(2) : '-',
+      ...columns.map((c) => formatMeanStd(byKey.get(comboKey({ ...c, supervision: sup }))?.final[col.id])),
+      Number.isFinite(s.ranks[col.id]?.[sup]) ? s.ranks[col.id][sup].toFixed(2) : '-',
     ]);
     const initial = [
       'untrained (step 0)',
-      ...g.values.model.flatMap((model) =>
-        s.allColumns.map((col) =>
-          formatMeanStd(
-            g.values.supervision.flatMap(
-              (sup) => byKey.get(comboKey({ data, model, supervision: sup }))?.initial[col.id] ?? [],
-            ),
-          ),
+      ...columns.map((c) =>
+        formatMeanStd(
+          g.values.supervision.flatMap((sup) => byKey.get(comboKey({ ...c, supervision: sup }))?.initial[col.id] ?? []),
         ),
       ),
       '',
     ];
+    const chanceValue = col.id === 'average' ? mean(s.columns.map((x) => s.chance[x.id] ?? NaN)) : s.chance[col.id];
     const chance = [
       'chance',
-      ...g.values.model.flatMap(() =>
-        s.allColumns.map((col) => {
-          const c = col.id === 'average' ? mean(s.columns.map((x) => s.chance[x.id] ?? NaN)) : s.chance[col.id];
-          return c !== undefined && Number.isFinite(c) ? (100 * c).toFixed(1) : '-';
-        }),
+      ...columns.map(() =>
+        chanceValue !== undefined && Number.isFinite(chanceValue) ? (100 * chanceValue).toFixed(1) : '-',
       ),
       '',
     ];
     return {
-      title: `${g.values.data.length > 1 ? `data: ${data}` : 'results'} — ${s.columns.length === 1 ? s.columns[0].label : 'main metric'} (%) at the end of training, mean ± std over seeds`,
-      header,
+      title: `${col.id === 'average' ? 'Average over the tasks (DataComp-style aggregate of the main metrics)' : col.label} (%) at the end of training, mean ± std over seeds`,
+      header: ['method', ...columns.map((c) => c.label), 'avg rank'],
       rows,
       footer: [initial, chance],
+      note: 'untrained: the model at step 0 (mean over the methods and seeds of the column); avg rank: over the columns (1 = best).',
     };
   });
 }
@@ -130,7 +133,7 @@ export function rankTable(s: Summary): Table {
     (a, b) => (s.overallRanks[a] ?? Infinity) - (s.overallRanks[b] ?? Infinity),
   );
   return {
-    title: 'Average rank of each method over every tower, data variant and task (1 = best)',
+    title: 'Average rank of each method over every data variant, tower and task (1 = best)',
     header: ['method', 'average rank'],
     rows: sups.map((sup) => [sup, Number.isFinite(s.overallRanks[sup]) ? s.overallRanks[sup].toFixed(2) : '-']),
   };

@@ -66,9 +66,9 @@ export interface Summary {
   finished: CellRecord[];
   missing: string[];
   deltas: Delta[];
-  /** data value -> supervision -> average rank over (model, column). */
+  /** column id -> supervision -> average rank over the (data, model) columns of that task. */
   ranks: Record<string, Record<string, number>>;
-  /** supervision -> average rank over every (data, model, column). */
+  /** supervision -> average rank over every (data, model, task). */
   overallRanks: Record<string, number>;
 }
 
@@ -155,23 +155,23 @@ export function summarize(grid: ExpandedGrid, records: Map<string, CellRecord>):
     }
   }
 
+  // each method's average rank over the (data, tower) columns of a task, and over every task's columns
   const ranks: Record<string, Record<string, number>> = {};
   const overall: Record<string, Record<string, number>> = {};
-  for (const data of grid.values.data) {
+  for (const col of allColumns) {
     const table: Record<string, Record<string, number>> = {};
     for (const sup of grid.values.supervision) {
       table[sup] = {};
       overall[sup] ??= {};
-      for (const model of grid.values.model) {
-        const c = find({ data, model, supervision: sup });
-        for (const col of columns) {
+      for (const data of grid.values.data)
+        for (const model of grid.values.model) {
+          const c = find({ data, model, supervision: sup });
           const v = c ? mean(c.final[col.id] ?? []) : NaN;
-          table[sup][`${model}|${col.id}`] = v;
-          overall[sup][`${data}|${model}|${col.id}`] = v;
+          table[sup][`${data}|${model}`] = v;
+          if (col.id !== 'average') overall[sup][`${data}|${model}|${col.id}`] = v;
         }
-      }
     }
-    ranks[data] = averageRanks(table);
+    ranks[col.id] = averageRanks(table);
   }
   return {
     grid,
