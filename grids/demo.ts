@@ -7,9 +7,9 @@
 //            first use): "data quality matters"
 //   seeds    2 where each finding is tested on the ViT (every method on clean and on noisy data with the full text
 //            tower, and with the curtailed one on clean data), 1 for the rest
-// Every cell: batch 32 x 100 steps (3 200 samples, about one pass over the 3 000 pairs), warm-up 10, cosine; evaluated at
-// step 0 and at the end on zero-shot colour classification of the 500 held-out images (never trained on), image-text
-// retrieval and a linear probe on 250 of them.
+// Every cell: batch 32 x 100 steps (3 200 samples, about one pass over the 3 000 pairs), warm-up 10, cosine;
+// evaluated at step 0 and at the end on zero-shot colour classification of the 500 held-out images (never trained
+// on), image-text retrieval and a linear probe on 250 of them.
 //   node pipelines/benchmark.ts grids/demo.ts --parallel 2 --publish docs/benchmark-demo
 //        (two single-threaded slices at once; the table in runs/benchmark-demo/ and, without the cell links, in docs/)
 //   node pipelines/benchmark.ts grids/demo.ts --list         (which cells are done)

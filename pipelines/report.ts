@@ -11,7 +11,8 @@ if (isMain(import.meta))
     {
       usage: ['RUN_DIR', 'RUN_DIR RUN_DIR... [--out DIR]'],
       about:
-        'The report of a training run (loss and its parts, lr, logit scale, evaluations, wall time over every session of ' +
+        'The report of a training run (loss and its parts, lr, logit scale, evaluations, wall time over every ' +
+        'session of ' +
         'a resumed run), or several runs compared: one curve per run in each plot (loss, lr, temperature, every ' +
         'zero-shot, retrieval and linear-probe metric), their facts and CLIP_benchmark results in one page.',
       positionals: true,

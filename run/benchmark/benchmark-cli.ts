@@ -7,12 +7,16 @@ import { parseBenchmarkArgs, type BenchmarkArgs } from './run-benchmark.ts';
 import { GridError } from './expand-grid.ts';
 
 export const benchmarkCommand: CommandSpec<BenchmarkArgs> = {
-  usage:
-    'GRID [--out DIR] [--cell i/N | --parallel P] [--only AXIS=V[,V]]... [--aggregate-only] [--list] [--FIELD VALUE]...',
+  usage: [
+    'GRID [--out DIR] [--cell i/N | --parallel P] [--only AXIS=V[,V]]... [--FIELD VALUE]...',
+    'GRID [--out DIR] --aggregate-only [--publish DIR]',
+    'GRID [--out DIR] --list',
+  ],
   about:
-    'Trains every cell of a benchmark grid (data x model x method x seeds; GRID is a grid file such as grids/demo.ts), ' +
-    "evaluates each at step 0 and at the end with the grid's suite, and writes OUT/results.csv (clip_benchmark build's " +
-    'columns + the axes), OUT/results.md, OUT/index.html and OUT/plots/. Rerun the same command after a kill: finished ' +
+    'Trains every cell of a benchmark grid (data x model x method x seeds; GRID is a grid file such as ' +
+    "grids/demo.ts), evaluates each at step 0 and at the end with the grid's suite, and writes OUT/results.csv " +
+    "(clip_benchmark build's columns + the axes), OUT/results.md, OUT/index.html and OUT/plots/. Rerun the same " +
+    'command after a kill: finished ' +
     'cells are skipped and a partial one resumes from its latest checkpoint.',
   positionals: true,
   options: {

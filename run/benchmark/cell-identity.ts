@@ -74,7 +74,8 @@ export async function claimCellDirectory(dir: string, identity: Record<string, u
     const d = firstDifference(recorded, JSON.parse(JSON.stringify(identity)));
     if (d)
       throw new Error(
-        `${dir} holds a cell made by a different declaration (${d.path}: ${JSON.stringify(d.was)} there, ${JSON.stringify(d.now)} now): ` +
+        `${dir} holds a cell made by a different declaration ` +
+          `(${d.path}: ${JSON.stringify(d.was)} there, ${JSON.stringify(d.now)} now): ` +
           `use another --out, or remove that directory`,
       );
     return;

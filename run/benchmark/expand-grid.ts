@@ -44,7 +44,7 @@ export interface ExpandedGrid {
 
 /** Names of axis values become parts of directory names: letters, digits, '.', '-' (no '_', the key separator). */
 const VALUE_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
-/** The model fields that make the architecture: a swapped-in model value brings its own (the base's do not carry over). */
+/** The model fields that make the architecture: a swapped-in model value brings its own (the base's stay behind). */
 export const ARCHITECTURE_FIELDS = ['preset', 'embedDim', 'vision', 'text'];
 /** The fields that make the budget: every cell trains the same samples with the same schedule. */
 export const BUDGET_FIELDS = ['batchSize', 'steps', 'totalSteps', 'warmupSteps'] as const;
@@ -259,7 +259,8 @@ export function expandGrid(grid: GridDeclaration, out?: string): ExpandedGrid {
               if (!grid.budgetPerCell && (BUDGET_FIELDS as readonly string[]).includes(k))
                 throw new GridError(
                   `${from}.${k}`,
-                  `changes the budget; every cell gets the base's batch, steps and schedule unless the grid sets budgetPerCell: true`,
+                  "changes the budget; every cell gets the base's batch, steps and schedule " +
+                    'unless the grid sets budgetPerCell: true',
                 );
               d.optim = { ...(d.optim ?? {}), [k]: v };
               optimFrom.set(k, from);
@@ -302,7 +303,7 @@ export function parseSlice(spec: string): { index: number; count: number } {
   return { index, count };
 }
 
-/** `--only axis=value[,value]` filters (AND across flags, OR within one); axis is data, model, supervision, seed or cell. */
+/** `--only axis=value[,value]` filters (AND across flags, OR within one): data, model, supervision, seed or cell. */
 export function selectCells(
   grid: ExpandedGrid,
   options: { only?: string[]; slice?: { index: number; count: number } },
@@ -321,7 +322,8 @@ export function selectCells(
     if (!['data', 'model', 'supervision', 'seed', 'cell'].includes(axis) || wanted.length === 0)
       throw new GridError(
         '',
-        `--only must be AXIS=VALUE[,VALUE] with AXIS one of data, model, supervision, seed, cell; got ${JSON.stringify(f)}`,
+        '--only must be AXIS=VALUE[,VALUE] with AXIS one of data, model, supervision, seed, cell; ' +
+          `got ${JSON.stringify(f)}`,
       );
     const known =
       axis === 'seed'

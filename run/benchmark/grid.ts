@@ -6,7 +6,8 @@
 //                                                            non-architecture fields (normalisation, bnGhostSize) stay
 //   seeds        the seeds every (data, supervision, model) combination is trained with
 // Every cell gets the base's budget (batch, steps, schedule) unless the grid says `budgetPerCell: true`. A grid file
-// is a module whose default export is a GridDeclaration (see grids/demo.ts); `node pipelines/benchmark.ts FILE` runs it.
+// is a module whose default export is a GridDeclaration (see grids/demo.ts); `node pipelines/benchmark.ts FILE` runs
+// it.
 import type {
   DataDeclaration,
   DeepPartial,
@@ -20,7 +21,7 @@ import type { EvalSuite, EvalSuiteInput } from '../../src/eval/eval-suite.ts';
 export type DataAxisValue =
   | string
   | (DeepPartial<DataDeclaration> & {
-      /** Makes the variant's shards when they are missing (e.g. a corrupted copy of a clean set); must be idempotent. */
+      /** Makes the variant's shards when missing (e.g. a corrupted copy of a clean set); must be idempotent. */
       prepare?: () => Promise<void>;
     });
 

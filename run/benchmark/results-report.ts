@@ -11,23 +11,30 @@ function facts(s: Summary): string[] {
   const g = s.grid;
   const d = g.cells[0]?.declaration;
   const budgets = new Set(g.cells.map((c) => `${c.declaration.optim.batchSize}x${c.declaration.optim.steps}`));
+  const missing = s.missing.length
+    ? ` — INCOMPLETE, missing: ${s.missing.slice(0, 10).join(', ')}` +
+      (s.missing.length > 10 ? ` and ${s.missing.length - 10} more` : '')
+    : '';
+  const baselines = (['supervision', 'data', 'model'] as const)
+    .filter((a) => g.values[a].length > 1)
+    .map((a) => `${a === 'supervision' ? 'method' : a} ${g.baseline[a]}`);
   const out = [
-    `${s.finished.length} of ${g.cells.length} cells finished` +
-      (s.missing.length
-        ? ` — INCOMPLETE, missing: ${s.missing.slice(0, 10).join(', ')}${s.missing.length > 10 ? ` and ${s.missing.length - 10} more` : ''}`
-        : '') +
-      '.',
-    `Axes: data ${g.values.data.join(' / ')}; model ${g.values.model.join(' / ')}; method ${g.values.supervision.join(' / ')}; seeds ${g.seeds.join(', ')}. Baselines: ${g.values.supervision.length > 1 ? `method ${g.baseline.supervision}` : ''}${g.values.data.length > 1 ? `, data ${g.baseline.data}` : ''}${g.values.model.length > 1 ? `, model ${g.baseline.model}` : ''}.`,
+    `${s.finished.length} of ${g.cells.length} cells finished${missing}.`,
+    `Axes: data ${g.values.data.join(' / ')}; model ${g.values.model.join(' / ')}; ` +
+      `method ${g.values.supervision.join(' / ')}; seeds ${g.seeds.join(', ')}.` +
+      (baselines.length ? ` Baselines: ${baselines.join(', ')}.` : ''),
   ];
-  if (d)
+  if (d) {
+    const o = d.optim;
     out.push(
       budgets.size === 1
-        ? `Budget of every cell: batch ${d.optim.batchSize} x ${d.optim.steps} steps = ${d.optim.batchSize * d.optim.steps} samples seen, warm-up ${d.optim.warmupSteps} of ${d.optim.totalSteps} scheduled steps, peak lr ${d.optim.peakLr} (unless a method sets its own).`
+        ? `Budget of every cell: batch ${o.batchSize} x ${o.steps} steps = ${o.batchSize * o.steps} samples seen, ` +
+            `warm-up ${o.warmupSteps} of ${o.totalSteps} scheduled steps, peak lr ${o.peakLr} (unless a method sets its own).`
         : `Budgets differ per cell (the grid sets budgetPerCell): ${[...budgets].join(', ')} (batch x steps).`,
     );
-  out.push(
-    `Evaluation suite (every cell, at step 0 and at the end): ${s.columns.map((c) => `${c.dataset} (${c.task})`).join(', ')}.`,
-  );
+  }
+  const suite = s.columns.map((c) => `${c.dataset} (${c.task})`).join(', ');
+  out.push(`Evaluation suite (every cell, at step 0 and at the end): ${suite}.`);
   return out;
 }
 
@@ -69,8 +76,9 @@ export function resultsMarkdown(s: Summary, plots: Plot[]): string {
   parts.push(
     '## Files',
     '',
-    '`results.csv`: one row per cell (one seed), step (0 and the last), task and dataset, in the columns `clip_benchmark build` writes plus the axes. ' +
-      '`cells/<key>/`: each cell is a run directory (metrics.jsonl, checkpoints/, report/, results/step-N/ with CLIP_benchmark JSON per task and dataset, cell.json).',
+    '`results.csv`: one row per cell (one seed), step (0 and the last), task and dataset, in the columns ' +
+      '`clip_benchmark build` writes plus the axes. `cells/<key>/`: each cell is a run directory (metrics.jsonl, ' +
+      'checkpoints/, report/, results/step-N/ with CLIP_benchmark JSON per task and dataset, cell.json).',
     '',
   );
   return parts.join('\n');

@@ -63,11 +63,15 @@ export function paperTables(s: Summary): Table[] {
       '',
     ];
     return {
-      title: `${col.id === 'average' ? 'Average over the tasks (DataComp-style aggregate of the main metrics)' : col.label} (%) at the end of training, mean ± std over seeds`,
+      title:
+        `${col.id === 'average' ? 'Average over the tasks (DataComp-style aggregate of the main metrics)' : col.label} ` +
+        '(%) at the end of training, mean ± std over seeds',
       header: ['method', ...columns.map((c) => c.label), 'avg rank'],
       rows,
       footer: [initial, chance],
-      note: 'untrained: the model at step 0 (mean over the methods and seeds of the column); avg rank: over the columns (1 = best).',
+      note:
+        'untrained: the model at step 0 (mean over the methods and seeds of the column); ' +
+        'avg rank: over the columns (1 = best).',
     };
   });
 }
@@ -123,7 +127,8 @@ export function deltaTables(s: Summary): Table[] {
 }
 
 export const NOISE_RULE =
-  `≈ marks a difference within seed noise: Welch's two-sided t-test over the seeds of the two cells gives p ≥ ${NOISE_ALPHA} ` +
+  "≈ marks a difference within seed noise: Welch's two-sided t-test over the seeds of the two cells gives " +
+  `p ≥ ${NOISE_ALPHA} ` +
   `(each cell's seeds are independent runs; Welch's test does not assume both cells are equally stable). ` +
   `? marks a difference that cannot be tested (a side has fewer than 2 seeds). With 2 seeds a side the test needs a ` +
   `difference of about 4-13 standard errors, so ≈ means "these seeds cannot tell them apart", not "equal".`;
@@ -159,7 +164,8 @@ export function timeTable(s: Summary): Table {
     ]),
     note:
       `${s.finished.length} cells: ${formatDuration(total)} of training and evaluation summed over the cells; ` +
-      `${formatDuration(wall)} on the clock from the first cell's start to the last cell's end (slices running at once ` +
+      `${formatDuration(wall)} on the clock from the first cell's start to the last cell's end ` +
+      '(slices running at once ' +
       `overlap; a pause between sessions counts).`,
   };
 }

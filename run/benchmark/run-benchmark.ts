@@ -174,7 +174,8 @@ export async function runBenchmark(args: BenchmarkArgs, io: BenchmarkIo): Promis
   if (failed.length) log(`[benchmark] ${failed.length} cell(s) failed: ${failed.join(', ')}`);
   if (args.slice)
     log(
-      `[benchmark] slice done; when every slice is done: node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
+      '[benchmark] slice done; when every slice is done: ' +
+        `node pipelines/benchmark.ts ${args.gridFile} --out ${grid.out} --aggregate-only`,
     );
   else if (lead) await aggregateAndReport(grid, log, args.publish);
   return failed.length ? 1 : 0;
@@ -246,7 +247,8 @@ async function runCells(
         const final = outcome.record?.results.filter((r) => r.step === outcome.record!.steps) ?? [];
         const scores = final.map((r) => `${r.dataset} ${(100 * mainValue(r)).toFixed(1)}%`).join(', ');
         log(
-          `[benchmark] ${n} ${cell.key}: done in ${formatDuration(performance.now() - t0)}${scores ? ` — ${scores}` : ''}`,
+          `[benchmark] ${n} ${cell.key}: done in ${formatDuration(performance.now() - t0)}` +
+            (scores ? ` — ${scores}` : ''),
         );
       }
     } catch (err) {
@@ -275,7 +277,8 @@ async function aggregateAndReport(grid: ExpandedGrid, log: (line: string) => voi
   const s = a.summary;
   if (s.missing.length)
     log(
-      `[benchmark] INCOMPLETE: ${s.missing.length} of ${grid.cells.length} cells not finished (${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', …' : ''})`,
+      `[benchmark] INCOMPLETE: ${s.missing.length} of ${grid.cells.length} cells not finished ` +
+        `(${s.missing.slice(0, 8).join(', ')}${s.missing.length > 8 ? ', …' : ''})`,
     );
   log(`[benchmark] ${s.finished.length} cells -> ${a.csv}, ${a.md}, ${a.html}`);
   return s.missing.length;

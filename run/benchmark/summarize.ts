@@ -1,6 +1,7 @@
 // From the finished cells of a grid to the numbers of the benchmark table: per (data, model, supervision)
 // combination the seeds' main metric for every suite task (and their DataComp-style average), mean ± std over
-// seeds (the average over tasks is DataComp's aggregate: the mean of the main metrics), deltas against each axis's baseline with Welch's t-test over seeds, average ranks of the methods.
+// seeds (the average over tasks is DataComp's aggregate: the mean of the main metrics), deltas against each axis's
+// baseline with Welch's t-test over seeds, average ranks of the methods.
 import { mean, sampleStd, welchTTest, averageRanks } from '../../src/report/seed-statistics.ts';
 import { mainMetric } from '../../src/eval/aggregate-score.ts';
 import type { BenchmarkResult } from '../../src/eval/results.ts';

@@ -62,7 +62,7 @@ test('cells: every combination in a fixed order with stable readable keys under 
   t.is(expandGrid(grid()).out, 'runs/benchmark-g');
 });
 
-test('axis values apply without touching each other; a swapped-in method does not inherit another method`s options', (t) => {
+test('axes apply without touching each other; a swapped-in method does not inherit another`s options', (t) => {
   const g = expandGrid(grid(), '/out');
   const at = (key: string) => g.cells.find((c) => c.key === key)!.declaration;
   // supervision: replaced whole (the base's declip queueSize does not follow clip or slip)

@@ -159,7 +159,7 @@ async function finishedGrid(acc: (data: string, sup: string, seed: number) => nu
   return { g, out };
 }
 
-test('summary: mean ± std over seeds, DataComp average, chance, step 0; deltas with the seed-noise mark; ranks', async (t) => {
+test('summary: mean ± std, DataComp average, chance, step 0; deltas with the seed-noise mark; ranks', async (t) => {
   // slip beats clip clearly on clean data (tight seeds), barely on noisy data (spread seeds)
   const table: Record<string, number[]> = {
     'clean clip': [0.6, 0.62],
@@ -242,7 +242,7 @@ test('summary: mean ± std over seeds, DataComp average, chance, step 0; deltas 
   await rm(out, { recursive: true, force: true });
 });
 
-test('an incomplete grid: finished cells are tabled, the missing ones named; one seed leaves differences untested', async (t) => {
+test('an incomplete grid: finished cells tabled, missing ones named; one seed leaves a difference untested', async (t) => {
   const { g, out } = await finishedGrid((_d, sup) => (sup === 'clip' ? 0.5 : 0.6));
   await rm(join(out, 'cells', 'noisy_base_slip_s1'), { recursive: true });
   await rm(join(out, 'cells', 'noisy_base_clip_s1'), { recursive: true });

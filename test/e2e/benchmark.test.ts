@@ -34,7 +34,7 @@ test.after.always(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-test('a clean run trains every cell and writes the CSV, the Markdown table, the HTML page and per-cell run directories', async (t) => {
+test('a clean run trains every cell and writes the CSV, the Markdown and HTML tables and the run directories', async (t) => {
   t.is(clean.run.code, 0, clean.run.stderr);
   const lines = clean.csv.trim().split('\n');
   t.is(lines.length, 1 + keys.length * 2, 'header + one row per cell x step (0 and the last)');
@@ -86,7 +86,7 @@ test('a clean run trains every cell and writes the CSV, the Markdown table, the 
   t.is((again.stderr.match(/ done$/gm) ?? []).length, keys.length, again.stderr);
 });
 
-test('killed with SIGKILL at several moments and rerun, it completes only what was missing; the CSV equals the clean run', async (t) => {
+test('SIGKILL at several moments, rerun: only what was missing is done; the CSV equals the clean run', async (t) => {
   const out = await tempOut('killed');
   const killWhen = (re: RegExp) => (chunk: string, child: import('node:child_process').ChildProcess) => {
     if (re.test(chunk) && child.exitCode === null) child.kill('SIGKILL');

@@ -135,7 +135,7 @@ test('the wall time of a resumed run adds up every session, the killed ones too'
   await rm(root, { recursive: true, force: true });
 });
 
-test('a partial last line (a process killed mid-write) is ignored; damage elsewhere is an error naming the line', async (t) => {
+test('a partial last line (a kill mid-write) is ignored; damage elsewhere is an error naming the line', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'report-'));
   const dir = await runDir(root, 'r', metricsLines([[1, 3, false]]));
   await writeFile(join(dir, 'metrics.jsonl'), (await readFile(join(dir, 'metrics.jsonl'), 'utf8')) + '{"type":"st');
@@ -145,7 +145,7 @@ test('a partial last line (a process killed mid-write) is ignored; damage elsewh
   await rm(root, { recursive: true, force: true });
 });
 
-test('several runs compared: one curve per run in every plot, retrieval and linear probe included, results and wall times in the page', async (t) => {
+test('several runs compared: one curve per run per plot, retrieval and linear probe, results, wall times', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'compare-'));
   const a = await runDir(root, 'clip', metricsLines([[1, 40, true]]));
   const b = await runDir(
