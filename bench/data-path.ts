@@ -1,9 +1,9 @@
 // Data-path benchmark: webdataset shards made from ../shared/data/flickr8k-1k (1000 real photos, written with
-// stages/webdataset/write-shards.ts into a temp dir) -> readShards -> decodeViews (piscina + sharp) -> collated batches of 32
-// ([B, H, W, 3] float32 per view, like torch's default_collate) -> drain. Reports samples/s and cores used
-// (process CPU time / wall time) for two MoCo-v2 224x224 views (float conversion in the workers and on the main
-// thread) and the single-view eval transform, next to reference/data_path_bench.py (torch DataLoader, 2 workers,
-// the same views, python tarfile over the same shards) and the ratio.
+// stages/webdataset/write-shards.ts into a temp dir) -> readShards -> decodeViews (piscina + sharp) -> collated batches
+// of 32 ([B, H, W, 3] float32 per view, like torch's default_collate) -> drain. Reports samples/s and cores used
+// (process CPU time / wall time) for two MoCo-v2 224x224 views (float conversion in the workers and on the main thread)
+// and the single-view eval transform, next to reference/data_path_bench.py (torch DataLoader, 2 workers, the same
+// views, python tarfile over the same shards) and the ratio.
 // Usage: node bench/data-path.ts [--repeats 2] [--size 224] [--no-python]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -124,7 +124,9 @@ function runPython(shards: string[], views: 'mocov2' | 'eval'): Run {
 
 const best = (runs: Run[]) => runs.reduce((a, b) => (b.samplesPerS > a.samplesPerS ? b : a));
 const fmt = (r: Run) =>
-  `${r.samplesPerS.toFixed(1).padStart(7)} samples/s  ${r.cores.toFixed(2)} cores  ${(r.samplesPerS / r.cores).toFixed(1).padStart(6)} samples/cpu-s  (${r.samples} samples in ${r.seconds.toFixed(2)} s)`;
+  `${r.samplesPerS.toFixed(1).padStart(7)} samples/s  ${r.cores.toFixed(2)} cores  ` +
+  `${(r.samplesPerS / r.cores).toFixed(1).padStart(6)} samples/cpu-s  (${r.samples} samples in ` +
+  `${r.seconds.toFixed(2)} s)`;
 
 const loadBefore = loadavg();
 const dir = mkdtempSync(join(tmpdir(), 'clip-bench-data-path-'));
@@ -132,7 +134,8 @@ const pool = createImagePool();
 try {
   const shards = await makeShards(dir);
   console.log(
-    `# data path: ${shards.length} shards, flickr8k-1k, views ${size}x${size}, pool ${pool.size} workers, best of ${repeats}`,
+    `# data path: ${shards.length} shards, flickr8k-1k, views ${size}x${size}, pool ${pool.size} workers, ` +
+      `best of ${repeats}`,
   );
   const two = [viewPresets.mocov2(size), viewPresets.mocov2(size)];
   const evalView = [viewPresets.eval(size)];

@@ -6,14 +6,18 @@
 //              against the prompt-ensemble classifier (built from the cifar10 prompts of
 //              ../shared/data/zero-shot/classnames-and-templates.json, inside the timed run as the pipeline does).
 //              Model: preset tiny (ViT 32px + text 2x64), vocab fixtures/demo/vocab.txt.gz, context 32, random init.
+//  eval-view   the data pass alone (no model) at 224px over the first --view-images distinct images of
+//              ../shared/data/flickr8k-1k: read + decode + eval transform (resize shorter side to 256, centre crop 224,
+//              normalise) + batching, in the image worker pool; PyTorch: PIL + torchvision in a DataLoader.
+//              Best of --repeats runs per side, interleaved.
 //  vit-b32     the ViT-B/32 224px image tower (+ tiny text tower) on the first --vit-images distinct images of
 //              ../shared/data/flickr8k-1k/captions.txt: decode + eval transform (resize shorter side to 256, centre crop
 //              224: clip-bench's ONECROP eval preset) -> L2-normalised image embeddings (src/eval/image-features.ts).
 //
 // Each side, after one untimed warm-up forward of the image tower, runs two timed passes over the images: `data`
 // (decode + transform + batching only, no model) and `full` (the real evaluation, data feeding the model), the latter
-// split into classifier build, time spent waiting for the next batch (our side: the main thread decoding and
-// transforming; sharp decodes on libuv threads), and model forward + scoring time. images/s = images / full seconds.
+// split into classifier build, time spent waiting for the next batch (our side: files read on the main thread,
+// decode + transform in the image worker pool), and model forward + scoring time. images/s = images / full seconds.
 // PyTorch runs after tfjs, never concurrently, once per --torch-workers value (DataLoader worker processes;
 // 0 = in-process) and --torch-threads value (torch.set_num_threads, default 2), PIL decode + torchvision transforms.
 // PyTorch runs with OMP_WAIT_POLICY=PASSIVE unless the environment sets it: Debian's torch 1.13 (libgomp + OpenBLAS
@@ -22,7 +26,8 @@
 // Run time on this 2-core box: zero-shot ~30 s, vit-b32 ~4 min (our ViT-B/32 forward is ~3 img/s; --vit-images 256
 // halves it); run them separately with --only. Other load on the box skews both sides (the load average is printed).
 //
-// Usage: node bench/eval.ts [--only zero-shot|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
+// Usage: node bench/eval.ts [--only zero-shot|eval-view|vit-b32] [--batch-size 256] [--vit-images 512] [--vit-batch-size 32]
+//                           [--view-images 1000] [--repeats 2]
 //                           [--torch-workers 0,2] [--torch-threads 2] [--vit-torch-workers 2] [--vit-torch-threads 2]
 //                           [--no-torch] [--backend wasm]
 import * as tf from '@tensorflow/tfjs';
@@ -56,6 +61,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'batch-size': { type: 'string', default: '256' },
     'vit-images': { type: 'string', default: '512' },
+    'view-images': { type: 'string', default: '1000' },
+    repeats: { type: 'string', default: '2' },
     'vit-batch-size': { type: 'string', default: '32' },
     'torch-workers': { type: 'string', default: '0,2' },
     'vit-torch-workers': { type: 'string', default: '2' },
@@ -72,11 +79,14 @@ const int = (name: string): number => {
     throw new Error(`--${name} must be a positive integer, got ${args[name as keyof typeof args]}`);
   return n;
 };
-if (args.only !== undefined && args.only !== 'zero-shot' && args.only !== 'vit-b32')
-  throw new Error(`--only must be zero-shot or vit-b32, got ${args.only}`);
+const scenarioNames = ['zero-shot', 'eval-view', 'vit-b32'];
+if (args.only !== undefined && !scenarioNames.includes(args.only))
+  throw new Error(`--only must be one of ${scenarioNames.join(', ')}, got ${args.only}`);
 const batchSize = int('batch-size'),
   vitImages = int('vit-images'),
-  vitBatchSize = int('vit-batch-size');
+  vitBatchSize = int('vit-batch-size'),
+  viewImages = int('view-images'),
+  repeats = int('repeats');
 function intList(
   name: 'torch-workers' | 'vit-torch-workers' | 'torch-threads' | 'vit-torch-threads',
   min: number,
@@ -145,7 +155,11 @@ function warmUp(model: ClipModel, n: number): void {
 }
 
 /** The data pass: decode + eval transform + batching, no model. */
-async function dataPass(items: AsyncIterable<{ image: EvalImage }>, size: number, batch: number): Promise<number> {
+async function dataPass(
+  items: AsyncIterable<{ image: EvalImage }> | Iterable<{ image: EvalImage }>,
+  size: number,
+  batch: number,
+): Promise<number> {
   const t0 = performance.now();
   await runStages(
     createContext(),
@@ -359,6 +373,57 @@ async function vitScenario(dir: string): Promise<Scenario> {
   }
 }
 
+/** The first n distinct images of the Flickr caption table. */
+function flickrFiles(n: number): string[] {
+  const lines = readFileSync(join(flickrDir, 'captions.txt'), 'utf8').trim().split('\n').slice(1);
+  const names = [...new Set(lines.map((l) => l.slice(0, l.indexOf(','))))].slice(0, n);
+  if (names.length < n) throw new Error(`${flickrDir}: only ${names.length} images, ${n} asked for`);
+  return names.map((name) => join(flickrDir, 'images', name));
+}
+
+/** The eval view's throughput (data pass alone, 224px) on both sides, best of `repeats`, runs interleaved. */
+async function evalViewScenario(dir: string): Promise<void> {
+  const files = flickrFiles(viewImages);
+  const listFile = join(dir, 'view-images.txt');
+  writeFileSync(listFile, files.join('\n') + '\n');
+  const items = (): Iterable<ClassificationItem> =>
+    files.map((f) => ({ key: f, label: 0, source: f, image: { kind: 'file', path: f } }) as ClassificationItem);
+  const ours: number[] = [];
+  const torch = new Map<string, number[]>();
+  let note: string | undefined;
+  const cpu0 = process.cpuUsage();
+  let oursWall = 0;
+  for (let r = 0; r < repeats; r++) {
+    const s = await dataPass(items(), 224, vitBatchSize);
+    oursWall += s;
+    ours.push(files.length / s);
+    for (const { threads, workers } of vitTorch) {
+      const t = runTorch(
+        [{ threads, workers }],
+        ['--mode', 'data', '--files', listFile, '--size', '224', '--batch-size', String(vitBatchSize)],
+      );
+      note ??= t.note;
+      for (const x of t.results) {
+        const key = `torch t${x.threads} w${x.workers}`;
+        torch.set(key, [...(torch.get(key) ?? []), x.images / x.data_s]);
+      }
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const best = (xs: number[]) => Math.max(...xs);
+  console.log(`\n== eval view, data pass alone: ${files.length} flickr8k-1k images -> 224px (best of ${repeats})`);
+  console.log(
+    `clip-bench (image worker pool)`.padEnd(34) +
+      `${best(ours).toFixed(0).padStart(6)} images/s  (runs: ${ours.map((x) => x.toFixed(0)).join(', ')}; ${((cpu.user + cpu.system) / 1e6 / oursWall).toFixed(2)} cores incl. the main thread)`,
+  );
+  for (const [key, xs] of torch)
+    console.log(
+      `${key} (PIL, DataLoader)`.padEnd(34) +
+        `${best(xs).toFixed(0).padStart(6)} images/s  (runs: ${xs.map((x) => x.toFixed(0)).join(', ')}); ratio clip-bench/torch ${(best(ours) / best(xs)).toFixed(2)}x`,
+    );
+  if (note) console.log(note);
+}
+
 function report(s: Scenario): void {
   const cols = [
     ['clip-bench', s.ours] as const,
@@ -398,15 +463,16 @@ const loadBefore = os.loadavg()[0];
 const dir = mkdtempSync(join(os.tmpdir(), 'clip-bench-eval-'));
 const scenarios: Scenario[] = [];
 try {
-  if (args.only !== 'vit-b32') scenarios.push(await zeroShotScenario(dir));
-  if (args.only !== 'zero-shot') scenarios.push(await vitScenario(dir));
+  if (args.only === undefined || args.only === 'zero-shot') scenarios.push(await zeroShotScenario(dir));
+  if (args.only === undefined || args.only === 'eval-view') await evalViewScenario(dir);
+  if (args.only === undefined || args.only === 'vit-b32') scenarios.push(await vitScenario(dir));
 } finally {
   rmSync(dir, { recursive: true, force: true });
   shutdownBackend();
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
 console.log(
-  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), sharp decode + main-thread eval transform ` +
+  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), decode + eval transform in the image worker pool ` +
     `(stages/eval/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
     `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
     `${os.loadavg()[0].toFixed(2)} at end.`,

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { readShards } from '../stages/webdataset/read-shards.ts';
 import { createContext } from '../stages/core/stage.ts';
-import { makeCaptionShards, makeClassFolderShards } from '../pipelines/make-shards.ts';
+import { makeCaptionShards, makeClassFolderShards } from '../run/make-shards.ts';
 
 const { values: args } = parseArgs({
   options: { repeats: { type: 'string', default: '3' }, 'no-python': { type: 'boolean', default: false } },

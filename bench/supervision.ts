@@ -222,9 +222,9 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) + 'x' : '-');
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
   console.log(
-    `supervision step benchmark: tiny CLIP (ViT 32px + text 2x64 ctx ${CONTEXT}), batch ${batchSize}, heads '${heads}', ` +
-      `min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; ` +
-      `tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`,
+    `supervision step benchmark: tiny CLIP (ViT 32px + text 2x64 ctx ${CONTEXT}), batch ${batchSize}, ` +
+      `heads '${heads}', min (median) of ${rounds}x${reps} steps; ${os.cpus().length} cores, ` +
+      `load average ${os.loadavg()[0]!.toFixed(1)}; tfjs ${ours[0]?.backend} x${ours[0]?.threads}; ${torchNote}`,
   );
   const header = [
     'method',

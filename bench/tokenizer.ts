@@ -108,13 +108,20 @@ console.log(
 console.log(
   `vocab: ${vocabPath}; ${rounds} alternating runs per side, each a fresh process with a cold BPE cache; medians`,
 );
+const pythonVersion = spawnSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], {
+  encoding: 'utf8',
+}).stdout.trim();
 console.log(`                           load s   encode s   captions/s`);
 console.log(
-  `typescript (node ${process.versions.node})   ${f(median(ts.map((x) => x.load_s)), 6)}   ${f(median(ts.map((x) => x.encode_s)), 8)}   ${f(tsRate, 10, 0)}   (warm 2nd pass: ${median(ts.map((x) => x.warm_captions_per_s)).toFixed(0)}/s)`,
+  `typescript (node ${process.versions.node})   ${f(median(ts.map((x) => x.load_s)), 6)}   ` +
+    `${f(median(ts.map((x) => x.encode_s)), 8)}   ${f(tsRate, 10, 0)}   (warm 2nd pass: ` +
+    `${median(ts.map((x) => x.warm_captions_per_s)).toFixed(0)}/s)`,
 );
 console.log(
-  `python reference (no ftfy)  ${f(median(py.map((x) => x.load_s)), 6)}   ${f(median(py.map((x) => x.encode_s)), 8)}   ${f(pyRate, 10, 0)}   (python ${spawnSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim()}, ftfy: ${py[0].ftfy})`,
+  `python reference (no ftfy)  ${f(median(py.map((x) => x.load_s)), 6)}   ` +
+    `${f(median(py.map((x) => x.encode_s)), 8)}   ${f(pyRate, 10, 0)}   (python ${pythonVersion}, ftfy: ${py[0].ftfy})`,
 );
 console.log(
-  `ratio typescript/python (encode captions/s, cold): ${(tsRate / pyRate).toFixed(2)}x; identical ids: ${same ? 'yes' : 'NO'}`,
+  `ratio typescript/python (encode captions/s, cold): ${(tsRate / pyRate).toFixed(2)}x; identical ids: ` +
+    `${same ? 'yes' : 'NO'}`,
 );

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import unbzip2 from 'unbzip2-stream';
 import { Rng, deriveRng } from '../src/rng.ts';
 import { YFCC100M_COLUMNS, parseYfccLine } from '../src/yfcc/columns.ts';
-import { cleanText } from '../src/yfcc/clean-text.ts';
+import { cleanYfccText } from '../src/yfcc/clean-yfcc-text.ts';
 import { isCameraTitle, isExifDescription } from '../src/yfcc/camera-patterns.ts';
 import { captionCandidates, passesMinLength } from '../src/yfcc/caption.ts';
 import { isEnglish, loadLanguageIdentifier } from '../src/yfcc/language.ts';
@@ -121,7 +121,7 @@ try {
   });
   const cleaned: Array<[string, string]> = [];
   const tClean = time(() => {
-    for (const r of parsed) cleaned.push([cleanText(r.fields.title), cleanText(r.fields.description)]);
+    for (const r of parsed) cleaned.push([cleanYfccText(r.fields.title), cleanYfccText(r.fields.description)]);
     return cleaned.length;
   });
   const survivors: string[] = [];

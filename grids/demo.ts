@@ -49,9 +49,10 @@ export default defineGrid({
       peakLr: 1e-3,
       weightDecay: 0.1,
     },
-    // the curves: zero-shot colour on half the held-out images, half-way and at the end
+    // the curves: zero-shot colour on half the held-out images, at step 0, half-way and at the end
     eval: {
       every: steps / 2,
+      atStart: true,
       atEnd: false,
       evaluate: suiteEvaluation(
         {

@@ -1,7 +1,9 @@
-// Entry point: embed (usage and behaviour in run/eval/embed-command.ts; `--help` prints them).
-import { shutdownBackend } from '../src/backend.ts';
-import { runCli } from '../run/eval-cli.ts';
-import { embedCommand, embedUsage } from '../run/eval/embed-command.ts';
+// Entry point: embed (the command, its flags and --help text are in run/eval/embed-command.ts).
+import { isMain, runCommand } from '../run/command.ts';
+import { embedCommand, embedSpec } from '../run/eval/embed-command.ts';
 
-if (process.argv.includes('--help')) console.log(embedUsage);
-else await runCli('embed', () => embedCommand(process.argv.slice(2)), shutdownBackend);
+export const command = embedSpec;
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args, signal }) => {
+    await embedCommand(args, signal);
+  });

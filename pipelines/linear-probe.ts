@@ -1,7 +1,9 @@
-// Entry point: linear-probe (usage and behaviour in run/eval/linear-probe-command.ts; `--help` prints them).
-import { shutdownBackend } from '../src/backend.ts';
-import { runCli } from '../run/eval-cli.ts';
-import { linearProbeCommand, linearProbeUsage } from '../run/eval/linear-probe-command.ts';
+// Entry point: linear-probe (the command, its flags and --help text are in run/eval/linear-probe-command.ts).
+import { isMain, runCommand } from '../run/command.ts';
+import { linearProbeCommand, linearProbeSpec } from '../run/eval/linear-probe-command.ts';
 
-if (process.argv.includes('--help')) console.log(linearProbeUsage);
-else await runCli('linear-probe', () => linearProbeCommand(process.argv.slice(2)), shutdownBackend);
+export const command = linearProbeSpec;
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args, signal }) => {
+    await linearProbeCommand(args, signal);
+  });

@@ -1,7 +1,9 @@
-// Entry point: retrieval (usage and behaviour in run/eval/retrieval-command.ts; `--help` prints them).
-import { shutdownBackend } from '../src/backend.ts';
-import { runCli } from '../run/eval-cli.ts';
-import { retrievalCommand, retrievalUsage } from '../run/eval/retrieval-command.ts';
+// Entry point: retrieval (the command, its flags and --help text are in run/eval/retrieval-command.ts).
+import { isMain, runCommand } from '../run/command.ts';
+import { retrievalCommand, retrievalSpec } from '../run/eval/retrieval-command.ts';
 
-if (process.argv.includes('--help')) console.log(retrievalUsage);
-else await runCli('retrieval', () => retrievalCommand(process.argv.slice(2)), shutdownBackend);
+export const command = retrievalSpec;
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args, signal }) => {
+    await retrievalCommand(args, signal);
+  });

@@ -1,7 +1,9 @@
-// Entry point: zero-shot (usage and behaviour in run/eval/zero-shot-command.ts; `--help` prints them).
-import { shutdownBackend } from '../src/backend.ts';
-import { runCli } from '../run/eval-cli.ts';
-import { zeroShotCommand, zeroShotUsage } from '../run/eval/zero-shot-command.ts';
+// Entry point: zero-shot (the command, its flags and --help text are in run/eval/zero-shot-command.ts).
+import { isMain, runCommand } from '../run/command.ts';
+import { zeroShotCommand, zeroShotSpec } from '../run/eval/zero-shot-command.ts';
 
-if (process.argv.includes('--help')) console.log(zeroShotUsage);
-else await runCli('zero-shot', () => zeroShotCommand(process.argv.slice(2)), shutdownBackend);
+export const command = zeroShotSpec;
+if (isMain(import.meta))
+  await runCommand(import.meta, command, async ({ args, signal }) => {
+    await zeroShotCommand(args, signal);
+  });

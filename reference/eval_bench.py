@@ -14,6 +14,7 @@ otherwise Resize(round(size*256/224), bilinear, PIL) + CenterCrop(size); then To
                        the start of the full pass (timed), cosine scores, argmax; predictions are
                        written to --predictions-out so the bench can count agreement with clip-bench's.
   --mode image-tower   L2-normalised image embeddings of the files listed in --files (one path a line).
+  --mode data          the data pass alone (no model, no weights) over --files at --size: the eval view's throughput.
 
 Usage: /usr/bin/python3 reference/eval_bench.py --weights W.safetensors --mode zero-shot --root DIR --prompts P.json
          --dataset cifar10 --vocab fixtures/demo/vocab.txt.gz [--batch-size 256] [--workers 2] [--threads 2] [--json]
@@ -119,8 +120,9 @@ def zero_shot_classifier(model, tok, classes, templates, context):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--weights', required=True)
-    ap.add_argument('--mode', choices=['zero-shot', 'image-tower'], required=True)
+    ap.add_argument('--weights')
+    ap.add_argument('--mode', choices=['zero-shot', 'image-tower', 'data'], required=True)
+    ap.add_argument('--size', type=int, default=224)
     ap.add_argument('--root')
     ap.add_argument('--files')
     ap.add_argument('--prompts')
@@ -134,6 +136,17 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    if args.mode == 'data':
+        items = [(line.strip(), 0) for line in open(args.files) if line.strip()]
+        loader = DataLoader(EvalImages(items, args.size), batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
+        t0 = time.perf_counter()
+        n = 0
+        for x, _ in loader:
+            n += x.shape[0]
+        data_s = time.perf_counter() - t0
+        print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'workers': args.workers,
+                          'images': n, 'batch_size': args.batch_size, 'data_s': data_s, 'images_per_s': n / data_s}))
+        return
     t_load = time.perf_counter()
     model, cfg = build_model(args.weights)
     load_s = time.perf_counter() - t_load

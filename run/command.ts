@@ -153,7 +153,9 @@ export function helpText(
   );
   const rows: Array<[string, string]> = Object.entries(spec.options).map(([name, o]) => [
     `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}`,
-    `${o.help}${o.default !== undefined && o.default !== false ? ` (default ${o.default})` : ''}${o.multiple ? ' (repeatable)' : ''}`,
+    o.help +
+      (o.default !== undefined && o.default !== false ? ` (default ${o.default})` : '') +
+      (o.multiple ? ' (repeatable)' : ''),
   ]);
   rows.push(['-h, --help', 'print this help and exit']);
   const width = Math.min(32, Math.max(...rows.map(([f]) => f.length)) + 2);

@@ -1,11 +1,13 @@
 // The options every evaluation pipeline shares (weights, data, vocab, normalisation, batch size, output), parsed
-// once, with one-line errors, and the model + tokenizer they name.
+// once, with one-line errors, and the model + tokenizer they name. The model, its tokenizer and its image
+// normalisation come from what the checkpoint records; --vocab, --variant, --normalize, --vision-heads and
+// --text-heads override one of them when given, and every override or guess is said on stderr.
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
 import { initBackend } from '../src/backend.ts';
 import type { BackendChoice } from '../src/backend.ts';
-import { loadEvalModel } from '../src/eval/load-model.ts';
-import { imagenetStats, openaiClipStats, type NormalizeStats } from '../src/image/presets.ts';
+import { loadEvalModel, type LoadNote, type NormalisationName } from '../src/eval/load-model.ts';
+import type { NormalizeStats } from '../src/image/presets.ts';
 import type { ClipModel } from '../src/models/clip.ts';
 import type { ClipTokenizer, TokenizerVariant } from '../src/tokenizer/clip-tokenizer.ts';
 import type { BenchmarkResult, EvalTask } from '../src/eval/results.ts';
@@ -16,7 +18,10 @@ const common = {
   dataset: { type: 'string' },
   vocab: { type: 'string' },
   variant: { type: 'string' },
-  normalize: { type: 'string', default: 'openai' },
+  normalize: { type: 'string' },
+  'vision-heads': { type: 'string' },
+  'text-heads': { type: 'string' },
+  'allow-unexpected': { type: 'boolean', default: false },
   'batch-size': { type: 'string', default: '256' },
   out: { type: 'string', default: 'results' },
   'model-name': { type: 'string' },
@@ -25,11 +30,20 @@ const common = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
+/** How --weights is read, for the usage text of every command that loads weights. */
+export const weightsUsage = `--weights: a run directory, a checkpoint directory or a weights file. A clip-bench checkpoint records its
+           architecture, tokenizer and image normalisation, and they are used; --vocab, --variant, --normalize,
+           --vision-heads N, --text-heads N override one and say so. For other files (OpenAI, open_clip, DeCLIP
+           names) the architecture is inferred from the shapes and every guess is printed. --allow-unexpected
+           loads a file holding tensors beyond the model and known method heads.`;
+
 type Extra = Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>;
 
 export interface EvalSetup {
   values: Record<string, string | boolean | undefined>;
   datasetName: string;
+  /** The image normalisation: the checkpoint's, unless --normalize overrides it. */
+  normalisation: NormalisationName;
   stats: NormalizeStats;
   batchSize: number;
   model: ClipModel;
@@ -52,23 +66,18 @@ export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a
   if (!values.data) throw new Error(`--data is required (${dataHelp})`);
   const data = String(values.data);
   const datasetName = (values.dataset as string | undefined) ?? basename(data.replace(/\/+$/, ''));
-  const stats =
-    values.normalize === 'imagenet' ? imagenetStats : values.normalize === 'openai' ? openaiClipStats : undefined;
-  if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
   const batchSize = positiveInt('batch-size', values['batch-size']);
   const quiet = values.quiet === true;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile } = await loadEvalModel({
-    weights: String(values.weights),
-    vocab: values.vocab as string | undefined,
-    variant: values.variant as TokenizerVariant | undefined,
-  });
+  const { model, tokenizer, weightsFile, normalisation, notes } = await loadEvalModel(loadOptions(values));
+  reportLoadNotes(notes, quiet);
   const modelName = (values['model-name'] as string | undefined) ?? describeModel(model);
   const pretrained = (values.pretrained as string | undefined) ?? basename(weightsFile).replace(/\.safetensors$/, '');
   return {
     values,
     datasetName,
-    stats,
+    normalisation: normalisation.name,
+    stats: normalisation.stats,
     batchSize,
     model,
     tokenizer,
@@ -84,6 +93,33 @@ export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a
       ...more,
     }),
   };
+}
+
+/** The loading flags every command that loads weights shares (evaluation pipelines, embed), checked. */
+export function loadOptions(values: Record<string, string | boolean | undefined>): Parameters<typeof loadEvalModel>[0] {
+  const normalize = values.normalize as string | undefined;
+  if (normalize !== undefined && normalize !== 'openai' && normalize !== 'imagenet')
+    throw new Error(`--normalize must be openai or imagenet, got ${normalize}`);
+  const variant = values.variant as string | undefined;
+  if (variant !== undefined && variant !== 'openai' && variant !== 'declip')
+    throw new Error(`--variant must be openai or declip, got ${variant}`);
+  const heads = (flag: string) => (values[flag] === undefined ? undefined : positiveInt(flag, values[flag]));
+  return {
+    weights: String(values.weights),
+    vocab: values.vocab as string | undefined,
+    variant: variant as TokenizerVariant | undefined,
+    normalize: normalize as NormalisationName | undefined,
+    visionHeads: heads('vision-heads'),
+    textHeads: heads('text-heads'),
+    allowUnexpected: values['allow-unexpected'] === true,
+  };
+}
+
+/** Print where the model's settings came from on stderr: guesses and overrides always, the recorded ones unless quiet. */
+export function reportLoadNotes(notes: LoadNote[], quiet: boolean): void {
+  for (const n of notes)
+    if (n.kind !== 'recorded' || !quiet)
+      process.stderr.write(`[weights] ${n.kind === 'guess' ? 'WARNING: ' : ''}${n.text}\n`);
 }
 
 function describeModel(model: ClipModel): string {

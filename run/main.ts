@@ -23,11 +23,15 @@ export async function main(
     meta,
     {
       usage: '[--field value ...]',
-      about: `Trains ${typeof declaration.name === 'string' ? declaration.name : 'a pipeline'} as declared; any field of the declaration can be overridden from the command line.`,
+      about:
+        `Trains ${typeof declaration.name === 'string' ? declaration.name : 'a pipeline'} as declared; any ` +
+        `field of the declaration can be overridden from the command line.`,
       options: declarationOptions(base instanceof Error ? { name: '', ...defaults } : base),
       notes:
-        'Values are parsed by the field type; --field=value works too, and camelCase field names as well as kebab-case.\n' +
-        'Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and exits 130/143; --resume latest continues.',
+        'Values are parsed by the field type; --field=value works too, and camelCase field names as well as ' +
+        'kebab-case.\n' +
+        'Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and exits 130/143; ' +
+        '--resume latest continues.',
       parse: (argv) => {
         if (base instanceof Error) throw base;
         return applyOverrides(base, parseArgs(argv).overrides);
@@ -45,8 +49,10 @@ export async function main(
         .map(([k, v]) => `${k} ${v.toFixed(4)}`)
         .join(', ');
       process.stderr.write(
-        `[${d.name}] ${s.stoppedBy === 'signal' ? 'stopped by signal' : 'done'} at step ${s.lastStep}: loss ${s.lastLoss.toFixed(4)}${parts ? ` (${parts})` : ''}; ` +
-          `${s.samples} samples in ${(s.wallMs / 1000).toFixed(1)} s = ${s.samplesPerSec.toFixed(1)} samples/s on ${s.backend}` +
+        `[${d.name}] ${s.stoppedBy === 'signal' ? 'stopped by signal' : 'done'} at step ${s.lastStep}: loss ` +
+          `${s.lastLoss.toFixed(4)}${parts ? ` (${parts})` : ''}; ` +
+          `${s.samples} samples in ${(s.wallMs / 1000).toFixed(1)} s = ${s.samplesPerSec.toFixed(1)} ` +
+          `samples/s on ${s.backend}` +
           `${s.checkpoint ? `; checkpoint ${s.checkpoint}` : ''}\n`,
       );
       const counters = Object.entries(s.counters);

@@ -1,6 +1,11 @@
 // The model a declaration describes: its preset (src/models/presets.ts) with the declared fields changed (0 = the
-// preset's), the text tower sized to the tokenizer (vocabulary and context length).
+// preset's), the text tower sized to the tokenizer (vocabulary and context length); and the record a checkpoint
+// keeps of it (src/weights/model-record.ts) so that evaluation uses the same model, tokenizer and normalisation.
+import { isAbsolute, resolve } from 'node:path';
 import { buildClipConfig, type ClipConfig, type ModelOverrides } from '../src/models/presets.ts';
+import { normalisations } from '../src/image/presets.ts';
+import type { ClipTokenizer } from '../src/tokenizer/clip-tokenizer.ts';
+import type { ModelRecord } from '../src/weights/model-record.ts';
 import type { PipelineDeclaration } from './declaration.ts';
 
 const set = <T>(v: T): T | undefined => (v === 0 ? undefined : v);
@@ -26,4 +31,23 @@ export function declaredModelConfig(d: PipelineDeclaration, vocabSize: number): 
     },
   };
   return buildClipConfig(m.preset, overrides);
+}
+
+/** What a run's checkpoints record of its model: the built config, the tokenizer it loaded, the normalisation. */
+export function modelRecordOf(d: PipelineDeclaration, config: ClipConfig, tokenizer: ClipTokenizer): ModelRecord {
+  const source = tokenizer.vocabFile.source;
+  return {
+    config,
+    tokenizer: {
+      variant: tokenizer.variant,
+      contextLength: tokenizer.contextLength,
+      vocabSize: tokenizer.vocabSize,
+      vocab: /^[a-z]+:\/\//i.test(source) || isAbsolute(source) ? source : resolve(source),
+      vocabSha256: tokenizer.vocabFile.sha256,
+      vocabBytes: tokenizer.vocabFile.bytes,
+    },
+    normalisation: { name: d.model.normalisation, ...normalisations[d.model.normalisation] },
+    preset: d.model.preset,
+    supervision: d.supervision.name,
+  };
 }

@@ -44,7 +44,8 @@ const ava = await run(process.execPath, [bin('ava'), '--tap', ...avaArgs], (line
 const avaCrashed = ava !== 0 && counts.fail === 0;
 if (avaCrashed)
   console.log(
-    `# ava exited with code ${ava} although no test failed (a test file crashed, timed out or did not exit): counted as one failure`,
+    `# ava exited with code ${ava} although no test failed (a test file crashed, timed out or did not exit): ` +
+      `counted as one failure`,
   );
 const failed = counts.fail + typecheckFailed + (avaCrashed ? 1 : 0);
 console.log(`${counts.pass} passed, ${failed} failed` + (counts.skip ? `, ${counts.skip} skipped` : ''));

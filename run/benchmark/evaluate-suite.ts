@@ -6,7 +6,7 @@ import type { EvalSuite } from '../../src/eval/eval-suite.ts';
 import { imagenetStats, openaiClipStats } from '../../src/image/presets.ts';
 import type { ImagePool } from '../../stages/image/decode-views.ts';
 import { runEvalSuite } from '../eval/run-eval-suite.ts';
-import type { RunParts } from '../runner.ts';
+import type { RunParts } from '../run-parts.ts';
 import type { PipelineDeclaration } from '../declaration.ts';
 
 /** The cell-level fields every record of a cell carries. */

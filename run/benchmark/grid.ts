@@ -8,14 +8,12 @@
 // Every cell gets the base's budget (batch, steps, schedule) unless the grid says `budgetPerCell: true`. A grid file
 // is a module whose default export is a GridDeclaration (see grids/demo.ts); `node pipelines/benchmark.ts FILE` runs
 // it.
-import type {
-  DataDeclaration,
-  DeepPartial,
-  ModelDeclaration,
-  OptimDeclaration,
-  PipelineDeclaration,
-} from '../declaration.ts';
+import type { DeepPartial, PipelineDeclaration } from '../declaration.ts';
 import type { EvalSuite, EvalSuiteInput } from '../../src/eval/eval-suite.ts';
+
+type DataDeclaration = PipelineDeclaration['data'];
+type ModelDeclaration = PipelineDeclaration['model'];
+type OptimDeclaration = PipelineDeclaration['optim'];
 
 /** A data variant: the data fields it sets (usually `shards`), or just a shard spec. */
 export type DataAxisValue =

@@ -13,9 +13,9 @@ import { createSupervision } from '../../src/supervision/index.ts';
 import { getCollective, type Collective } from '../../src/distributed/collective.ts';
 import { writeFileAtomic } from '../../src/train/atomic-write.ts';
 import { latestCheckpoint } from '../../src/train/checkpoint-format.ts';
-import { TrainingHalt } from '../../src/train/halt.ts';
+
 import { createImagePool, type ImagePool } from '../../stages/image/decode-views.ts';
-import { MissingDataError } from '../runner.ts';
+import { NoDataError, TrainingHalt } from '../../src/train/halt.ts';
 import { parseArgs as parseFieldArgs, applyOverrides } from '../cli.ts';
 import { DeclarationError } from '../validate.ts';
 import { declaredModelConfig } from '../model-config.ts';
@@ -252,7 +252,7 @@ async function runCells(
         );
       }
     } catch (err) {
-      if (err instanceof MissingDataError || err instanceof GridError || err instanceof DeclarationError) throw err;
+      if (err instanceof NoDataError || err instanceof GridError || err instanceof DeclarationError) throw err;
       if (stop.aborted) return 'stopped';
       const message = (err as Error)?.message?.split('\n')[0] ?? String(err);
       log(`[benchmark] ${n} ${cell.key}: FAILED: ${message}${err instanceof TrainingHalt ? '' : ' (rerun to retry)'}`);

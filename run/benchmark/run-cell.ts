@@ -9,8 +9,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildRunParts, runPipeline } from '../runner.ts';
-import { loadCheckpoint, latestCheckpoint, applyWeights } from '../../src/train/checkpoint-format.ts';
+import { runPipeline } from '../runner.ts';
+import { buildRunParts } from '../run-parts.ts';
+import { newestIntactCheckpoint } from '../checkpoints.ts';
+import { loadCheckpoint, applyWeights } from '../../src/train/checkpoint-format.ts';
 import { writeFileAtomic } from '../../src/train/atomic-write.ts';
 import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { Collective } from '../../src/distributed/collective.ts';
@@ -60,7 +62,7 @@ const jsonWithNaN = (v: unknown) =>
 async function evaluateModel(d: PipelineDeclaration, o: RunCellOptions, checkpoint: string | undefined) {
   const parts = await buildRunParts(d);
   try {
-    if (checkpoint) applyWeights(parts.model.store, await loadCheckpoint(checkpoint));
+    if (checkpoint) applyWeights(parts.model, await loadCheckpoint(checkpoint));
     return await evaluateSuiteOn(o.suite, parts, d, { signal: o.stop, pool: o.pool });
   } finally {
     parts.dispose();
@@ -144,10 +146,9 @@ export async function runCell(cell: GridCell, o: RunCellOptions): Promise<CellOu
   if (o.stop.aborted) return { status: 'stopped' };
 
   const ckptRoot = join(dir, 'checkpoints');
-  const latest = await latestCheckpoint(ckptRoot);
-  const latestStep = latest ? (await loadCheckpoint(latest)).state.step : 0;
+  const latestStep = (await newestIntactCheckpoint(ckptRoot, o.log))?.state.step ?? 0;
   if (latestStep < d.optim.steps) {
-    if (latest) o.log(`[${cell.key}] resuming from step ${latestStep}`);
+    if (latestStep > 0) o.log(`[${cell.key}] resuming from step ${latestStep}`);
     const summary = await runPipeline(d, { stop: o.stop, collective: o.collective, log: o.log });
     if (summary.stoppedBy === 'signal') return { status: 'stopped' };
     if (summary.stoppedBy === 'data')
@@ -155,9 +156,10 @@ export async function runCell(cell: GridCell, o: RunCellOptions): Promise<CellOu
   }
   if (!o.lead) return { status: 'done' };
 
-  const final = await latestCheckpoint(ckptRoot);
-  if (!final) throw new Error(`cell ${cell.key}: no checkpoint under ${ckptRoot} after training`);
-  const state = (await loadCheckpoint(final)).state;
+  const finalCheckpoint = await newestIntactCheckpoint(ckptRoot, o.log);
+  if (!finalCheckpoint) throw new Error(`cell ${cell.key}: no checkpoint under ${ckptRoot} after training`);
+  const final = finalCheckpoint.dir;
+  const state = finalCheckpoint.state;
   if (state.step !== d.optim.steps)
     throw new Error(`cell ${cell.key}: the latest checkpoint is at step ${state.step}, expected ${d.optim.steps}`);
   const eN = await evaluationAt(dir, cell, o, final, state.step, state.samplesSeen);

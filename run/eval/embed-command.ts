@@ -1,66 +1,75 @@
 // `node pipelines/embed.ts`: L2-normalised image and text embeddings of a CLIP model. Images go through the same
 // worker-pool eval transform as every evaluation; an image that cannot be used is skipped and listed in `skipped`.
-import { parseArgs } from 'node:util';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { initBackend, type BackendChoice } from '../../src/backend.ts';
 import { loadEvalModel } from '../../src/eval/load-model.ts';
-import { imagenetStats, openaiClipStats } from '../../src/image/presets.ts';
 import { imageEmbeddings, textEmbeddings } from '../../src/models/embed.ts';
 import { SkippedImages } from '../../src/eval/skipped-images.ts';
-import type { TokenizerVariant } from '../../src/tokenizer/clip-tokenizer.ts';
 import type { EvalItem } from '../../src/eval/datasets/types.ts';
-import { positiveInt } from '../eval-cli.ts';
+import { loadOptions, positiveInt, reportLoadNotes } from '../eval-cli.ts';
 import { streamImageBatches } from './image-batch-stream.ts';
+import { evalCommandSpec, evalOptions } from './eval-command-options.ts';
+import { parseCommandLine, type CommandOption } from '../command.ts';
 
-export const embedUsage = `L2-normalised image and text embeddings of a CLIP model.
+const options: Record<string, CommandOption> = {
+  weights: {
+    type: 'string',
+    arg: 'W',
+    help: 'a .safetensors file (OpenAI/open_clip names), a checkpoint or run directory',
+  },
+  images: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR, by name',
+  },
+  texts: { type: 'string', arg: 'FILE', help: 'one caption per non-empty line' },
+  out: { type: 'string', arg: 'FILE', help: 'the JSON file to write' },
+  vocab: evalOptions.vocab,
+  variant: evalOptions.variant,
+  normalize: evalOptions.normalize,
+  'vision-heads': evalOptions['vision-heads'],
+  'text-heads': evalOptions['text-heads'],
+  'allow-unexpected': evalOptions['allow-unexpected'],
+  'batch-size': { ...evalOptions['batch-size'], default: '64' },
+  backend: evalOptions.backend,
+  quiet: evalOptions.quiet,
+};
 
-  node pipelines/embed.ts --weights W.safetensors --images DIR --texts FILE --out emb.json
-       [--vocab PATH] [--variant openai|declip] [--normalize openai|imagenet] [--batch-size 64]
-       [--backend auto|wasm|cpu] [--quiet]
-
---weights: OpenAI/open_clip/DeCLIP-named safetensors (architecture inferred from the shapes) or a checkpoint dir.
---images: every .jpg/.jpeg/.png/.webp/.gif/.tif/.tiff/.avif file of DIR (sorted by name), eval preprocessing:
-          resize the shorter side to round(size*256/224), centre crop, normalise; an image already at the
-          model's resolution is only normalised. --texts: one caption per non-empty line.
-Writes { weights, config, normalize, images: [{file, embedding}], texts: [{text, embedding}], skipped }.`;
+export const embedSpec = evalCommandSpec(
+  {
+    usage: '--weights W --images DIR --texts FILE --out emb.json [options]',
+    about: 'L2-normalised image and text embeddings of a CLIP model.',
+    notes: `Images get the eval preprocessing: resize the shorter side to round(size*256/224), centre crop, normalise; an
+image already at the model's resolution is only normalised. An image that cannot be used is skipped and listed.
+Writes { weights, config, normalize, images: [{file, embedding}], texts: [{text, embedding}], skipped? }.`,
+  },
+  options,
+  {},
+);
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
 const rows = (flat: Float32Array, n: number) =>
   Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * (flat.length / n), (i + 1) * (flat.length / n))));
 
-export async function embedCommand(argv: string[]): Promise<{ images: number; texts: number; out: string }> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      weights: { type: 'string' },
-      images: { type: 'string' },
-      texts: { type: 'string' },
-      out: { type: 'string' },
-      vocab: { type: 'string' },
-      variant: { type: 'string' },
-      normalize: { type: 'string', default: 'openai' },
-      'batch-size': { type: 'string', default: '64' },
-      backend: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
+export async function embedCommand(
+  argv: string[],
+  signal?: AbortSignal,
+): Promise<{ images: number; texts: number; out: string }> {
+  const values = parseCommandLine({ options }, argv).values as Record<string, string | undefined> & {
+    quiet: boolean;
+    'allow-unexpected': boolean;
+  };
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.out) throw new Error('--out is required (the JSON file to write)');
   if (!values.images && !values.texts) throw new Error('give --images DIR and/or --texts FILE');
-  const stats =
-    values.normalize === 'openai' ? openaiClipStats : values.normalize === 'imagenet' ? imagenetStats : undefined;
-  if (!stats) throw new Error(`--normalize must be openai or imagenet, got ${values.normalize}`);
   const batchSize = positiveInt('batch-size', values['batch-size']);
   const quiet = values.quiet;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile } = await loadEvalModel({
-    weights: values.weights,
-    vocab: values.vocab,
-    variant: values.variant as TokenizerVariant | undefined,
-  });
+  const { model, tokenizer, weightsFile, normalisation, notes } = await loadEvalModel(loadOptions(values));
+  reportLoadNotes(notes, quiet);
+  const stats = normalisation.stats;
   try {
     const images: Array<{ file: string; embedding: number[] }> = [];
     const skipped = new SkippedImages();
@@ -121,7 +130,7 @@ export async function embedCommand(argv: string[]): Promise<{ images: number; te
       JSON.stringify({
         weights: weightsFile,
         config: model.config,
-        normalize: values.normalize,
+        normalize: normalisation.name,
         images,
         texts,
         ...(skipped.count > 0 ? { skipped: skipped.toJSON() } : {}),

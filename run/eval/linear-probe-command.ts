@@ -6,34 +6,44 @@ import type { LinearProbeTaskSpec } from '../../src/eval/eval-suite.ts';
 import { runLinearProbeTask } from './linear-probe-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
 import { describeRecord } from './report-record.ts';
+import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import type { CommandOption } from '../command.ts';
 
-export const linearProbeUsage = `Linear probe of a model's frozen image features, CLIP_benchmark style.
+const own: Record<string, CommandOption> = {
+  'train-data': { type: 'string', arg: 'DATASET', help: 'train on this set and test on --data' },
+  split: {
+    type: 'string',
+    arg: 'TR,VA,TE',
+    default: '0.6,0.2,0.2',
+    help: 'train/val/test split of --data (without --train-data)',
+  },
+  'val-proportion': { type: 'string', arg: 'P', default: '0.2', help: 'validation share of --train-data' },
+  seed: { type: 'string', arg: 'N', default: '0', help: 'seed of the splits' },
+  limit: { type: 'string', arg: 'N', help: 'about N images of each set, every k-th' },
+  'feature-cache': { type: 'string', arg: 'DIR', help: 'cache the frozen features here (per weights file)' },
+  'max-iterations': { type: 'string', arg: 'N', default: '1000', help: 'L-BFGS iterations per fit' },
+  classes: { type: 'string', arg: 'FILE', help: 'class names, one a line (MNIST and shards need them)' },
+};
 
-  node pipelines/linear-probe.ts --weights W --data TEST_DATASET [--train-data TRAIN_DATASET]
-       [--split 0.6,0.2,0.2] [--val-proportion 0.2] [--seed 0] [--feature-cache DIR] [--max-iterations 1000]
-       [--limit N] [--classes FILE] [--dataset NAME] [--normalize openai|imagenet] [--batch-size 256]
-       [--out results/] [--backend auto|wasm|cpu] [--quiet]
-
-With --train-data: train on it (a seeded --val-proportion of it held out for the L2 sweep), test on --data.
+export const linearProbeSpec = evalCommandSpec(
+  {
+    usage: '--weights W --data TEST_DATASET [--train-data TRAIN_DATASET] [options]',
+    about:
+      "Linear probe of a model's frozen image features, CLIP_benchmark style: L-BFGS logistic regression, L2 chosen on a validation split.",
+    notes: `With --train-data: train on it (a seeded --val-proportion of it held out for the L2 sweep), test on --data.
 Without it: --data is split into train/val/test by --split (seeded). Datasets as for pipelines/zero-shot.ts
-(class folders, MNIST IDX, shards with .cls; MNIST and shards need --classes FILE, one class name per line).
---limit N: about N images of each set, every k-th. L-BFGS logistic regression, L2 chosen on the validation split.`;
+(class folders, MNIST IDX, shards with .cls; MNIST and shards need --classes FILE).`,
+  },
+  own,
+);
 
 export async function linearProbeCommand(
   argv: string[],
+  signal?: AbortSignal,
 ): Promise<{ record: BenchmarkResult; result: LinearProbeResult }> {
   const setup = await setupEval(
     argv,
-    {
-      'train-data': { type: 'string' },
-      split: { type: 'string', default: '0.6,0.2,0.2' },
-      'val-proportion': { type: 'string', default: '0.2' },
-      seed: { type: 'string', default: '0' },
-      limit: { type: 'string' },
-      'feature-cache': { type: 'string' },
-      'max-iterations': { type: 'string', default: '1000' },
-      classes: { type: 'string' },
-    },
+    extraFlags(own),
     'a class-folder directory, MNIST IDX directory, or shards with .cls',
   );
   const { values } = setup;
@@ -60,6 +70,7 @@ export async function linearProbeCommand(
     const { record, result } = await runLinearProbeTask(spec, evaluatedModelOf(setup), {
       batchSize: setup.batchSize,
       quiet: setup.quiet,
+      signal,
     });
     const path = await writeResult(String(values.out), record);
     if (!setup.quiet)

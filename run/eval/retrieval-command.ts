@@ -5,25 +5,37 @@ import type { RetrievalResult } from '../../src/eval/retrieval.ts';
 import { runRetrievalTask } from './retrieval-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
 import { describeRecord } from './report-record.ts';
+import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import type { CommandOption } from '../command.ts';
 
-export const retrievalUsage = `Image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.
+const own: Record<string, CommandOption> = {
+  images: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'image directory of a caption table or COCO JSON (default: <table dir>/images)',
+  },
+  'recall-k': { type: 'string', arg: 'K,K,...', default: '1,5,10', help: 'recall@k cut-offs' },
+  limit: { type: 'string', arg: 'N', help: 'about N images, every k-th' },
+};
 
-  node pipelines/retrieval.ts --weights W --data DATASET [--images DIR] [--recall-k 1,5,10] [--dataset NAME]
-       [--vocab PATH] [--normalize openai|imagenet] [--batch-size 256] [--limit N] [--out results/]
-       [--backend auto|wasm|cpu] [--quiet]
-
-DATASET: a Flickr-style captions CSV/TSV (image,caption; images in <dir>/images or --images), a COCO captions
+export const retrievalSpec = evalCommandSpec(
+  {
+    usage: '--weights W --data DATASET [--images DIR] [--recall-k 1,5,10] [options]',
+    about: 'Image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.',
+    notes: `DATASET: a Flickr-style captions CSV/TSV (image,caption; images in <dir>/images or --images), a COCO captions
 JSON (--images DIR), a directory holding captions.csv|tsv|txt + images/, or webdataset shards with .txt (one caption
 a line). Rows without an image name or with too few fields and empty captions are left out, counted and named
 (file:line); images that cannot be used are skipped, counted and named. Metrics: image_retrieval_recall@k,
-text_retrieval_recall@k and their mean, mean_recall@k.`;
+text_retrieval_recall@k and their mean, mean_recall@k.`,
+  },
+  own,
+);
 
-export async function retrievalCommand(argv: string[]): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
-  const setup = await setupEval(
-    argv,
-    { images: { type: 'string' }, 'recall-k': { type: 'string', default: '1,5,10' }, limit: { type: 'string' } },
-    'a captions CSV/TSV, COCO JSON, or shards with .txt',
-  );
+export async function retrievalCommand(
+  argv: string[],
+  signal?: AbortSignal,
+): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
+  const setup = await setupEval(argv, extraFlags(own), 'a captions CSV/TSV, COCO JSON, or shards with .txt');
   const { values } = setup;
   try {
     const ks = String(values['recall-k']).split(',').map(Number);
@@ -40,7 +52,7 @@ export async function retrievalCommand(argv: string[]): Promise<{ record: Benchm
         ...(limit ? { limit } : {}),
       },
       evaluatedModelOf(setup),
-      { batchSize: setup.batchSize, quiet: setup.quiet },
+      { batchSize: setup.batchSize, quiet: setup.quiet, signal },
     );
     const path = await writeResult(String(values.out), record);
     if (!setup.quiet) console.log(describeRecord(record, path, `${result.images} images, ${result.texts} captions`));

@@ -87,7 +87,10 @@ export async function writeSuiteResults(dir: string, results: SuiteResults): Pro
   return paths;
 }
 
-/** Flat scalars for metrics.jsonl: <dataset>/<metric> of every task, <dataset>/chance for zero-shot, and aggregate. */
+/**
+ * Flat scalars for metrics.jsonl: <dataset>/<metric> of every task, <dataset>/chance for zero-shot,
+ * <dataset>/skipped_images when images were skipped (summed over the dataset's tasks), and aggregate.
+ */
 export function suiteScalars(results: SuiteResults): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of results.records) {
@@ -95,7 +98,7 @@ export function suiteScalars(results: SuiteResults): Record<string, number> {
     if (r.task === 'zeroshot_classification' && typeof r.classes === 'number')
       out[`${r.dataset}/chance`] = 1 / r.classes;
     const skipped = (r.skipped_images as { count?: number } | undefined)?.count;
-    if (skipped) out[`${r.dataset}/skipped_images`] = skipped;
+    if (skipped) out[`${r.dataset}/skipped_images`] = (out[`${r.dataset}/skipped_images`] ?? 0) + skipped;
   }
   out.aggregate = results.aggregate.score;
   return out;

@@ -22,7 +22,8 @@ async function checkShards(spec: string): Promise<void> {
   }
   if (missing.length > 0)
     throw new Error(
-      `${missing.length} of ${shards.length} shard(s) of ${spec} do not exist (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})`,
+      `${missing.length} of ${shards.length} shard(s) of ${spec} do not exist ` +
+        `(${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})`,
     );
 }
 

@@ -6,27 +6,41 @@ import type { ZeroShotResult } from '../../src/eval/zero-shot.ts';
 import { runZeroShotTask } from './zero-shot-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
 import { describeRecord } from './report-record.ts';
+import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import type { CommandOption } from '../command.ts';
 
-export const zeroShotUsage = `Zero-shot classification of a model on one dataset, CLIP_benchmark style.
+const own: Record<string, CommandOption> = {
+  prompts: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'classnames-and-templates JSON (default: fixtures/demo/zero-shot.json)',
+  },
+  limit: { type: 'string', arg: 'N', help: 'about N images, every k-th (every class kept)' },
+  dense: { type: 'boolean', default: false, help: "FILIP's token-wise scoring (weights with FILIP heads)" },
+};
 
-  node pipelines/zero-shot.ts --weights W.safetensors|CHECKPOINT_DIR --data DATASET [--dataset NAME]
-       [--prompts classnames-and-templates.json] [--vocab PATH] [--variant openai|declip]
-       [--normalize openai|imagenet] [--batch-size 256] [--limit N] [--out results/] [--model-name NAME]
-       [--pretrained TAG] [--dense] [--backend auto|wasm|cpu] [--quiet]
-
-DATASET: a class-folder directory, a directory of MNIST IDX files, or webdataset shards with .cls.
---prompts: JSON {"<dataset>": {"classes": [...], "templates": [...]}} (default: fixtures/demo/zero-shot.json);
-           --dataset names the entry (default: the data's base name).
---limit N: about N images, every k-th (all classes kept).  --dense: FILIP token-wise scoring (FILIP heads needed).
+export const zeroShotSpec = evalCommandSpec(
+  {
+    usage: '--weights W --data DATASET [--dataset NAME] [--prompts FILE] [options]',
+    about:
+      'Zero-shot classification of a model on one dataset, CLIP_benchmark style: prompt-ensemble classifier, acc1, acc5, mean per-class recall.',
+    notes: `DATASET: a class-folder directory, a directory of MNIST IDX files, or webdataset shards with .cls.
+--prompts: JSON {"<dataset>": {"classes": [...], "templates": [...]}}; --dataset names the entry.
 Images that cannot be used (unreadable, empty, not an image, over the pixel limit) are skipped, counted and named.
-Writes {dataset}_{pretrained}_{model}_en_zeroshot_classification.json into --out and prints a table.`;
+Writes {dataset}_{pretrained}_{model}_en_zeroshot_classification.json into --out and prints a table.`,
+  },
+  own,
+);
 
 const defaultPrompts = new URL('../../fixtures/demo/zero-shot.json', import.meta.url).pathname;
 
-export async function zeroShotCommand(argv: string[]): Promise<{ record: BenchmarkResult; result: ZeroShotResult }> {
+export async function zeroShotCommand(
+  argv: string[],
+  signal?: AbortSignal,
+): Promise<{ record: BenchmarkResult; result: ZeroShotResult }> {
   const setup = await setupEval(
     argv,
-    { prompts: { type: 'string' }, dense: { type: 'boolean', default: false }, limit: { type: 'string' } },
+    extraFlags(own),
     'a class-folder directory, MNIST IDX directory, or shards with .cls',
   );
   const { values } = setup;
@@ -43,7 +57,7 @@ export async function zeroShotCommand(argv: string[]): Promise<{ record: Benchma
         ...(limit ? { limit } : {}),
       },
       evaluatedModelOf(setup, dense),
-      { batchSize: setup.batchSize, quiet: setup.quiet },
+      { batchSize: setup.batchSize, quiet: setup.quiet, signal },
     );
     const path = await writeResult(String(values.out), record);
     if (!setup.quiet) console.log(describeRecord(record, path, `${record.images} images`));

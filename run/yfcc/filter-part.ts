@@ -3,8 +3,8 @@
 // join (optional) -> photos only -> clean text -> camera titles -> EXIF descriptions -> caption policy -> min length
 // -> English -> table row. Exact dedup needs all parts, so it runs when the parts are merged (merge-parts.ts).
 import { existsSync } from 'node:fs';
-import { writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createContext, runStages, type Stage, type StageContext } from '../../stages/core/stage.ts';
 import { readLines } from '../../stages/yfcc/read-lines.ts';
 import { parseMetadata } from '../../stages/yfcc/parse-metadata.ts';
@@ -24,9 +24,15 @@ import { readParquet } from '../../stages/yfcc/read-parquet.ts';
 import { namedRows, NAMED_FIELD_PRESETS } from '../../stages/yfcc/named-rows.ts';
 import type { CaptionPolicy } from '../../src/yfcc/caption.ts';
 import { partName, type Part } from '../../src/yfcc/part.ts';
-import { CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
 import type { SubsetKeys } from '../../src/yfcc/subset-keys.ts';
+import { YFCC100M_COLUMNS } from '../../src/yfcc/columns.ts';
+import { LANGUAGE_ID_VERSION } from '../../src/yfcc/language.ts';
+import { recipeDifference, type Recipe } from '../../src/yfcc/recipe.ts';
+import { inputIdentity } from './input-identity.ts';
+import { removeStaleTempFiles } from './stale-temp-files.ts';
+import { tempPath } from '../../src/yfcc/temp-path.ts';
 
 export const FILTER_STAGES = [
   'read',
@@ -91,15 +97,91 @@ export function filterStages(options: FilterOptions, subset?: SubsetKeys): Array
   ];
 }
 
-/** Run one part: metadata -> parts/<part>.jsonl + .counters.json. Skips a finished part unless force. */
+/** A plain TSV is split by byte ranges; everything else by round-robin blocks of `blockLines` lines (or rows). */
+function splitByBlocks(path: string): boolean {
+  return path.startsWith('pipe:') || /\.(bz2|gz)$/.test(path) || isNamedInput(path);
+}
+
+/** Every setting that changes the rows of a part, with defaults filled in. */
+export function filterSettings(options: FilterOptions, part: Part): Record<string, unknown> {
+  const path = options.metadata ?? '';
+  return {
+    cleanVersion: CLEAN_VERSION,
+    language: options.language === false ? 'off' : LANGUAGE_ID_VERSION,
+    part: `${part.index}/${part.count}`,
+    ...(isNamedInput(path)
+      ? { metadataFields: options.metadataFields ?? NAMED_FIELD_PRESETS['dalle-mini'] }
+      : { columns: (options.columns ?? YFCC100M_COLUMNS).join(',') }),
+    ...(splitByBlocks(path)
+      ? { blockLines: options.blockLines ?? (path.endsWith('.parquet') ? 10_000 : 100_000) }
+      : {}),
+    caption: options.caption ?? 'keep-both',
+    minWords: options.minWords ?? 3,
+    minChars: options.minChars ?? 6,
+  };
+}
+
+/** What makes part `part` of this run: its inputs' identities and settings (src/yfcc/recipe.ts). */
+export async function filterRecipe(options: FilterOptions, part: Part): Promise<Recipe> {
+  if (!options.metadata) throw new Error('--metadata is required to run a part');
+  return {
+    job: 'yfcc15m-filter',
+    inputs: {
+      metadata: await inputIdentity(options.metadata),
+      subset: options.subset ? await inputIdentity(options.subset) : null,
+    },
+    settings: filterSettings(options, part),
+  };
+}
+
+export interface PartFile {
+  part: string;
+  recipe?: Recipe;
+  cleanVersion: string;
+  seconds: number;
+  counters: Record<string, number>;
+}
+
+export async function readPartFile(path: string): Promise<PartFile> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as PartFile;
+  } catch (err) {
+    throw new Error(
+      `${path}: not a readable part record (${(err as Error).message.split('\n')[0]}); delete it to redo the part`,
+    );
+  }
+}
+
+/**
+ * Whether a part must run: 'run' when it is not finished (or --force), 'skip' when it is finished with the same
+ * recipe. A part finished with another recipe is refused: its rows would mix with this run's in the merge.
+ */
+export async function partDecision(options: FilterOptions, part: Part, recipe: Recipe): Promise<'run' | 'skip'> {
+  const paths = partPaths(options.out, part);
+  if (options.force || !existsSync(paths.counters)) return 'run';
+  const difference = recipeDifference((await readPartFile(paths.counters)).recipe, recipe);
+  if (!difference) return 'skip';
+  throw new Error(
+    `${paths.counters} was made ${difference}; refusing to mix its rows with this run's: use another --out, or --force to redo every part`,
+  );
+}
+
+/** Run one part: metadata -> parts/<part>.jsonl + .counters.json. Skips a part finished with the same recipe. */
 export async function runFilterPart(
   options: FilterOptions,
   part: Part,
   ctx: StageContext = createContext(),
 ): Promise<'done' | 'skipped'> {
-  if (!options.metadata) throw new Error('yfcc15m-filter: --metadata is required to run a part');
+  if (!options.metadata) throw new Error('--metadata is required to run a part');
   const paths = partPaths(options.out, part);
-  if (!options.force && existsSync(paths.counters)) return 'skipped';
+  const recipe = await filterRecipe(options, part);
+  if ((await partDecision(options, part, recipe)) === 'skip') return 'skipped';
+  // Temporary files of this part left by a process that died (kill -9, a lost machine).
+  const stale = await removeStaleTempFiles(dirname(paths.rows), (name) => name.startsWith(partName(part)));
+  if (stale.length && !options.quiet)
+    process.stderr.write(
+      `yfcc15m-filter: removed ${stale.length} temporary file(s) of dead processes: ${stale.join(', ')}\n`,
+    );
   const loaded = options.subset ? await loadSubsetKeys(options.subset, ctx) : undefined;
   // The list is read by every part; its own counts are recorded once (by part 0) so sums stay right.
   if (loaded && part.index === 0) for (const [k, v] of Object.entries(loaded.counters.toJSON())) ctx.counters.inc(k, v);
@@ -119,14 +201,14 @@ export async function runFilterPart(
   );
   const seconds = (performance.now() - t0) / 1000;
   // Written last and atomically: its presence is what marks the part finished.
-  await writeFile(
-    paths.counters + '.partial',
-    JSON.stringify(
-      { part: `${part.index}/${part.count}`, cleanVersion: CLEAN_VERSION, seconds, counters: ctx.counters.toJSON() },
-      null,
-      1,
-    ),
-  );
-  await rename(paths.counters + '.partial', paths.counters);
+  const record: PartFile = {
+    part: `${part.index}/${part.count}`,
+    recipe,
+    cleanVersion: CLEAN_VERSION,
+    seconds,
+    counters: ctx.counters.toJSON(),
+  };
+  await writeFile(tempPath(paths.counters), JSON.stringify(record, null, 1));
+  await rename(tempPath(paths.counters), paths.counters);
   return 'done';
 }

@@ -9,9 +9,11 @@ import { progress } from '../../stages/core/progress.ts';
 import { writeJsonl } from '../../stages/yfcc/write-jsonl.ts';
 import { readJsonl } from '../../stages/yfcc/read-jsonl.ts';
 import { buildReport, sumCounters, type YfccReport } from '../../src/yfcc/report.ts';
-import { CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
-import { FILTER_STAGES, partPaths, type FilterOptions } from './filter-part.ts';
+import { FILTER_STAGES, partPaths, readPartFile, type FilterOptions, type PartFile } from './filter-part.ts';
+import { recipeDifference, type Recipe } from '../../src/yfcc/recipe.ts';
+import { removeStaleTempFiles } from './stale-temp-files.ts';
 
 /** Yield the rows of all parts merged by input position (each part file is already in input order). */
 async function* mergeByPosition(paths: string[], ctx: StageContext): AsyncGenerator<TableRow> {
@@ -36,21 +38,21 @@ export async function mergeParts(
   const all = Array.from({ length: parts }, (_, index) => partPaths(options.out, { index, count: parts }));
   const missing = all.filter((p) => !existsSync(p.counters)).map((p) => p.counters);
   if (missing.length)
-    throw new Error(
-      `yfcc15m-filter: cannot merge, ${missing.length} of ${parts} parts are not finished (first: ${missing[0]})`,
-    );
-  const partFiles = await Promise.all(
-    all.map(
-      async (p) =>
-        JSON.parse(await readFile(p.counters, 'utf8')) as { cleanVersion: string; counters: Record<string, number> },
-    ),
-  );
-  const stale = partFiles.findIndex((f) => f.cleanVersion !== CLEAN_VERSION);
-  if (stale >= 0)
-    throw new Error(
-      `yfcc15m-filter: part ${stale}/${parts} was cleaned by ${partFiles[stale].cleanVersion}, not ${CLEAN_VERSION}; rerun the parts with --force`,
-    );
+    throw new Error(`cannot merge, ${missing.length} of ${parts} parts are not finished (first: ${missing[0]})`);
+  const partFiles = await Promise.all(all.map((p) => readPartFile(p.counters)));
+  // Every part must come from one recipe (the same inputs and settings, apart from which part it is).
+  const withoutPart = (f: PartFile): Recipe | undefined =>
+    f.recipe && { ...f.recipe, settings: { ...f.recipe.settings, part: undefined } };
+  const first = withoutPart(partFiles[0]);
+  for (const [i, f] of partFiles.entries()) {
+    const difference = first ? recipeDifference(withoutPart(f), first) : recipeDifference(undefined, f.recipe!);
+    if (difference)
+      throw new Error(
+        `cannot merge: ${all[i].counters} differs from part 0 (it was made ${difference}); rerun the parts with --force`,
+      );
+  }
   const partCounters = partFiles.map((f) => f.counters);
+  await removeStaleTempFiles(options.out);
   const dedup = exactDedup({ capacity: options.dedupCapacity, falsePositiveRate: options.dedupFalsePositiveRate });
   const mergeCtx: StageContext = { signal: ctx.signal, counters: new Counters() };
   // Reading the part files is bookkeeping, not a filter stage: count it apart from the report.
@@ -81,12 +83,15 @@ export async function mergeParts(
         }
       : {}),
   });
-  report.cleanVersion = CLEAN_VERSION;
+  report.cleanVersion = String(first?.settings.cleanVersion ?? CLEAN_VERSION);
   if (options.expectRows !== undefined && (merged['yfcc.read.out'] ?? 0) !== options.expectRows) {
     throw new Error(
-      `yfcc15m-filter: expected ${options.expectRows} metadata rows, read ${merged['yfcc.read.out'] ?? 0} (incomplete download or wrong file?)`,
+      `expected ${options.expectRows} metadata rows, read ${merged['yfcc.read.out'] ?? 0} (incomplete download or wrong file?)`,
     );
   }
-  await writeFile(join(options.out, 'report.json'), JSON.stringify({ ...report, counters: merged }, null, 1));
+  await writeFile(
+    join(options.out, 'report.json'),
+    JSON.stringify({ ...report, recipe: first, counters: merged }, null, 1),
+  );
   return report;
 }

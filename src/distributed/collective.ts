@@ -52,7 +52,8 @@ export function mpiAddonAvailable(): boolean {
 function loadAddon(): MpiAddon {
   if (!existsSync(addonPath)) {
     throw new Error(
-      `MPI launcher detected but the MPI addon is not built (${addonPath}); install libopenmpi-dev openmpi-bin and run \`npm rebuild\` or \`sh native/mpi/build.sh\``,
+      `MPI launcher detected but the MPI addon is not built (${addonPath}); install libopenmpi-dev ` +
+        `openmpi-bin and run \`npm rebuild\` or \`sh native/mpi/build.sh\``,
     );
   }
   return createRequire(import.meta.url)(addonPath) as MpiAddon;

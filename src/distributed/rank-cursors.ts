@@ -41,11 +41,13 @@ export function cursorForRank<C extends RankCursor>(
   const ranks = data.ranks;
   if (!ranks)
     throw new Error(
-      `checkpoint.resume: ${where} was written by a single-process run; resuming it with ${size} ranks would re-read other ranks' samples (resume with 1 rank, or start fresh)`,
+      `checkpoint.resume: ${where} was written by a single-process run; resuming it with ${size} ranks would ` +
+        `re-read other ranks' samples (resume with 1 rank, or start fresh)`,
     );
   if (ranks.length !== size)
     throw new Error(
-      `checkpoint.resume: ${where} was written by ${ranks.length} ranks, this job has ${size} (launch with mpirun -np ${ranks.length})`,
+      `checkpoint.resume: ${where} was written by ${ranks.length} ranks, this job has ${size} (launch with ` +
+        `mpirun -np ${ranks.length})`,
     );
   const { ranks: _all, ...rest } = data;
   return { ...rest, ...ranks[rank] } as C;

@@ -8,7 +8,9 @@ import type { DenseScorer } from '../supervision/types.ts';
 import { fillTemplate } from './datasets/zero-shot-prompts.ts';
 import type { BatchScorer } from './zero-shot.ts';
 
-/** Class token matrices [C, T, d] (and, when the scorer excludes padding, a token mask [C, T]: the union over prompts). */
+/**
+ * Class token matrices [C, T, d] (and, when the scorer excludes padding, a token mask [C, T]: the union over prompts).
+ */
 export function denseClassTokens(
   model: ClipModel,
   tokenizer: ClipTokenizer,

@@ -8,10 +8,14 @@ import type { EvalTask } from './results.ts';
 interface TaskCommon {
   /** The dataset's name in results (file names, metric keys, the aggregate). */
   dataset: string;
-  /** Where the data is: a class-folder directory, a directory of MNIST IDX files, a caption CSV/TSV (or a
-   *  directory with captions.csv|tsv|txt and images/), a COCO captions JSON, or webdataset shards (a spec with .tar). */
+  /**
+   * Where the data is: a class-folder directory, a directory of MNIST IDX files, a caption CSV/TSV (or a directory
+   * with captions.csv|tsv|txt and images/), a COCO captions JSON, or webdataset shards (a spec with .tar).
+   */
   data: string;
-  /** Evaluate about this many images: every k-th of a set whose size is known (so every class stays), else the first N. */
+  /**
+   * Evaluate about this many images: every k-th of a set whose size is known (so every class stays), else the first N.
+   */
   limit?: number;
   /** The metric that counts in the aggregate (default: mainMetric's table). */
   mainMetric?: string;

@@ -36,6 +36,9 @@ export class SkippedImages {
       .map(([r, n]) => `${r} ${n}`)
       .join(', ');
     const more = this.count > this.examples.length ? ` (+${this.count - this.examples.length} more)` : '';
-    return `${what}: skipped ${this.count} image(s) (${reasons}): ${this.examples.slice(0, 3).join('; ')}${this.count > 3 ? '; ...' : ''}${more}`;
+    return (
+      `${what}: skipped ${this.count} image(s) (${reasons}): ` +
+      `${this.examples.slice(0, 3).join('; ')}${this.count > 3 ? '; ...' : ''}${more}`
+    );
   }
 }

@@ -20,7 +20,7 @@ export function rgbImage(width: number, height: number, data?: Uint8Array): RgbI
   return { data: d, width, height };
 }
 
-/** Pillow's ImagingBlend(im1, im2, alpha) for one 8-bit value: im1 + alpha * (im2 - im1) in float32, truncated and clipped. */
+/** Pillow's ImagingBlend(im1, im2, alpha) on one byte: im1 + alpha*(im2 - im1) in float32, truncated, clipped. */
 function blendValue(in1: number, in2: number, alpha32: number): number {
   const t = f32(in1 + f32(alpha32 * (in2 - in1)));
   return t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);

@@ -14,6 +14,12 @@ export const openaiClipStats: NormalizeStats = {
   std: [0.26862954, 0.26130258, 0.27577711],
 };
 
+/** The normalisations by the name a declaration or a checkpoint uses. */
+export const normalisations: Record<'imagenet' | 'openai', NormalizeStats> = {
+  imagenet: imagenetStats,
+  openai: openaiClipStats,
+};
+
 const torchvisionRatio: [number, number] = [3 / 4, 4 / 3];
 const normalize = (stats: NormalizeStats): ViewOp => ({ op: 'normalize', mean: [...stats.mean], std: [...stats.std] });
 
@@ -42,7 +48,7 @@ export const viewPresets: Record<ViewPresetName, (size: number, stats?: Normaliz
   }),
   /** MOCOV2 (one of the two crops). */
   mocov2: (size, stats = imagenetStats) => mocoV2(size, stats, 0.2),
-  /** SLIP's two SimCLR views (SLIP paper / facebookresearch/SLIP: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
+  /** SLIP's two SimCLR views (SLIP paper and code: RandomResizedCrop scale 0.08-1, then the MoCo v2 chain). */
   simclr: (size, stats = imagenetStats) => mocoV2(size, stats, 0.08),
   /** ONECROP: Resize(round(size*256/224), shorter side) -> CenterCrop(size) -> Normalize. */
   eval: (size, stats = imagenetStats) => ({

@@ -23,7 +23,9 @@ export interface CropBox {
 }
 
 export type PlanStep =
-  /** Crop `box` (zero fill outside the image), then bilinear resize to outWidth x outHeight (identity sizes skip it). */
+  /**
+   * Crop `box` (zero fill outside the image), then bilinear resize to outWidth x outHeight (identity sizes skip it).
+   */
   | { kind: 'resizedCrop'; box: CropBox; outWidth: number; outHeight: number }
   /** Crop `box`; parts outside the image are zero (torchvision pads CenterCrop with 0). */
   | { kind: 'crop'; box: CropBox }
@@ -107,7 +109,7 @@ export function resizeShorterSize(width: number, height: number, size: number): 
   return { width: Math.trunc((size * width) / height), height: size };
 }
 
-/** ColorJitter.get_params: a random order of [brightness, contrast, saturation, hue] and one factor for each enabled one. */
+/** ColorJitter.get_params: a random order of [brightness, contrast, saturation, hue], a factor for each enabled one. */
 export function colorJitterSteps(
   o: { brightness: number; contrast: number; saturation: number; hue: number },
   rng: UniformSource,

@@ -113,7 +113,9 @@ export interface ByteView {
   normalize?: { mean: Triple; std: Triple };
 }
 
-/** Run planned steps with the WebAssembly kernels, or undefined when they are off or the image is too large for them. */
+/**
+ * Run planned steps with the WebAssembly kernels, or undefined when they are off or the image is too large for them.
+ */
 function tryWasm(img: RgbImage, steps: PlanStep[], float: boolean) {
   if (pixelKernels() !== 'wasm') return undefined;
   try {

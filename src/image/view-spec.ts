@@ -7,7 +7,9 @@ export type Triple = [number, number, number];
 export type ViewOp =
   /** torchvision RandomResizedCrop(size, scale, ratio), bilinear. */
   | { op: 'randomResizedCrop'; size: number; scale: [number, number]; ratio: [number, number] }
-  /** torchvision Resize(size) with an int: the shorter side becomes `size`, the longer int(size*long/short), bilinear. */
+  /**
+   * torchvision Resize(size) with an int: the shorter side becomes `size`, the longer int(size*long/short), bilinear.
+   */
   | { op: 'resizeShorter'; size: number }
   /** torchvision CenterCrop(size) (zero-padded when the image is smaller). */
   | { op: 'centerCrop'; size: number }
@@ -17,7 +19,7 @@ export type ViewOp =
   | { op: 'colorJitter'; brightness: number; contrast: number; saturation: number; hue: number; p: number }
   /** RandomGrayscale(p), three output channels. */
   | { op: 'grayscale'; p: number }
-  /** RandomApply([GaussianBlur(sigma ~ U[sigmaMin, sigmaMax])], p), PIL's ImageFilter.GaussianBlur(radius=sigma) (MoCo v2). */
+  /** MoCo v2's RandomApply([GaussianBlur(sigma ~ U[sigmaMin, sigmaMax])], p): PIL's GaussianBlur(radius=sigma). */
   | { op: 'gaussianBlur'; sigmaMin: number; sigmaMax: number; p: number }
   /** ToTensor + Normalize(mean, std); must be the last op. */
   | { op: 'normalize'; mean: Triple; std: Triple };
@@ -98,7 +100,8 @@ export function validateViewSpec(spec: unknown): ViewSpec {
   });
   if (outputSize !== s.size)
     fail(
-      `the ops produce ${outputSize ?? 'a non-square / unsized'} image but size is ${s.size as number} (end with randomResizedCrop or centerCrop of that size)`,
+      `the ops produce ${outputSize ?? 'a non-square / unsized'} image but size is ${s.size as number} (end ` +
+        `with randomResizedCrop or centerCrop of that size)`,
     );
   return spec as ViewSpec;
 }

@@ -96,8 +96,8 @@ export function runKernel(
 }
 
 /**
- * Implement a kernel with tf ops (the kernel is a function of other ops): the inputs are wrapped as tensors, `fn` runs in a
- * tidy (ops inside a kernel are not recorded on the gradient tape), and the result's data is handed to the caller.
+ * Implement a kernel with tf ops (the kernel is a function of other ops): the inputs are wrapped as tensors, `fn` runs
+ * in a tidy (ops inside a kernel are not recorded on the gradient tape), and the result's data is handed to the caller.
  */
 export function kernelFromOps(
   backend: { incRef(dataId: object): void },
@@ -121,7 +121,8 @@ export function kernelFromOps(
 
 /**
  * Copy between a dense tensor and a box inside another tensor on the heap (byte offsets; memmove per contiguous run).
- * `direction` 'out': box [begin, begin+size) of `big` (shape bigShape) -> dense `small`; 'in': dense `small` -> box of `big`.
+ * `direction` 'out': box [begin, begin+size) of `big` (shape bigShape) -> dense `small`; 'in': dense `small` -> box of
+ * `big`.
  */
 export function copyBox(
   heap: Uint8Array,

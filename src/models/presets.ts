@@ -223,7 +223,8 @@ export function buildClipConfig(preset: string, overrides: ModelOverrides = {}):
     if (v.layers !== undefined && (!Array.isArray(v.layers) || v.layers.length !== 4))
       throw new ModelConfigError(
         'model.vision.layers',
-        `model.vision.layers must be four numbers of bottlenecks for a ResNet (e.g. 3,4,6,3), got ${JSON.stringify(v.layers)}`,
+        `model.vision.layers must be four numbers of bottlenecks for a ResNet (e.g. 3,4,6,3), got ` +
+          `${JSON.stringify(v.layers)}`,
       );
     if (imageSize % 32 !== 0)
       throw new ModelConfigError(

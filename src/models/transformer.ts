@@ -1,6 +1,7 @@
 // Pre-LN residual transformer shared by the ViT and the text tower (OpenAI CLIP `Transformer`):
 //   x = x + attn(ln_1(x));  x = x + c_proj(QuickGELU(c_fc(ln_2(x))))
-// Names: `${prefix}.resblocks.N.{ln_1, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj, ln_2, mlp.c_fc, mlp.c_proj}`.
+// Names: `${prefix}.resblocks.N.` + {ln_1, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj, ln_2, mlp.c_fc,
+//   mlp.c_proj}.
 // Init (CLIP): attn in-proj N(0, w^-1/2); attn out-proj and MLP out N(0, w^-1/2 (2L)^-1/2); MLP in N(0, (2w)^-1/2).
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';

@@ -64,9 +64,10 @@ export interface MultiHeadAttention extends AttentionParams {
 }
 
 /**
- * Registers OpenAI names `${name}.in_proj_weight`, `${name}.in_proj_bias`, `${name}.out_proj.weight`, `${name}.out_proj.bias`.
- * Init (CLIP): in_proj N(0, inStd), out_proj N(0, outStd), biases zero. Seed quirk kept: in_proj_bias IS weight-decayed
- * (nn.MultiheadAttention is not an nn.Linear, so the reference's bias rule misses it); out_proj.bias is not.
+ * Registers OpenAI names `${name}.in_proj_weight`, `${name}.in_proj_bias`, `${name}.out_proj.weight`,
+ * `${name}.out_proj.bias`. Init (CLIP): in_proj N(0, inStd), out_proj N(0, outStd), biases zero. Seed quirk kept:
+ * in_proj_bias IS weight-decayed (nn.MultiheadAttention is not an nn.Linear, so the reference's bias rule misses it);
+ * out_proj.bias is not.
  */
 export function createMultiHeadAttention(
   store: ParamStore,

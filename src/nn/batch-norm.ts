@@ -75,7 +75,9 @@ export function createBatchNorm(
   return bn;
 }
 
-/** Mean and biased variance per chunk: returns normalised x plus per-chunk stats ([chunks, C]) and samples per chunk. */
+/**
+ * Mean and biased variance per chunk: returns normalised x plus per-chunk stats ([chunks, C]) and samples per chunk.
+ */
 function normaliseChunk(x: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = [...Array(x.rank - 1).keys()];
   const { mean, variance } = tf.moments(x, axes, false);

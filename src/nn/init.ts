@@ -1,6 +1,6 @@
 // Deterministic parameter initialisers drawing from an Rng (never Math.random), matching PyTorch's defaults
-// where the reference relies on them: nn.Linear / nn.Conv2d use kaiming_uniform(a=sqrt 5) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-// for the weight and the same bound for the bias.
+// where the reference relies on them: nn.Linear / nn.Conv2d use kaiming_uniform(a=sqrt 5) = U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)) for the weight and the same bound for the bias.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 

@@ -1,5 +1,5 @@
-// CLIP (docs/methods.md, "CLIP"): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and the raw
-// caption, learnable logit scale (init ln(1/0.07), capped at 100 in the forward, parameter clamped into [3, 6]
+// CLIP (docs/methods.md, "CLIP"): symmetric InfoNCE between one image view ('clip' = RandomResizedCrop scale 0.5-1) and
+// the raw caption, learnable logit scale (init ln(1/0.07), capped at 100 in the forward, parameter clamped into [3, 6]
 // before and after each optimiser step). No heads.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';

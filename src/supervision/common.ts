@@ -33,7 +33,8 @@ export function resolveOptions<T extends Record<string, OptionValue>>(
           : typeof v === typeof d);
     if (!ok)
       throw new Error(
-        `supervision ${supervision}: option "${k}" has the wrong type (${JSON.stringify(v)}; default ${JSON.stringify(d)})`,
+        `supervision ${supervision}: option "${k}" has the wrong type (${JSON.stringify(v)}; default ` +
+          `${JSON.stringify(d)})`,
       );
     out[k] = v as OptionValue;
   }
@@ -60,7 +61,8 @@ export function imageView(
 ): tf.Tensor4D {
   if (batch.images.length !== sup.imageViews.length) {
     throw new Error(
-      `supervision ${sup.name}: batch has ${batch.images.length} image view(s), expected ${sup.imageViews.length} (${sup.imageViews.join(', ')})`,
+      `supervision ${sup.name}: batch has ${batch.images.length} image view(s), expected ` +
+        `${sup.imageViews.length} (${sup.imageViews.join(', ')})`,
     );
   }
   return batch.images[index];

@@ -1,13 +1,13 @@
-// DeCLIP (docs/methods.md, "DeCLIP"; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the MLM-corrupted caption
-// t^m (used in every contrastive term) and the EDA caption t^e — supervised by
+// DeCLIP (docs/methods.md, "DeCLIP"; YFCC-15M weights): two MoCo-v2 image views x¹, x² and two text views — the
+// MLM-corrupted caption t^m (used in every contrastive term) and the EDA caption t^e — supervised by
 //   L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN
 // L_MV  multi-view CLIP: the 4 (image view, text view) InfoNCE pairs averaged;
 // L_SS  SimSiam on the image embeddings (3-layer projector with BN, bottleneck predictor, stop-gradient);
 // L_MLM cross-entropy of the MLM head on the word features at the selected positions;
 // L_NN  image→neighbour InfoNCE against the top-1 cosine neighbours of v^m and v^e in a FIFO queue of text embeddings
 //       (both look-ups on the same snapshot, no gradient through the neighbours; enqueue v^e then v^m after the step).
-// NN queue (docs/methods.md, "Which queue"): one queue per supervision instance, i.e. per process, fed by afterStep with
-// the rows of the features it is given. In one process that is a single queue fed the whole batch each step (the
+// NN queue (docs/methods.md, "Which queue"): one queue per supervision instance, i.e. per process, fed by afterStep
+// with the rows of the features it is given. In one process that is a single queue fed the whole batch each step (the
 // paper's "64K queue"). The seed keeps one queue per GPU fed its 256 local rows (≈ 256 steps deep): with ranks, pass
 // each rank's local rows to afterStep to reproduce it, or the gathered rows for one global queue replicated on every
 // rank. The seed's unused image bank and its logged-only NT-Xent term are not built.

@@ -1,8 +1,8 @@
-// DeFILIP (docs/methods.md, "DeFILIP"): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP loss on
-// (image view 1 dense tokens, MLM-corrupted caption word features) with top-16 selection and the separate
-// clamped dense temperature: L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN + 0.2·L_FILIP.
-// The seed's unused dense logits for the other view/text pairs (dense_aug=False) are not computed.
-// Zero-shot evaluation uses the global embeddings (the seed's dense eval branch is disabled), so no `dense` scorer.
+// DeFILIP (docs/methods.md, "DeFILIP"): exactly DeCLIP (same views, heads, NN queue and weights) plus 0.2 × the FILIP
+// loss on (image view 1 dense tokens, MLM-corrupted caption word features) with top-16 selection and the separate
+// clamped dense temperature: L = 0.4·L_MV + 0.2·L_SS + 0.2·L_MLM + 0.2·L_NN + 0.2·L_FILIP. The seed's unused dense
+// logits for the other view/text pairs (dense_aug=False) are not computed. Zero-shot evaluation uses the global
+// embeddings (the seed's dense eval branch is disabled), so no `dense` scorer.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';

@@ -1,8 +1,8 @@
-// FILIP as in the seed (docs/methods.md, "FILIP"): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss), dense tokens
-// mapped to 256-d (`image_mapping`, `text_mapping`) and L2-normalised, top-16 token selection per own pair, token-wise
-// late interaction (image→text: mean over patches of the max over the selected text tokens; text→image: mean over all
-// 77 text tokens of the max over the selected patches), a separate learnable `logit_scale_dense` (no forward cap,
-// parameter clamped into [3, 6]). Loss weights: global CLIP 0, dense 1.
+// FILIP as in the seed (docs/methods.md, "FILIP"): the first MoCo-v2 view and the MLM-corrupted caption (no MLM loss),
+// dense tokens mapped to 256-d (`image_mapping`, `text_mapping`) and L2-normalised, top-16 token selection per own
+// pair, token-wise late interaction (image→text: mean over patches of the max over the selected text tokens;
+// text→image: mean over all 77 text tokens of the max over the selected patches), a separate learnable
+// `logit_scale_dense` (no forward cap, parameter clamped into [3, 6]). Loss weights: global CLIP 0, dense 1.
 // `textPadding: 'include'` is the seed (padding tokens take part in the text mean and in selection); 'exclude' is the
 // FILIP paper's masking (positions after EOT are left out of the text mean and can't be selected).
 import * as tf from '@tensorflow/tfjs';
@@ -101,7 +101,7 @@ export function denseTextTokens(heads: FilipHeads, wordFeatures: tf.Tensor3D): t
   return tf.tidy(() => normalizeImageEmbedding(heads.textMapping.apply(wordFeatures) as tf.Tensor3D));
 }
 
-/** Per-sample dense features: denseImage [B, P, d], denseText [B, T, d] and, with textPadding 'exclude', textMask [B, T]. */
+/** Per-sample dense features: denseImage [B, P, d], denseText [B, T, d], with textPadding 'exclude' textMask [B, T]. */
 export function filipDenseFeatures(
   heads: FilipHeads,
   imageTokens: tf.Tensor3D,

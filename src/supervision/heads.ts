@@ -1,5 +1,5 @@
-// The heads the supervisions add to a CLIP model (docs/methods.md, "The methods"), with the seed's state-dict names so checkpoints
-// round-trip: DeCLIP's SimSiam projector/predictor and MLM head, SLIP's SimCLR MLP, FILIP's token mappings.
+// The heads the supervisions add to a CLIP model (docs/methods.md, "The methods"), with the seed's state-dict names so
+// checkpoints round-trip: DeCLIP's SimSiam projector/predictor and MLM head, SLIP's SimCLR MLP, FILIP's token mappings.
 // Built from src/nn (linear [in, out]; batch norm with optional ghost statistics per chunk of N samples).
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';

@@ -1,7 +1,7 @@
-// Logit-scale control (docs/methods.md, "Logit scale"): the learnable temperature θ (init ln(1/0.07)) enters the logits as
-// s = exp(θ), capped at 100 in the forward for CLIP/DeCLIP/FILIP's global term (not for SLIP nor FILIP's dense scale);
-// the parameter itself is clamped into [3, 6] right before the optimiser step and again right after it
-// (YFCC configs: grad_clip type logit_scale_param_value, value 3, max_value 6).
+// Logit-scale control (docs/methods.md, "Logit scale"): the learnable temperature θ (init ln(1/0.07)) enters the logits
+// as s = exp(θ), capped at 100 in the forward for CLIP/DeCLIP/FILIP's global term (not for SLIP nor FILIP's dense
+// scale); the parameter itself is clamped into [3, 6] right before the optimiser step and again right after it (YFCC
+// configs: grad_clip type logit_scale_param_value, value 3, max_value 6).
 //
 // The seed caps the value with `logit_scale.data = torch.clamp(logit_scale.data, max=100)` on the exp output. That
 // replaces the value only: exp's backward keeps the unclamped result, so ds/dθ = exp(θ) even above the cap (checked on

@@ -1,10 +1,10 @@
-// SLIP (docs/methods.md, "SLIP"): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented views
-// ('simclr' preset) through a 4096-4096-256 MLP with BN on the image tower's pooled feature (before the projection),
-// L = 1·L_CLIP + 1·L_SimCLR. The logit scale has NO forward cap (SLIP's forward lacks the max-100 clamp); the
-// parameter is still clamped into [3, 6] around each step.
-// The seed's released SLIP cannot run: SLIPTransform yields 2 views while the model splits 3, run.sh calls clip_solver,
-// and the SyncBN closure of the HEAD code crashes. We follow the paper's intent — 1 base view + 2 SimCLR views, the
-// MLP's BN over the whole batch (the SyncBN intent; `headGhostSize` gives per-chunk statistics instead).
+// SLIP (docs/methods.md, "SLIP"): CLIP on a base view ('clip' preset) plus SimCLR NT-Xent (τ 0.1) between two augmented
+// views ('simclr' preset) through a 4096-4096-256 MLP with BN on the image tower's pooled feature (before the
+// projection), L = 1·L_CLIP + 1·L_SimCLR. The logit scale has NO forward cap (SLIP's forward lacks the max-100 clamp);
+// the parameter is still clamped into [3, 6] around each step. The seed's released SLIP cannot run: SLIPTransform
+// yields 2 views while the model splits 3, run.sh calls clip_solver, and the SyncBN closure of the HEAD code crashes.
+// We follow the paper's intent — 1 base view + 2 SimCLR views, the MLP's BN over the whole batch (the SyncBN intent;
+// `headGhostSize` gives per-chunk statistics instead).
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';

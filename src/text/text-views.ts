@@ -1,4 +1,5 @@
-// The text views a supervision asks for, computed from one caption (no streams; stages/text/tokenize-views.ts adapts it):
+// The text views a supervision asks for, computed from one caption (no streams; stages/text/tokenize-views.ts is the
+// stage):
 //   raw  = framed ids of the caption;
 //   eda  = framed ids of DeCLIP's EDA of the caption (one of SR/RS/RD, eda.ts);
 //   mlm  = the raw ids with MLM corruption (mlm.ts), mlmLabels = original ids at corrupted positions, -100 elsewhere.

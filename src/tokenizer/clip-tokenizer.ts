@@ -40,6 +40,8 @@ export class ClipTokenizer {
   readonly mask: number | undefined;
   /** Number of merges in use. */
   readonly mergeCount: number;
+  /** The merges file: where it was read from and the identity of its bytes. */
+  readonly vocabFile: { source: string; sha256: string; bytes: number };
   /** id -> token string (byte symbols, `</w>` suffix, or a special token). */
   readonly vocab: readonly string[];
   private readonly encoder: Map<string, number>;
@@ -71,6 +73,7 @@ export class ClipTokenizer {
       throw new Error(`${file.source} has ${merges.length} merges, OpenAI's vocab needs ${OPENAI_MERGES}`);
     }
     this.mergeCount = merges.length;
+    this.vocabFile = { source: file.source, sha256: file.sha256, bytes: file.bytes };
 
     const vocab: string[] = [];
     for (const b of BYTE_ORDER) vocab.push(BYTE_TO_UNICODE[b]);

@@ -24,6 +24,9 @@ export interface MergesFile {
   merges: Array<[string, string]>;
   /** Where the file was read from. */
   source: string;
+  /** Identity of the file's bytes (as stored, gzipped or not): what a checkpoint records of its vocabulary. */
+  sha256: string;
+  bytes: number;
 }
 
 /** Cache directory for downloaded vocab files: $CLIP_BENCH_CACHE or ~/.cache/clip-bench. */
@@ -82,14 +85,16 @@ export async function fetchToCache(url: string, expectedSha256?: string): Promis
  * OPENAI_MERGES merges the tokenizer uses, unless `all` is set; other files are parsed whole.
  */
 export function parseMergesFile(bytes: Uint8Array, source: string, options: { all?: boolean } = {}): MergesFile {
+  const identity = { sha256: sha256(bytes), bytes: bytes.byteLength };
   const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
   if (gzipped && !options.all && bytes.length > PREFIX_BYTES * 2) {
     // OpenAI's file: the merges in use sit in the first ~20% of the data; inflate only a prefix of the stream.
     const prefix = gunzipSync(bytes.subarray(0, PREFIX_BYTES), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     const parsed = parseMergesText(new TextDecoder().decode(prefix), source, options, true);
-    if (parsed) return parsed;
+    if (parsed) return { ...parsed, ...identity };
   }
-  return parseMergesText(new TextDecoder().decode(gzipped ? gunzipSync(bytes) : bytes), source, options, false)!;
+  const text = new TextDecoder().decode(gzipped ? gunzipSync(bytes) : bytes);
+  return { ...parseMergesText(text, source, options, false)!, ...identity };
 }
 
 const PREFIX_BYTES = 512 * 1024;
@@ -100,7 +105,7 @@ function parseMergesText(
   source: string,
   options: { all?: boolean },
   partial: boolean,
-): MergesFile | undefined {
+): Omit<MergesFile, 'sha256' | 'bytes'> | undefined {
   let end = text.indexOf('\n');
   if (end < 0) end = text.length;
   const header = text.slice(0, end);
@@ -141,11 +146,11 @@ export async function readMergesFile(location?: string, expectedSha256?: string)
   if (/^https?:\/\//i.test(where)) path = await fetchToCache(where, expectedSha256);
   else if (where.startsWith('file:')) path = fileURLToPath(where);
   if (!existsSync(path)) throw new Error(`vocab file not found: ${path}; ${WHERE_TO_GET}`);
-  const bytes = readFileSync(path);
-  if (expectedSha256 && sha256(bytes) !== expectedSha256) {
-    throw new Error(`vocab ${path} has sha256 ${sha256(bytes)}, expected ${expectedSha256}`);
+  const file = parseMergesFile(readFileSync(path), path);
+  if (expectedSha256 && file.sha256 !== expectedSha256) {
+    throw new Error(`vocab ${path} has sha256 ${file.sha256}, expected ${expectedSha256}`);
   }
-  return parseMergesFile(bytes, path);
+  return file;
 }
 
 /** Serialise merges in the same format (header line + "a b" lines), gzipped. */

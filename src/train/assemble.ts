@@ -20,7 +20,8 @@ export function assembleTrainBatch(samples: HostSample[], imageViews: number, te
     const first = samples[0].views[v];
     if (!first)
       throw new Error(
-        `assembleTrainBatch: sample ${samples[0].__key__} has ${samples[0].views.length} image views, expected ${imageViews}`,
+        `assembleTrainBatch: sample ${samples[0].__key__} has ${samples[0].views.length} image views, ` +
+          `expected ${imageViews}`,
       );
     const { height, width } = first;
     const per = height * width * 3;
@@ -29,7 +30,8 @@ export function assembleTrainBatch(samples: HostSample[], imageViews: number, te
       const view = s.views[v];
       if (!view || view.height !== height || view.width !== width || view.data.length !== per) {
         throw new Error(
-          `assembleTrainBatch: view ${v} of sample ${s.__key__} is ${view ? `${view.height}x${view.width}` : 'missing'}, expected ${height}x${width}x3`,
+          `assembleTrainBatch: view ${v} of sample ${s.__key__} is ` +
+            `${view ? `${view.height}x${view.width}` : 'missing'}, expected ${height}x${width}x3`,
         );
       }
       data.set(view.data, i * per);

@@ -1,5 +1,6 @@
 // How a training run ends early: TrainingHalt (a non-finite or diverging loss under policy 'stop', or a failure that
-// names the step) and RollbackRequest (policy 'rollback': the runner reloads the last checkpoint with a lower lr).
+// names the step), RollbackRequest (policy 'rollback': the runner reloads the last checkpoint with a lower lr) and
+// NoDataError (no usable sample).
 export class TrainingHalt extends Error {
   readonly step: number;
   constructor(step: number, reason: string) {
@@ -14,5 +15,13 @@ export class RollbackRequest extends Error {
     super(`rollback requested: ${reason}`);
     this.name = 'RollbackRequest';
     this.step = step;
+  }
+}
+/** No usable training data: none given, none found, or none left after skipping unusable samples (exit code 3). */
+export class NoDataError extends Error {
+  readonly exitCode = 3;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoDataError';
   }
 }

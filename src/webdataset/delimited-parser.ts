@@ -69,7 +69,8 @@ export class DelimitedParser {
         this.line++;
         continue;
       }
-      if (c === '\r' && (text[i + 1] === '\n' || i + 1 === text.length)) continue; // CRLF (a lone CR at a chunk end is dropped too)
+      // CRLF (a lone CR at a chunk end is dropped too)
+      if (c === '\r' && (text[i + 1] === '\n' || i + 1 === text.length)) continue;
       this.field += c;
       this.fieldStarted = true;
     }

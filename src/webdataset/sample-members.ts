@@ -15,7 +15,8 @@ export function sampleMembers(sample: WdsSample): OutputMember[] {
   const base = key.slice(key.lastIndexOf('/') + 1);
   if (base.includes('.') || base === '') {
     throw new Error(
-      `cannot write sample key ${JSON.stringify(key)}: the basename must be non-empty and contain no '.' (readers split the extension at the first dot)`,
+      `cannot write sample key ${JSON.stringify(key)}: the basename must be non-empty and contain no '.' ` +
+        `(readers split the extension at the first dot)`,
     );
   }
   const members: OutputMember[] = [];
@@ -29,7 +30,8 @@ export function sampleMembers(sample: WdsSample): OutputMember[] {
     else if (typeof value === 'string') data = encoder.encode(value);
     else
       throw new Error(
-        `sample ${key}: field ${JSON.stringify(ext)} is ${value === null ? 'null' : typeof value}, only bytes or strings can be written`,
+        `sample ${key}: field ${JSON.stringify(ext)} is ${value === null ? 'null' : typeof value}, only ` +
+          `bytes or strings can be written`,
       );
     members.push({ name: `${key}.${ext}`, data });
   }

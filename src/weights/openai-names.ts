@@ -1,24 +1,44 @@
 // Import/export between a ParamStore and OpenAI/open_clip state dicts (safetensors tensors).
 //
-// Our store already uses OpenAI names; what differs is the layout: PyTorch linear weights are [out, in] (ours [in, out]),
-// conv weights OIHW (ours HWIO). Each store entry's `torchLayout` says which conversion applies. Parameters that are
-// plain matrices in PyTorch (visual.proj, text_projection, embeddings) keep their layout.
+// Our store already uses OpenAI names; what differs is the layout: PyTorch linear weights are [out, in] (ours [in,
+// out]), conv weights OIHW (ours HWIO). Each store entry's `torchLayout` says which conversion applies. Parameters that
+// are plain matrices in PyTorch (visual.proj, text_projection, embeddings) keep their layout.
 //
 // Checkpoint name variants accepted on import (canonicalName):
 //   - OpenAI / open_clip: as is. OpenAI's JIT-derived state dicts also hold `input_resolution`, `context_length`,
 //     `vocab_size` scalars, which are ignored.
 //   - DDP checkpoints (DeCLIP, many training repos): a leading `module.` is stripped.
-//   - DeCLIP: the text tower lives under `encode_text.` (`module.encode_text.token_embedding.weight`, ...), so that prefix
-//     is stripped; `text_projection` is an nn.Linear (`text_projection.weight` [embed, width] + `text_projection.bias`) -
-//     imported as a Linear (the config then has projectionBias: true); `logit_scale` has shape [1] instead of [].
-//     DeCLIP's method heads (`projector.*`, `predictor.*`, `text_label_predictor.*`, FILIP `image_mapping`/`text_mapping`,
-//     `logit_scale_dense`) keep their names and load into the store if the supervision added heads with those names;
-//     otherwise they are reported as unused.
+//   - DeCLIP: the text tower lives under `encode_text.` (`module.encode_text.token_embedding.weight`, ...), so that
+//     prefix is stripped; `text_projection` is an nn.Linear (`text_projection.weight` [embed, width] +
+//     `text_projection.bias`) - imported as a Linear (the config then has projectionBias: true); `logit_scale` has
+//     shape [1] instead of []. DeCLIP's method heads (`projector.*`, `predictor.*`, `text_label_predictor.*`, FILIP
+//     `image_mapping`/`text_mapping`, `logit_scale_dense`) keep their names and load into the store if the supervision
+//     added heads with those names; otherwise they are reported as unused.
 import type { ParamStore } from '../nn/params.ts';
 import type { SafeTensor, TensorToWrite } from './safetensors.ts';
 import { toFloat32, toInt32 } from './safetensors.ts';
 
 const IGNORED_KEYS = new Set(['input_resolution', 'context_length', 'vocab_size']);
+
+/** State-dict names of the methods' heads (DeCLIP, SLIP, FILIP, SigLIP's bias): expected beside a CLIP's tensors, not part of it. */
+export const METHOD_HEAD_PREFIXES = [
+  'projector.',
+  'predictor.',
+  'predictor_sim.',
+  'text_label_predictor.',
+  'image_mapping.',
+  'text_mapping.',
+  'logit_scale_dense',
+  'logit_bias',
+] as const;
+
+export const isMethodHead = (name: string): boolean => METHOD_HEAD_PREFIXES.some((p) => name.startsWith(p));
+
+/** Up to `max` quoted names, then how many more. */
+export function listNames(names: string[], max = 8): string {
+  const shown = names.slice(0, max).map((n) => `"${n}"`);
+  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
+}
 
 /** Map a checkpoint key to clip-bench's (OpenAI) name, or undefined for keys that are not tensors of the model. */
 export function canonicalName(key: string): string | undefined {
@@ -129,14 +149,8 @@ export function importStateDict(
     }
     loaded.push(e.name);
   }
-  if (missing.length) {
-    throw new Error(
-      `weights: checkpoint lacks ${missing.length} tensor(s) the model needs, e.g. ${missing
-        .slice(0, 3)
-        .map((m) => `"${m}"`)
-        .join(', ')}`,
-    );
-  }
+  if (missing.length)
+    throw new Error(`weights: checkpoint lacks ${missing.length} tensor(s) the model needs: ${listNames(missing)}`);
   const have = new Set(store.names());
   return { loaded, unused: [...named.keys()].filter((k) => !have.has(k)) };
 }

@@ -39,12 +39,32 @@ export interface TensorToWrite {
   data: Float32Array | Int32Array | Float64Array | BigInt64Array | Uint8Array | Uint16Array;
 }
 
+/** What a file that is not safetensors looks like, for the error message. */
+function notSafetensors(buf: Uint8Array, source: string): Error {
+  const head = buf.subarray(0, 32);
+  let what: string;
+  if (head[0] === 0x50 && head[1] === 0x4b)
+    what = 'a zip archive (a PyTorch .pt file? convert it with tools/convert-pt-to-safetensors.py)';
+  else if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5)
+    what = 'a Python pickle (convert it with tools/convert-pt-to-safetensors.py)';
+  else if (head[0] === 0x1f && head[1] === 0x8b) what = 'a gzip file';
+  else if (head.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f)))
+    what = `text (it starts with ${JSON.stringify(new TextDecoder().decode(head))})`;
+  else what = 'of an unknown format';
+  return new Error(
+    `${source} is not a safetensors weights file: it is ${what}; a safetensors file starts with an 8-byte header length and a JSON header`,
+  );
+}
+
 export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
-  if (buf.byteLength < 8) throw new Error(`${source}: file too short (${buf.byteLength} bytes) to be safetensors`);
+  // the header length is followed by the JSON header, which opens with "{"
+  if (buf.byteLength < 10 || buf[8] !== 0x7b) throw notSafetensors(buf, source);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > buf.byteLength - 8)
-    throw new Error(`${source}: header length ${headerLen} exceeds file size ${buf.byteLength}`);
+    throw new Error(
+      `${source}: truncated or not safetensors: the header length ${headerLen} exceeds the file size ${buf.byteLength}`,
+    );
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
@@ -74,7 +94,8 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): Safet
       throw new Error(`${source}: tensor "${name}" offsets [${begin}, ${end}] outside data (${dataLen} bytes)`);
     if (end - begin !== count * ELEMENT_SIZE[dtype]) {
       throw new Error(
-        `${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ${count * ELEMENT_SIZE[dtype]}`,
+        `${source}: tensor "${name}" has ${end - begin} bytes, shape [${info.shape}] ${dtype} needs ` +
+          `${count * ELEMENT_SIZE[dtype]}`,
       );
     }
     tensors.set(name, { dtype, shape: info.shape.slice(), bytes: buf.subarray(dataStart + begin, dataStart + end) });

@@ -1,6 +1,6 @@
 // The record that flows through the YFCC filter stages, and the clean-table row it becomes.
 import type { YfccRow } from './columns.ts';
-import { unquotePlus, CLEAN_VERSION } from './clean-text.ts';
+import { unquotePlus, CLEAN_VERSION } from './clean-yfcc-text.ts';
 import type { CaptionCandidate } from './caption.ts';
 
 export interface YfccRecord extends YfccRow {

@@ -70,9 +70,11 @@ export async function* captionTableEntries(
             ? header.indexOf('caption')
             : 1;
         if (imageCol < 0 || captionCol < 0 || captionCol >= header.length) {
-          throw new Error(
-            `${options.table}: header ${JSON.stringify(header)} has no ${imageCol < 0 ? `image column ${JSON.stringify(options.imageColumn)}` : `caption column ${JSON.stringify(options.captionColumn ?? 'caption')}`}`,
-          );
+          const missing =
+            imageCol < 0
+              ? `image column ${JSON.stringify(options.imageColumn)}`
+              : `caption column ${JSON.stringify(options.captionColumn ?? 'caption')}`;
+          throw new Error(`${options.table}: header ${JSON.stringify(header)} has no ${missing}`);
         }
         continue;
       }
@@ -80,7 +82,9 @@ export async function* captionTableEntries(
         ctx.counters.inc('caption_rows_malformed');
         ctx.counters.warnOnce(
           'caption-table-malformed',
-          `${options.table}:${line}: skipping a row with ${row[imageCol]?.trim() ? `${row.length} field(s)` : 'no image name'}; further ones are counted in caption_rows_malformed`,
+          `${options.table}:${line}: skipping a row with ` +
+            `${row[imageCol]?.trim() ? `${row.length} field(s)` : 'no image name'}; further ones are counted ` +
+            `in caption_rows_malformed`,
         );
         continue;
       }
@@ -88,7 +92,8 @@ export async function* captionTableEntries(
         ctx.counters.inc('caption_rows_empty');
         ctx.counters.warnOnce(
           'caption-table-empty',
-          `${options.table}:${line}: skipping an empty caption for ${row[imageCol]}; further ones are counted in caption_rows_empty`,
+          `${options.table}:${line}: skipping an empty caption for ${row[imageCol]}; further ones are ` +
+            `counted in caption_rows_empty`,
         );
         continue;
       }

@@ -1,9 +1,9 @@
-// Evaluation data path: items (image + label or captions) -> read the file (concurrently, on the main thread) ->
-// decode + eval transform + float conversion in the image worker pool (stages/image/decode-views.ts, order kept,
-// bounded in flight) -> batches of NHWC float32 pixels ready to become one tensor, with the items' labels/captions.
+// Evaluation data path: items (image + label or captions) -> read + decode + eval transform + float conversion in the
+// image worker pool (stages/image/decode-views.ts; order kept, bounded in flight, up to a whole batch ahead so the
+// workers prepare the next batch while the main thread runs the model) -> batches of NHWC float32 pixels ready to
+// become one tensor, with the items' labels/captions.
 // An image that cannot be used (unreadable file, empty, not an image, over the pixel limit) is skipped: counted in
 // eval_images_skipped[_<reason>], warned once per reason naming the file, and recorded in `skipped` for the result.
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Stage } from '../core/stage.ts';
 import { filterMapConcurrent } from '../core/map-concurrent.ts';
@@ -31,7 +31,7 @@ export interface EvalImageBatchesOptions {
   pool?: ImagePool;
   /** Workers of the stage's own pool (default: the number of cores). */
   poolSize?: number;
-  /** Images read and transformed at once (default 4 per worker). */
+  /** Images read and transformed at once (default: a batch, within 64 MiB of views, at least 4 per worker). */
   maxInFlight?: number;
   /** Images with more pixels are skipped as too-large (default: src/image/decode.ts's limit). */
   maxPixels?: number;
@@ -46,7 +46,10 @@ export function evalImageBatches<T extends EvalItem>(
 ): Stage<T, EvalImageBatch<Omit<T, 'image'>>> {
   const { size, stats, batchSize } = options;
   const poolSize = options.pool?.size ?? options.poolSize ?? availableParallelism();
-  const maxInFlight = options.maxInFlight ?? 4 * poolSize;
+  // up to a batch ahead, within 64 MiB of float views (a 224 px view is 0.6 MB), at least 4 per worker
+  const viewBytes = size * size * 3 * 4;
+  const maxInFlight =
+    options.maxInFlight ?? Math.max(4 * poolSize, Math.min(batchSize, 256, Math.floor((64 * 2 ** 20) / viewBytes)));
 
   const prepare: Stage<T, Prepared<T>> = async function* prepareImages(source, ctx) {
     let pool = options.pool;
@@ -64,17 +67,10 @@ export function evalImageBatches<T extends EvalItem>(
     };
     const one = async (item: T): Promise<Prepared<T> | undefined> => {
       const image = item.image;
-      let bytes: Uint8Array;
+      let bytes = new Uint8Array(0);
       let raw: ImageTask['raw'];
-      if (image.kind === 'file') {
-        try {
-          const b = await readFile(image.path);
-          bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-        } catch (e) {
-          return skip(item, 'unreadable', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
-        }
-      } else if (image.kind === 'encoded') bytes = image.bytes.slice();
-      else {
+      if (image.kind === 'encoded') bytes = image.bytes.slice();
+      else if (image.kind === 'raw') {
         bytes = image.pixels.slice();
         raw = { width: image.width, height: image.height, channels: image.channels };
       }
@@ -89,6 +85,7 @@ export function evalImageBatches<T extends EvalItem>(
         floatIn: 'worker',
         evaluation: { size, stats },
         ...(raw ? { raw } : {}),
+        ...(image.kind === 'file' ? { path: image.path } : {}),
       });
       if (!result.ok) return skip(item, result.reason, result.message);
       const { image: _image, ...rest } = item;

@@ -36,7 +36,8 @@ export function shardClassificationDataset(
         const label = Number.parseInt(cls.trim(), 10);
         if (!(label >= 0 && label < classes.length))
           throw new Error(
-            `${sample.__url__}: sample ${sample.__key__} has class ${cls.trim()} outside the ${classes.length} class names`,
+            `${sample.__url__}: sample ${sample.__key__} has class ${cls.trim()} outside the ` +
+              `${classes.length} class names`,
           );
         yield { key: sample.__key__, source: `${sample.__url__} sample ${sample.__key__}`, image, label };
       }
@@ -64,7 +65,8 @@ export function shardRetrievalDataset(shards: string, ctx?: StageContext, name =
           ctx?.counters.inc('eval_images_without_captions');
           ctx?.counters.warnOnce(
             'eval-no-captions',
-            `evaluation: skipping ${source}: its .txt has no non-empty caption; further ones are counted in eval_images_without_captions`,
+            `evaluation: skipping ${source}: its .txt has no non-empty caption; further ones are counted in ` +
+              `eval_images_without_captions`,
           );
           continue;
         }

@@ -19,7 +19,9 @@ export const defaultImageExtensions = ['jpg', 'jpeg', 'png', 'webp', 'ppm', 'pgm
 export interface ImagePoolOptions {
   /** Worker threads (default: the number of cores). */
   size?: number;
-  /** Tasks each worker interleaves (sharp's decode runs on the libuv pool while the worker does pixel ops); default 2. */
+  /**
+   * Tasks each worker interleaves (sharp's decode runs on the libuv pool while the worker does pixel ops); default 2.
+   */
   tasksPerWorker?: number;
 }
 
@@ -95,7 +97,8 @@ export function decodeViews<S extends WdsSample>(options: DecodeViewsOptions): S
       ctx.counters.inc(`images_skipped_${reason}`);
       ctx.counters.warnOnce(
         `decode-views:${reason}`,
-        `skipping sample ${sample.__key__} (${sample.__url__}): ${message}; further ones are counted in images_skipped_${reason}`,
+        `skipping sample ${sample.__key__} (${sample.__url__}): ${message}; further ones are counted in ` +
+          `images_skipped_${reason}`,
       );
       return undefined;
     };

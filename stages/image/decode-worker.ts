@@ -2,7 +2,9 @@
 // spec with the sample's own generators, and move the pixel buffers back to the main thread (no copy).
 // Undecodable images come back as { ok: false } so the stage counts them; the worker never dies on bad input.
 // Evaluation tasks (`evaluation`) get the eval view of src/eval/eval-image.ts, whose ops depend on the decoded size,
-// and may carry raw pixels (`raw`, e.g. MNIST) instead of an encoded image.
+// and may carry raw pixels (`raw`, e.g. MNIST) or a file to read (`path`) instead of an encoded image; the worker then
+// reads it itself, so reading goes on while the main thread is busy (e.g. in the model's forward pass).
+import { readFile } from 'node:fs/promises';
 import { Piscina } from 'piscina';
 import { decodeImage, ImageDecodeError } from '../../src/image/decode.ts';
 import { applyView, applyViewBytes, viewRng, type ByteView } from '../../src/image/transform.ts';
@@ -11,8 +13,10 @@ import type { NormalizeStats } from '../../src/image/presets.ts';
 import { evalView, rawToRgb } from '../../src/eval/eval-image.ts';
 
 export interface ImageTask {
-  /** The encoded image (its own ArrayBuffer, transferred to the worker). */
+  /** The encoded image (its own ArrayBuffer, transferred to the worker); empty when `path` is given. */
   bytes: Uint8Array;
+  /** Read the encoded image from this file (an unreadable file comes back as { ok: false, reason: 'unreadable' }). */
+  path?: string;
   key: string;
   seed: number;
   epoch: number;
@@ -36,11 +40,23 @@ function movable<T extends object>(value: T, buffers: ArrayBuffer[]): T {
 }
 
 export default async function imageTask(task: ImageTask): Promise<ImageTaskResult> {
+  let bytes = task.bytes;
+  if (task.path !== undefined) {
+    try {
+      bytes = new Uint8Array(await readFile(task.path));
+    } catch (err) {
+      return {
+        ok: false,
+        reason: 'unreadable',
+        message: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+      };
+    }
+  }
   let image;
   try {
     image = task.raw
-      ? rawToRgb(task.bytes, task.raw.width, task.raw.height, task.raw.channels)
-      : await decodeImage(task.bytes, { maxPixels: task.maxPixels });
+      ? rawToRgb(bytes, task.raw.width, task.raw.height, task.raw.channels)
+      : await decodeImage(bytes, { maxPixels: task.maxPixels });
   } catch (err) {
     if (err instanceof ImageDecodeError) return { ok: false, reason: err.reason, message: err.message };
     throw err;

@@ -39,7 +39,8 @@ export function tokenizeViews<S extends WdsSample>(options: TokenizeViewsOptions
         ctx.counters.inc('tokenize.missingCaption');
         ctx.counters.warnOnce(
           'tokenize.missingCaption',
-          `sample ${sample.__key__} of ${sample.__url__} has no "${ext}" caption; skipped (counted as tokenize.missingCaption)`,
+          `sample ${sample.__key__} of ${sample.__url__} has no "${ext}" caption; skipped (counted as ` +
+            `tokenize.missingCaption)`,
         );
         continue;
       }

@@ -1,29 +1,20 @@
-// Stage: saves a checkpoint every N steps, and once more when the stream ends (target step reached, data exhausted,
-// or a SIGINT/SIGTERM stop) unless the last step was just saved. Saving is awaited, so the step after a
-// checkpoint never starts before the checkpoint is on disk.
+// Stage: saves a checkpoint after the steps it is due at. It comes after the step's evaluation and metrics, so a
+// checkpoint never exists without the records of its step; saving is awaited, so the step after a checkpoint never
+// starts before the checkpoint is on disk. (The checkpoint at the end of a run is the runner's: it comes after the
+// evaluation at the end.)
 import type { Stage } from '../core/stage.ts';
-import type { StepRecord } from './train-step-stage.ts';
 
-export interface CheckpointStageOptions {
-  every: number;
-  save: (record: StepRecord) => Promise<string>;
-  onSaved?: (dir: string, record: StepRecord) => void;
+export interface CheckpointStageOptions<R extends { step: number }> {
+  /** Whether a checkpoint is due after step `step`. */
+  due: (step: number) => boolean;
+  save: (record: R) => Promise<string>;
 }
 
-export function checkpointStage(options: CheckpointStageOptions): Stage<StepRecord, StepRecord> {
+export function checkpointStage<R extends { step: number }>(options: CheckpointStageOptions<R>): Stage<R, R> {
   return async function* checkpointStage(source) {
-    let last: StepRecord | undefined;
-    let savedStep = -1;
-    const save = async (r: StepRecord) => {
-      const dir = await options.save(r);
-      savedStep = r.step;
-      options.onSaved?.(dir, r);
-    };
     for await (const record of source) {
-      last = record;
-      if (options.every > 0 && record.step % options.every === 0) await save(record);
+      if (options.due(record.step)) await options.save(record);
       yield record;
     }
-    if (last && savedStep !== last.step) await save(last);
   };
 }

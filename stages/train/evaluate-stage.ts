@@ -1,21 +1,19 @@
-// Stage: runs the declaration's evaluation hook every N steps (e.g. zero-shot accuracy) and attaches the results
-// to the step record, so the metrics stage logs them next to the losses.
+// Stage: runs the run's evaluation (e.g. zero-shot accuracy) after the steps it is due at and attaches the results to
+// the step record, so they are recorded with the step, before the step's checkpoint.
 import type { Stage } from '../core/stage.ts';
 import type { StepRecord } from './train-step-stage.ts';
 
 export type EvalResults = Record<string, number>;
 
 export function evaluateStage(options: {
-  every: number;
+  /** Whether step `step` is evaluated. */
+  due: (step: number) => boolean;
   evaluate: ((step: number) => Promise<EvalResults>) | null;
 }): Stage<StepRecord, StepRecord & { eval?: EvalResults }> {
   return async function* evaluateStage(source) {
     for await (const record of source) {
-      if (options.evaluate && options.every > 0 && record.step % options.every === 0) {
-        yield { ...record, eval: await options.evaluate(record.step) };
-      } else {
-        yield record;
-      }
+      if (options.evaluate && options.due(record.step)) yield { ...record, eval: await options.evaluate(record.step) };
+      else yield record;
     }
   };
 }

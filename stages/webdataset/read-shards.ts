@@ -154,13 +154,15 @@ export function readShards(options: ReadShardsOptions): ShardReader {
         if (samplesPerEpoch === undefined) {
           if (readInPass === 0 && endEpoch === Infinity)
             throw new Error(
-              `readShards: epoch ${epoch} read no samples from ${list.length} shard(s); stopping instead of looping forever`,
+              `readShards: epoch ${epoch} read no samples from ${list.length} shard(s); stopping instead of ` +
+                `looping forever`,
             );
           break;
         }
         if (readInPass === 0)
           throw new Error(
-            `readShards: pass ${pass} of epoch ${epoch} read no samples from ${list.length} shard(s); cannot fill a virtual epoch of ${samplesPerEpoch}`,
+            `readShards: pass ${pass} of epoch ${epoch} read no samples from ${list.length} shard(s); cannot ` +
+              `fill a virtual epoch of ${samplesPerEpoch}`,
           );
       }
       Object.assign(position, { epoch: epoch + 1, samplesConsumed: 0, pass: 0, shard: 0, samplesInShard: 0 });

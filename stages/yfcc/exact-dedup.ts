@@ -5,7 +5,7 @@
 import type { Stage } from '../core/stage.ts';
 import { countedFilter } from './counted-filter.ts';
 import { BloomFilter } from '../../src/yfcc/bloom-filter.ts';
-import { normaliseForDedup } from '../../src/yfcc/clean-text.ts';
+import { normaliseForDedup } from '../../src/yfcc/clean-yfcc-text.ts';
 import type { TableRow } from '../../src/yfcc/record.ts';
 
 export interface DedupOptions {

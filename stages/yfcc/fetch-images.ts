@@ -3,7 +3,10 @@
 // HTTP: per-attempt timeout, retries with exponential backoff on network errors, timeouts, 5xx and 429
 // (never on other 4xx), redirects followed (fetch's limit of 20), non-image Content-Type and bodies over
 // maxBytes rejected, an optional global rate limit (requests/s). Failures are passed on with
-// status 'failed_to_download' and an error message; they are never fatal.
+// status 'failed_to_download', an error message, a reason (the message without row-specific details, e.g.
+// "HTTP 503 Service Unavailable") and whether a rerun may succeed (retryable: network errors, timeouts, 5xx, 429, a
+// local file that exists but cannot be read); they are never fatal. A row that succeeded in an earlier run's shard of
+// its slice (item.reuse, set when a slice that was not final is redone) is taken from there, not fetched again.
 import { readFile } from 'node:fs/promises';
 import type { Stage } from '../core/stage.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
@@ -25,16 +28,28 @@ export interface FetchImagesOptions {
   userAgent?: string;
 }
 
-class PermanentError extends Error {}
+/** A row's download failed; `reason` groups failures, `retryable` says whether a rerun may succeed. */
+class FetchFailure extends Error {
+  readonly reason: string;
+  readonly retryable: boolean;
+  constructor(message: string, options: { reason?: string; retryable?: boolean } = {}) {
+    super(message);
+    this.reason = options.reason ?? message;
+    this.retryable = options.retryable ?? false;
+  }
+}
 
 async function readBody(res: Response, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw new PermanentError(`body of ${declared} bytes exceeds the ${maxBytes}-byte limit`);
+  if (declared > maxBytes)
+    throw new FetchFailure(`body of ${declared} bytes exceeds the ${maxBytes}-byte limit`, {
+      reason: `body exceeds the ${maxBytes}-byte limit`,
+    });
   const chunks: Uint8Array[] = [];
   let n = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     n += chunk.byteLength;
-    if (n > maxBytes) throw new PermanentError(`body exceeds the ${maxBytes}-byte limit`);
+    if (n > maxBytes) throw new FetchFailure(`body exceeds the ${maxBytes}-byte limit`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -61,22 +76,22 @@ export function fetchImages(options: FetchImagesOptions = {}): Stage<FetchItem, 
           });
           if (!res.ok) {
             await res.body?.cancel().catch(() => {});
-            const msg = `HTTP ${res.status}`;
+            const msg = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
             if (res.status >= 500 || res.status === 429) {
               lastError = msg;
               ctx.counters.inc('yfcc.fetch.note.retryable-http');
               continue;
             }
-            throw new PermanentError(msg);
+            throw new FetchFailure(msg);
           }
           const type = res.headers.get('content-type') ?? '';
           if (type && !/^image\//i.test(type) && !/^application\/octet-stream/i.test(type)) {
             await res.body?.cancel().catch(() => {});
-            throw new PermanentError(`not an image (Content-Type ${type.split(';')[0]})`);
+            throw new FetchFailure(`not an image (Content-Type ${type.split(';')[0]})`);
           }
           return { bytes: await readBody(res, maxBytes), attempts: attempt };
         } catch (err) {
-          if (err instanceof PermanentError) throw err;
+          if (err instanceof FetchFailure) throw err;
           if (ctx.signal.aborted) throw ctx.signal.reason;
           const e = err as Error;
           lastError =
@@ -86,11 +101,38 @@ export function fetchImages(options: FetchImagesOptions = {}): Stage<FetchItem, 
           ctx.counters.inc('yfcc.fetch.note.retry');
         }
       }
-      throw new PermanentError(`${lastError} (after ${retries + 1} attempts)`);
+      throw new FetchFailure(`${lastError} (after ${retries + 1} attempts)`, { reason: lastError, retryable: true });
+    };
+
+    /** A success of an earlier run's shard of this slice, with the metadata it had then; false if unreadable. */
+    const reuse = async (item: FetchItem): Promise<boolean> => {
+      try {
+        const { jpg, json } = await item.reuse!();
+        item.bytes = jpg;
+        item.source = json.source as string;
+        item.attempts = json.attempts as number;
+        item.width = json.width as number;
+        item.height = json.height as number;
+        item.format = json.original_format as string;
+        item.sha256 = json.sha256 as string;
+        item.dhash = json.dhash as string;
+        item.reencoded = json.reencoded as boolean;
+        item.reused = true;
+        return true;
+      } catch {
+        return false; // the earlier shard changed or went away: fetch the row again
+      } finally {
+        item.reuse = undefined;
+      }
     };
 
     return mapConcurrent<FetchItem, FetchItem>(options.concurrency ?? 16, async (item) => {
       ctx.counters.inc('yfcc.fetch.in');
+      if (item.reuse && (await reuse(item))) {
+        ctx.counters.inc('yfcc.fetch.note.reused-from-earlier-shard');
+        ctx.counters.inc('yfcc.fetch.out');
+        return item;
+      }
       try {
         if (options.localTemplate) {
           const path = expandImagePath(options.localTemplate, { hash: item.input.hash, id: item.input.id });
@@ -99,12 +141,15 @@ export function fetchImages(options: FetchImagesOptions = {}): Stage<FetchItem, 
             item.bytes = await readFile(path);
             item.attempts = 1;
           } catch (err) {
-            throw new PermanentError(
-              (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not in the local copy' : (err as Error).message,
-            );
+            const e = err as NodeJS.ErrnoException;
+            if (e.code === 'ENOENT') throw new FetchFailure('not in the local copy');
+            throw new FetchFailure(e.message, {
+              reason: `cannot read the local copy (${e.code ?? 'error'})`,
+              retryable: true,
+            });
           }
         } else {
-          if (!item.input.url) throw new PermanentError('no url');
+          if (!item.input.url) throw new FetchFailure('no url');
           item.source = item.input.url;
           const r = await download(item.input.url);
           item.bytes = r.bytes;
@@ -112,9 +157,11 @@ export function fetchImages(options: FetchImagesOptions = {}): Stage<FetchItem, 
         }
         ctx.counters.inc('yfcc.fetch.out');
       } catch (err) {
-        if (!(err instanceof PermanentError)) throw err; // aborts and bugs propagate
+        if (!(err instanceof FetchFailure)) throw err; // aborts and bugs propagate
         item.status = 'failed_to_download';
         item.error = err.message;
+        item.reason = err.reason;
+        item.retryable = err.retryable;
         ctx.counters.inc('yfcc.fetch.drop.failed_to_download');
       }
       return item;

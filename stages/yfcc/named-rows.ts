@@ -50,7 +50,8 @@ export function parseNamedFields(spec: string): Record<string, string> {
     const m = /^(\w+)=(.+)$/.exec(part);
     if (!m)
       throw new Error(
-        `--metadata-fields: expected a preset (${Object.keys(NAMED_FIELD_PRESETS).join(', ')}) or yfccColumn=field, got ${JSON.stringify(part)}`,
+        `--metadata-fields: expected a preset (${Object.keys(NAMED_FIELD_PRESETS).join(', ')}) or ` +
+          `yfccColumn=field, got ${JSON.stringify(part)}`,
       );
     map[m[1]] = m[2];
   }

@@ -18,7 +18,7 @@ export async function* readJsonl(
   ctx: StageContext,
 ): AsyncGenerator<Record<string, unknown>> {
   const stage = options.stage ?? 'read-jsonl';
-  for await (const { pos, line } of readLines({ ...options, stage: null }, ctx)) {
+  for await (const { pos, line } of readLines({ ...options, stage: null, noteStage: stage }, ctx)) {
     if (line.trim() === '') continue;
     let row: unknown;
     try {

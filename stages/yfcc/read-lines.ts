@@ -8,7 +8,11 @@
 //   pipe:CMD  -> stdout of `sh -c CMD` (e.g. pipe:lbzip2 -dc yfcc100m_dataset.bz2)
 //   other     -> plain file; parts are byte ranges (pos = byte offset of the line)
 // For compressed/piped input pos = line index, and parts are round-robin blocks of lines.
+// Lines are UTF-8; a line with bytes that are not is decoded by src/yfcc/decode-text.ts (lone bytes repaired as
+// Windows-1252, broken sequences to U+FFFD) and counted as 'yfcc.<stage>.note.non-utf8-repaired' /
+// 'non-utf8-undecodable'.
 import { createReadStream, statSync, existsSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
@@ -16,6 +20,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import unbzip2 from 'unbzip2-stream';
 import type { StageContext } from '../core/stage.ts';
 import { byteRange, lineInPart, type Part } from '../../src/yfcc/part.ts';
+import { decodeBytes, REPLACEMENT_CHARACTER, type DecodeTally } from '../../src/yfcc/decode-text.ts';
 
 export interface ReadLinesOptions {
   path: string;
@@ -25,8 +30,10 @@ export interface ReadLinesOptions {
   /** 'lines' forces round-robin line blocks (pos = line index) even for a plain file. */
   split?: 'auto' | 'lines';
   decompressor?: 'system' | 'js';
-  /** Counter stage name (default 'read'); null counts nothing. */
+  /** Counter stage name (default 'read'); null counts no rows. */
   stage?: string | null;
+  /** Stage name of the non-UTF-8 notes (default: `stage`, else 'read'). */
+  noteStage?: string;
 }
 
 export interface Line {
@@ -135,6 +142,19 @@ function openInput(path: string, decompressor: 'system' | 'js', start: number, f
   return { stream: file, seekable: !forceLines, close: () => file.destroy() };
 }
 
+/** The text of bytes [start, end) of `buf`: UTF-8, or repaired (and counted) when they are not valid UTF-8. */
+function decodeLine(buf: Buffer, start: number, end: number, note: (name: string) => void): string {
+  const text = buf.toString('utf8', start, end);
+  if (text.indexOf(REPLACEMENT_CHARACTER) < 0) return text;
+  const bytes = buf.subarray(start, end);
+  if (isUtf8(bytes)) return text; // a replacement character written in the source
+  const tally: DecodeTally = { repaired: 0, undecodable: 0 };
+  const repaired = decodeBytes(bytes, tally);
+  if (tally.repaired > 0) note('non-utf8-repaired');
+  if (tally.undecodable > 0) note('non-utf8-undecodable');
+  return repaired;
+}
+
 export async function* readLines(options: ReadLinesOptions, ctx: StageContext): AsyncGenerator<Line> {
   const part = options.part ?? { index: 0, count: 1 };
   const blockLines = options.blockLines ?? 100_000;
@@ -158,6 +178,12 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
   let carry: Buffer | null = null;
   const outLines = stage === null ? undefined : `yfcc.${stage}.out`;
   const inLines = stage === null ? undefined : `yfcc.${stage}.in`;
+  const noteStage = options.noteStage ?? stage ?? 'read';
+  const note = (name: string) => ctx.counters.inc(`yfcc.${noteStage}.note.${name}`);
+  // Cancelling must not wait for the next chunk (a stalled pipe command may never send one): close the input at once,
+  // which stops the decompressor or pipe command and ends the loop below.
+  const onAbort = () => input.close();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of input.stream as AsyncIterable<Buffer>) {
       const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
@@ -180,7 +206,7 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
             ctx.counters.inc(inLines!);
             ctx.counters.inc(outLines);
           }
-          yield { pos, line: buf.toString('utf8', s, nl) };
+          yield { pos, line: decodeLine(buf, s, nl, note) };
         }
         s = nl + 1;
       }
@@ -189,7 +215,9 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
       if (carry && carry.length > 64 << 20)
         throw new Error(`${options.path}: a line longer than 64 MiB at input position ${offset}; is this a text file?`);
     }
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     const failed = await input.failure;
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     if (failed) throw new Error(failed);
     if (carry && carry.length > 0 && !skipFirst) {
       const lineStart = offset;
@@ -200,10 +228,11 @@ export async function* readLines(options: ReadLinesOptions, ctx: StageContext): 
           ctx.counters.inc(inLines!);
           ctx.counters.inc(outLines);
         }
-        yield { pos: seekable ? lineStart : lineIndex, line: carry.toString('utf8') };
+        yield { pos: seekable ? lineStart : lineIndex, line: decodeLine(carry, 0, carry.length, note) };
       }
     }
   } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
     input.close();
   }
 }

@@ -16,6 +16,7 @@ export function removeNearDuplicates(maxDistance = 4): Stage<FetchItem, FetchIte
         if (near !== undefined) {
           item.status = 'near_duplicate';
           item.error = `within ${maxDistance} bits of dHash ${near.toString(16).padStart(16, '0')}`;
+          item.reason = `within ${maxDistance} bits of an earlier image`;
           item.bytes = undefined;
           ctx.counters.inc('yfcc.near-dup.drop.near_duplicate');
         } else ctx.counters.inc('yfcc.near-dup.out');

@@ -22,10 +22,12 @@ export function validateImages(options: ValidateOptions = {}): Stage<FetchItem, 
   return (source, ctx) =>
     mapConcurrent<FetchItem, FetchItem>(options.concurrency ?? 2, async (item) => {
       if (item.status !== 'success' || !item.bytes) return item;
+      if (item.reused) return item; // validated by the earlier run, under the same settings (the slice's recipe)
       ctx.counters.inc('yfcc.validate.in');
-      const fail = (reason: string, message: string) => {
+      const fail = (reason: string, message: string, kind = message) => {
         item.status = 'failed_to_validate';
         item.error = message;
+        item.reason = kind;
         item.bytes = undefined;
         ctx.counters.inc(`yfcc.validate.drop.${reason}`);
         return item;
@@ -40,9 +42,14 @@ export function validateImages(options: ValidateOptions = {}): Stage<FetchItem, 
         item.width = w;
         item.height = h;
         item.format = meta.format;
-        if (Math.min(w, h) < minSide) return fail('too-small', `min side ${Math.min(w, h)} < ${minSide}`);
+        if (Math.min(w, h) < minSide)
+          return fail('too-small', `min side ${Math.min(w, h)} < ${minSide}`, `min side < ${minSide}`);
         if (Math.max(w, h) / Math.min(w, h) > maxAspect)
-          return fail('aspect-ratio', `aspect ratio ${(Math.max(w, h) / Math.min(w, h)).toFixed(2)} > ${maxAspect}`);
+          return fail(
+            'aspect-ratio',
+            `aspect ratio ${(Math.max(w, h) / Math.min(w, h)).toFixed(2)} > ${maxAspect}`,
+            `aspect ratio > ${maxAspect}`,
+          );
         item.sha256 = createHash('sha256').update(item.bytes).digest('hex');
         item.dhash = hashHex(dHash(grey));
         if (meta.format !== 'jpeg') {
@@ -52,7 +59,7 @@ export function validateImages(options: ValidateOptions = {}): Stage<FetchItem, 
         ctx.counters.inc('yfcc.validate.out');
         return item;
       } catch (err) {
-        return fail('undecodable', `cannot decode: ${(err as Error).message.split('\n')[0]}`);
+        return fail('undecodable', `cannot decode: ${(err as Error).message.split('\n')[0]}`, 'cannot decode');
       }
     })(source, ctx);
 }

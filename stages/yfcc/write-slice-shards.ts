@@ -1,10 +1,13 @@
-// Sink: one webdataset shard per input slice, img2dataset-style. Items arrive in order, grouped by
-// slice; the successful ones of slice s are written by the data area's writeShards() to
-// `<out>/<s:05d>.tar` ({key}.jpg, {key}.json, {key}.txt; written as .partial and renamed), then
-// `<out>/<s:05d>.parquet` (one row per input row, failures included: key, status, error_message, url,
-// caption, width, height, sha256, dhash, id, hash), then `<out>/<s:05d>_stats.json` (count, successes,
-// failed_to_download, failed_to_resize, duration, start_time, end_time, status_dict). The stats file is written last: its presence marks the slice
-// finished, and a rerun skips finished slices (see stages/yfcc/skip-finished-slices.ts).
+// Sink: one webdataset shard per input slice, img2dataset-style. Items arrive in order, grouped by slice; the
+// successful ones of slice s are written by writeShards() to `<out>/<s:05d>.tar` ({key}.jpg, {key}.json, {key}.txt;
+// written as .partial and renamed), then `<out>/<s:05d>.parquet` (one row per input row, failures included: key,
+// status, error_message, url, caption, width, height, sha256, dhash, id, hash), then `<out>/<s:05d>_stats.json`
+// (img2dataset's count, successes, failed_to_download, failed_to_resize, duration, start_time, end_time,
+// status_dict, and ours: failed_to_validate, near_duplicates, final, retryable_failures, incomplete_reason, recipe).
+// status_dict counts each status with its reason as the fetch or validate stage wrote it ("failed_to_download: HTTP
+// 503 Service Unavailable"). The stats file is written last. A slice is final when no failure may go away on a rerun
+// and not every download failed (a source that is down, or a wrong local copy, fails every row); a rerun redoes a
+// slice that is not final and skips one that is (stages/yfcc/skip-finished-slices.ts).
 import { writeFile, rename, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sink, StageContext } from '../core/stage.ts';
@@ -13,6 +16,8 @@ import type { WdsSample } from '../../src/webdataset/sample.ts';
 import type { FetchItem } from '../../src/yfcc/fetch-item.ts';
 import { shardName } from '../../src/yfcc/shard-key.ts';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import type { Recipe } from '../../src/yfcc/recipe.ts';
+import { tempPath } from '../../src/yfcc/temp-path.ts';
 
 export interface SliceStats {
   count: number;
@@ -25,6 +30,25 @@ export interface SliceStats {
   start_time: number;
   end_time: number;
   status_dict: Record<string, number>;
+  /** Nothing left to retry: a rerun skips the slice. */
+  final: boolean;
+  /** Rows whose failure may go away on a rerun (network errors, timeouts, 5xx, 429). */
+  retryable_failures: number;
+  /** Why the slice is not final. */
+  incomplete_reason?: string;
+  recipe?: Recipe;
+}
+
+/** Whether a slice is final, and why not. */
+export function sliceFinality(stats: SliceStats): { final: boolean; reason?: string } {
+  if (stats.retryable_failures > 0)
+    return {
+      final: false,
+      reason: `${stats.retryable_failures} of ${stats.count} rows failed in a way a rerun may fix`,
+    };
+  if (stats.count > 0 && stats.failed_to_download === stats.count)
+    return { final: false, reason: `every download of its ${stats.count} rows failed` };
+  return { final: true };
 }
 
 export function parquetPath(out: string, slice: number): string {
@@ -91,6 +115,19 @@ export interface WriteSliceShardsResult {
   slices: number;
   samples: number;
   shards: string[];
+  /** Slices written but not final (a rerun retries them). */
+  incomplete: number[];
+}
+
+async function writeAtomically(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPath(path);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchItem, WriteSliceShardsResult> {
@@ -98,7 +135,7 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
     await mkdir(out, { recursive: true });
     const iterator = source[Symbol.asyncIterator]();
     let pending = await iterator.next();
-    const result: WriteSliceShardsResult = { slices: 0, samples: 0, shards: [] };
+    const result: WriteSliceShardsResult = { slices: 0, samples: 0, shards: [], incomplete: [] };
     while (!pending.done) {
       const slice = pending.value.slice;
       const t0 = Date.now();
@@ -113,19 +150,25 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
         start_time: t0 / 1000,
         end_time: 0,
         status_dict: {},
+        final: false,
+        retryable_failures: 0,
       };
+      let recipe: Recipe | undefined;
       const rows: FetchItem[] = [];
       // Pull this slice's items; hand the successful ones to writeShards as they come.
       async function* successes(): AsyncGenerator<WdsSample> {
         while (!pending.done && pending.value.slice === slice) {
           const item = pending.value;
           rows.push(item);
+          recipe ??= item.sliceRecipe;
           stats.count++;
+          if (item.retryable) stats.retryable_failures++;
           if (item.status === 'failed_to_download') stats.failed_to_download++;
           else if (item.status === 'failed_to_validate') stats.failed_to_validate++;
           else if (item.status === 'near_duplicate') stats.near_duplicates++;
-          // status_dict: 'success', or the status with its error message grouped by shape (numbers elided).
-          const kind = item.error ? `${item.status}: ${item.error.replace(/\d+(?:\.\d+)?/g, 'N')}` : item.status;
+          // status_dict: 'success', or the status with the failure's reason (its message without row details).
+          const why = item.reason ?? item.error;
+          const kind = why ? `${item.status}: ${why}` : item.status;
           stats.status_dict[kind] = (stats.status_dict[kind] ?? 0) + 1;
           if (item.status === 'success') {
             stats.successes++;
@@ -135,13 +178,19 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
           pending = await iterator.next();
         }
       }
-      const written = await writeShards({
-        pattern: join(out, '%05d.tar'),
-        startIndex: slice,
-        maxCount: rowsPerShard,
-        maxSize: Number.MAX_SAFE_INTEGER,
-      })(successes(), ctx);
-      // A slice with no good image has no tar; remove one left by an earlier (--force) run.
+      let written;
+      try {
+        written = await writeShards({
+          pattern: join(out, '%05d.tar'),
+          startIndex: slice,
+          maxCount: rowsPerShard,
+          maxSize: Number.MAX_SAFE_INTEGER,
+        })(successes(), ctx);
+      } catch (err) {
+        await rm(shardPath(out, slice) + '.partial', { force: true }); // the writer's unfinished tar
+        throw err;
+      }
+      // A slice with no good image has no tar; remove one left by an earlier run.
       if (written.shards.length === 0) await rm(shardPath(out, slice), { force: true });
       if (written.shards.length > 1)
         throw new Error(
@@ -149,11 +198,17 @@ export function writeSliceShards(out: string, rowsPerShard: number): Sink<FetchI
         );
       stats.end_time = Date.now() / 1000;
       stats.duration = stats.end_time - stats.start_time;
-      await writeFile(parquetPath(out, slice) + '.partial', sliceParquet(rows));
-      await rename(parquetPath(out, slice) + '.partial', parquetPath(out, slice));
-      const tmp = statsPath(out, slice) + '.partial';
-      await writeFile(tmp, JSON.stringify(stats, null, 1));
-      await rename(tmp, statsPath(out, slice));
+      const finality = sliceFinality(stats);
+      stats.final = finality.final;
+      if (finality.reason) stats.incomplete_reason = finality.reason;
+      stats.recipe = recipe;
+      await writeAtomically(parquetPath(out, slice), sliceParquet(rows));
+      // Written last: a rerun trusts a slice only through its stats.
+      await writeAtomically(statsPath(out, slice), JSON.stringify(stats, null, 1));
+      if (!stats.final) {
+        ctx.counters.inc('yfcc.shards.incomplete-slices');
+        result.incomplete.push(slice);
+      }
       ctx.counters.inc('yfcc.shards.slices');
       result.slices++;
       result.samples += written.samples;

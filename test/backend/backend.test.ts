@@ -137,7 +137,8 @@ test('requesting the tensorflow backend without the optional packages fails with
   t.is(r.code, 0, r.stderr);
   t.is(
     r.stdout.trim(),
-    "initBackend: backend 'tensorflow' requested but unavailable: @tensorflow/tfjs-node-gpu not installed; @tensorflow/tfjs-node not installed",
+    "initBackend: backend 'tensorflow' requested but unavailable: @tensorflow/tfjs-node-gpu not installed; " +
+      '@tensorflow/tfjs-node not installed',
   );
 });
 

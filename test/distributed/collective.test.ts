@@ -13,7 +13,7 @@ const mpiEnv = {
   OMPI_MCA_rmaps_base_oversubscribe: '1',
 };
 
-/** Run `mpirun -np N node script args...` and collect its output; resolves on exit (the child is ours, no name-based kills). */
+/** Run `mpirun -np N node script args...`, collect its output, resolve on exit (the child is ours, killed by id). */
 function mpirun(
   np: number,
   script: string,

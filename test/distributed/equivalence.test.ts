@@ -1,7 +1,8 @@
 // Data-parallel equivalence: `mpirun -np 2` with per-rank batch B/2 computes the same steps as
 // one process with batch B, for CLIP (with gradient-cache micro-batches), DeCLIP (NN queue global, ghost BN B/2 in the
-// 1-rank run) and FILIP. The worker (test/mpi/equivalence-worker.ts) feeds both runs the same deterministic global
-// batches and reports the differences; plain DDP (local losses, averaged gradients) is the negative control.
+// 1-rank run), FILIP and, in a run of its own, SigLIP. The worker (test/mpi/equivalence-worker.ts) feeds both runs the
+// same deterministic global batches and reports the differences; plain DDP (local losses, averaged gradients) is the
+// negative control.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +148,42 @@ mpiSerial('NN queue per rank (the seed): each rank enqueues its own rows, so que
   t.is(perRank.find((r) => r.rank === 0)!.queueDiff, 0);
   t.true(perRank.find((r) => r.rank === 1)!.queueDiff! > 0.01, 'rank 1 holds a different queue than rank 0');
 });
+
+mpiSerial(
+  'SigLIP: 2 ranks x B/2 = 1 rank x B with micro-batches (the bias, like the scale, is used by the loss)',
+  async (t) => {
+    const run = await mpirun(2, ['test/mpi/equivalence-worker.ts', '3', '8', '1e-8', 'siglip:2']);
+    t.is(run.code, 0, run.stderr);
+    const reports = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Report);
+    t.deepEqual(
+      reports.map((r) => [r.name, r.size]),
+      [
+        ['siglip', 2],
+        ['siglip', 2],
+      ],
+    );
+    for (const r of reports) {
+      const tag = `siglip rank ${r.rank}`;
+      r.dpLosses.forEach((l, i) =>
+        t.true(
+          Math.abs(l - r.refLosses[i]) <= 1e-5 * Math.abs(r.refLosses[i]),
+          `${tag} step ${i + 1}: ${l} vs ${r.refLosses[i]}`,
+        ),
+      );
+      t.true(
+        r.worstGradStep1 <= 1e-5,
+        `${tag}: step-1 gradient ${r.worstGradStep1Name} differs by ${r.worstGradStep1}`,
+      );
+      t.is(r.divergence, 0, `${tag}: replicas diverged`);
+      // as for DeCLIP / FILIP above: 1e-5 over the model, 1e-3 per tensor after 3 Adam steps
+      t.true(r.weightsL2 <= 1e-5, `${tag}: weights differ by ${r.weightsL2} (relative L2 over the model)`);
+      t.true(r.worstWeight <= 1e-3, `${tag}: weights ${r.worstName} differ by ${r.worstWeight}`);
+    }
+  },
+);
 
 mpiTest('ranks with different local batch sizes get the same clear error (no hang, no garbage)', async (t) => {
   const run = await mpirun(2, ['test/mpi/equivalence-worker.ts', 'mismatch']);

@@ -17,7 +17,8 @@ import { embedCommand as main } from '../../run/eval/embed-command.ts';
 test.after.always(() => shutdownBackend());
 
 test.serial(
-  'embed pipeline: unit-norm embeddings equal to the model on the same inputs; native-resolution images are not resampled',
+  'embed pipeline: unit-norm embeddings equal to the model on the same inputs; native-resolution images are ' +
+    'not resampled',
   async (t) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'embed-'));
     try {

@@ -2,6 +2,8 @@ import test from 'ava';
 import { readFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { nodeBin, repoRoot } from '../helpers/run-pipeline-child.ts';
 import { sharedData } from '../helpers/shared-data.ts';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { ParamStore } from '../../src/nn/params.ts';
@@ -197,3 +199,17 @@ test.serial('clear errors for bad arguments', async (t) => {
     { message: /vocabulary has 49408 ids but the weights' token embedding has/ },
   );
 });
+
+// The evaluation entry points answer --help in the one format, and a bad flag is a usage error (exit 2).
+for (const name of ['zero-shot', 'retrieval', 'linear-probe', 'embed', 'eval-suite']) {
+  test(`pipelines/${name}.ts --help, and a bad flag exits 2 naming it`, (t) => {
+    const help = spawnSync(nodeBin, [`pipelines/${name}.ts`, '--help'], { cwd: repoRoot, encoding: 'utf8' });
+    t.is(help.status, 0, help.stderr);
+    t.true(help.stdout.startsWith(`usage: node pipelines/${name}.ts --`), help.stdout.slice(0, 200));
+    t.regex(help.stdout, /\noptions:\n {2}--weights W +a \.safetensors file/);
+    t.regex(help.stdout, /\n {2}-h, --help +print this help and exit\n/);
+    const bad = spawnSync(nodeBin, [`pipelines/${name}.ts`, '--weigths', 'x'], { cwd: repoRoot, encoding: 'utf8' });
+    t.is(bad.status, 2);
+    t.is(bad.stderr, `pipelines/${name}.ts: Unknown option '--weigths' (see --help)\n`);
+  });
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { mkdtemp, readFile, readdir, writeFile, mkdir, copyFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { sharedData } from '../helpers/shared-data.ts';
@@ -20,6 +20,8 @@ import { validateEvalSuite } from '../../run/eval/validate-eval-suite.ts';
 import { runZeroShotTask } from '../../run/eval/zero-shot-task.ts';
 import { runRetrievalTask } from '../../run/eval/retrieval-task.ts';
 import { suiteEvaluation } from '../../run/eval/suite-evaluation.ts';
+import { evalSuiteCommand, readEvalSuite } from '../../run/eval/eval-suite-command.ts';
+import { saveClipWeights } from '../../src/weights/clip-weights.ts';
 import { validateDeclaration } from '../../run/validate.ts';
 import { runPipeline } from '../../run/runner.ts';
 import type { EvaluatedModel } from '../../run/eval/evaluated-model.ts';
@@ -337,5 +339,58 @@ test.serial(
         /evaluation suite "eval" tasks\[0\] \(zeroshot_classification demo-texture\): zero-shot prompts: no dataset "demo-texture"/,
     });
     await t.throwsAsync(readFile(join(out2, 'metrics.jsonl'), 'utf8'), { code: 'ENOENT' }, 'nothing was trained');
+  },
+);
+
+test.serial(
+  'pipelines/eval-suite.ts: a suite file (paths relative to it) evaluates a weights file into one directory',
+  async (t) => {
+    const dir = join(tmp, 'suite-file');
+    await mkdir(dir, { recursive: true });
+    const weights = join(dir, 'tiny.safetensors');
+    await saveClipWeights(model, weights);
+    const file = join(dir, 'suite.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: 'file-suite',
+        prompts: relative(dir, demoPrompts),
+        batchSize: 50,
+        tasks: [
+          { task: 'zeroshot_classification', dataset: 'demo-color', data: relative(dir, heldout), limit: 100 },
+          { task: 'zeroshot_retrieval', dataset: 'demo-captions', data: relative(dir, heldout), limit: 100 },
+        ],
+      }),
+    );
+    const suite = await readEvalSuite(file);
+    t.is(suite.prompts, demoPrompts);
+    t.is(suite.tasks[0].data, heldout);
+    const out = join(dir, 'results');
+    const results = await evalSuiteCommand([
+      '--suite',
+      file,
+      '--weights',
+      weights,
+      '--vocab',
+      demoVocab,
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    t.deepEqual(
+      results.records.map((r) => [r.dataset, r.images, r.pretrained]),
+      [
+        ['demo-color', 100, 'tiny'],
+        ['demo-captions', 100, 'tiny'],
+      ],
+    );
+    t.is((await readdir(out)).length, 3);
+    await writeFile(
+      file,
+      JSON.stringify({ tasks: [{ task: 'zeroshot_classification', dataset: 'x', data: 'nowhere' }] }),
+    );
+    await t.throwsAsync(evalSuiteCommand(['--suite', file, '--weights', weights]), {
+      message: `evaluation suite "eval" tasks[0] (zeroshot_classification x): no prompts file (set the task's or the suite's "prompts")`,
+    });
   },
 );

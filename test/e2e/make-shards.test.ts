@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCaptionShards, makeClassFolderShards } from '../../pipelines/make-shards.ts';
-import { inspectShards } from '../../pipelines/inspect-shards.ts';
+import { makeCaptionShards, makeClassFolderShards } from '../../run/make-shards.ts';
+import { inspectShards } from '../../run/inspect-shards.ts';
 import { readShards } from '../../stages/webdataset/read-shards.ts';
 import { createContext } from '../../stages/core/stage.ts';
 import { Counters } from '../../src/counters.ts';

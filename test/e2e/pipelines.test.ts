@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPipeline, tinyArgs } from '../helpers/run-pipeline-child.ts';
+import { demoShards, startPipeline, tinyArgs } from '../helpers/run-pipeline-child.ts';
 
 const heldout = fileURLToPath(new URL('../../fixtures/demo/heldout-000000.tar', import.meta.url));
 const prompts = fileURLToPath(new URL('../../fixtures/demo/zero-shot.json', import.meta.url));
@@ -80,7 +80,10 @@ test('without data a YFCC-15M pipeline stops with one line saying how to get sha
   t.is(lines.length, 1, run.stderr);
   t.regex(
     lines[0],
-    /no YFCC-15M shards: pass --data .* or set CLIP_BENCH_YFCC15M; .*pipelines\/yfcc15m-shards\.ts.*pipelines\/make-shards\.ts/,
+    new RegExp(
+      String.raw`no YFCC-15M shards: pass --data .* or set CLIP_BENCH_YFCC15M; ` +
+        String.raw`.*pipelines/yfcc15m-shards\.ts.*pipelines/make-shards\.ts`,
+    ),
   );
 });
 
@@ -90,5 +93,37 @@ test('a bad flag is one line naming the field', async (t) => {
   t.is(
     run.stderr.trim(),
     'pipelines/clip-yfcc15m.ts: --batch-size: optim.batchSize must be an integer >= 1, got "lots"',
+  );
+});
+
+test('swapping the supervision in one flag: the demo (DeFILIP options) runs as CLIP with --supervision clip', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'pipe-swap-'));
+  const run = await startPipeline('pipelines/demo.ts', [
+    '--supervision',
+    'clip',
+    '--steps',
+    '1',
+    '--batch-size',
+    '8',
+    '--eval.at-end',
+    'false',
+    '--backend',
+    'wasm',
+    '--threads',
+    '1',
+    '--out',
+    out,
+  ]);
+  t.is(run.code, 0, run.stderr);
+  t.regex(run.stderr, /\[demo\] clip \/ tiny .*\n[\s\S]*\[demo\] done at step 1: loss \d/);
+  await rm(out, { recursive: true, force: true });
+});
+
+test('an unknown model preset is a bad declaration: one line, exit code 2', async (t) => {
+  const run = await startPipeline('pipelines/clip-yfcc15m.ts', ['--model', 'vit-huge', '--data', demoShards]);
+  t.is(run.code, 2);
+  t.regex(
+    run.stderr.trim(),
+    /^pipelines\/clip-yfcc15m\.ts: model\.preset: unknown model "vit-huge" \(known: [^\n]*\)$/,
   );
 });

@@ -43,25 +43,29 @@ test('MNIST errors name the file and say what is wrong: truncated gzip, a 10-byt
   });
 });
 
-test('prompts files: a JSON syntax error, a missing entry, an empty class list and a template without {} name the file', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'prompts-'));
-  const p = join(dir, 'prompts.json');
-  await writeFile(p, '{"cifar10": {"classes": ["a", "b"], "templates": ["a photo of a {}."],}}');
-  await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
-    message: new RegExp(`^zero-shot prompts: ${p.replaceAll('.', '\\.')} is not valid JSON \\(`),
-  });
-  await writeFile(p, JSON.stringify({ cifar10: { classes: [], templates: ['{}'] } }));
-  await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
-    message: `zero-shot prompts: ${p} "cifar10" needs a non-empty "classes" array of strings`,
-  });
-  await writeFile(p, JSON.stringify({ cifar10: { classes: ['a'], templates: ['a photo.'] } }));
-  await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
-    message: `zero-shot prompts: ${p} "cifar10" templates[0] "a photo." has no {} (or {0}) for the class name`,
-  });
-  await t.throwsAsync(loadZeroShotPrompts(p, 'mnist'), {
-    message: `zero-shot prompts: no dataset "mnist" in ${p} (has: cifar10)`,
-  });
-});
+test(
+  'prompts files: a JSON syntax error, a missing entry, an empty class list and a template without {} name the ' +
+    'file',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'prompts-'));
+    const p = join(dir, 'prompts.json');
+    await writeFile(p, '{"cifar10": {"classes": ["a", "b"], "templates": ["a photo of a {}."],}}');
+    await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
+      message: new RegExp(`^zero-shot prompts: ${p.replaceAll('.', '\\.')} is not valid JSON \\(`),
+    });
+    await writeFile(p, JSON.stringify({ cifar10: { classes: [], templates: ['{}'] } }));
+    await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
+      message: `zero-shot prompts: ${p} "cifar10" needs a non-empty "classes" array of strings`,
+    });
+    await writeFile(p, JSON.stringify({ cifar10: { classes: ['a'], templates: ['a photo.'] } }));
+    await t.throwsAsync(loadZeroShotPrompts(p, 'cifar10'), {
+      message: `zero-shot prompts: ${p} "cifar10" templates[0] "a photo." has no {} (or {0}) for the class name`,
+    });
+    await t.throwsAsync(loadZeroShotPrompts(p, 'mnist'), {
+      message: `zero-shot prompts: no dataset "mnist" in ${p} (has: cifar10)`,
+    });
+  },
+);
 
 test('MNIST test set from ../shared reads 10000 labelled 28x28 images', async (t) => {
   const ds = await mnistDataset(
@@ -97,35 +101,40 @@ test('class-folder dataset over CIFAR-10 test: 10 sorted classes, 10000 images',
   await t.throwsAsync(classFolderDataset('/nonexistent/dir'), { message: /not a directory/ });
 });
 
-test('caption CSV: quoted fields; a row without a comma, a `,,,` row and an empty caption are left out, counted and named by line', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'captions-'));
-  const csv = join(dir, 'captions.csv');
-  await writeFile(
-    csv,
-    'image,caption\na.jpg,"a dog, running"\nb.jpg,"say ""hi""\nthere"\r\nno comma here\n,,,\nc.jpg,   \nc.jpg,plain\n',
-  );
-  const ds = await captionCsvDataset(csv, { name: 'tiny' });
-  const items = [];
-  for await (const item of ds.items()) items.push(item);
-  t.deepEqual(
-    items.map((i) => [i.key, i.captions]),
-    [
-      ['a.jpg', ['a dog, running']],
-      ['b.jpg', ['say "hi"\nthere']],
-      ['c.jpg', ['plain']],
-    ],
-  );
-  t.deepEqual(items[0].image, { kind: 'file', path: join(dir, 'images', 'a.jpg') });
-  t.deepEqual(ds.dropped?.counts, { malformed_rows: 2, empty_captions: 1 });
-  t.deepEqual(ds.dropped?.examples, [
-    `${csv}:5: 1 field(s), the header has 2`,
-    `${csv}:6: no image name`,
-    `${csv}:7: empty caption for c.jpg`,
-  ]);
-  await writeFile(csv, 'image,caption\n,,,\n');
-  await t.throwsAsync(captionCsvDataset(csv), { message: `${csv}: no usable (image, caption) rows` });
-  await t.throwsAsync(captionCsvDataset(join(dir, 'missing.csv')), { message: /missing\.csv: cannot read .*ENOENT/ });
-});
+test(
+  'caption CSV: quoted fields; a row without a comma, a `,,,` row and an empty caption are left out, counted ' +
+    'and named by line',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'captions-'));
+    const csv = join(dir, 'captions.csv');
+    await writeFile(
+      csv,
+      'image,caption\na.jpg,"a dog, running"\nb.jpg,"say ""hi""\nthere"\r\n' +
+        'no comma here\n,,,\nc.jpg,   \nc.jpg,plain\n',
+    );
+    const ds = await captionCsvDataset(csv, { name: 'tiny' });
+    const items = [];
+    for await (const item of ds.items()) items.push(item);
+    t.deepEqual(
+      items.map((i) => [i.key, i.captions]),
+      [
+        ['a.jpg', ['a dog, running']],
+        ['b.jpg', ['say "hi"\nthere']],
+        ['c.jpg', ['plain']],
+      ],
+    );
+    t.deepEqual(items[0].image, { kind: 'file', path: join(dir, 'images', 'a.jpg') });
+    t.deepEqual(ds.dropped?.counts, { malformed_rows: 2, empty_captions: 1 });
+    t.deepEqual(ds.dropped?.examples, [
+      `${csv}:5: 1 field(s), the header has 2`,
+      `${csv}:6: no image name`,
+      `${csv}:7: empty caption for c.jpg`,
+    ]);
+    await writeFile(csv, 'image,caption\n,,,\n');
+    await t.throwsAsync(captionCsvDataset(csv), { message: `${csv}: no usable (image, caption) rows` });
+    await t.throwsAsync(captionCsvDataset(join(dir, 'missing.csv')), { message: /missing\.csv: cannot read .*ENOENT/ });
+  },
+);
 
 test('Flickr-style CSV groups the 5 captions of each of the 1000 images', async (t) => {
   const ds = await captionCsvDataset(sharedData('data/flickr8k-1k/captions.txt'), { name: 'flickr8k-1k' });

@@ -63,7 +63,8 @@ test('retrieval recall@k on a hand-computed case', (t) => {
   t.is(m['text_retrieval_recall@1'], 0.5); // image 0 hit, image 1 miss
   t.is(m['text_retrieval_recall@2'], 0.5);
   t.is(m['text_retrieval_recall@5'], 1);
-  // text queries: t0 -> best image 0 (hit); t1 -> image 1 (0.6 > 0.1, miss); t2 -> image 0 (0.8 > 0.5, miss); t3 -> image 1 (0.4 > 0.2, hit)
+  // text queries: t0 -> best image 0 (hit); t1 -> image 1 (0.6 > 0.1, miss); t2 -> image 0 (0.8 > 0.5, miss); t3 ->
+  // image 1 (0.4 > 0.2, hit)
   t.is(m['image_retrieval_recall@1'], 0.5);
   t.is(m['image_retrieval_recall@2'], 1);
   t.is(m['mean_recall@1'], 0.5);

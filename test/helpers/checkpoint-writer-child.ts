@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../src/nn/params.ts';
 import { saveCheckpoint } from '../../src/train/checkpoint-format.ts';
+import { testRecord } from './model-record.ts';
 
 await tf.setBackend('cpu');
 const root = process.argv[2];
@@ -23,6 +24,7 @@ for (let step = 1; ; step++) {
     root,
     {
       store,
+      record: testRecord(),
       moments,
       state: {
         pipeline: 'atomic-test',

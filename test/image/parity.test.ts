@@ -2,7 +2,8 @@
 // reference/augment_reference.py (fixtures/parity/image/augment.json). Every case runs through both the
 // TypeScript reference (executePlan) and the WebAssembly kernels (executePlanWasm), which must agree exactly.
 // Tolerance, stated per group:
-//   - colour ops (brightness, contrast, saturation, hue, grayscale), MoCo's GaussianBlur, flip, crop: 0 (bit-exact bytes)
+//   - colour ops (brightness, contrast, saturation, hue, grayscale), MoCo's GaussianBlur, flip, crop: 0 (bit-exact
+//     bytes)
 //   - bilinear Resize / RandomResizedCrop resampling (up and down, on the 64x48 input and a real photo): 0 (bit-exact)
 //   - ToTensor + Normalize and whole MoCo-v2 chains with fixed parameters: 0 (identical float32 values)
 //   - JPEG decode (sharp/libvips vs PIL) of two Flickr8k photos: 0 (same size, byte sum and 32x32 corner)
@@ -143,7 +144,7 @@ test('sharp decodes Flickr8k JPEGs to the same pixels as PIL', async (t) => {
   }
 });
 
-test("RandomResizedCrop sampling replays torch's draws to torchvision's boxes (incl. the centre-crop fallback)", (t) => {
+test("RandomResizedCrop replays torch's draws to torchvision's boxes (incl. the centre-crop fallback)", (t) => {
   let fallbacks = 0;
   for (const r of fixture.rrc) {
     let k = 0;

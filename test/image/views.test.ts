@@ -155,7 +155,7 @@ test("MoCo-v2 parameter draws: seeded, in range, with torchvision's probabilitie
   t.is(orders.size, 24);
 });
 
-test('decodeAndApply: seeded views are bit-identical, differ across keys/views, and match the multi-view path', async (t) => {
+test('decodeAndApply: seeded views bit-identical, differ across keys/views, match the multi-view path', async (t) => {
   const bytes = photo();
   const spec = viewPresets.mocov2(64);
   const a = await decodeAndApply(bytes, spec, viewRng(11, 2, 'img', 0));
@@ -251,7 +251,7 @@ function pngWithHeader(width: number, height: number): Buffer {
   ]);
 }
 
-test('bad images are rejected with a reason: empty, garbage, truncated, corrupt, absurd size, decompression bomb', async (t) => {
+test('bad images rejected with a reason: empty, garbage, truncated, corrupt, absurd size, bomb', async (t) => {
   const jpg = photo();
   const bomb = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#000' } })
     .png()
@@ -280,7 +280,7 @@ test('bad images are rejected with a reason: empty, garbage, truncated, corrupt,
   t.deepEqual([ok.width, ok.height], [3000, 3000]);
 });
 
-test('a view smaller than its crop is zero-padded like CenterCrop, tiny images survive RandomResizedCrop', async (t) => {
+test('views smaller than the crop are zero-padded (CenterCrop); tiny images survive RandomResizedCrop', async (t) => {
   const tiny = await solid([10, 20, 30]).png().toBuffer(); // 8x6
   const spec: ViewSpec = { size: 10, ops: [{ op: 'centerCrop', size: 10 }] };
   const v = await decodeAndApply(tiny, spec, viewRng(0, 0, 't', 0));

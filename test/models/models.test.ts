@@ -45,7 +45,7 @@ test.serial('full-size presets have exactly OpenAI CLIP parameter counts and inf
     const store = new ParamStore();
     createClip(buildClipConfig(preset), store, new Rng(1));
     t.is(paramCount(store), expected, preset);
-    const inferred = inferClipConfig(torchShapes(store));
+    const inferred = inferClipConfig(torchShapes(store)).config;
     t.deepEqual(inferred.vision, visionCfg);
     t.like(inferred.text, { width: 512, layers: 12, heads: 8, contextLength: 77, vocabSize: 49408 });
     store.dispose();

@@ -1,4 +1,5 @@
-// Launched by test/distributed/collective.test.ts under `mpirun -np 2`: exercises every collective and prints one JSON line per rank.
+// Launched by test/distributed/collective.test.ts under `mpirun -np 2`: exercises every collective and prints one JSON
+// line per rank.
 import { getCollective } from '../../src/distributed/collective.ts';
 
 const world = getCollective();

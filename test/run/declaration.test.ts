@@ -1,6 +1,11 @@
 import test from 'ava';
-import { validateDeclaration, DeclarationError } from '../../run/validate.ts';
+import { validateDeclaration, DeclarationError, fieldAt, fieldPaths } from '../../run/validate.ts';
 import { parseArgs, applyOverrides } from '../../run/cli.ts';
+import { defaults } from '../../run/declaration.ts';
+import { EXIT, exitCodeOf } from '../../run/command.ts';
+import { yfcc15mDeclaration } from '../../run/recipes/yfcc15m.ts';
+import { demoDeclaration as demo } from '../../run/recipes/demo.ts';
+import { supervisionNames } from '../../src/supervision/index.ts';
 import { declaredModelConfig } from '../../run/model-config.ts';
 
 const base = () => validateDeclaration({ name: 't' });
@@ -96,6 +101,77 @@ test('bad flags are one-line errors naming flag and field', (t) => {
   });
 });
 
+test('every field is written once: the schema gives each one a kind, a default (but name) and a --help line', (t) => {
+  const d = base();
+  for (const path of fieldPaths()) {
+    const f = fieldAt(path)!;
+    t.true(f.doc.length > 0, `${path} has a --help line`);
+    const value = path.split('.').reduce<any>((n, k) => n[k], d);
+    if (path === 'name') t.is(f.default, undefined);
+    else t.deepEqual(value, f.default, `${path}: the validated default comes from the schema`);
+  }
+  const err = t.throws(() => validateDeclaration({}), { instanceOf: DeclarationError });
+  t.is(err!.message, 'name is required');
+});
+
+test('supervision names come from the registry', (t) => {
+  const f = fieldAt('supervision.name')!;
+  t.true(f.kind === 'enum' && f.values.join() === supervisionNames.join());
+});
+
+// A recipe states only what differs from the defaults.
+function restated(recipe: unknown, defaults: unknown, path = ''): string[] {
+  if (recipe && typeof recipe === 'object' && !Array.isArray(recipe) && path !== 'supervision.options')
+    return Object.entries(recipe).flatMap(([k, v]) =>
+      restated(v, (defaults as Record<string, unknown>)?.[k], path ? `${path}.${k}` : k),
+    );
+  return JSON.stringify(recipe) === JSON.stringify(defaults) ? [path] : [];
+}
+
+test('the demo and the YFCC-15M recipes state only what differs from the defaults', (t) => {
+  t.deepEqual(restated(demo, defaults), []);
+  // (the YFCC-15M recipe is one function of the method, so it names the method even when that is the default)
+  for (const method of supervisionNames)
+    t.deepEqual(
+      restated(yfcc15mDeclaration(method), defaults).filter((p) => p !== 'supervision.name'),
+      [],
+      method,
+    );
+});
+
+test('--supervision NAME starts from that method: the options of the swapped-out method do not follow it', (t) => {
+  const d = validateDeclaration(demo);
+  t.is(d.supervision.name, 'defilip');
+  const clip = applyOverrides(d, parseArgs(['--supervision', 'clip']).overrides);
+  t.is(clip.supervision.name, 'clip');
+  t.deepEqual(clip.supervision.options, {});
+  const declip = applyOverrides(
+    d,
+    parseArgs(['--supervision', 'declip', '--supervision.options', '{"queueSize":64}']).overrides,
+  );
+  t.deepEqual(declip.supervision.options, { queueSize: 64 });
+  // naming the same method keeps its options
+  t.deepEqual(
+    applyOverrides(d, parseArgs(['--supervision', 'defilip']).overrides).supervision.options,
+    d.supervision.options,
+  );
+});
+
+test('an unknown model preset or a bad supervision option is a declaration error (exit code 2)', (t) => {
+  const preset = t.throws(() => validateDeclaration({ name: 't', model: { preset: 'vit-huge' } }), {
+    instanceOf: DeclarationError,
+  });
+  t.is(preset!.field, 'model.preset');
+  t.regex(preset!.message, /unknown model "vit-huge" \(known: .*tiny/);
+  t.is(exitCodeOf(preset), EXIT.usage);
+  const option = t.throws(
+    () => validateDeclaration({ name: 't', supervision: { name: 'clip', options: { queueSize: 5 } } }),
+    { instanceOf: DeclarationError },
+  );
+  t.is(option!.field, 'supervision.options');
+  t.regex(option!.message, /^supervision\.options: supervision clip: unknown option "queueSize"/);
+  t.is(exitCodeOf(option), EXIT.usage);
+});
 test('model fields on top of a preset: declaration and flags, derived heads, one-line errors naming the field', (t) => {
   const { overrides } = parseArgs(['--model', 'tiny', '--model.text.layers', '1', '--model.text.width', '128']);
   const d = applyOverrides(base(), overrides);

@@ -193,27 +193,39 @@ function runChild(script: string): Promise<{ code: number | null; ms: number; ou
   });
 }
 
+const moduleUrl = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
 const childScript = (mode: 'complete' | 'abort' | 'error') => `
   import { readdirSync, readFileSync } from 'node:fs';
-  import { decodeViews } from ${JSON.stringify(new URL('../../stages/image/decode-views.ts', import.meta.url).href)};
-  import { runStages, createContext, drain } from ${JSON.stringify(new URL('../../stages/core/stage.ts', import.meta.url).href)};
-  import { viewPresets } from ${JSON.stringify(new URL('../../src/image/presets.ts', import.meta.url).href)};
+  import { decodeViews } from ${moduleUrl('../../stages/image/decode-views.ts')};
+  import { runStages, createContext, drain } from ${moduleUrl('../../stages/core/stage.ts')};
+  import { viewPresets } from ${moduleUrl('../../src/image/presets.ts')};
   const dir = ${JSON.stringify(dir)};
   const bytes = readdirSync(dir).sort().slice(0, 8).map((f) => new Uint8Array(readFileSync(dir + '/' + f)));
-  async function* endless() { for (let i = 0; ; i++) yield { __key__: 'k' + i, __url__: 'u', jpg: bytes[i % bytes.length] }; }
+  async function* endless() {
+    for (let i = 0; ; i++) yield { __key__: 'k' + i, __url__: 'u', jpg: bytes[i % bytes.length] };
+  }
   const controller = new AbortController();
   const ctx = createContext({ signal: controller.signal });
   const mode = ${JSON.stringify(mode)};
   let n = 0;
-  const counting = async function* (source) { for await (const s of source) { if (++n === 12) { if (mode === 'abort') controller.abort(); if (mode === 'error') throw new Error('downstream failure'); } yield s; } };
+  const counting = async function* (source) {
+    for await (const s of source) {
+      if (++n === 12) {
+        if (mode === 'abort') controller.abort();
+        if (mode === 'error') throw new Error('downstream failure');
+      }
+      yield s;
+    }
+  };
   const source = mode === 'complete' ? bytes.map((jpg, i) => ({ __key__: 'k' + i, __url__: 'u', jpg })) : endless();
   try {
-    const count = await runStages(ctx, source, [decodeViews({ views: [viewPresets.mocov2(64)], seed: 1, poolSize: 2 }), counting], drain());
+    const stages = [decodeViews({ views: [viewPresets.mocov2(64)], seed: 1, poolSize: 2 }), counting];
+    const count = await runStages(ctx, source, stages, drain());
     console.log('done', count);
   } catch (err) { console.log('failed', err.name, err.message); }
 `;
 
-test('no hang at exit: a process running the stage exits by itself after completion, abort and a downstream error', async (t) => {
+test('no hang at exit: the process exits by itself after completion, abort and a downstream error', async (t) => {
   const [complete, aborted, failed] = await Promise.all([
     runChild(childScript('complete')),
     runChild(childScript('abort')),

@@ -255,7 +255,7 @@ test('a corrupt member header mid-shard stops that shard at the right offset', a
   await t.throwsAsync(readAll({ shards: path, strict: true }), { message: new RegExp(`at byte ${2 * 2048}$`) });
 });
 
-test('a member that fails to decode drops its sample only (warned once per shard); strict names its offset', async (t) => {
+test('a member that fails to decode drops its sample (one warning per shard); strict names its offset', async (t) => {
   const samples: WdsSample[] = [];
   for (let i = 0; i < 4; i++)
     samples.push({

@@ -49,7 +49,7 @@ async function readBack(spec: string): Promise<WdsSample[]> {
   return out;
 }
 
-test('identical input gives byte-identical shards with deterministic headers and sorted, adjacent members', async (t) => {
+test('identical input gives byte-identical shards: deterministic headers, sorted adjacent members', async (t) => {
   const a = await write(makeSamples(10), 'a-%02d.tar');
   const b = await write(makeSamples(10), 'b-%02d.tar');
   t.deepEqual(a, { shards: [join(dir, 'a-00.tar')], samples: 10 });

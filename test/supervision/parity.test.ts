@@ -1,10 +1,11 @@
-// Parity of the five supervisions against the PyTorch reference (reference/supervision_reference.py, fixtures under
-// fixtures/parity/supervision/). The model is replaced by a mock whose encoders return fixed tensors held in
-// tf.Variables, so features()+loss() run unchanged and the gradients with respect to the encoder outputs
-// (embeddings, pooled features, dense tokens, word features), the heads and the logit scales are compared with
-// PyTorch's. Tolerance: per tensor max|ours − ref| / max|ref| ≤ 1e-5; a gradient that is analytically zero (the bias
-// of a Linear followed by BN; reference max|g| < 1e-12) must be below 1e-5 × the step's largest gradient (loss parts: |ours − ref| ≤ 1e-5·max(|ref|, 1)),
-// on the cpu backend (float32 vs. the float64 reference on the same float32 inputs).
+// Parity of the supervisions against the PyTorch references (reference/supervision_reference.py and, for SigLIP,
+// reference/siglip_reference.py; fixtures under fixtures/parity/supervision/). The model is replaced by a mock whose
+// encoders return fixed tensors held in tf.Variables, so features()+loss() run unchanged and the gradients with respect
+// to the encoder outputs (embeddings, pooled features, dense tokens, word features), the heads and the logit scales are
+// compared with PyTorch's. Tolerance: per tensor max|ours − ref| / max|ref| ≤ 1e-5; a gradient that is analytically
+// zero (the bias of a Linear followed by BN; reference max|g| < 1e-12) must be below 1e-5 × the step's largest gradient
+// (loss parts: |ours − ref| ≤ 1e-5·max(|ref|, 1)), on the cpu backend (float32 vs. the float64 reference on the same
+// float32 inputs).
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -245,6 +246,7 @@ function caseOptions(c: Case): Record<string, unknown> {
   const o = c.options as Record<string, any>;
   switch (c.supervision) {
     case 'clip':
+    case 'siglip':
       return {};
     case 'slip':
       return { temperature: o.temperature, mlpHidden: o.mlpHidden, mlpOut: o.mlpOut, headGhostSize: o.ghostSize };
@@ -264,7 +266,7 @@ function caseOptions(c: Case): Record<string, unknown> {
   }
 }
 
-const VIEWS: Record<string, number> = { clip: 1, declip: 2, slip: 3, filip: 1, defilip: 2 };
+const VIEWS: Record<string, number> = { clip: 1, declip: 2, slip: 3, filip: 1, defilip: 2, siglip: 1 };
 
 function checkSelection(t: any, label: string, features: Record<string, tf.Tensor>, step: Step, topK: number) {
   if (!step.selected) return;
@@ -301,7 +303,8 @@ function checkSelection(t: any, label: string, features: Record<string, tf.Tenso
   }
 }
 
-for (const name of ['clip', 'clip-capped', 'slip', 'filip', 'filip-masked', 'declip', 'defilip']) {
+const CASES = ['clip', 'clip-capped', 'slip', 'filip', 'filip-masked', 'declip', 'defilip', 'siglip', 'siglip-aligned'];
+for (const name of CASES) {
   test.serial(`parity with PyTorch: ${name}`, (t) => {
     const c = fixture(name);
     const sup = createSupervision(c.supervision, caseOptions(c));

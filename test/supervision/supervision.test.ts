@@ -175,7 +175,7 @@ test.serial('maxLastAxis and stopGradient: values and gradients of the custom-gr
 });
 
 test.serial('registry and options: seed defaults, declared views, one-line errors', (t) => {
-  t.deepEqual(supervisionNames, ['clip', 'declip', 'slip', 'filip', 'defilip']);
+  t.deepEqual(supervisionNames, ['clip', 'declip', 'slip', 'filip', 'defilip', 'siglip']);
   const views = Object.fromEntries(
     supervisionNames.map((n) => {
       const s = createSupervision(n);
@@ -194,6 +194,7 @@ test.serial('registry and options: seed defaults, declared views, one-line error
       ['mocov2', 'mocov2'],
       ['mlm', 'eda'],
     ],
+    siglip: [['clip'], ['raw']],
   });
   t.like(createSupervision('declip').options, {
     mvWeight: 0.4,
@@ -223,7 +224,7 @@ test.serial('registry and options: seed defaults, declared views, one-line error
   });
   t.like(createSupervision('defilip').options, { mvWeight: 0.4, filipWeight: 0.2, topK: 16 });
   t.throws(() => createSupervision('simclr'), {
-    message: 'unknown supervision "simclr" (known: clip, declip, slip, filip, defilip)',
+    message: 'unknown supervision "simclr" (known: clip, declip, slip, filip, defilip, siglip)',
   });
   t.throws(() => createSupervision('declip', { nnWieght: 0.3 }), {
     message: /supervision declip: unknown option "nnWieght" \(known: mvWeight/,

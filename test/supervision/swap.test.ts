@@ -1,6 +1,6 @@
-// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and the
-// same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision:
-// the batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
+// One pipeline, five supervisions: the same data stages (readShards -> decodeViews -> tokenizeViews -> assemble) and
+// the same tiny CLIP run unchanged; only the supervision's declared views change what flows. For each supervision: the
+// batch carries exactly the declared views, features are per-sample, loss parts are the declared ones and finite,
 // gradients reach the towers, the heads and the logit scale(s), and afterStep/getState behave (NN queue advances).
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
@@ -51,6 +51,7 @@ const expectedParts: Record<string, string[]> = {
   slip: ['clip', 'simclr'],
   filip: ['clip', 'filip'],
   defilip: ['filip', 'mlm', 'mv', 'nn', 'simsiam'],
+  siglip: ['siglip'],
 };
 const expectedHeads: Record<string, string[]> = {
   clip: [],
@@ -58,6 +59,7 @@ const expectedHeads: Record<string, string[]> = {
   slip: ['predictor_sim.linear1.weight', 'predictor_sim.linear3.weight'],
   filip: ['image_mapping.weight', 'text_mapping.weight', 'logit_scale_dense'],
   defilip: ['projector.linear1.weight', 'text_label_predictor.weight', 'image_mapping.weight', 'logit_scale_dense'],
+  siglip: ['logit_bias'],
 };
 
 let tokenizer: ClipTokenizer;

@@ -62,7 +62,7 @@ const demoShards = existsSync(demoDir)
       .map((f) => join(demoDir, f))
   : [];
 
-test('the demo vocab (fixtures/demo/vocab.txt.gz) is trained on the demo captions and round-trips every one', async (t) => {
+test('the demo vocab (fixtures/demo/vocab.txt.gz) is trained on the demo captions, round-trips them', async (t) => {
   if (demoShards.length === 0) {
     t.log('no fixtures/demo/train-*.tar: run npm run fixtures');
     t.pass();

@@ -15,9 +15,9 @@ test.after.always(() => {
   shutdownBackend();
 });
 
-// The frugal backward runs tfjs's own gradient functions in tfjs's order, only freeing tensors earlier: on the real tiny
-// CLIP it must give exactly tf.variableGrads' loss and gradients, and leak nothing (bench/vitb32-step.ts measures the
-// memory it saves on a ViT-B/32 forward+backward).
+// The frugal backward runs tfjs's own gradient functions in tfjs's order, only freeing tensors earlier: on the real
+// tiny CLIP it must give exactly tf.variableGrads' loss and gradients, and leak nothing (bench/vitb32-step.ts measures
+// the memory it saves on a ViT-B/32 forward+backward).
 test.serial('variableGradsFrugal == tf.variableGrads on the tiny CLIP, no leaks', (t) => {
   const store = new ParamStore();
   const model = createClip(

@@ -12,10 +12,12 @@ import {
   listCheckpoints,
   latestCheckpoint,
   applyWeights,
+  CheckpointCorruptError,
   type SaveInput,
 } from '../../src/train/checkpoint-format.ts';
 import { parseSafetensors, toFloat32 } from '../../src/weights/safetensors.ts';
 import { readFile } from 'node:fs/promises';
+import { testRecord } from '../helpers/model-record.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -78,9 +80,18 @@ test.serial(
       'visual.proj.weight': new Float32Array([6, 5, 4, 3, 2, 1]),
     };
     const v = { text_projection: new Float32Array(6).fill(1e-8), 'visual.proj.weight': new Float32Array(6).fill(2e-8) };
-    const dir = await saveCheckpoint(root, { store, moments: { step: 7, m, v }, state: stateFor(7) }, 3);
+    const dir = await saveCheckpoint(
+      root,
+      { store, record: testRecord(), moments: { step: 7, m, v }, state: stateFor(7) },
+      3,
+    );
     t.is(dir, join(root, 'step-000000007'));
-    t.deepEqual((await readdir(dir)).sort(), ['model.safetensors', 'optimizer.safetensors', 'state.msgpack']);
+    t.deepEqual((await readdir(dir)).sort(), [
+      'checksums.json',
+      'model.safetensors',
+      'optimizer.safetensors',
+      'state.msgpack',
+    ]);
 
     const file = parseSafetensors(await readFile(join(dir, 'model.safetensors')));
     const w = (name: string) => file.tensors.get(name)!;
@@ -99,7 +110,14 @@ test.serial(
         torchLayout: e.meta.torchLayout,
         trainable: e.meta.trainable,
       });
-    applyWeights(fresh, loaded);
+    // the record travels in model.safetensors; a model with other heads (same shapes) is refused
+    t.deepEqual(loaded.record, testRecord());
+    const otherHeads = { ...testRecord().config, text: { ...testRecord().config.text, heads: 4 } };
+    t.throws(() => applyWeights({ store: fresh, config: otherHeads }, loaded), {
+      message:
+        /step-000000007 holds a different model \(.*text 2 layers x 64 wide, 2 heads.*\) than this run builds \(.*4 heads/,
+    });
+    applyWeights({ store: fresh, config: testRecord().config }, loaded);
     const back = fresh.toRecord();
     for (const [k, r] of Object.entries(rec)) {
       t.deepEqual(back[k].shape, r.shape);
@@ -128,7 +146,12 @@ test.serial('keeps the last K and resolves latest; junk and temp directories are
   for (const step of [1, 2, 3, 4, 5])
     await saveCheckpoint(
       root,
-      { store, moments: { step, m: { w: new Float32Array(2) }, v: { w: new Float32Array(2) } }, state: stateFor(step) },
+      {
+        store,
+        record: testRecord(),
+        moments: { step, m: { w: new Float32Array(2) }, v: { w: new Float32Array(2) } },
+        state: stateFor(step),
+      },
       2,
     );
   t.deepEqual(
@@ -143,6 +166,7 @@ test.serial('keeps the last K and resolves latest; junk and temp directories are
     root,
     {
       store,
+      record: testRecord(),
       moments: { step: 5, m: { w: new Float32Array(2) }, v: { w: new Float32Array(2) } },
       state: stateFor(5, { lrScale: 0.5 }),
     },
@@ -189,7 +213,8 @@ test.serial(
       await new Promise((r) => child.once('exit', r));
       t.true(saved >= 1);
       const all = await listCheckpoints(root);
-      // keep = 3; a kill between publishing a new checkpoint and pruning the oldest leaves one extra (pruned on the next save)
+      // keep = 3; a kill between publishing a new checkpoint and pruning the oldest leaves one extra (pruned on the
+      // next save)
       t.true(all.length >= 1 && all.length <= 4, `${all.length} checkpoints`);
       for (const c of all) {
         const ck = await loadCheckpoint(c.dir);
@@ -207,3 +232,34 @@ test.serial(
     await rm(root, { recursive: true, force: true });
   },
 );
+
+test.serial('a corrupt or cut-short checkpoint file is an error naming the file (checksums)', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'ckpt-'));
+  const store = new ParamStore();
+  store.add('w', tf.tensor1d([1, 2]), { kind: 'weight' });
+  const moments = { step: 1, m: { w: new Float32Array(2) }, v: { w: new Float32Array(2) } };
+  const dir = await saveCheckpoint(root, { store, record: testRecord(), moments, state: stateFor(1) }, 3);
+  const state = join(dir, 'state.msgpack');
+  const bytes = await readFile(state);
+  // one flipped byte that msgpack still decodes: only the checksum can tell
+  const flipped = Buffer.from(bytes);
+  flipped[flipped.length - 1] ^= 1;
+  await writeFile(state, flipped);
+  const err = await t.throwsAsync(loadCheckpoint(dir), { instanceOf: CheckpointCorruptError });
+  t.is(err!.file, state);
+  t.regex(
+    err!.message,
+    /^checkpoint file .*step-000000001\/state\.msgpack: corrupt \(its sha256 differs from checksums\.json/,
+  );
+  await writeFile(state, bytes.subarray(0, 10));
+  await t.throwsAsync(loadCheckpoint(dir), { message: /state\.msgpack: corrupt/ });
+  await rm(join(dir, 'model.safetensors'));
+  await writeFile(state, bytes);
+  await t.throwsAsync(loadCheckpoint(dir), { message: /model\.safetensors: missing$/ });
+  // without checksums (an older checkpoint) an undecodable state still names its file
+  await rm(join(dir, 'checksums.json'));
+  await writeFile(state, Buffer.from([0xc1, 0xc1, 0xc1]));
+  await t.throwsAsync(loadCheckpoint(dir), { message: /state\.msgpack: cannot be decoded/ });
+  store.dispose();
+  await rm(root, { recursive: true, force: true });
+});

@@ -20,7 +20,7 @@ const explode = [
   '0',
 ];
 
-test('nanPolicy rollback: reload the last checkpoint with lr x 0.997 (cumulative), then stop after maxRollbacks naming the step', async (t) => {
+test('nanPolicy rollback: reload the last checkpoint, lr x 0.997 (cumulative); stop after maxRollbacks', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-rb-'));
   const run = await startPipeline(
     'pipelines/clip-yfcc15m.ts',
@@ -49,7 +49,7 @@ test('nanPolicy rollback: reload the last checkpoint with lr x 0.997 (cumulative
   await rm(out, { recursive: true, force: true });
 });
 
-test('nanPolicy stop: the run stops with one line naming the step; weights of the bad step are not saved', async (t) => {
+test('nanPolicy stop: one line naming the step stops the run; weights of the bad step are not saved', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-stop-'));
   const run = await startPipeline(
     'pipelines/clip-yfcc15m.ts',
@@ -66,7 +66,7 @@ test('nanPolicy stop: the run stops with one line naming the step; weights of th
   await rm(out, { recursive: true, force: true });
 });
 
-test('SIGTERM: finishes the step, saves a checkpoint, exits 0 with the resume command', async (t) => {
+test('SIGTERM: finishes the step, saves a checkpoint, exits 143 (as shells expect) with the resume command', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'guard-sig-'));
   let sent = false;
   const run = await startPipeline(
@@ -79,7 +79,7 @@ test('SIGTERM: finishes the step, saves a checkpoint, exits 0 with the resume co
       }
     },
   );
-  t.is(run.code, 0, run.stderr);
+  t.is(run.code, 143, run.stderr);
   const stopped = /stopped by signal at step (\d+)/.exec(run.stderr);
   t.truthy(stopped, run.stderr);
   t.regex(run.stderr, new RegExp(`checkpoint .*step-0+${stopped![1]}`));

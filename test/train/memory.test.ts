@@ -7,7 +7,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { validateDeclaration } from '../../run/validate.ts';
-import { buildRunParts, runPipeline } from '../../run/runner.ts';
+import { runPipeline } from '../../run/runner.ts';
+import { buildRunParts } from '../../run/run-parts.ts';
 import type { TrainBatch } from '../../src/train/contracts.ts';
 import { demoShards, demoVocab, tinyOptions } from '../helpers/run-pipeline-child.ts';
 

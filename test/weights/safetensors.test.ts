@@ -1,5 +1,6 @@
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ import {
   toInt32,
 } from '../../src/weights/safetensors.ts';
 
-test('write -> read round trip keeps names, order, shapes, dtypes, values and metadata; F32 reads are zero-copy views', async (t) => {
+test('write -> read keeps names, order, shapes, dtypes, values, metadata; F32 reads are zero-copy views', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
   try {
     const a = Float32Array.from({ length: 6 }, (_, i) => i * 0.5 - 1);
@@ -73,10 +74,13 @@ test('reads the PyTorch-written fixture (hand-written by reference/models_refere
 });
 
 test('malformed files give one-line errors', (t) => {
-  t.throws(() => parseSafetensors(new Uint8Array(4), 'f'), { message: /f: file too short/ });
+  t.throws(() => parseSafetensors(new Uint8Array(4), 'f'), { message: /^f is not a safetensors weights file/ });
   const big = new Uint8Array(16);
   new DataView(big.buffer).setBigUint64(0, 1000n, true);
-  t.throws(() => parseSafetensors(big, 'f'), { message: /header length 1000 exceeds file size/ });
+  big[8] = 0x7b;
+  t.throws(() => parseSafetensors(big, 'f'), {
+    message: /f: truncated or not safetensors: the header length 1000 exceeds the file size 16/,
+  });
   const bad = new Uint8Array(12);
   new DataView(bad.buffer).setBigUint64(0, 4n, true);
   bad.set([123, 120, 120, 120], 8);
@@ -86,4 +90,28 @@ test('malformed files give one-line errors', (t) => {
     message: /offsets \[0, 8\] outside data/,
   });
   t.throws(() => serializeSafetensors({ a: { shape: [3], data: Float32Array.from([1, 2]) } }), { message: /needs 12/ });
+});
+
+test('a file that is not safetensors is named and described, not read as a header length', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'st-'));
+  try {
+    const text = path.join(dir, 'notes.txt');
+    await writeFile(text, 'these are my notes about the model, not weights\n');
+    const e = await t.throwsAsync(readSafetensors(text));
+    t.is(
+      e!.message,
+      `${text} is not a safetensors weights file: it is text (it starts with "these are my notes about the mod"); ` +
+        'a safetensors file starts with an 8-byte header length and a JSON header',
+    );
+    const pt = path.join(dir, 'model.pt');
+    await writeFile(pt, Buffer.from('PK\x03\x04archive/data.pkl'));
+    await t.throwsAsync(readSafetensors(pt), {
+      message: /model\.pt is not a safetensors weights file: it is a zip archive/,
+    });
+    const empty = path.join(dir, 'empty.safetensors');
+    await writeFile(empty, '');
+    await t.throwsAsync(readSafetensors(empty), { message: /empty\.safetensors is not a safetensors weights file/ });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

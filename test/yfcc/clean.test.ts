@@ -2,7 +2,7 @@
 // Bloom filter, subset keys, parts, dHash index, keys, report table.
 import test from 'ava';
 import { parseYfccLine, YFCC100M_COLUMNS, parseColumnMap } from '../../src/yfcc/columns.ts';
-import { cleanText, unquotePlus, CLEAN_VERSION } from '../../src/yfcc/clean-text.ts';
+import { cleanYfccText, cleanYfccTextDetailed, unquotePlus, CLEAN_VERSION } from '../../src/yfcc/clean-yfcc-text.ts';
 import { isCameraTitle, isExifDescription } from '../../src/yfcc/camera-patterns.ts';
 import { captionCandidates, countWords, passesMinLength } from '../../src/yfcc/caption.ts';
 import { BloomFilter } from '../../src/yfcc/bloom-filter.ts';
@@ -32,18 +32,38 @@ test('parseYfccLine: 25 columns parse, wrong counts and bad ids are reasons not 
   t.throws(() => parseColumnMap('a,b'), { message: /photoId/ });
 });
 
-test(`cleanText (${CLEAN_VERSION}): unquote-plus, tags, URLs, entities, NFC, whitespace`, (t) => {
+test(`cleanYfccText (${CLEAN_VERSION}): unquote-plus, tags, URLs, entities, NFC, whitespace`, (t) => {
   t.is(unquotePlus('a+b%20c%C3%A9'), 'a b cé');
   t.is(unquotePlus('100%25+pure+%ZZ'), '100% pure %ZZ');
-  t.is(unquotePlus('bad+%E9+byte'), 'bad \ufffd byte');
   t.is(
-    cleanText('%3Ca+href%3D%22http%3A%2F%2Fx.org%22%3ELink%3C%2Fa%3E+see+www.example.com%2Fpage+now'),
+    cleanYfccText('%3Ca+href%3D%22http%3A%2F%2Fx.org%22%3ELink%3C%2Fa%3E+see+www.example.com%2Fpage+now'),
     'Link see now',
   );
-  t.is(cleanText('Fish+%26amp%3B+chips'), 'Fish & chips');
-  t.is(cleanText('Cafe%CC%81'), 'Caf\u00e9');
-  t.is(cleanText('a%0A%09b+++c'), 'a b c');
-  t.is(cleanText('%3Cbr%3E'), '');
+  t.is(cleanYfccText('Fish+%26amp%3B+chips'), 'Fish & chips');
+  t.is(cleanYfccText('Cafe%CC%81'), 'Caf\u00e9');
+  t.is(cleanYfccText('a%0A%09b+++c'), 'a b c');
+  t.is(cleanYfccText('%3Cbr%3E'), '');
+});
+
+test(`cleanYfccText (${CLEAN_VERSION}): non-UTF-8 bytes repaired as Windows-1252 or the text dropped, never U+FFFD`, (t) => {
+  t.is(unquotePlus('caf%E9+au+lait'), 'caf\u00e9 au lait');
+  t.is(unquotePlus('100%25+caf%E9+%ZZ'), '100% caf\u00e9 %ZZ');
+  t.deepEqual(cleanYfccTextDetailed('Caf%E9+%93cr%E8me%94'), {
+    text: 'Caf\u00e9 \u201ccr\u00e8me\u201d',
+    repairedBytes: 4,
+    undecodable: false,
+  });
+  // A broken UTF-8 sequence (lead byte + continuation, incomplete) or a byte Windows-1252 leaves undefined.
+  t.deepEqual(cleanYfccTextDetailed('Sunset+%E2%80+today'), { text: '', repairedBytes: 0, undecodable: true });
+  t.deepEqual(cleanYfccTextDetailed('odd+%81+byte'), { text: '', repairedBytes: 0, undecodable: true });
+  // A replacement character already in the source (or from an entity) is dropped too.
+  t.true(cleanYfccTextDetailed('caf\ufffd+au+lait').undecodable);
+  t.true(cleanYfccTextDetailed('caf%26%2365533%3B').undecodable);
+  t.deepEqual(cleanYfccTextDetailed('plain+%C3%A9t%C3%A9'), {
+    text: 'plain \u00e9t\u00e9',
+    repairedBytes: 0,
+    undecodable: false,
+  });
 });
 
 test('camera titles and EXIF descriptions', (t) => {

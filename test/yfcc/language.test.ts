@@ -38,7 +38,9 @@ test('precision and recall of English: >= 0.99 overall, >= 0.98 on short titles,
     decide,
   );
   const detail = (r: typeof all) =>
-    `P ${r.precision.toFixed(4)} R ${r.recall.toFixed(4)}; false positives: ${r.falsePositives.map((c) => `${c.lang}: ${c.text}`).join(' | ')}; false negatives: ${r.falseNegatives.map((c) => c.text).join(' | ')}`;
+    `P ${r.precision.toFixed(4)} R ${r.recall.toFixed(4)}; false positives: ` +
+    `${r.falsePositives.map((c) => `${c.lang}: ${c.text}`).join(' | ')}; false negatives: ` +
+    `${r.falseNegatives.map((c) => c.text).join(' | ')}`;
   t.true(all.precision >= 0.99 && all.recall >= 0.99, detail(all));
   t.true(short.precision >= 0.98 && short.recall >= 0.98, detail(short));
   t.true(long.precision === 1 && long.recall === 1, detail(long));

@@ -49,7 +49,7 @@ async function readTable(path: string): Promise<string> {
   });
 }
 
-/** Flickr8k/30k style: CSV or TSV with columns image,caption; images resolved against imageDir (default: <csv dir>/images). */
+/** Flickr8k/30k style: CSV/TSV with columns image,caption; images resolved against imageDir (default <dir>/images). */
 export async function captionCsvDataset(
   csvPath: string,
   options: { imageDir?: string; name?: string; imageColumn?: string; captionColumn?: string } = {},

@@ -53,7 +53,8 @@ export function promptsEntry(json: unknown, where: string, dataset?: string): Ze
   const noSlot = t.findIndex((s) => !s.includes('{}') && !s.includes('{0}'));
   if (noSlot >= 0)
     throw new Error(
-      `zero-shot prompts: ${label} templates[${noSlot}] ${JSON.stringify(t[noSlot])} has no {} (or {0}) for the class name`,
+      `zero-shot prompts: ${label} templates[${noSlot}] ${JSON.stringify(t[noSlot])} has no {} (or {0}) for ` +
+        `the class name`,
     );
   // Class names may repeat (OpenAI's ImageNet names have two "missile" and two "sunglasses" synsets).
   return { classes: c, templates: t };
