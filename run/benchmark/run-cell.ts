@@ -149,7 +149,15 @@ export async function runCell(cell: GridCell, o: RunCellOptions): Promise<CellOu
   const latestStep = (await newestIntactCheckpoint(ckptRoot, o.log))?.state.step ?? 0;
   if (latestStep < d.optim.steps) {
     if (latestStep > 0) o.log(`[${cell.key}] resuming from step ${latestStep}`);
-    const summary = await runPipeline(d, { stop: o.stop, collective: o.collective, log: o.log });
+    // the run gets its own stop signal, linked to the benchmark's for the length of the run only: the runner listens
+    // on it, and one long-lived signal would collect a listener per cell
+    const stop = new AbortController();
+    const forward = () => stop.abort(o.stop.reason);
+    if (o.stop.aborted) forward();
+    else o.stop.addEventListener('abort', forward, { once: true });
+    const summary = await runPipeline(d, { stop: stop.signal, collective: o.collective, log: o.log }).finally(() =>
+      o.stop.removeEventListener('abort', forward),
+    );
     if (summary.stoppedBy === 'signal') return { status: 'stopped' };
     if (summary.stoppedBy === 'data')
       throw new Error(`cell ${cell.key}: the data ran out at step ${summary.lastStep} of ${d.optim.steps}`);
