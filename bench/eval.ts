@@ -38,6 +38,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, shutdownBackend, type BackendChoice } from '../src/backend.ts';
+import { nativeBlasStatus } from '../src/kernels/native-blas.ts';
 import { buildClipConfig, type ClipConfig } from '../src/models/presets.ts';
 import { createClip } from '../src/models/clip.ts';
 import { ParamStore } from '../src/nn/params.ts';
@@ -122,6 +123,8 @@ interface Timings {
   wait_s: number;
   model_s: number;
   classifier_s?: number;
+  /** process CPU seconds of the full pass, all threads (PyTorch: with its DataLoader worker processes) */
+  cpu_s?: number;
   acc1?: number;
 }
 interface TorchTimings extends Timings {
@@ -188,16 +191,24 @@ async function* timedPulls<T>(source: AsyncIterable<T>, clock: PullClock): Async
 }
 
 /** Timings of a full pass from its start, the pull clock and the image count (model = the rest). */
+/** CPU seconds (all threads of this process) since `since` (a process.cpuUsage() value). */
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1e6;
+}
+
 function splitFull(
+  cpu0: NodeJS.CpuUsage,
   t0: number,
   clock: PullClock,
   images: number,
   withClassifier: boolean,
-): Pick<Timings, 'full_s' | 'wait_s' | 'model_s' | 'classifier_s' | 'images'> {
+): Pick<Timings, 'full_s' | 'wait_s' | 'model_s' | 'classifier_s' | 'images' | 'cpu_s'> {
   const full_s = seconds(t0);
+  const cpu_s = cpuSeconds(cpu0);
   const classifier_s = withClassifier ? ((clock.firstPull ?? t0) - t0) / 1000 : undefined;
   const wait_s = clock.wait / 1000;
-  return { images, full_s, wait_s, model_s: full_s - wait_s - (classifier_s ?? 0), classifier_s };
+  return { images, full_s, wait_s, model_s: full_s - wait_s - (classifier_s ?? 0), classifier_s, cpu_s };
 }
 
 const torchEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
@@ -249,6 +260,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
 
     // the full pass: exactly pipelines/zero-shot.ts's stages (minus the progress bar and the result file)
     const clock: PullClock = { wait: 0 };
+    const cpu0 = process.cpuUsage();
     t0 = performance.now();
     const result = (await runStages(
       createContext(),
@@ -266,7 +278,7 @@ async function zeroShotScenario(dir: string): Promise<Scenario> {
     const ours: Timings = {
       load_s,
       data_s,
-      ...splitFull(t0, clock, result.labels.length, true),
+      ...splitFull(cpu0, t0, clock, result.labels.length, true),
       acc1: result.metrics.acc1,
     };
 
@@ -344,6 +356,7 @@ async function vitScenario(dir: string): Promise<Scenario> {
     warmUp(model, vitBatchSize);
     const data_s = await dataPass(items(), size, vitBatchSize);
     const clock: PullClock = { wait: 0 };
+    const cpu0 = process.cpuUsage();
     t0 = performance.now();
     const features = await runStages(
       createContext(),
@@ -351,7 +364,7 @@ async function vitScenario(dir: string): Promise<Scenario> {
       [evalImageBatches({ size, stats: openaiClipStats, batchSize: vitBatchSize })],
       (batches: AsyncIterable<LabelledBatch>) => encodeImageFeatures(model, timedPulls(batches, clock)),
     );
-    const ours: Timings = { load_s, data_s, ...splitFull(t0, clock, features.n, false) };
+    const ours: Timings = { load_s, data_s, ...splitFull(cpu0, t0, clock, features.n, false) };
     const torch = runTorch(vitTorch, [
       '--weights',
       weights,
@@ -447,11 +460,15 @@ function report(s: Scenario): void {
   row('  of which: waiting for data (s)', (t) => t.wait_s.toFixed(2));
   row('  of which: model forward+score (s)', (t) => t.model_s.toFixed(2));
   row('  model img/s (images / model s)', (t) => rate(t.images, t.model_s));
+  row('  CPU s, full evaluation (all threads)', (t) => t.cpu_s?.toFixed(2) ?? '-');
   if (s.ours.acc1 !== undefined) row('acc1 (random weights)', (t) => t.acc1?.toFixed(4) ?? '-');
   for (const t of s.torch) {
     console.log(
       `ratio clip-bench/torch t${t.threads} w${t.workers} images/s (>1: clip-bench faster): FULL ${(t.full_s / s.ours.full_s).toFixed(2)}x, ` +
-        `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x`,
+        `data pass ${(t.data_s / s.ours.data_s).toFixed(2)}x, model ${(t.model_s / s.ours.model_s).toFixed(2)}x` +
+        (t.cpu_s && s.ours.cpu_s
+          ? `, CPU time ${(t.cpu_s / s.ours.cpu_s).toFixed(2)}x (>1: clip-bench uses less)`
+          : ''),
     );
   }
   if (s.agreement) console.log(s.agreement);
@@ -472,7 +489,7 @@ try {
 }
 const torchInfo = scenarios.flatMap((s) => s.torch)[0];
 console.log(
-  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads), decode + eval transform in the image worker pool ` +
+  `\nclip-bench: tfjs ${tf.version.tfjs} on ${info.name} (${info.threads} threads${info.name === 'wasm' ? `; ${nativeBlasStatus().reason}` : ''}), decode + eval transform in the image worker pool ` +
     `(stages/eval/eval-image-batches.ts); PyTorch ${torchInfo?.torch ?? '-'} (OMP_WAIT_POLICY=${torchEnv.OMP_WAIT_POLICY}), PIL + torchvision; torch tT wW = ` +
     `torch.set_num_threads(T), DataLoader with W worker processes (w0: in-process). ${os.cpus().length} cores; 1-min load average ${loadBefore.toFixed(2)} at start, ` +
     `${os.loadavg()[0].toFixed(2)} at end.`,

@@ -1,9 +1,11 @@
-// BatchMatMul on wasm: the project's kernel (src/kernels/batch-mat-mul.ts) vs the stock tfjs-backend-wasm kernel, for
-// the shapes a transformer training step produces (gradients are the transposed cases). Checks each result against the
-// cpu backend. Usage: node bench/matmul.ts [--reps 5]
+// BatchMatMul on wasm: the project's kernel (src/kernels/batch-mat-mul.ts) on its native BLAS path (when the addon is
+// built) and its XNNPACK path, vs the stock tfjs-backend-wasm kernel, for the shapes a transformer training step
+// produces (gradients are the transposed cases). Checks each result against the cpu backend.
+// Usage: node bench/matmul.ts [--reps 5]
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend.ts';
 import { projectKernels, stockKernel } from '../src/kernels/register.ts';
+import { nativeBlasStatus, setNativeBlas } from '../src/kernels/native-blas.ts';
 
 interface Case {
   name: string;
@@ -44,15 +46,25 @@ const info = await initBackend({ backend: 'wasm' });
 const ours = projectKernels().filter((k) => k.backendName === 'wasm' && k.kernelName === 'BatchMatMul')[0]!;
 const stock = stockKernel('BatchMatMul', 'wasm')!;
 
-console.log(`backend ${info.name}, ${info.threads} thread(s); median of ${reps}`);
+const native = nativeBlasStatus().active;
+console.log(`backend ${info.name}, ${info.threads} thread(s), ${nativeBlasStatus().reason}; median of ${reps}`);
 console.log(
-  'case'.padEnd(42) + 'ours ms'.padStart(10) + 'stock ms'.padStart(10) + 'GFLOP/s'.padStart(9) + '  max|diff| vs cpu',
+  'case'.padEnd(42) +
+    'native ms'.padStart(10) +
+    'XNNPACK ms'.padStart(11) +
+    'stock ms'.padStart(10) +
+    'GFLOP/s'.padStart(9) +
+    '  max|diff| vs cpu',
 );
 for (const c of cases) {
   const a = tf.randomNormal(c.a, 0, 1, 'float32', 1);
   const b = tf.randomNormal(c.b, 0, 1, 'float32', 2);
   const f = () => tf.matMul(a, b, c.ta, c.tb);
-  const oursMs = time(f);
+  const nativeMs = native ? time(f) : undefined;
+  setNativeBlas(false);
+  const xnnMs = time(f);
+  setNativeBlas(native);
+  const oursMs = nativeMs ?? xnnMs;
   const y = f();
   const got = y.dataSync().slice();
   const shape = y.shape;
@@ -83,7 +95,8 @@ for (const c of cases) {
   const flops = 2 * (got.length / (m * n)) * m * n * k;
   console.log(
     c.name.padEnd(42) +
-      oursMs.toFixed(1).padStart(10) +
+      (nativeMs === undefined ? '-' : nativeMs.toFixed(1)).padStart(10) +
+      xnnMs.toFixed(1).padStart(11) +
       stockMs.toFixed(1).padStart(10) +
       (flops / oursMs / 1e6).toFixed(1).padStart(9) +
       '  ' +

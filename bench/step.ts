@@ -8,7 +8,7 @@
 // before/after. PyTorch runs twice, with OMP_WAIT_POLICY=PASSIVE and with the default policy (libgomp's spinning can
 // starve OpenBLAS on a small machine, or help); each row compares against the faster of the two.
 //
-// Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch]
+// Usage: node bench/step.ts [--reps 7] [--vit-reps 3] [--backend auto|wasm|cpu] [--no-vit] [--no-torch] [--profile]
 //                           [--no-xnnpack]        (time the default matmul path only)
 //                           [--torch-json FILE]   (reuse a saved `python3 reference/step_bench.py --json` result)
 // The PyTorch reference runs after the tfjs measurements (never concurrently). Other load on the box skews both: the
@@ -266,11 +266,13 @@ function benchVitB32Forward(): Partial<Record<MatMulPath, Timing>> {
   const store = new ParamStore();
   const vit = createVit(modelPresets['vit-b32'].vision as Parameters<typeof createVit>[0], 512, store, rng.fork());
   const images = randomImages(rng, VIT_BATCH, 224);
-  const t = timeIt(vitReps, () => {
+  const forward = () => {
     const out = vit.encode(images, { training: false });
     out.embedding.dataSync();
     tf.dispose([out.embedding, out.feature, out.tokens]);
-  });
+  };
+  const t = timeIt(vitReps, forward);
+  if (flag('--profile')) printProfile(forward);
   images.dispose();
   store.dispose();
   return t;

@@ -173,7 +173,9 @@ def main():
 
         result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'workers': args.workers, 'images': n,
                   'batch_size': args.batch_size, 'load_s': load_s, 'data_s': data_s}
-        # the full pass, split into classifier build, waiting for the loader, and model (+ scoring) time
+        # the full pass, split into classifier build, waiting for the loader, and model (+ scoring) time; CPU time of
+        # this process and of its DataLoader workers (reaped when the pass ends)
+        cpu0 = os.times()
         t0 = time.perf_counter()
         if args.mode == 'zero-shot':
             classifier = zero_shot_classifier(model, tok, prompts['classes'], prompts['templates'], cfg['text']['contextLength'])
@@ -197,6 +199,9 @@ def main():
             dim = e.shape[1]
             model_s += time.perf_counter() - tm
         result.update(full_s=time.perf_counter() - t0, wait_s=wait_s, model_s=model_s, dim=dim)
+        del batches  # shuts the workers down so their CPU time is counted
+        cpu1 = os.times()
+        result['cpu_s'] = sum(cpu1[i] - cpu0[i] for i in range(4))
         if args.mode == 'zero-shot':
             p, l = torch.cat(preds), torch.cat(labels)
             result['acc1'] = (p == l).float().mean().item()

@@ -9,7 +9,7 @@
 //   - holding files of a run without run.json (made before run.json existed): resumable, or replaced.
 // `run.json` says how the run is doing: running, finished (optim.steps reached or the data ended), stopped (a
 // signal), failed; readRunStatus() adds `interrupted` for a run whose process is gone (e.g. killed with SIGKILL).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { declarationSchema, isField, type PipelineDeclaration, type Schema } from './declaration.ts';
 import { UsageError } from './command.ts';
@@ -33,8 +33,11 @@ export interface RunFile {
   error?: string;
 }
 
-/** Files of a run in its directory (removed when a new run replaces it). */
-const RUN_FILES = ['run.json', 'metrics.jsonl', 'checkpoints', 'report'];
+/** Files of a run in its directory (removed when a new run replaces it): its record, metrics, TensorBoard event files,
+ *  checkpoints, evaluation results and report. */
+const isRunFile = (name: string) =>
+  ['run.json', 'metrics.jsonl', 'checkpoints', 'eval', 'report'].includes(name) ||
+  name.startsWith('events.out.tfevents.');
 
 export const runFile = (dir: string) => join(dir, 'run.json');
 
@@ -124,7 +127,7 @@ export function openRunDirectory(
   try {
     const declaration = recordedDeclaration(d, shards);
     const previous = readRunFile(dir);
-    const leftovers = RUN_FILES.filter((f) => existsSync(join(dir, f)));
+    const leftovers = readdirSync(dir).filter(isRunFile).sort();
     const difference = previous && configurationDifference(previous.declaration, declaration);
     const replace = () => {
       options.log(`[${d.name}] logging.replace: removing the earlier run in ${dir} (${leftovers.join(', ')})`);

@@ -26,7 +26,7 @@ if [ -z "$inc" ]; then
   exit 0
 fi
 
-flags="-O2 -shared -fPIC -std=c11 -D_GNU_SOURCE -DNODE_GYP_MODULE_NAME=blas -DNAPI_VERSION=8 -I$inc"
+flags="-O3 -fno-trapping-math -fno-math-errno -ffp-contract=off -shared -fPIC -std=c11 -D_GNU_SOURCE -DNODE_GYP_MODULE_NAME=blas -DNAPI_VERSION=8 -I$inc"
 case "$(uname -s)" in
   Darwin)
     blas="-framework Accelerate"

@@ -3,9 +3,12 @@
 //   non-overlapping patches (stride == kernel, no padding): one patchify (4-D transpose) + one matMul;
 //   otherwise: one strided slice + one matMul per filter tap.
 // dW[i,j,ci,co] = sum over n,oh,ow of x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n,oh,ow,co]   (NHWC, HWIO)
+// With the native BLAS addon on (NHWC), one native call: patch matrices of x times dy (see conv2d.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { kernelFromOps } from './wasm-heap.ts';
+import { activeBlas } from './native-blas.ts';
+import { CONV_FILTER_GRAD, nativeConv2d } from './conv2d.ts';
+import { asWasm, kernelFromOps } from './wasm-heap.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -76,6 +79,22 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: Attrs):
 const kernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a = attrs as unknown as Attrs;
+  const blas = activeBlas();
+  if (blas && a.dataFormat !== 'NCHW') {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad as never,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    if (dy.shape.some((d, i) => d !== info.outShape[i]))
+      throw new Error(`Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the output [${info.outShape}]`);
+    return nativeConv2d(blas, asWasm(backend), CONV_FILTER_GRAD, info, x, dy);
+  }
   return kernelFromOps(backend as never, [x, dy], (xt, dyt) =>
     conv2dFilterGradient(xt as tf.Tensor4D, dyt as tf.Tensor4D, a),
   );

@@ -6,9 +6,12 @@
 //   dbeta = sum_rows dy;  dgamma = sum_rows dy * xhat;  g = dy * gamma;
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 // `layerNorm(x, gamma, beta, eps)` uses the kernels when the active backend has them, else the op composition.
+// On wasm with the native BLAS addon on, the same double arithmetic runs natively on the heap, rows spread over
+// threads; its sums are taken in another order (partial sums, blocks of rows), so a result's last bit can differ.
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelConfig, KernelFunc, TensorInfo, TypedArray } from '@tensorflow/tfjs';
-import { asWasm } from './wasm-heap.ts';
+import { activeBlas } from './native-blas.ts';
+import { asWasm, currentHeap, memoryOffset } from './wasm-heap.ts';
 
 export const LAYER_NORM = 'ClipBenchLayerNorm';
 export const LAYER_NORM_GRAD = 'ClipBenchLayerNormGrad';
@@ -99,6 +102,13 @@ const wasmForward: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const y = backend.makeOutput(x!.shape.slice(), 'float32');
   const mean = backend.makeOutput(rowShape, 'float32');
   const rstd = backend.makeOutput(rowShape, 'float32');
+  const blas = activeBlas();
+  if (blas) {
+    const o = (t: TensorInfo) => memoryOffset(backend, t);
+    const eps = (attrs as { epsilon: number }).epsilon;
+    blas.layerNorm(currentHeap(backend), o(x!), o(gamma!), o(beta!), rows, d, eps, o(y), o(mean), o(rstd));
+    return [y, mean, rstd];
+  }
   const h = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
   layerNormForward(h(x!), h(gamma!), h(beta!), rows, d, (attrs as { epsilon: number }).epsilon, h(y), h(mean), h(rstd));
   return [y, mean, rstd];
@@ -111,6 +121,13 @@ const wasmBackward: KernelFunc = ({ inputs, backend: b }) => {
   const dx = backend.makeOutput(x!.shape.slice(), 'float32');
   const dgamma = backend.makeOutput([d], 'float32');
   const dbeta = backend.makeOutput([d], 'float32');
+  const blas = activeBlas();
+  if (blas) {
+    const o = (t: TensorInfo) => memoryOffset(backend, t);
+    const heap = currentHeap(backend);
+    blas.layerNormGrad(heap, o(dy!), o(x!), o(mean!), o(rstd!), o(gamma!), rows, d, o(dx), o(dgamma), o(dbeta));
+    return [dx, dgamma, dbeta];
+  }
   const h = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
   layerNormBackward(h(dy!), h(x!), h(mean!), h(rstd!), h(gamma!), rows, d, h(dx), h(dgamma), h(dbeta));
   return [dx, dgamma, dbeta];

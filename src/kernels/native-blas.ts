@@ -5,6 +5,7 @@
 // enableNativeBlas(threads) loads it once per process (never throwing) and says in one line which matmul path is active
 // and why. CLIP_BENCH_BLAS=off (or 0/false/no) keeps the XNNPACK kernels. The addon runs on the calling thread while the
 // wasm worker threads are idle, and uses the same thread count as the wasm backend (CLIP_BENCH_THREADS).
+import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -41,6 +42,78 @@ export interface BlasAddon {
     alpha: number,
     preluOff: number,
     preluLen: number,
+  ): void;
+  /** Layer norm over the last axis of a [rows, d] block (see src/kernels/layer-norm.ts for the arithmetic). */
+  layerNorm(
+    heap: Uint8Array,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    rows: number,
+    d: number,
+    eps: number,
+    yOff: number,
+    meanOff: number,
+    rstdOff: number,
+  ): void;
+  layerNormGrad(
+    heap: Uint8Array,
+    dyOff: number,
+    xOff: number,
+    meanOff: number,
+    rstdOff: number,
+    gammaOff: number,
+    rows: number,
+    d: number,
+    dxOff: number,
+    dgammaOff: number,
+    dbetaOff: number,
+  ): void;
+  /** y = x * sigmoid(1.702 x) over n floats; the gradient dx = dy * (s + 1.702 x s (1 - s)). */
+  quickGelu(heap: Uint8Array, xOff: number, yOff: number, n: number): void;
+  quickGeluGrad(heap: Uint8Array, dyOff: number, xOff: number, dxOff: number, n: number): void;
+  /**
+   * 2-D convolution (NHWC input, HWIO filter) as patch matrices and sgemm. mode 0: y = conv(x, w) (a = x, b = w);
+   * 1: dW (a = x, b = dy); 2: dx (a = dy, b = w).
+   */
+  conv2d(
+    heap: Uint8Array,
+    mode: number,
+    aOff: number,
+    bOff: number,
+    outOff: number,
+    ...shape: number[] // n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left
+  ): void;
+  /** out[c] = sum over rows of x[r, c] for a row-major [rows, cols] block (row order, float accumulation). */
+  columnSum(heap: Uint8Array, xOff: number, rows: number, cols: number, outOff: number): void;
+  /**
+   * Multi-head self-attention on the packed projection qkv [b, t, 3·heads·d]: out [b, t, heads·d] and the attention
+   * probabilities [b, heads, t, t]; maskOff < 0 for no mask, else an additive [t, t] mask.
+   */
+  attention(
+    heap: Uint8Array,
+    qkvOff: number,
+    maskOff: number,
+    outOff: number,
+    probsOff: number,
+    b: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
+  ): void;
+  /** The gradient with respect to qkv, from dOut, qkv and the saved probabilities. */
+  attentionGrad(
+    heap: Uint8Array,
+    doutOff: number,
+    qkvOff: number,
+    probsOff: number,
+    dqkvOff: number,
+    b: number,
+    t: number,
+    heads: number,
+    d: number,
+    scale: number,
   ): void;
   setThreads(n: number): void;
   info(): { name: string; config: string; threads: number; blasThreads: number; core: string };
@@ -115,6 +188,11 @@ export function enableNativeBlas(threads: number): NativeBlasStatus {
 /** The addon when the native path is on, else null (the kernels then use XNNPACK). */
 export function activeBlas(): BlasAddon | null {
   return enabled ? addon : null;
+}
+
+/** Whether ops on the active tfjs backend run through the addon (the wasm backend with the native path on). */
+export function nativeOpsActive(): boolean {
+  return enabled && tf.getBackend() === 'wasm';
 }
 
 export function nativeBlasStatus(): NativeBlasStatus {

@@ -7,6 +7,10 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs';
 import { batchMatMulKernels } from './batch-mat-mul.ts';
 import { batchMatMulGradient } from './batch-mat-mul-grad.ts';
 import { conv2dBackpropFilterKernels } from './conv2d-backprop-filter.ts';
+import { conv2dKernels } from './conv2d.ts';
+import { quickGeluGradient, quickGeluKernels } from './quick-gelu.ts';
+import { attentionGradient, attentionKernels } from './attention.ts';
+import { sumKernels } from './sum.ts';
 import { identityKernels } from './identity.ts';
 import { layerNormGradient, layerNormKernels } from './layer-norm.ts';
 import { oneHotKernels } from './one-hot.ts';
@@ -24,6 +28,10 @@ export function projectKernels(): KernelConfig[] {
   const built = [
     ...batchMatMulKernels(),
     ...conv2dBackpropFilterKernels(),
+    ...conv2dKernels(),
+    ...quickGeluKernels(),
+    ...attentionKernels(),
+    ...sumKernels(),
     ...unsortedSegmentSumKernels(),
     ...oneHotKernels(),
     ...identityKernels(requireKernel('Cast', 'wasm').kernelFunc),
@@ -65,7 +73,7 @@ export function stockKernel(kernelName: string, backendName: string): KernelConf
 
 /** Gradients the project replaces (for every backend). */
 export function projectGradients(): GradConfig[] {
-  return [batchMatMulGradient(), layerNormGradient()];
+  return [batchMatMulGradient(), layerNormGradient(), quickGeluGradient(), attentionGradient()];
 }
 
 let registered = false;

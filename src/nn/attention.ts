@@ -7,6 +7,7 @@ import type { Rng } from '../rng.ts';
 import type { ParamStore } from './params.ts';
 import { linear } from './linear.ts';
 import { normalInit, constantInit } from './init.ts';
+import { fusedSelfAttention, hasFusedAttention } from '../kernels/attention.ts';
 
 /** [B, T, W] -> [B, H, T, W/H] */
 export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
@@ -52,6 +53,9 @@ export interface AttentionParams {
 export function multiHeadAttention(x: tf.Tensor3D, p: AttentionParams, heads: number, mask?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const qkv = linear(x, p.inProjWeight, p.inProjBias);
+    // one kernel each way on the packed projection where the native BLAS runs (src/kernels/attention.ts)
+    if (hasFusedAttention(qkv, mask))
+      return linear(fusedSelfAttention(qkv as tf.Tensor3D, heads, mask), p.outProjWeight, p.outProjBias) as tf.Tensor3D;
     const [q, k, v] = tf.split(qkv, 3, -1);
     const out = attend(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), mask);
     return linear(mergeHeads(out), p.outProjWeight, p.outProjBias) as tf.Tensor3D;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { ParamStore } from './params.ts';
 import { normalInit, uniformInit, constantInit, torchDefaultBound } from './init.ts';
+import { nativeOpsActive } from '../kernels/native-blas.ts';
 
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
@@ -13,8 +14,13 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
       throw new Error(`linear: input last dim ${x.shape[x.rank - 1]} != weight in-dim ${inDim}`);
     const lead = x.shape.slice(0, -1) as number[];
     const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (x.reshape([-1, inDim]) as tf.Tensor2D);
-    let y: tf.Tensor = tf.matMul(x2, weight as tf.Tensor2D);
-    if (bias) y = tf.add(y, bias);
+    let y: tf.Tensor;
+    // with the native BLAS the bias is added in place right after the product (same floats as the separate add)
+    if (bias && nativeOpsActive()) y = tf.fused.matMul({ a: x2, b: weight as tf.Tensor2D, bias });
+    else {
+      y = tf.matMul(x2, weight as tf.Tensor2D);
+      if (bias) y = tf.add(y, bias);
+    }
     return x.rank === 2 ? y : y.reshape([...lead, outDim]);
   });
 }

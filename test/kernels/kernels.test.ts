@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { stockKernel } from '../../src/kernels/register.ts';
 import { batchMatMulRouting } from '../../src/kernels/batch-mat-mul.ts';
+import { convRouting } from '../../src/kernels/conv2d.ts';
 import { ADDON_PATH, nativeBlasStatus, setNativeBlas } from '../../src/kernels/native-blas.ts';
 
 type Arrays = Float32Array[];
@@ -277,26 +278,40 @@ const convCases: Array<{
   { x: [2, 8, 11, 2], k: [2, 3, 2, 3], stride: [1, 2], pad: 'valid' },
 ];
 
-for (const c of convCases) {
+for (const [c, path] of convCases.flatMap((c) => matMulPaths.map((p) => [c, p] as const))) {
   test.serial(
-    `Conv2DBackpropFilter x[${c.x}] k[${c.k}] stride ${c.stride} pad ${c.pad}: wasm gradients match cpu`,
-    async (t) => {
-      const xd = randn(c.x, 8),
-        kd = randn(c.k, 9);
-      const f = () => {
-        const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
-        const k = tf.tensor4d(kd, c.k as [number, number, number, number]);
-        const y = tf.conv2d(x, k, c.stride, c.pad);
-        const w = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
-        return tf.grads((xx: tf.Tensor, kk: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, kk as tf.Tensor4D, c.stride, c.pad), w)),
-        )([x, k]);
-      };
-      const [gx, gk] = await on('wasm', f);
-      const [rgx, rgk] = await on('cpu', f);
-      t.true(relErr(gk!, rgk!) < 1e-5, `dW rel err ${relErr(gk!, rgk!)}`);
-      t.true(relErr(gx!, rgx!) < 1e-5, `dX rel err ${relErr(gx!, rgx!)}`);
-    },
+    `Conv2D (${path}) x[${c.x}] k[${c.k}] stride ${c.stride} pad ${c.pad}: wasm value and gradients match cpu`,
+    (t) =>
+      onPath(t, path, async () => {
+        const xd = randn(c.x, 8),
+          kd = randn(c.k, 9);
+        const f = () => {
+          const x = tf.tensor4d(xd, c.x as [number, number, number, number]);
+          const k = tf.tensor4d(kd, c.k as [number, number, number, number]);
+          const y = tf.conv2d(x, k, c.stride, c.pad);
+          const w = tf.randomNormal(y.shape, 0, 1, 'float32', 10);
+          const g = tf.grads((xx: tf.Tensor, kk: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, kk as tf.Tensor4D, c.stride, c.pad), w)),
+          )([x, k]);
+          return [y, ...g];
+        };
+        const r0 = { ...convRouting };
+        const [y, gx, gk] = await on('wasm', f);
+        const [ry, rgx, rgk] = await on('cpu', f);
+        t.true(relErr(y!, ry!) < 1e-5, `y rel err ${relErr(y!, ry!)}`);
+        t.true(relErr(gk!, rgk!) < 1e-5, `dW rel err ${relErr(gk!, rgk!)}`);
+        t.true(relErr(gx!, rgx!) < 1e-5, `dX rel err ${relErr(gx!, rgx!)}`);
+        const native = path === 'native BLAS' ? 1 : 0;
+        t.deepEqual(
+          [
+            convRouting.forward - r0.forward,
+            convRouting.filterGrad - r0.filterGrad,
+            convRouting.inputGrad - r0.inputGrad,
+          ],
+          [2 * native, native, native],
+          'native calls: forward (value and inside the gradient), filter and input gradients',
+        );
+      }),
   );
 }
 
@@ -568,6 +583,161 @@ test.serial(
     t.throws(() => layerNorm(tf.ones([2, 24]), tf.ones([23]), tf.zeros([23])), {
       message: /gamma shape \[23\] does not match the last axis 24/,
     });
+  },
+);
+
+if (matMulPaths.includes('native BLAS')) {
+  test.serial(
+    'fused layer norm on wasm: the native kernel agrees with the JavaScript kernel to the last bit or so',
+    async (t) => {
+      const { layerNorm } = await import('../../src/kernels/layer-norm.ts');
+      const xd = randn([6, 50, 96], 22),
+        gd = randn([96], 23),
+        bd = randn([96], 24);
+      const run = () => {
+        const x = tf.tensor3d(xd, [6, 50, 96]),
+          g = tf.tensor1d(gd),
+          b = tf.tensor1d(bd);
+        const w = tf.randomNormal([6, 50, 96], 0, 1, 'float32', 25);
+        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb), w));
+        return [layerNorm(x, g, b), ...tf.grads(f)([x, g, b])];
+      };
+      const native = await onPath(t, 'native BLAS', () => on('wasm', run));
+      const js = await onPath(t, 'XNNPACK', () => on('wasm', run));
+      // the same double arithmetic; sums taken in another order (partial sums, blocks of rows) can move the last bit
+      let differ = 0;
+      native[0]!.forEach((v, i) => (differ += v === js[0]![i] ? 0 : 1));
+      t.true(differ <= native[0]!.length / 100, `y: ${differ} of ${native[0]!.length} floats differ`);
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) =>
+        t.true(relErr(native[i]!, js[i]!) < 1e-6, `${name}: ${relErr(native[i]!, js[i]!)}`),
+      );
+    },
+  );
+}
+
+test.serial(
+  'QuickGELU kernel: value and gradient match the op composition on cpu (native and JavaScript)',
+  async (t) => {
+    const { fusedQuickGelu, hasFusedQuickGelu } = await import('../../src/kernels/quick-gelu.ts');
+    const { quickGelu } = await import('../../src/nn/activations.ts');
+    const xd = randn([7, 33, 40], 26).map((v) => v * 4); // well into both tails of the sigmoid
+    const run = (gelu: (x: tf.Tensor) => tf.Tensor) => () => {
+      const x = tf.tensor3d(xd, [7, 33, 40]);
+      const w = tf.randomNormal([7, 33, 40], 0, 1, 'float32', 27);
+      return [gelu(x), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(gelu(xx), w)))(x)];
+    };
+    const composed = (x: tf.Tensor) => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+    const want = await on('cpu', run(composed));
+    for (const path of matMulPaths) {
+      const got = await onPath(t, path, () => on('wasm', run(fusedQuickGelu)));
+      t.true(relErr(got[0]!, want[0]!) < 1e-6, `${path} y: ${relErr(got[0]!, want[0]!)}`);
+      t.true(relErr(got[1]!, want[1]!) < 1e-5, `${path} dx: ${relErr(got[1]!, want[1]!)}`);
+      await tf.setBackend('wasm');
+      t.is(
+        await onPath(t, path, () => hasFusedQuickGelu()),
+        path === 'native BLAS',
+        'quickGelu() fuses only on the native path',
+      );
+    }
+    // and the layer's entry point gives the same on every path
+    for (const path of matMulPaths) {
+      const got = await onPath(t, path, () => on('wasm', run(quickGelu)));
+      t.true(relErr(got[0]!, want[0]!) < 1e-6, `${path} quickGelu(): ${relErr(got[0]!, want[0]!)}`);
+    }
+  },
+);
+
+test.serial(
+  'self-attention (packed q|k|v, with and without a causal mask): value and gradients match cpu',
+  async (t) => {
+    const { multiHeadAttention, causalMask } = await import('../../src/nn/attention.ts');
+    const { hasFusedAttention } = await import('../../src/kernels/attention.ts');
+    // many small (batch, head) items spread over threads, and one large item split by the BLAS's own threads
+    for (const [b, tt, w, heads] of [
+      [3, 13, 24, 4],
+      [1, 70, 64, 1],
+    ]) {
+      const xd = randn([b, tt, w], 28),
+        wi = randn([w, 3 * w], 29).map((v) => v * 0.3),
+        bi = randn([3 * w], 30),
+        wo = randn([w, w], 31).map((v) => v * 0.3),
+        bo = randn([w], 32);
+      for (const masked of [false, true]) {
+        const run = () => {
+          const x = tf.tensor3d(xd, [b, tt, w]);
+          const p = {
+            inProjWeight: tf.tensor2d(wi, [w, 3 * w]),
+            inProjBias: tf.tensor1d(bi),
+            outProjWeight: tf.tensor2d(wo, [w, w]),
+            outProjBias: tf.tensor1d(bo),
+          };
+          const mask = masked ? causalMask(tt) : undefined;
+          const r = tf.randomNormal([b, tt, w], 0, 1, 'float32', 33);
+          const f = (xx: tf.Tensor, a: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(
+              tf.mul(multiHeadAttention(xx as tf.Tensor3D, { ...p, inProjWeight: a, inProjBias: c }, heads, mask), r),
+            );
+          return [multiHeadAttention(x, p, heads, mask), ...tf.grads(f)([x, p.inProjWeight, p.inProjBias])];
+        };
+        const want = await on('cpu', run);
+        for (const path of matMulPaths) {
+          const got = await onPath(t, path, () => on('wasm', run));
+          ['y', 'dx', 'dW_in', 'db_in'].forEach((name, i) =>
+            t.true(relErr(got[i]!, want[i]!) < 1e-5, `${path} mask=${masked} ${name}: ${relErr(got[i]!, want[i]!)}`),
+          );
+          await tf.setBackend('wasm');
+          const fused = await onPath(t, path, () =>
+            tf.tidy(() => hasFusedAttention(tf.zeros([b, tt, 3 * w]), masked ? tf.zeros([tt, tt]) : undefined)),
+          );
+          t.is(fused, path === 'native BLAS', `${path}: fused kernel used only on the native path`);
+        }
+      }
+    }
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.ones([2, 5, 8]) as tf.Tensor3D;
+      const p = {
+        inProjWeight: tf.ones([8, 24]),
+        inProjBias: tf.zeros([24]),
+        outProjWeight: tf.ones([8, 8]),
+        outProjBias: tf.zeros([8]),
+      };
+      tf.grad((xx: tf.Tensor) => tf.sum(multiHeadAttention(xx as tf.Tensor3D, p, 2)))(x);
+    });
+    t.is(tf.memory().numTensors, before, 'no leaked tensors');
+  },
+);
+
+test.serial(
+  "Sum over leading axes: the native column sum gives the stock kernel's floats; other sums unchanged",
+  async (t) => {
+    const xd = randn([3, 700, 37], 34).map((v) => v * 100);
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[3, 700, 37], [0, 1], false], // the bias gradient of [..., N]
+      [[2100, 37], 0, true],
+      [[3, 700, 37], [-3, -2], true],
+      [[3, 700, 37], 0, false],
+      [[3, 700, 37], [1, 2], false], // innermost axes: the stock kernel
+      [[3, 700, 37], 1, false], // a middle axis: the stock kernel
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const label = `[${shape}] axis ${axis} keepDims ${keepDims}`;
+      const run = () => tf.sum(tf.tensor(xd, shape), axis, keepDims);
+      const want = tf.tidy(() => run().shape);
+      const results: Float32Array[] = [];
+      for (const path of matMulPaths) {
+        const shapeHere = await onPath(t, path, () => tf.tidy(() => run().shape));
+        t.deepEqual(shapeHere, want, `${path} ${label}: shape`);
+        results.push((await onPath(t, path, () => on('wasm', run)))[0]!);
+      }
+      for (let i = 1; i < results.length; i++)
+        t.deepEqual(Array.from(results[i]!), Array.from(results[0]!), `${label}: the same floats on every path`);
+      const ref = await on('cpu', run);
+      t.true(relErr(results[0]!, ref[0]!) < 1e-5, `${label} vs cpu: ${relErr(results[0]!, ref[0]!)}`);
+    }
+    const ints = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+    t.deepEqual(Array.from(tf.sum(ints, 0).dataSync()), [4, 6]);
+    ints.dispose();
   },
 );
 

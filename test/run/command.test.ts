@@ -4,6 +4,7 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { EXIT, UsageError, exitCodeOf, helpText, parseCommandLine, type CommandSpec } from '../../run/command.ts';
 import { nodeBin, repoRoot } from '../helpers/run-pipeline-child.ts';
 
@@ -59,18 +60,16 @@ test('exitCodeOf: an error chooses its exit code, anything else is 1', (t) => {
   t.is(exitCodeOf('a string'), 1);
 });
 
-// Every entry point answers --help with the one format and exit 0.
-const entryPoints = [
-  'clip-yfcc15m',
-  'declip-yfcc15m',
-  'slip-yfcc15m',
-  'filip-yfcc15m',
-  'defilip-yfcc15m',
-  'demo',
-  'tokenize',
-  'make-shards',
-  'inspect-shards',
-];
+// Every entry point answers --help with the one format and exit 0. (report.ts is not on runCommand yet: it is left
+// out until it is; the list is otherwise every file in pipelines/.)
+const notYetOnRunCommand = new Set(['report']);
+const entryPoints = readdirSync(new URL('../../pipelines/', import.meta.url))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .filter((name) => !notYetOnRunCommand.has(name));
+test('the entry points checked are the files in pipelines/', (t) => {
+  t.true(entryPoints.length >= 16, entryPoints.join(' '));
+});
 for (const name of entryPoints) {
   test(`pipelines/${name}.ts --help`, (t) => {
     const r = spawnSync(nodeBin, [`pipelines/${name}.ts`, '--help'], { cwd: repoRoot, encoding: 'utf8' });

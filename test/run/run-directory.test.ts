@@ -85,6 +85,7 @@ test('the same configuration without --resume is refused unless logging.replace,
   mkdirSync(join(out, 'checkpoints', 'step-000000001'), { recursive: true });
   writeFileSync(join(out, 'metrics.jsonl'), '{}\n');
   writeFileSync(join(out, 'notes.txt'), 'mine');
+  writeFileSync(join(out, 'events.out.tfevents.1.host.2.0'), '');
   const err = t.throws(() => openRunDirectory(decl(out), 'a.tar', { resuming: false, log }), {
     instanceOf: RunDirectoryError,
   });
@@ -96,6 +97,7 @@ test('the same configuration without --resume is refused unless logging.replace,
   dir.close();
   t.false(existsSync(join(out, 'checkpoints')));
   t.false(existsSync(join(out, 'metrics.jsonl')));
+  t.false(existsSync(join(out, 'events.out.tfevents.1.host.2.0')));
   t.true(existsSync(join(out, 'notes.txt')), 'files that are not the run are left alone');
   // a different configuration can be replaced too
   openRunDirectory(decl(out, '--seed', '3', '--logging.replace'), 'a.tar', { resuming: false, log }).close();
