@@ -7,11 +7,11 @@
 import { isMain } from '../run/command.ts';
 import { main } from '../run/main.ts';
 import { demoDeclaration } from '../run/recipes/demo.ts';
-import { writeReport } from './report.ts';
+import { writeRunReport } from '../run/report/write-run-report.ts';
 
 if (isMain(import.meta)) {
   await main(demoDeclaration, import.meta, async (summary, d) => {
-    const report = await writeReport(d.logging.out);
+    const report = await writeRunReport(d.logging.out);
     const last = summary.evals.at(-1);
     if (last) {
       const r = last.results;

@@ -1,9 +1,14 @@
-// A small, dependency-free SVG line chart (axes with nice ticks, one polyline per series, legend), rendered to PNG by
-// sharp in pipelines/report.ts.
+// A small, dependency-free SVG line chart: axes with nice ticks, one polyline per series, and a legend BELOW the
+// plot area (it never covers a curve, however many series there are). Series may set their colour and dash so a
+// chart can encode two things at once (e.g. colour = method, dash = model). Rendered to PNG by sharp where needed.
 
 export interface Series {
   name: string;
   points: Array<[number, number]>;
+  /** CSS colour; default: the palette colour of the series' position. */
+  color?: string;
+  /** SVG stroke-dasharray, e.g. '6 3'; default: solid. */
+  dash?: string;
 }
 
 export interface ChartOptions {
@@ -19,9 +24,21 @@ export interface ChartOptions {
   yRange?: [number, number];
 }
 
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+export const palette = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+];
+export const dashes = ['', '7 4', '2 3', '9 3 2 3'];
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** 4-7 "nice" ticks covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number): number[] {
@@ -39,22 +56,62 @@ export function niceTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
-const label = (v: number) =>
+export const tickLabel = (v: number) =>
   v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-2 ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+
+/** The chart title, centred, its font shrunk so that a long title still fits the width. */
+export function titleSvg(title: string, width: number): string {
+  const size = Math.min(15, Math.floor((width - 16) / (0.62 * Math.max(1, title.length))));
+  return `<text x="${width / 2}" y="22" text-anchor="middle" font-size="${size}" font-weight="bold">${escapeXml(title)}</text>`;
+}
+
+/** Legend entries laid out in rows under the plot: returns the SVG and the height it needs. */
+export function legendSvg(
+  entries: Array<{ name: string; color: string; dash?: string; swatch?: 'line' | 'box' }>,
+  x0: number,
+  y0: number,
+  width: number,
+): { svg: string; height: number } {
+  if (entries.length === 0) return { svg: '', height: 0 };
+  const colWidth = Math.min(width, Math.max(90, 34 + 6.4 * Math.max(...entries.map((e) => e.name.length))));
+  const perRow = Math.max(1, Math.floor(width / colWidth));
+  const parts: string[] = [];
+  entries.forEach((e, i) => {
+    const x = x0 + (i % perRow) * colWidth;
+    const y = y0 + Math.floor(i / perRow) * 16;
+    parts.push(
+      e.swatch === 'box'
+        ? `<rect x="${x}" y="${y + 2}" width="12" height="9" fill="${e.color}"/>`
+        : `<line x1="${x}" x2="${x + 20}" y1="${y + 6}" y2="${y + 6}" stroke="${e.color}" stroke-width="2"${e.dash ? ` stroke-dasharray="${e.dash}"` : ''}/>`,
+      `<text x="${x + 24}" y="${y + 10}" font-size="11">${escapeXml(e.name)}</text>`,
+    );
+  });
+  return { svg: parts.join(''), height: Math.ceil(entries.length / perRow) * 16 + 6 };
+}
 
 export function lineChartSvg(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 640;
-  const H = o.height ?? 360;
+  const plotH = o.height ?? 360;
   const m = { l: 70, r: 20, t: 36, b: 48 };
+  const colorOf = (s: Series, i: number) => s.color ?? palette[i % palette.length];
+  const legend = legendSvg(
+    series.map((s, i) => ({ name: s.name, color: colorOf(s, i), dash: s.dash })),
+    m.l,
+    plotH + 2,
+    W - m.l - m.r,
+  );
+  const H = plotH + legend.height;
   const tf = (y: number) => (o.logY ? Math.log10(Math.max(y, 1e-12)) : y);
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
+    titleSvg(o.title, W),
   ];
   if (pts.length === 0) {
-    parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" font-size="13" fill="#666">no data</text></svg>`);
+    parts.push(
+      `<text x="${W / 2}" y="${plotH / 2}" text-anchor="middle" font-size="13" fill="#666">no data</text></svg>`,
+    );
     return parts.join('');
   }
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
@@ -71,52 +128,41 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   y0 = Math.min(y0, yt[0]);
   y1 = Math.max(y1, yt.at(-1)!);
   const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const py = (y: number) => H - m.b - ((tf(y) - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
-  const pyRaw = (v: number) => H - m.b - ((v - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const py = (y: number) => plotH - m.b - ((tf(y) - y0) / (y1 - y0 || 1)) * (plotH - m.t - m.b);
+  const pyRaw = (v: number) => plotH - m.b - ((v - y0) / (y1 - y0 || 1)) * (plotH - m.t - m.b);
   for (const t of yt) {
     parts.push(
       `<line x1="${m.l}" x2="${W - m.r}" y1="${pyRaw(t)}" y2="${pyRaw(t)}" stroke="#e5e5e5"/>`,
-      `<text x="${m.l - 6}" y="${pyRaw(t) + 4}" text-anchor="end" font-size="11">${o.logY ? label(10 ** t) : label(t)}</text>`,
+      `<text x="${m.l - 6}" y="${pyRaw(t) + 4}" text-anchor="end" font-size="11">${o.logY ? tickLabel(10 ** t) : tickLabel(t)}</text>`,
     );
   }
   for (const t of xt)
-    parts.push(`<text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${label(t)}</text>`);
+    parts.push(`<text x="${px(t)}" y="${plotH - m.b + 16}" text-anchor="middle" font-size="11">${tickLabel(t)}</text>`);
   parts.push(
-    `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`,
-    `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`,
-    `<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`,
-    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`,
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${plotH - m.b}" y2="${plotH - m.b}" stroke="#333"/>`,
+    `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${plotH - m.b}" stroke="#333"/>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${plotH - 12}" text-anchor="middle" font-size="12">${escapeXml(o.xLabel)}</text>`,
+    `<text transform="translate(16 ${(m.t + plotH - m.b) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`,
   );
   if (o.reference) {
     const y = py(o.reference.y);
     parts.push(
       `<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#888" stroke-dasharray="5 4"/>`,
-      `<text x="${W - m.r - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="#666">${esc(o.reference.label)}</text>`,
+      `<text x="${W - m.r - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="#666">${escapeXml(o.reference.label)}</text>`,
     );
   }
-  const legendWidth = 30 + 6.5 * Math.max(0, ...series.map((s) => s.name.length));
-  const legend: string[] = series.length
-    ? [
-        `<rect x="${m.l + 4}" y="${m.t}" width="${legendWidth}" height="${series.length * 16 + 6}" fill="white" fill-opacity="0.85"/>`,
-      ]
-    : [];
   series.forEach((s, i) => {
-    const color = palette[i % palette.length];
+    const color = colorOf(s, i);
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (good.length === 1)
       parts.push(`<circle cx="${px(good[0][0])}" cy="${py(good[0][1])}" r="3.5" fill="${color}"/>`);
     else if (good.length > 1)
       parts.push(
-        `<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${good.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
+        `<polyline fill="none" stroke="${color}" stroke-width="1.6"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${good.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
       );
     if (good.length <= 30)
       for (const [x, y] of good) parts.push(`<circle cx="${px(x)}" cy="${py(y)}" r="2.5" fill="${color}"/>`);
-    legend.push(
-      `<rect x="${m.l + 10}" y="${m.t + 6 + i * 16}" width="12" height="3" fill="${color}"/>`,
-      `<text x="${m.l + 26}" y="${m.t + 11 + i * 16}" font-size="11">${esc(s.name)}</text>`,
-    );
   });
-  parts.push(...legend); // last, on a translucent box, so lines never hide it
-  parts.push('</svg>');
+  parts.push(legend.svg, '</svg>');
   return parts.join('');
 }

@@ -1,6 +1,7 @@
 // Crash-safe directory output: files are written into a temporary directory beside the final one and fsync'ed, the
 // directory is renamed to its final name and the parent fsync'ed, so a reader (or a resumed run after SIGKILL or a
-// power cut) sees either the old complete version or the new complete version, never a part.
+// power cut) sees either the old complete version or the new complete version, never a part. Single files the same
+// way: writeFileAtomic (temporary file beside the final one, fsync, rename, fsync of the directory).
 import { open, rename, mkdir, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
@@ -29,6 +30,21 @@ export async function writeAndSync(path: string, chunks: Array<Uint8Array>): Pro
   } finally {
     await handle.close();
   }
+}
+
+/** Atomically replace `path` with `chunks` (temp file + fsync + rename + fsync dir). */
+export async function writeFileAtomic(path: string, chunks: Uint8Array | Array<Uint8Array>): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    await writeAndSync(tmp, Array.isArray(chunks) ? chunks : [chunks]);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
 }
 
 /**
