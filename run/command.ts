@@ -134,6 +134,7 @@ export function parseCommandLine(
       options,
       allowPositionals: spec.positionals === true,
       strict: true,
+      allowNegative: true,
     });
     return { values: values as ParsedCommandLine['values'], positionals };
   } catch (err) {

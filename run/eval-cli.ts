@@ -50,6 +50,8 @@ export interface EvalSetup {
   tokenizer: ClipTokenizer;
   weightsFile: string;
   quiet: boolean;
+  /** The method the checkpoint was trained with, when it records one. */
+  supervision?: string;
   /** The CLIP_benchmark-shaped record for this run's metrics. */
   record(task: EvalTask, metrics: Record<string, number>, extra?: Record<string, unknown>): BenchmarkResult;
 }
@@ -61,7 +63,12 @@ export function positiveInt(name: string, value: string | boolean | undefined): 
 }
 
 export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a dataset'): Promise<EvalSetup> {
-  const { values } = parseArgs({ args: argv, options: { ...common, ...extra } as Extra, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...common, ...extra } as Extra,
+    strict: true,
+    allowNegative: true,
+  });
   if (!values.weights) throw new Error('--weights is required (a .safetensors file or a checkpoint directory)');
   if (!values.data) throw new Error(`--data is required (${dataHelp})`);
   const data = String(values.data);
@@ -69,7 +76,7 @@ export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a
   const batchSize = positiveInt('batch-size', values['batch-size']);
   const quiet = values.quiet === true;
   await initBackend({ backend: values.backend as BackendChoice | undefined, quiet });
-  const { model, tokenizer, weightsFile, normalisation, notes } = await loadEvalModel(loadOptions(values));
+  const { model, tokenizer, weightsFile, normalisation, record, notes } = await loadEvalModel(loadOptions(values));
   reportLoadNotes(notes, quiet);
   const modelName = (values['model-name'] as string | undefined) ?? describeModel(model);
   const pretrained = (values.pretrained as string | undefined) ?? basename(weightsFile).replace(/\.safetensors$/, '');
@@ -83,6 +90,7 @@ export async function setupEval(argv: string[], extra: Extra = {}, dataHelp = 'a
     tokenizer,
     weightsFile,
     quiet,
+    ...(record.supervision ? { supervision: record.supervision } : {}),
     record: (task, metrics, more = {}) => ({
       dataset: datasetName,
       model: modelName,

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { setupEval } from '../eval-cli.ts';
-import { loadDenseScorer } from '../../src/eval/load-model.ts';
+import { denseScorerOf } from './dense-scorer-of.ts';
 import { defineEvalSuite, type EvalSuite } from '../../src/eval/eval-suite.ts';
 import { formatResultsTable } from '../../src/eval/results.ts';
 import { runEvalSuite, writeSuiteResults, type SuiteResults } from './run-eval-suite.ts';
@@ -15,7 +15,10 @@ import type { CommandOption } from '../command.ts';
 const { data: _data, dataset: _dataset, ...shared } = evalOptions;
 const own: Record<string, CommandOption> = {
   suite: { type: 'string', arg: 'SUITE.json', help: 'the evaluation suite (paths in it relative to the file)' },
-  dense: { type: 'boolean', default: false, help: "FILIP's token-wise scoring for the zero-shot tasks" },
+  dense: {
+    type: 'boolean',
+    help: "FILIP's token-wise scoring of zero-shot tasks (default: as in training, on for FILIP checkpoints; --no-dense: off)",
+  },
 };
 
 export const evalSuiteSpec = evalCommandSpec(
@@ -75,7 +78,7 @@ export async function evalSuiteCommand(argv: string[], signal?: AbortSignal): Pr
     extraFlags({ dense: own.dense }),
   );
   try {
-    const dense = setup.values.dense ? await loadDenseScorer(setup.model, setup.weightsFile) : undefined;
+    const dense = await denseScorerOf(setup);
     const results = await runEvalSuite({ ...suite, batchSize: setup.batchSize }, evaluatedModelOf(setup, dense), {
       quiet: setup.quiet,
     });

@@ -1,6 +1,6 @@
 // `node pipelines/zero-shot.ts`: zero-shot classification of a model on one dataset, CLIP_benchmark style.
 import { setupEval, positiveInt } from '../eval-cli.ts';
-import { loadDenseScorer } from '../../src/eval/load-model.ts';
+import { denseScorerOf } from './dense-scorer-of.ts';
 import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
 import type { ZeroShotResult } from '../../src/eval/zero-shot.ts';
 import { runZeroShotTask } from './zero-shot-task.ts';
@@ -16,7 +16,10 @@ const own: Record<string, CommandOption> = {
     help: 'classnames-and-templates JSON (default: fixtures/demo/zero-shot.json)',
   },
   limit: { type: 'string', arg: 'N', help: 'about N images, every k-th (every class kept)' },
-  dense: { type: 'boolean', default: false, help: "FILIP's token-wise scoring (weights with FILIP heads)" },
+  dense: {
+    type: 'boolean',
+    help: "FILIP's token-wise scoring of zero-shot tasks (default: as in training, on for FILIP checkpoints; --no-dense: off)",
+  },
 };
 
 export const zeroShotSpec = evalCommandSpec(
@@ -46,7 +49,7 @@ export async function zeroShotCommand(
   const { values } = setup;
   try {
     const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
-    const dense = values.dense ? await loadDenseScorer(setup.model, setup.weightsFile) : undefined;
+    const dense = await denseScorerOf(setup);
     const { record, result } = await runZeroShotTask(
       {
         task: 'zeroshot_classification',

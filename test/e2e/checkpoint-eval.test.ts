@@ -48,10 +48,13 @@ test.after.always(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const cases: Array<[string, DeepPartial<PipelineDeclaration>['model']]> = [
+type Case = [string, DeepPartial<PipelineDeclaration>['model'], ('clip' | 'filip')?];
+const cases: Case[] = [
   ['tiny', { preset: 'tiny' }], // ViT and text towers with 2 heads of width 32
   ['tiny-rn', { preset: 'tiny-rn' }], // a ResNet attention pool of 4 heads over 256 channels
   ['tiny, curtailed text', { preset: 'tiny', text: { layers: 1, width: 128 } }], // 4 text heads follow the width
+  // FILIP's run scores zero-shot token-wise: the stand-alone evaluation does so too, with no --dense flag
+  ['tiny, FILIP', { preset: 'tiny' }, 'filip'],
 ];
 
 /** Embeddings of fixed inputs (seeded pixels, three captions): a probe far more sensitive than accuracy. */
@@ -69,7 +72,7 @@ async function probe(model: ClipModel, tokenizer: ClipTokenizer): Promise<Record
 const probeOnly = (results: Record<string, number>) =>
   Object.fromEntries(Object.entries(results).filter(([k]) => k.startsWith('probe/')));
 
-for (const [label, model] of cases) {
+for (const [label, model, method = 'clip'] of cases) {
   test.serial(`${label}: the stand-alone evaluation of the checkpoint equals the run's own evaluation`, async (t) => {
     const out = await mkdtemp(join(tmpdir(), 'ckeval-'));
     try {
@@ -79,7 +82,7 @@ for (const [label, model] of cases) {
         data: { shards: fixture('train-000000.tar') },
         model: { normalisation: 'imagenet', ...model },
         text: { variant: 'declip', vocabPath: fixture('vocab.txt.gz'), contextLength: 24 },
-        supervision: { name: 'clip' },
+        supervision: { name: method },
         optim: { batchSize: 16, microBatchSize: 0, steps: 2, totalSteps: 2, warmupSteps: 1 },
         eval: {
           every: 0,
@@ -96,7 +99,7 @@ for (const [label, model] of cases) {
       const summary = await runPipeline(d, { log: () => {} });
       const inTraining = summary.evals.at(-1)!;
       t.is(inTraining.step, 2);
-      const { record } = await zeroShot([
+      const { record, result } = await zeroShot([
         ...['--weights', out, '--data', heldout, '--dataset', 'demo-color', '--prompts', prompts],
         ...['--batch-size', '100', '--out', join(out, 'results'), '--backend', 'wasm', '--quiet'],
       ]);
@@ -112,6 +115,14 @@ for (const [label, model] of cases) {
           mean_per_class_recall: inTraining.results['demo-color/mean_per_class_recall'],
         },
       );
+      if (method === 'filip') {
+        // the token-wise path really ran (its scores differ from the global embeddings' on the same checkpoint)
+        const global = await zeroShot([
+          ...['--weights', out, '--data', heldout, '--dataset', 'demo-color', '--prompts', prompts, '--no-dense'],
+          ...['--batch-size', '100', '--out', join(out, 'results-global'), '--backend', 'wasm', '--quiet'],
+        ]);
+        t.notDeepEqual(Array.from(global.result.margins), Array.from(result.margins));
+      }
       // the loader builds the very model that was trained: the same embeddings, bit for bit
       const loaded = await loadEvalModel({ weights: out });
       try {
