@@ -2,9 +2,11 @@
 //
 // The lock is a file, `<dir>/run.lock`, holding {pid, host, startedAt (the process's start time), nonce}. It is
 // created complete in one step (written to a temporary file, then hard-linked to the lock name, which fails if a lock
-// exists). A lock is stale when its process is gone: on this host, no process has that pid, or one has it but started
-// at another time (the pid was reused, e.g. in a restarted container). So a run killed with SIGKILL can be resumed at
-// once. A lock from another host cannot be checked and is never taken over; the error names the host and the file to
+// exists). A lock is stale when its process is gone: on this host, no process has that pid, the process has exited
+// and only waits to be reaped (a zombie: e.g. the ranks of an aborted mpirun job, orphaned to a container's init that
+// reaps late), or one has the pid but started at another time (the pid was reused, e.g. in a restarted container).
+// So a run killed with SIGKILL can be resumed at once; a holder that is alive is watched for a moment before the
+// lock is refused (exitGraceMs), as a process being killed can outlive its launcher briefly. A lock from another host cannot be checked and is never taken over; the error names the host and the file to
 // remove once that run is known to be gone.
 //
 // Why not proper-lockfile: it tells a live lock from a stale one by the lock's mtime, refreshed by a timer every few
@@ -34,12 +36,28 @@ export class RunLockedError extends Error {
 
 export const lockFile = (dir: string) => join(dir, 'run.lock');
 
+/** The fields of /proc/PID/stat after the command name (field 3, the state, first), or undefined without /proc. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process has exited and waits to be reaped (state Z, zombie, or X, dead), where /proc says so. */
+export function processExited(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state === 'Z' || state === 'X';
+}
+
 /** Start time of a process in ms since the epoch (Linux /proc), or undefined where it cannot be read. */
 export function processStartTime(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // field 22 (starttime, in clock ticks since boot) comes after the command name in parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = procStat(pid);
+    if (!fields) return undefined;
     const ticks = Number(fields[19]);
     const boot = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
     if (!Number.isFinite(ticks) || !Number.isFinite(boot)) return undefined;
@@ -57,9 +75,25 @@ export function lockHolderAlive(owner: LockOwner): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  if (processExited(owner.pid)) return false;
   const started = processStartTime(owner.pid);
   // a pid alive now but started at another time belongs to another process (reused pid)
   return started === undefined || owner.startedAt === 0 || Math.abs(started - owner.startedAt) < 2000;
+}
+
+/**
+ * How long a lock held by a live process is watched before the lock is refused: a process that is being killed (the
+ * ranks of an aborted mpirun job, a run stopped a moment ago) can outlive the command that launched it by a moment.
+ */
+const exitGraceMs = 2000;
+
+/** Whether the lock's holder is gone now or within `ms` (polled every 50 ms; the lock is taken synchronously). */
+function holderGoneWithin(owner: LockOwner, ms: number): boolean {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const until = Date.now() + ms; ; Atomics.wait(pause, 0, 0, 50)) {
+    if (!lockHolderAlive(owner)) return true;
+    if (Date.now() >= until) return false;
+  }
 }
 
 /** The owner recorded in a lock file, or undefined when there is none. */
@@ -109,7 +143,7 @@ export function lockRunDirectory(dir: string): RunLock {
           `${dir} is in use by process ${held.pid} on host ${held.host} (${file}); if that run is gone, remove ${file}`,
           held,
         );
-      if (lockHolderAlive(held) || attempt >= 3)
+      if (attempt >= 3 || !holderGoneWithin(held, exitGraceMs))
         throw new RunLockedError(
           `${dir} is in use by process ${held.pid} (another run writes into it; choose another --out, or wait for it)`,
           held,

@@ -1,10 +1,10 @@
 // run/run-lock.ts: one process per run directory; a lock whose process is gone (SIGKILL) is taken over at once.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockFile, lockRunDirectory, processStartTime, RunLockedError } from '../../run/run-lock.ts';
+import { lockFile, lockRunDirectory, processExited, processStartTime, RunLockedError } from '../../run/run-lock.ts';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'lock-'));
 
@@ -47,6 +47,26 @@ test('stale: a reused pid (alive, but started at another time) does not hold the
   t.is(lock.owner.nonce, JSON.parse(readFileSync(lockFile(dir), 'utf8')).nonce);
   lock.release();
   rmSync(dir, { recursive: true });
+});
+
+test('stale: a process that has exited but is not yet reaped (a zombie) does not hold the lock', (t) => {
+  if (processStartTime(process.pid) === undefined) return t.pass('no /proc here');
+  const dir = fresh();
+  // the shell starts `true` in the background, then becomes `sleep`, which never reaps it
+  const parent = spawn('sh', ['-c', 'true & exec sleep 30'], { stdio: 'ignore' });
+  try {
+    const children = execFileSync('sh', ['-c', `sleep 0.3; cat /proc/${parent.pid}/task/*/children`]);
+    const pid = Number(children.toString().trim());
+    t.true(processExited(pid), `process ${pid} is a zombie`);
+    const startedAt = processStartTime(pid)!;
+    writeFileSync(lockFile(dir), JSON.stringify({ pid, host: hostname(), startedAt, nonce: 'zombie' }));
+    const lock = lockRunDirectory(dir);
+    t.is(lock.owner.pid, process.pid);
+    lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test('a lock from another host is never taken over; the error says which file to remove', (t) => {
