@@ -56,6 +56,17 @@ export function createSimSiamProjector(
   o: SimSiamProjectorOptions,
   prefix = 'projector',
 ): Head {
+  return projectionMlp(store, rng, o, prefix, true);
+}
+
+/** Linear(in→h) BN ReLU, Linear(h→h) BN ReLU, Linear(h→out), then BN when `outBn`: the SimSiam and SimCLR MLPs. */
+function projectionMlp(
+  store: ParamStore,
+  rng: Rng,
+  o: { inDim: number; hiddenDim: number; outDim: number; ghostSize?: number },
+  prefix: string,
+  outBn: boolean,
+): Head {
   const bn = (n: string, c: number): Layer => ({
     kind: 'bn',
     layer: createBatchNorm(store, `${prefix}.${n}`, c, { ghostSize: o.ghostSize }),
@@ -72,7 +83,7 @@ export function createSimSiamProjector(
     bn('bn2', o.hiddenDim),
     { kind: 'relu' },
     lin('linear3', o.hiddenDim, o.outDim),
-    bn('bn3', o.outDim),
+    ...(outBn ? [bn('bn3', o.outDim)] : []),
   ]);
 }
 
@@ -109,23 +120,7 @@ export interface SimClrMlpOptions {
  * The seed's BN here is SyncBN (statistics over the global batch); its HEAD closure bug is not reproduced.
  */
 export function createSimClrMlp(store: ParamStore, rng: Rng, o: SimClrMlpOptions, prefix = 'predictor_sim'): Head {
-  const bn = (n: string, c: number): Layer => ({
-    kind: 'bn',
-    layer: createBatchNorm(store, `${prefix}.${n}`, c, { ghostSize: o.ghostSize }),
-  });
-  const lin = (n: string, i: number, out: number): Layer => ({
-    kind: 'linear',
-    layer: createLinear(store, `${prefix}.${n}`, i, out, rng),
-  });
-  return sequential(prefix, [
-    lin('linear1', o.inDim, o.hiddenDim),
-    bn('bn1', o.hiddenDim),
-    { kind: 'relu' },
-    lin('linear2', o.hiddenDim, o.hiddenDim),
-    bn('bn2', o.hiddenDim),
-    { kind: 'relu' },
-    lin('linear3', o.hiddenDim, o.outDim),
-  ]);
+  return projectionMlp(store, rng, o, prefix, false);
 }
 
 /** DeCLIP's MLM head `text_label_predictor`: Linear(text width → vocab) with bias, PyTorch default init. */
