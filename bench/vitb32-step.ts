@@ -1,6 +1,6 @@
 // Profile of one CLIP training step of a model preset (default vit-b32: ViT-B/32 + text 12x512, the product default) on the
-// chosen backend: times construction, forward, forward+backward (tf.variableGrads), the AdamW update and the whole
-// Trainer step separately, lists the top kernels by time (tf.profile) and the peak tensor bytes, and prints RSS.
+// chosen backend: times construction, forward, forward+backward (tf.variableGrads), the AdamW update (native and
+// JavaScript loop when the BLAS addon is on) and the whole Trainer step separately, lists the top kernels by time (tf.profile) and the peak tensor bytes, and prints RSS.
 //
 // Usage: node bench/vitb32-step.ts [--model vit-b32] [--text-layers 12] [--batch 8] [--backend wasm] [--threads 2]
 //                                  [--steps 2] [--no-profile]
@@ -16,6 +16,7 @@ import { createSupervision } from '../src/supervision/index.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { variableGradsFrugal } from '../src/train/backprop.ts';
 import type { TrainBatch } from '../src/train/contracts.ts';
+import { nativeBlasStatus, setNativeBlas } from '../src/kernels/native-blas.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -193,10 +194,16 @@ for (let i = 0; i < steps; i++) {
 // optimizer alone: fake gradients of ones
 {
   const fake = Object.fromEntries(store.trainableEntries().map((e) => [e.name, tf.onesLike(e.variable)]));
-  timed('AdamW.apply alone', () => {
-    trainer.optimizer.apply(fake, 1e-4);
-    vars[0]!.dataSync();
-  });
+  // on a host backend with the native BLAS addon on, the update runs there; the JavaScript loop is timed after it
+  const paths = nativeBlasStatus().active && trainer.optimizer.placement === 'host' ? [true, false] : [undefined];
+  for (const native of paths) {
+    if (native !== undefined) setNativeBlas(native);
+    timed(`AdamW.apply alone${native === undefined ? '' : native ? ' (native)' : ' (JS loop)'}`, () => {
+      trainer.optimizer.apply(fake, 1e-4);
+      vars[0]!.dataSync();
+    });
+  }
+  if (paths.length > 1) setNativeBlas(true);
   for (const t of Object.values(fake)) t.dispose();
 }
 

@@ -1105,6 +1105,75 @@ static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
 
 /* ---- threads and identity ------------------------------------------------------------------------------------ */
 
+/* ---- AdamW: the optimiser update of the host placement (src/train/adamw.ts) -------------------------------------- */
+
+typedef struct {
+  float *w, *m, *v;
+  const float *g;
+  float decay, b1, c1, b2, c2, sqrt_bc2, eps, step_size;
+} AdamJob;
+
+/* float32 arithmetic in PyTorch's order, each operation rounded to float (no contraction: -ffp-contract=off), so the
+ * result is bit-identical to the JavaScript loop it replaces (whose double operations rounded to float give the same
+ * values: one IEEE operation on floats, done in double and rounded once, is the correctly rounded float result). */
+static void adamw_range(void *ctx, int64_t begin, int64_t end) {
+  const AdamJob *j = (const AdamJob *)ctx;
+  float *restrict w = j->w, *restrict m = j->m, *restrict v = j->v;
+  const float *restrict g = j->g;
+  for (int64_t i = begin; i < end; i++) {
+    const float gi = g[i];
+    const float value = w[i] * j->decay;
+    const float mi = m[i] * j->b1 + gi * j->c1;
+    const float vi = v[i] * j->b2 + (gi * gi) * j->c2;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = sqrtf(vi) / j->sqrt_bc2 + j->eps;
+    w[i] = value - (mi / denom) * j->step_size;
+  }
+}
+
+/* A Float32Array argument (any buffer: the wasm heap or JavaScript memory). */
+static int float_array_arg(napi_env env, napi_value value, float **data, size_t *length) {
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  napi_typedarray_type t;
+  size_t offset;
+  void *ptr;
+  napi_value buffer;
+  if (!is_typed || napi_get_typedarray_info(env, value, &t, length, &ptr, &buffer, &offset) != napi_ok ||
+      t != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "blas addon: expected a Float32Array");
+    return 0;
+  }
+  *data = (float *)ptr;
+  return 1;
+}
+
+/* adamw(w, g, m, v, decay, beta1, 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)):
+ * one AdamW update in place on w, m and v (Float32Arrays of one length); decay is 1 - lr * wd, or 1. */
+static napi_value AdamW(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  if (!get_args(env, info, 12, argv)) return NULL;
+  float *arrays[4];
+  size_t lengths[4];
+  for (int i = 0; i < 4; i++)
+    if (!float_array_arg(env, argv[i], &arrays[i], &lengths[i])) return NULL;
+  if (lengths[1] != lengths[0] || lengths[2] != lengths[0] || lengths[3] != lengths[0]) {
+    napi_throw_range_error(env, NULL, "blas addon: adamw arrays differ in length");
+    return NULL;
+  }
+  double c[8];
+  for (int i = 0; i < 8; i++)
+    if (napi_get_value_double(env, argv[4 + i], &c[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "blas addon: adamw expects numbers");
+      return NULL;
+    }
+  AdamJob j = {arrays[0], arrays[2], arrays[3], arrays[1], (float)c[0], (float)c[1], (float)c[2], (float)c[3],
+               (float)c[4], (float)c[5], (float)c[6], (float)c[7]};
+  parallel_for((int64_t)lengths[0], 65536, adamw_range, &j);
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -1166,6 +1235,7 @@ NAPI_MODULE_INIT() {
       {"columnSum", NULL, ColumnSum, NULL, NULL, NULL, napi_default_method, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default_method, NULL},
       {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default_method, NULL},
+      {"adamw", NULL, AdamW, NULL, NULL, NULL, napi_default_method, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default_method, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default_method, NULL},
   };

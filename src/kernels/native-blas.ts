@@ -73,6 +73,25 @@ export interface BlasAddon {
   quickGelu(heap: Uint8Array, xOff: number, yOff: number, n: number): void;
   quickGeluGrad(heap: Uint8Array, dyOff: number, xOff: number, dxOff: number, n: number): void;
   /**
+   * One AdamW update in place on w, m and v (Float32Arrays of one length, anywhere in memory), float32 arithmetic in
+   * the order of src/train/adamw.ts (bit-identical to its JavaScript loop). decay = 1 - lr·wd (or 1), then beta1,
+   * 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, lr / (1 - beta1^t), each already rounded to float32.
+   */
+  adamw(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    decay: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    sqrtBiasCorrection2: number,
+    eps: number,
+    stepSize: number,
+  ): void;
+  /**
    * 2-D convolution (NHWC input, HWIO filter) as patch matrices and sgemm. mode 0: y = conv(x, w) (a = x, b = w);
    * 1: dW (a = x, b = dy); 2: dx (a = dy, b = w).
    */

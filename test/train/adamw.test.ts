@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync, existsSync } from 'node:fs';
 import { AdamW, seedAdamW } from '../../src/train/adamw.ts';
+import { setNativeBlas } from '../../src/kernels/native-blas.ts';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -209,3 +210,43 @@ test.serial(
       host[k].forEach((x, i) => t.true(Math.abs(x - device[k][i]!) <= 1e-6 * Math.max(1, Math.abs(x)), `${k}[${i}]`));
   },
 );
+
+test.serial('the native update (BLAS addon) is bit-identical to the JavaScript loop, step after step', async (t) => {
+  if (!setNativeBlas(true)) return t.pass('native BLAS addon not built: the JavaScript loop is the only path');
+  try {
+    const n = 100_003; // not a multiple of any chunk, so every thread's range and the tail are exercised
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const p0 = Float32Array.from({ length: n }, () => rand());
+    const grads = [0, 1, 2, 3].map((k) => Float32Array.from({ length: n }, () => rand() * 10 ** (k - 2)));
+    const run = async (native: boolean) => {
+      setNativeBlas(native);
+      const w = tf.variable(tf.tensor1d(p0));
+      const b = tf.variable(tf.tensor1d(p0.subarray(0, 1000)));
+      const opt = new AdamW(
+        [
+          { name: 'w', variable: w, decay: true },
+          { name: 'b', variable: b, decay: false },
+        ],
+        seedAdamW(0.1),
+      );
+      for (const [k, g] of grads.entries())
+        tf.tidy(() => opt.apply({ w: tf.tensor1d(g), b: tf.tensor1d(g.subarray(0, 1000)) }, 1e-3 * (k + 1)));
+      const out = { w: await w.data(), b: await b.data(), ...(await opt.state()) };
+      opt.dispose();
+      w.dispose();
+      b.dispose();
+      return out;
+    };
+    const js = await run(false);
+    const native = await run(true);
+    const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buffer);
+    t.deepEqual(bits(native.w), bits(js.w));
+    t.deepEqual(bits(native.b), bits(js.b));
+    t.deepEqual(bits(native.m.w!), bits(js.m.w!));
+    t.deepEqual(bits(native.v.w!), bits(js.v.w!));
+    t.notDeepEqual(bits(js.w), bits(p0), 'the parameters moved');
+  } finally {
+    setNativeBlas(false);
+  }
+});
