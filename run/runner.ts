@@ -335,7 +335,13 @@ async function stream(run: Run): Promise<void> {
         ...(parallel
           ? [agreeOnSteps({ world, stopRequested, onStop: (why) => why === 'stop' && run.stopping.abort() })]
           : []),
-        trainStepStage({ trainer, lastStep: d.optim.steps, stopRequested: parallel ? () => false : stopRequested }),
+        // (data parallel: no batch pulled ahead, the ranks' vote above is a collective and must keep its place)
+        trainStepStage({
+          trainer,
+          lastStep: d.optim.steps,
+          stopRequested: parallel ? () => false : stopRequested,
+          ...(parallel ? { overlap: false } : {}),
+        }),
         tap((r: StepRecord) => {
           // data parallel: the step trained the global batch (every rank's samples)
           state.advance(r.samples * world.size, r.cursor);

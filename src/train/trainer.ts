@@ -80,8 +80,12 @@ export class Trainer<M extends TrainableModel> {
     return Object.fromEntries(entries.map((e, i) => [e.name, values[i]!]));
   }
 
-  /** Train on one batch as step `this.step + 1`. The batch tensors are NOT disposed here. */
-  async trainStep(batch: TrainBatch): Promise<StepResult> {
+  /**
+   * Train on one batch as step `this.step + 1`. The batch tensors are NOT disposed here. `whileReading` is called once
+   * the whole step is recorded, while its one read is pending (the device computing): the caller prepares the next
+   * batch then. No gradient computation or tensor scope is open at that point.
+   */
+  async trainStep(batch: TrainBatch, whileReading?: () => void): Promise<StepResult> {
     const t = this.step + 1;
     const started = performance.now();
     const lr = this.learningRate(t);
@@ -104,7 +108,14 @@ export class Trainer<M extends TrainableModel> {
     let values: Float32Array;
     try {
       // the step's one read (and its one event-loop turn); device errors raised by the step surface here
-      [values] = (await Promise.all([packed.data(), errors.close(`training step ${t}`)])) as [Float32Array, void];
+      const reading = Promise.all([packed.data(), errors.close(`training step ${t}`)]);
+      try {
+        whileReading?.();
+      } catch (err) {
+        await reading.catch(() => undefined);
+        throw err;
+      }
+      [values] = (await reading) as [Float32Array, void];
     } catch (err) {
       await settleStepEffects(false);
       this.optimizer.settle(false);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { initBackend, shutdownBackend } from '../../src/backend.ts';
 import { batchTensors } from '../../src/train/contracts.ts';
 import { asWebgpu } from '../../src/webgpu/dispatch.ts';
+import { uploadToDevice } from '../../src/webgpu/upload.ts';
 import { syntheticTrainBatch, tinyTraining } from '../helpers/tiny-training.ts';
 import { gpuTestFor, webgpuUnavailable } from '../helpers/webgpu.ts';
 
@@ -85,6 +86,32 @@ gpuTest('tensor count and GPU buffers stay flat over many steps (gradient cache)
   tf.dispose(batchTensors(batch));
   run.dispose();
 });
+
+gpuTest(
+  'the next batch uploaded during a step: images on the GPU before their step, token ids kept on the host',
+  async (t) => {
+    await initBackend({ backend: 'webgpu', quiet: true });
+    const run = tinyTraining('clip', 4, 0);
+    const current = syntheticTrainBatch(run, 8, 9);
+    const next = syntheticTrainBatch(run, 8, 10);
+    const images = await next.images[0]!.data();
+    const state = (x: tf.Tensor) => asWebgpu(tf.backend()).tensorMap.get(x.dataId)!;
+    t.truthy(state(next.images[0]!).values, 'a new tensor waits on the host');
+    let uploaded = 0;
+    const r = await run.trainer.trainStep(current, () => {
+      uploaded = uploadToDevice(batchTensors(next));
+    });
+    t.is(r.step, 1);
+    t.is(uploaded, next.images.length, 'only the float32 images');
+    t.truthy(state(next.images[0]!).resource, 'the images have a GPU buffer');
+    t.is(state(next.images[0]!).values, null);
+    t.truthy(state(next.texts.raw!).values, 'token ids stay readable on the host');
+    t.deepEqual(await next.images[0]!.data(), images, 'the uploaded values');
+    t.true(Number.isFinite((await run.trainer.trainStep(next)).loss));
+    tf.dispose([...batchTensors(current), ...batchTensors(next)]);
+    run.dispose();
+  },
+);
 
 gpuTest('a process that trains on webgpu exits by itself', async (t) => {
   const helpers = new URL('../helpers/tiny-training.ts', import.meta.url).href;
