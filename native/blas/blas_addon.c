@@ -205,25 +205,25 @@ static void run_gemm(GemmJob *j) {
 
 /* ---- argument helpers ---------------------------------------------------------------------------------------- */
 
-/* The heap: a typed array over the wasm memory's buffer (ArrayBuffer or SharedArrayBuffer). */
-static int heap_arg(napi_env env, napi_value value, uint8_t **base, size_t *bytes) {
+/* A typed array of type `want` (its data and element count), else a TypeError with `message`. */
+static int typed_array_arg(napi_env env, napi_value value, napi_typedarray_type want, const char *message, void **data,
+                           size_t *length) {
   bool is_typed = false;
-  napi_is_typedarray(env, value, &is_typed);
-  if (!is_typed) {
-    napi_throw_type_error(env, NULL, "blas addon: the heap must be a Uint8Array over the wasm memory");
-    return 0;
-  }
   napi_typedarray_type t;
-  size_t length, offset;
-  void *data;
+  size_t offset;
   napi_value buffer;
-  if (napi_get_typedarray_info(env, value, &t, &length, &data, &buffer, &offset) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "blas addon: the heap must be a Uint8Array over the wasm memory");
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &t, length, data, &buffer, &offset) != napi_ok || t != want) {
+    napi_throw_type_error(env, NULL, message);
     return 0;
   }
-  *base = (uint8_t *)data;
-  *bytes = length;
   return 1;
+}
+
+/* The heap: a Uint8Array over the wasm memory's buffer (ArrayBuffer or SharedArrayBuffer). */
+static int heap_arg(napi_env env, napi_value value, uint8_t **base, size_t *bytes) {
+  return typed_array_arg(env, value, napi_uint8_array, "blas addon: the heap must be a Uint8Array over the wasm memory",
+                         (void **)base, bytes);
 }
 
 static int int_arg(napi_env env, napi_value v, int64_t *out) {
@@ -1132,23 +1132,6 @@ static void adamw_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
-/* A Float32Array argument (any buffer: the wasm heap or JavaScript memory). */
-static int float_array_arg(napi_env env, napi_value value, float **data, size_t *length) {
-  bool is_typed = false;
-  napi_is_typedarray(env, value, &is_typed);
-  napi_typedarray_type t;
-  size_t offset;
-  void *ptr;
-  napi_value buffer;
-  if (!is_typed || napi_get_typedarray_info(env, value, &t, length, &ptr, &buffer, &offset) != napi_ok ||
-      t != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "blas addon: expected a Float32Array");
-    return 0;
-  }
-  *data = (float *)ptr;
-  return 1;
-}
-
 /* adamw(w, g, m, v, decay, beta1, 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)):
  * one AdamW update in place on w, m and v (Float32Arrays of one length); decay is 1 - lr * wd, or 1. */
 static napi_value AdamW(napi_env env, napi_callback_info info) {
@@ -1157,7 +1140,9 @@ static napi_value AdamW(napi_env env, napi_callback_info info) {
   float *arrays[4];
   size_t lengths[4];
   for (int i = 0; i < 4; i++)
-    if (!float_array_arg(env, argv[i], &arrays[i], &lengths[i])) return NULL;
+    if (!typed_array_arg(env, argv[i], napi_float32_array, "blas addon: adamw expects Float32Arrays",
+                         (void **)&arrays[i], &lengths[i]))
+      return NULL;
   if (lengths[1] != lengths[0] || lengths[2] != lengths[0] || lengths[3] != lengths[0]) {
     napi_throw_range_error(env, NULL, "blas addon: adamw arrays differ in length");
     return NULL;
