@@ -1,12 +1,12 @@
 // `node pipelines/linear-probe.ts`: linear probe of a model's frozen image features, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
-import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
+import { positiveInt } from '../eval-cli.ts';
+import type { BenchmarkResult } from '../../src/eval/results.ts';
 import type { LinearProbeResult } from '../../src/eval/linear-probe.ts';
 import type { LinearProbeTaskSpec } from '../../src/eval/eval-suite.ts';
 import { runLinearProbeTask } from './linear-probe-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
-import { describeRecord } from './report-record.ts';
-import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import { oneTaskCommand } from './one-task-command.ts';
+import { evalCommandSpec } from './eval-command-options.ts';
 import type { CommandOption } from '../command.ts';
 
 const own: Record<string, CommandOption> = {
@@ -37,48 +37,43 @@ Without it: --data is split into train/val/test by --split (seeded). Datasets as
   own,
 );
 
-export async function linearProbeCommand(
+export function linearProbeCommand(
   argv: string[],
   signal?: AbortSignal,
 ): Promise<{ record: BenchmarkResult; result: LinearProbeResult }> {
-  const setup = await setupEval(
+  return oneTaskCommand(
     argv,
-    extraFlags(own),
+    own,
     'a class-folder directory, MNIST IDX directory, or shards with .cls',
+    (setup) => {
+      const { values } = setup;
+      const spec: LinearProbeTaskSpec = {
+        task: 'linear_probe',
+        dataset: setup.datasetName,
+        data: String(values.data),
+        split: String(values.split).split(',').map(Number) as [number, number, number],
+        valProportion: Number(values['val-proportion']),
+        seed: Number(values.seed),
+        maxIterations: positiveInt('max-iterations', values['max-iterations']),
+        ...(values['train-data'] ? { trainData: String(values['train-data']) } : {}),
+        ...(values.limit !== undefined ? { limit: positiveInt('limit', values.limit) } : {}),
+        ...(values['feature-cache'] ? { featureCache: String(values['feature-cache']) } : {}),
+        ...(values.classes ? { classes: String(values.classes) } : {}),
+      };
+      const split = spec.split!;
+      if (split.length !== 3 || split.some((x) => !(x > 0)) || Math.abs(split.reduce((a, b) => a + b) - 1) > 1e-6)
+        throw new Error(
+          `--split must be three positive proportions summing to 1 (train,val,test), got ${values.split}`,
+        );
+      if (!(spec.valProportion! > 0 && spec.valProportion! < 1))
+        throw new Error(`--val-proportion must be in (0, 1), got ${values['val-proportion']}`);
+      if (!Number.isInteger(spec.seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
+      return runLinearProbeTask(spec, evaluatedModelOf(setup), {
+        batchSize: setup.batchSize,
+        quiet: setup.quiet,
+        signal,
+      });
+    },
+    (record) => `train ${record.train_size}, val ${record.val_size}, test ${record.test_size}`,
   );
-  const { values } = setup;
-  try {
-    const spec: LinearProbeTaskSpec = {
-      task: 'linear_probe',
-      dataset: setup.datasetName,
-      data: String(values.data),
-      split: String(values.split).split(',').map(Number) as [number, number, number],
-      valProportion: Number(values['val-proportion']),
-      seed: Number(values.seed),
-      maxIterations: positiveInt('max-iterations', values['max-iterations']),
-      ...(values['train-data'] ? { trainData: String(values['train-data']) } : {}),
-      ...(values.limit !== undefined ? { limit: positiveInt('limit', values.limit) } : {}),
-      ...(values['feature-cache'] ? { featureCache: String(values['feature-cache']) } : {}),
-      ...(values.classes ? { classes: String(values.classes) } : {}),
-    };
-    const split = spec.split!;
-    if (split.length !== 3 || split.some((x) => !(x > 0)) || Math.abs(split.reduce((a, b) => a + b) - 1) > 1e-6)
-      throw new Error(`--split must be three positive proportions summing to 1 (train,val,test), got ${values.split}`);
-    if (!(spec.valProportion! > 0 && spec.valProportion! < 1))
-      throw new Error(`--val-proportion must be in (0, 1), got ${values['val-proportion']}`);
-    if (!Number.isInteger(spec.seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
-    const { record, result } = await runLinearProbeTask(spec, evaluatedModelOf(setup), {
-      batchSize: setup.batchSize,
-      quiet: setup.quiet,
-      signal,
-    });
-    const path = await writeResult(String(values.out), record);
-    if (!setup.quiet)
-      console.log(
-        describeRecord(record, path, `train ${record.train_size}, val ${record.val_size}, test ${record.test_size}`),
-      );
-    return { record, result };
-  } finally {
-    setup.model.dispose();
-  }
 }

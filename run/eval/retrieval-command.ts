@@ -1,11 +1,11 @@
 // `node pipelines/retrieval.ts`: image-text retrieval recall@k of a model on a captioned dataset, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
-import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
+import { positiveInt } from '../eval-cli.ts';
+import type { BenchmarkResult } from '../../src/eval/results.ts';
 import type { RetrievalResult } from '../../src/eval/retrieval.ts';
 import { runRetrievalTask } from './retrieval-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
-import { describeRecord } from './report-record.ts';
-import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import { oneTaskCommand } from './one-task-command.ts';
+import { evalCommandSpec } from './eval-command-options.ts';
 import type { CommandOption } from '../command.ts';
 
 const own: Record<string, CommandOption> = {
@@ -31,33 +31,33 @@ text_retrieval_recall@k and their mean, mean_recall@k.`,
   own,
 );
 
-export async function retrievalCommand(
+export function retrievalCommand(
   argv: string[],
   signal?: AbortSignal,
 ): Promise<{ record: BenchmarkResult; result: RetrievalResult }> {
-  const setup = await setupEval(argv, extraFlags(own), 'a captions CSV/TSV, COCO JSON, or shards with .txt');
-  const { values } = setup;
-  try {
-    const ks = String(values['recall-k']).split(',').map(Number);
-    if (!ks.every((k) => Number.isInteger(k) && k > 0))
-      throw new Error(`--recall-k must be comma-separated positive integers, got ${values['recall-k']}`);
-    const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
-    const { record, result } = await runRetrievalTask(
-      {
-        task: 'zeroshot_retrieval',
-        dataset: setup.datasetName,
-        data: String(values.data),
-        recallK: ks,
-        ...(values.images ? { images: String(values.images) } : {}),
-        ...(limit ? { limit } : {}),
-      },
-      evaluatedModelOf(setup),
-      { batchSize: setup.batchSize, quiet: setup.quiet, signal },
-    );
-    const path = await writeResult(String(values.out), record);
-    if (!setup.quiet) console.log(describeRecord(record, path, `${result.images} images, ${result.texts} captions`));
-    return { record, result };
-  } finally {
-    setup.model.dispose();
-  }
+  return oneTaskCommand(
+    argv,
+    own,
+    'a captions CSV/TSV, COCO JSON, or shards with .txt',
+    (setup) => {
+      const { values } = setup;
+      const ks = String(values['recall-k']).split(',').map(Number);
+      if (!ks.every((k) => Number.isInteger(k) && k > 0))
+        throw new Error(`--recall-k must be comma-separated positive integers, got ${values['recall-k']}`);
+      const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
+      return runRetrievalTask(
+        {
+          task: 'zeroshot_retrieval',
+          dataset: setup.datasetName,
+          data: String(values.data),
+          recallK: ks,
+          ...(values.images ? { images: String(values.images) } : {}),
+          ...(limit ? { limit } : {}),
+        },
+        evaluatedModelOf(setup),
+        { batchSize: setup.batchSize, quiet: setup.quiet, signal },
+      );
+    },
+    (_, result) => `${result.images} images, ${result.texts} captions`,
+  );
 }

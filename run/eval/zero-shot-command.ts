@@ -1,12 +1,12 @@
 // `node pipelines/zero-shot.ts`: zero-shot classification of a model on one dataset, CLIP_benchmark style.
-import { setupEval, positiveInt } from '../eval-cli.ts';
+import { positiveInt } from '../eval-cli.ts';
 import { denseScorerOf } from './dense-scorer-of.ts';
-import { writeResult, type BenchmarkResult } from '../../src/eval/results.ts';
+import type { BenchmarkResult } from '../../src/eval/results.ts';
 import type { ZeroShotResult } from '../../src/eval/zero-shot.ts';
 import { runZeroShotTask } from './zero-shot-task.ts';
 import { evaluatedModelOf } from './evaluated-model-of.ts';
-import { describeRecord } from './report-record.ts';
-import { evalCommandSpec, extraFlags } from './eval-command-options.ts';
+import { oneTaskCommand } from './one-task-command.ts';
+import { evalCommandSpec } from './eval-command-options.ts';
 import type { CommandOption } from '../command.ts';
 
 const own: Record<string, CommandOption> = {
@@ -37,35 +37,31 @@ Writes {dataset}_{pretrained}_{model}_en_zeroshot_classification.json into --out
 
 const defaultPrompts = new URL('../../fixtures/demo/zero-shot.json', import.meta.url).pathname;
 
-export async function zeroShotCommand(
+export function zeroShotCommand(
   argv: string[],
   signal?: AbortSignal,
 ): Promise<{ record: BenchmarkResult; result: ZeroShotResult }> {
-  const setup = await setupEval(
+  return oneTaskCommand(
     argv,
-    extraFlags(own),
+    own,
     'a class-folder directory, MNIST IDX directory, or shards with .cls',
+    async (setup) => {
+      const { values } = setup;
+      const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
+      const dense = await denseScorerOf(setup);
+      return runZeroShotTask(
+        {
+          task: 'zeroshot_classification',
+          dataset: setup.datasetName,
+          data: String(values.data),
+          prompts: (values.prompts as string | undefined) ?? defaultPrompts,
+          scoring: dense ? 'dense' : 'global',
+          ...(limit ? { limit } : {}),
+        },
+        evaluatedModelOf(setup, dense),
+        { batchSize: setup.batchSize, quiet: setup.quiet, signal },
+      );
+    },
+    (record) => `${record.images} images`,
   );
-  const { values } = setup;
-  try {
-    const limit = values.limit === undefined ? undefined : positiveInt('limit', values.limit);
-    const dense = await denseScorerOf(setup);
-    const { record, result } = await runZeroShotTask(
-      {
-        task: 'zeroshot_classification',
-        dataset: setup.datasetName,
-        data: String(values.data),
-        prompts: (values.prompts as string | undefined) ?? defaultPrompts,
-        scoring: dense ? 'dense' : 'global',
-        ...(limit ? { limit } : {}),
-      },
-      evaluatedModelOf(setup, dense),
-      { batchSize: setup.batchSize, quiet: setup.quiet, signal },
-    );
-    const path = await writeResult(String(values.out), record);
-    if (!setup.quiet) console.log(describeRecord(record, path, `${record.images} images`));
-    return { record, result };
-  } finally {
-    setup.model.dispose();
-  }
 }
