@@ -5,14 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
 import { normalizeImageEmbedding, normalizeTextEmbedding, symmetricInfoNce } from './losses.ts';
-import {
-  clampLogitScaleParam,
-  logitScaleRange,
-  logitScaleValue,
-  MAX_LOGIT_SCALE,
-  parseScaleRange,
-} from './logit-scale.ts';
-import { feature, imageView, resolveOptions, textView } from './common.ts';
+import { logitScaleRange, logitScaleValue, MAX_LOGIT_SCALE, parseScaleRange } from './logit-scale.ts';
+import { clampedScaleStatelessHooks, feature, imageView, resolveOptions, textView } from './common.ts';
 
 export const clipDefaults = {
   /** Forward cap of exp(θ) (null = none). */
@@ -45,21 +39,7 @@ export function createClipSupervision(given: Record<string, unknown> = {}): Supe
         return { total: tf.clone(clip), parts: { clip } };
       });
     },
-    beforeStep(model) {
-      clampLogitScaleParam(model.logitScale, range);
-    },
-    afterStep(model) {
-      clampLogitScaleParam(model.logitScale, range);
-    },
-    getState() {
-      return {};
-    },
-    setState() {
-      /* stateless */
-    },
-    dispose() {
-      /* nothing held */
-    },
+    ...clampedScaleStatelessHooks(range),
   };
   return sup;
 }

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParamStore } from '../nn/params.ts';
 import type { Supervision, TextView, TrainBatch } from './types.ts';
+import { clampLogitScaleParam } from './logit-scale.ts';
 
 export type OptionValue = number | string | boolean | null | [number, number];
 
@@ -123,4 +124,20 @@ export function feature<T extends tf.Tensor>(supervision: string, features: Reco
   if (!t)
     throw new Error(`supervision ${supervision}: feature "${key}" missing (have: ${Object.keys(features).join(', ')})`);
   return t as T;
+}
+
+/**
+ * The step hooks and state of a method whose only state is its parameters (in the ParamStore) and whose logit scale
+ * is clamped to `range` after backward and again after the update, as the seed does (CLIP, SigLIP).
+ */
+export function clampedScaleStatelessHooks(
+  range: [number, number] | null,
+): Pick<Supervision, 'beforeStep' | 'afterStep' | 'getState' | 'setState' | 'dispose'> {
+  return {
+    beforeStep: (model) => clampLogitScaleParam(model.logitScale, range),
+    afterStep: (model) => clampLogitScaleParam(model.logitScale, range),
+    getState: () => ({}),
+    setState: () => {},
+    dispose: () => {},
+  };
 }

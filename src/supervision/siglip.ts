@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import { l2Normalize } from '../nn/l2-normalize.ts';
 import type { Features, FeatureOptions, LossOutput, Supervision, SupervisedModel, TrainBatch } from './types.ts';
-import { clampLogitScaleParam, logitScaleValue, parseScaleRange } from './logit-scale.ts';
-import { feature, HeadsSlot, imageView, resolveOptions, textView } from './common.ts';
+import { logitScaleValue, parseScaleRange } from './logit-scale.ts';
+import { clampedScaleStatelessHooks, feature, HeadsSlot, imageView, resolveOptions, textView } from './common.ts';
 
 export const siglipDefaults = {
   /** Initial value of the model's logit_scale parameter t' (t = exp t'). */
@@ -78,21 +78,7 @@ export function createSiglipSupervision(given: Record<string, unknown> = {}): Su
         return { total: tf.clone(siglip), parts: { siglip } };
       });
     },
-    beforeStep(model) {
-      clampLogitScaleParam(model.logitScale, range);
-    },
-    afterStep(model) {
-      clampLogitScaleParam(model.logitScale, range);
-    },
-    getState() {
-      return {};
-    },
-    setState() {
-      /* stateless beyond the ParamStore */
-    },
-    dispose() {
-      /* nothing held */
-    },
+    ...clampedScaleStatelessHooks(range),
   };
   return sup;
 }
