@@ -143,7 +143,9 @@ export function lockRunDirectory(dir: string): RunLock {
           `${dir} is in use by process ${held.pid} on host ${held.host} (${file}); if that run is gone, remove ${file}`,
           held,
         );
-      if (attempt >= 3 || !holderGoneWithin(held, exitGraceMs))
+      // this very process cannot be exiting: no grace to wait out
+      const live = held.pid === process.pid ? lockHolderAlive(held) : !holderGoneWithin(held, exitGraceMs);
+      if (attempt >= 3 || live)
         throw new RunLockedError(
           `${dir} is in use by process ${held.pid} (another run writes into it; choose another --out, or wait for it)`,
           held,

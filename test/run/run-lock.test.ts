@@ -69,6 +69,37 @@ test('stale: a process that has exited but is not yet reaped (a zombie) does not
   }
 });
 
+test('a live holder is watched for a moment: one that exits then yields the lock, one that stays keeps it', (t) => {
+  if (processStartTime(process.pid) === undefined) return t.pass('no /proc here');
+  const dir = fresh();
+  const holder = (seconds: number) => {
+    const child = spawn('sleep', [String(seconds)], { stdio: 'ignore' });
+    const pid = child.pid!;
+    writeFileSync(
+      lockFile(dir),
+      JSON.stringify({ pid, host: hostname(), startedAt: processStartTime(pid), nonce: 'h' }),
+    );
+    return child;
+  };
+  const exiting = holder(0.5); // e.g. a rank of an aborted mpirun job, still being torn down
+  try {
+    const lock = lockRunDirectory(dir);
+    t.is(lock.owner.pid, process.pid);
+    lock.release();
+  } finally {
+    exiting.kill('SIGKILL');
+  }
+  const staying = holder(30);
+  try {
+    const started = Date.now();
+    t.throws(() => lockRunDirectory(dir), { instanceOf: RunLockedError, message: /in use by process/ });
+    t.true(Date.now() - started >= 1900, 'refused only after the grace period');
+  } finally {
+    staying.kill('SIGKILL');
+    rmSync(dir, { recursive: true });
+  }
+});
+
 test('a lock from another host is never taken over; the error says which file to remove', (t) => {
   const dir = fresh();
   writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: 'elsewhere', startedAt: 1, nonce: 'x' }));
