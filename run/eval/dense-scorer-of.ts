@@ -11,7 +11,13 @@ export async function denseScorerOf(setup: EvalSetup): Promise<DenseScorer | und
   const asked = setup.values.dense as boolean | undefined;
   const dense = asked ?? setup.supervision === 'filip';
   if (!dense) return undefined;
-  if (asked === undefined && !setup.quiet)
+  if (asked !== undefined) return loadDenseScorer(setup.model, setup.weightsFile);
+  if (!setup.quiet)
     process.stderr.write('[weights] zero-shot scored token-wise (FILIP), as in training; --no-dense for global\n');
-  return loadDenseScorer(setup.model, setup.weightsFile);
+  return loadDenseScorer(setup.model, setup.weightsFile).catch((e: Error) => {
+    if (!e.message.startsWith('--dense:')) throw e;
+    throw new Error(
+      `${setup.weightsFile} records FILIP training but holds no FILIP token mappings (image_mapping.*, text_mapping.*), so its zero-shot cannot be scored token-wise as in training; --no-dense scores it with the global embeddings`,
+    );
+  });
 }
